@@ -1,0 +1,3 @@
+"""API routes of accounts_app."""
+
+urlpatterns: list = []

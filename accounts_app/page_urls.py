@@ -1,0 +1,3 @@
+"""Console page routes of accounts_app."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API routes of inference_app."""
+
+urlpatterns: list = []

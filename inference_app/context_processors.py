@@ -1,0 +1,2 @@
+def runtime_status(request):
+    return {}

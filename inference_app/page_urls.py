@@ -1,0 +1,3 @@
+"""Console page routes of inference_app."""
+
+urlpatterns: list = []

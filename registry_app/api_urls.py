@@ -1,0 +1,3 @@
+"""API routes of registry_app."""
+
+urlpatterns: list = []

@@ -1,0 +1,264 @@
+"""Settings for the Routing ML console.
+
+Everything an operator may change comes from environment variables, read through the small
+typed helpers below, which refuse bad values with a message instead of starting half-configured.
+The defaults run the whole product from a fresh clone: SQLite under ``var/``, the ORM broker,
+the sample plant database as the source, ``models/`` and ``logs/`` beside ``manage.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str) -> bool:
+    value = os.getenv(name, default).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def envint(name: str, default: str, minimum: int = 0) -> int:
+    raw = os.getenv(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def envpath(name: str, default: Path) -> Path:
+    raw = os.getenv(name)
+    path = Path(raw) if raw else default
+    return path if path.is_absolute() else BASE_DIR / path
+
+
+def _secret_from_file(path: Path) -> str:
+    """Read a generated secret from ``var/``, creating it on first run (never in the repo)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        try:
+            path.chmod(0o600)
+        except OSError:  # pragma: no cover - Windows ACLs
+            pass
+    return path.read_text().strip()
+
+
+VAR_DIR = envpath("ROUTING_VAR_DIR", BASE_DIR / "var")
+MODELS_DIR = envpath("ROUTING_MODELS_DIR", BASE_DIR / "models")
+LOG_DIR = envpath("ROUTING_LOG_DIR", BASE_DIR / "logs")
+ROUTING_SOURCE = os.getenv("ROUTING_SOURCE", f"sqlite:///{(VAR_DIR / 'plant.sqlite').as_posix()}")
+
+DEBUG = envbool("DEBUG", "false")
+SECRET_KEY = os.getenv("SECRET_KEY") or _secret_from_file(VAR_DIR / "secret_key")
+JWT_SIGNING_KEY = os.getenv("JWT_SIGNING_KEY") or _secret_from_file(VAR_DIR / "jwt_signing_key")
+ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+SECURE_COOKIES = envbool("SECURE_COOKIES", "false")
+SERVE_HOST = os.getenv("ROUTING_HOST", "127.0.0.1")
+SERVE_PORT = envint("ROUTING_PORT", "8000", minimum=1)
+SERVE_THREADS = envint("ROUTING_THREADS", "8", minimum=1)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "accounts_app",
+    "registry_app",
+    "workflow_app",
+    "inference_app",
+]
+
+MIDDLEWARE = [
+    "inference_app.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "routing_site.urls"
+WSGI_APPLICATION = "routing_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "inference_app.context_processors.runtime_status",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.getenv("DATABASE_URL", f"sqlite:///{(VAR_DIR / 'routing.sqlite3').as_posix()}"),
+        conn_max_age=envint("DB_CONN_MAX_AGE", "0"),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + a busy timeout + immediate transactions: the web server, the task cluster and the
+    # trainer write concurrently, and SQLite's default mode answers "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.getenv("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts_app.authentication.CookieJWTAuthentication",
+        "accounts_app.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts_app.permissions.IsViewer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "routing_site.errors.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Routing ML console API",
+    "DESCRIPTION": "Routing proposals, similar items, time summaries and the model registry.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=envint("JWT_ACCESS_MINUTES", "30", minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=envint("JWT_REFRESH_DAYS", "7", minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "UPDATE_LAST_LOGIN": True,
+}
+
+# django-q2: timeout strictly below retry (or a long training is delivered twice), a capped
+# number of attempts (0 means forever), and no replay of missed nightly slots after downtime.
+TRAINING_TIMEOUT_S = envint("TRAINING_TIMEOUT_S", "3600", minimum=60)
+Q_CLUSTER = {
+    "name": "routing",
+    "orm": "default",
+    "workers": envint("Q_WORKERS", "1", minimum=1),
+    "timeout": TRAINING_TIMEOUT_S,
+    "retry": TRAINING_TIMEOUT_S + 600,
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 250,
+    "ack_failures": True,
+    "poll": 1,
+    "sync": envbool("Q_SYNC", "false"),
+}
+if os.getenv("REDIS_URL"):
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = os.getenv("REDIS_URL")
+
+# Runtime: how often each inference process checks the registry for a new active version
+# or new workflow settings (the 2-second contract of the hot swap).
+RUNTIME_POLL_SECONDS = float(os.getenv("RUNTIME_POLL_SECONDS", "0.5"))
+RUNTIME_AUTOLOAD = envbool("RUNTIME_AUTOLOAD", "true")
+NIGHTLY_TRAINING_CRON = os.getenv("NIGHTLY_TRAINING_CRON", "30 2 * * *")
+
+LOG_LEVEL = os.getenv("LOG_LEVEL", "INFO")
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "routing_site.logging.JsonFormatter"},
+        "console": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "console"},
+        "app_file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(LOG_DIR / "routing.log"),
+            "maxBytes": 20 * 1024 * 1024,
+            "backupCount": 10,
+            "formatter": "json",
+            "encoding": "utf-8",
+            "delay": True,
+        },
+        "request_file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(LOG_DIR / "requests.log"),
+            "maxBytes": 20 * 1024 * 1024,
+            "backupCount": 10,
+            "formatter": "json",
+            "encoding": "utf-8",
+            "delay": True,
+        },
+    },
+    "loggers": {
+        "routing": {"handlers": ["console", "app_file"], "level": LOG_LEVEL, "propagate": False},
+        "routing.requests": {"handlers": ["request_file"], "level": "INFO", "propagate": False},
+        "django-q": {"handlers": ["console", "app_file"], "level": "INFO", "propagate": False},
+        "waitress": {"handlers": ["console", "app_file"], "level": "INFO", "propagate": False},
+        "django": {"handlers": ["console", "app_file"], "level": "WARNING", "propagate": False},
+    },
+}

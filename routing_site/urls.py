@@ -1,0 +1,25 @@
+"""URL map: the REST API under /api/v1/, the admin console, the console pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+admin.site.site_header = "Routing ML console"
+admin.site.site_title = "Routing ML console"
+admin.site.index_title = "Operations"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/auth/", include("accounts_app.api_urls")),
+    path("api/v1/", include("registry_app.api_urls")),
+    path("api/v1/", include("workflow_app.api_urls")),
+    path("api/v1/", include("inference_app.api_urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("", include("accounts_app.page_urls")),
+    path("", include("inference_app.page_urls")),
+]
+
+handler404 = "routing_site.errors.json_404"
+handler500 = "routing_site.errors.json_500"

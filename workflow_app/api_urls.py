@@ -1,0 +1,3 @@
+"""API routes of workflow_app."""
+
+urlpatterns: list = []
