@@ -1,0 +1,271 @@
+"""Routing proposals from the routings of similar items (DESIGN §4).
+
+Works on a :class:`~inference_app.loaded.LoadedModel` and plain dicts only: no ORM, no file
+reads; the evaluation calls the same functions with ``exclude`` so a held-out item (and its
+near-duplicates) never sees its own routing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from inference_app.timesummary import summarize
+from routing_site.errors import BadInput, NotFound
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w)
+    target = q * cum[-1]
+    return float(v[min(int(np.searchsorted(cum, target - 1e-12)), len(v) - 1)])
+
+
+def trimmed_stats(values: list[float], weights: list[float], percentiles: list[int]) -> dict:
+    """Weighted percentiles after dropping Tukey outliers (when there are enough values)."""
+    v = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    keep = np.isfinite(v) & (w > 0)
+    v, w = v[keep], w[keep]
+    if v.size == 0:
+        return {}
+    if v.size >= 4:
+        q1, q3 = np.percentile(v, [25, 75])
+        fence = 1.5 * (q3 - q1)
+        inside = (v >= q1 - fence) & (v <= q3 + fence)
+        if inside.any():
+            v, w = v[inside], w[inside]
+    return {p: weighted_quantile(v, w, p / 100.0) for p in percentiles}
+
+
+def _op_values(op, prefer_actuals: bool) -> tuple[float, float, bool]:
+    """(setup minutes, run minutes per unit, from actuals?) for one reference operation."""
+    run_qty = op.times["run_qty"] or 1.0
+    setup, per_unit = op.times["setup"], op.times["run"] / run_qty
+    used = False
+    if prefer_actuals and op.actual_orders:
+        if op.actual_setup is not None:
+            setup, used = op.actual_setup, True
+        if op.actual_run_per_unit is not None:
+            per_unit, used = op.actual_run_per_unit, True
+    return setup, per_unit, used
+
+
+def own_routing(model, rt: int, prefer_actuals: bool, percentiles: list[int]) -> list[dict]:
+    """An item's own routing as operations (its standard times, actual medians beside)."""
+    ops = []
+    for op in model.tables.operations(rt):
+        setup, per_unit, used = _op_values(op, prefer_actuals)
+        ops.append(_operation_dict(op, setup, per_unit * op.times["run_qty"], {},
+                                   "actuals" if used else "standard", 1, op.actual_orders))
+    return ops
+
+
+def _operation_dict(op, setup, run, stats_by_p, source, samples, orders) -> dict:
+    out = {
+        "seq": op.seq,
+        "op_code": op.op_code,
+        "op_name": op.op_name,
+        "work_center": op.work_center,
+        "work_center_name": op.work_center_name,
+        "in_house": op.in_house,
+        "setup_min": round(setup, 3),
+        "run_min": round(run, 4),
+        "run_qty": op.times["run_qty"],
+        "queue_min": round(op.times["queue"], 3),
+        "wait_min": round(op.times["wait"], 3),
+        "move_min": round(op.times["move"], 3),
+        "time_source": source,
+        "samples": samples,
+        "actual_orders": orders,
+    }
+    out.update(stats_by_p)
+    return out
+
+
+def candidate_operations(model, members: list[tuple[int, float]], prefer_actuals: bool,
+                         percentiles: list[int]) -> list[dict]:
+    """Operations of one candidate from its members' routings (same sequence, so aligned)."""
+    routings = [(model.tables.operations(rt), sim) for rt, sim in members]
+    reference = routings[0][0]
+    out = []
+    for j, op in enumerate(reference):
+        setups, runs, weights, used_any, orders = [], [], [], False, 0
+        for ops, sim in routings:
+            s, r, used = _op_values(ops[j], prefer_actuals)
+            setups.append(s)
+            runs.append(r)
+            weights.append(sim)
+            used_any |= used
+            orders += ops[j].actual_orders
+        ps = sorted(set([50, *percentiles]))
+        st, rn = trimmed_stats(setups, weights, ps), trimmed_stats(runs, weights, ps)
+        run_qty = op.times["run_qty"] or 1.0
+        extra = {
+            f"p{p}": {"setup_min": round(st[p], 3), "run_min": round(rn[p] * run_qty, 4)}
+            for p in ps
+            if p != 50 and p in st
+        }
+        out.append(_operation_dict(op, st.get(50, 0.0), rn.get(50, 0.0) * run_qty, extra,
+                                   "actuals" if used_any else "standard", len(routings), orders))
+    return out
+
+
+def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bool] | None):
+    n = model.index.get_current_count()
+    if n == 0:
+        return []
+    k = min(k, n)
+    flt = (lambda label: not exclude(label)) if exclude else None
+    try:
+        labels, distances = model.index.knn_query(vector.reshape(1, -1), k=k, filter=flt)
+    except RuntimeError:  # fewer than k items pass the filter
+        labels, distances = model.index.knn_query(vector.reshape(1, -1), k=max(1, k // 2), filter=flt)
+    return [(int(lb), max(0.0, 1.0 - float(d))) for lb, d in zip(labels[0], distances[0], strict=True)]
+
+
+def group_candidates(model, neighbours: list[tuple[int, float]], limit: int) -> list[dict]:
+    """Distinct operation sequences among the neighbours' primary routings, by weighted support."""
+    groups: dict[int, dict] = {}
+    for row, sim in neighbours:
+        rt = model.tables.primary_routing(row)
+        if rt is None:
+            continue
+        group = groups.setdefault(model.tables.signature(rt), {"members": [], "support": 0.0})
+        group["members"].append((rt, sim, row))
+        group["support"] += sim
+    total = sum(g["support"] for g in groups.values()) or 1.0
+    ranked = sorted(groups.values(), key=lambda g: (-g["support"], -g["members"][0][1]))
+    for g in ranked:
+        g["share"] = g["support"] / total
+    return ranked[:limit]
+
+
+def predict_one(model, item: dict, opts: dict, exclude: Callable[[int], bool] | None = None) -> dict:
+    code = (item.get("item_code") or "").strip() or None
+    given = item.get("attributes") or {}
+    tables = model.tables
+    row = tables.row_of(code) if code else None
+    percentiles = [p for p in opts["percentiles"] if p != 50]
+    if row is not None and exclude is None:
+        rts = tables.routings_of(row)
+        if rts and not given:
+            return _existing(model, code, row, rts, opts, percentiles)
+    if code and row is None and not given:
+        raise NotFound(
+            f"Unknown item code {code!r} and no attributes given: send the item's attributes to "
+            "get a proposal for a new item.",
+            fields={"item_code": [f"unknown item {code!r}"]},
+        )
+    attrs = {**(tables.attributes(row) if row is not None else {}), **given}
+    vector = model.encoder.embed([attrs])[0]
+    result = {"item_code": code, "status": "no_match", "candidates": [], "neighbours": []}
+    if not np.any(vector):
+        result["detail"] = "None of the given attributes is known to the model."
+        return result
+    own = (lambda label: label == row) if row is not None else None
+    skip = exclude or own
+    found = neighbours_of(model, vector, opts["top_k"], skip)
+    result["neighbours"] = [_neighbour(model, attrs, r, s) for r, s in found]
+    usable = [(r, s) for r, s in found if s >= opts["min_similarity"]]
+    if not usable:
+        result["detail"] = (
+            f"No similar item above the similarity threshold {opts['min_similarity']}."
+        )
+        return result
+    result["status"] = "predicted"
+    for rank, group in enumerate(group_candidates(model, usable, opts["candidates"]), start=1):
+        members = sorted(group["members"], key=lambda m: -m[1])
+        ops = candidate_operations(model, [(rt, s) for rt, s, _ in members],
+                                   opts["prefer_actuals"], percentiles)
+        result["candidates"].append(
+            {
+                "rank": rank,
+                "score": round(group["share"], 4),
+                "support": len(members),
+                "max_similarity": round(members[0][1], 4),
+                "reference_items": [
+                    {"item_code": tables.code_of(r), "routing_no": tables.routing_no(rt),
+                     "similarity": round(s, 4)}
+                    for rt, s, r in members
+                ],
+                "operations": ops,
+                "time_summary": summarize(ops, opts["quantity"], tuple(f"p{p}" for p in percentiles)),
+            }
+        )
+    return result
+
+
+def _existing(model, code, row, rts, opts, percentiles) -> dict:
+    tables = model.tables
+    candidates = []
+    for rank, rt in enumerate(rts[: opts["candidates"]], start=1):
+        ops = own_routing(model, rt, opts["prefer_actuals"], percentiles)
+        candidates.append(
+            {
+                "rank": rank,
+                "score": 1.0,
+                "support": 1,
+                "max_similarity": 1.0,
+                "routing_no": tables.routing_no(rt),
+                "reference_items": [
+                    {"item_code": code, "routing_no": tables.routing_no(rt), "similarity": 1.0}
+                ],
+                "operations": ops,
+                "time_summary": summarize(ops, opts["quantity"]),
+            }
+        )
+    neighbours = []
+    if opts.get("neighbours_for_existing", True):
+        vector = np.asarray(model.index.get_items([row]), dtype=np.float32)[0]
+        found = neighbours_of(model, vector, opts["top_k"], lambda label: label == row)
+        attrs = tables.attributes(row)
+        neighbours = [_neighbour(model, attrs, r, s) for r, s in found]
+    return {"item_code": code, "status": "existing", "candidates": candidates, "neighbours": neighbours}
+
+
+def _neighbour(model, attrs: dict, row: int, sim: float) -> dict:
+    other = model.tables.attributes(row)
+    return {
+        "item_code": model.tables.code_of(row),
+        "similarity": round(sim, 4),
+        "matched_attributes": model.encoder.matched_attributes(attrs, other),
+    }
+
+
+def similar(model, item: dict, top_k: int) -> dict:
+    code = (item.get("item_code") or "").strip() or None
+    given = item.get("attributes") or {}
+    row = model.tables.row_of(code) if code else None
+    if row is None and not given:
+        if code:
+            raise NotFound(f"Unknown item code {code!r}; send attributes instead.",
+                           fields={"item_code": [f"unknown item {code!r}"]})
+        raise BadInput("Give an item_code or attributes.", fields={"item_code": ["required"]})
+    attrs = {**(model.tables.attributes(row) if row is not None else {}), **given}
+    vector = model.encoder.embed([attrs])[0]
+    if not np.any(vector):
+        return {"item_code": code, "neighbours": []}
+    skip = (lambda label: label == row) if row is not None else None
+    found = neighbours_of(model, vector, top_k, skip)
+    return {"item_code": code, "neighbours": [_neighbour(model, attrs, r, s) for r, s in found]}
+
+
+def item_detail(model, code: str, prefer_actuals: bool = True) -> dict:
+    row = model.tables.row_of(code)
+    if row is None:
+        raise NotFound(f"Unknown item code {code!r}.", fields={"item_code": [f"unknown item {code!r}"]})
+    routings = [
+        {"routing_no": model.tables.routing_no(rt), "primary": i == 0,
+         "operations": own_routing(model, rt, prefer_actuals, [])}
+        for i, rt in enumerate(model.tables.routings_of(row))
+    ]
+    return {
+        "item_code": code,
+        "attributes": {k: v for k, v in model.tables.attributes(row).items() if v is not None},
+        "routings": routings,
+        "model_version": model.label,
+    }
+

@@ -1,0 +1,277 @@
+"""The process-wide runtime: which model version serves, with which settings, and the swap.
+
+A background thread polls the registry every ``RUNTIME_POLL_SECONDS`` (one tiny query) for the
+active version's label and the workflow settings revision. A new active version is opened and
+verified *beside* the serving one and swapped in with one reference assignment: requests in
+flight keep the object they started with, so nothing fails during a switch. A version that fails
+verification is never swapped in; the old one keeps serving and the failure is logged at ERROR
+and shown by health and the admin banner. If the registry cannot be read at start, the version
+named in ``models/active.json`` (the last one verified and served) is served with an alert.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from inference_app.loaded import LoadedModel
+from routing_site.errors import ServiceUnavailable
+from workflow_app import settings_schema
+
+log = logging.getLogger("routing.runtime")
+POINTER = "active.json"
+
+
+class ResultCache:
+    """A bounded LRU of query results, keyed by (version, settings revision, input)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key, value) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def resize(self, size: int) -> None:
+        with self._lock:
+            self.size = size
+            while len(self._data) > max(size, 0):
+                self._data.popitem(last=False)
+
+    def stats(self) -> dict:
+        total = self.hits + self.misses
+        return {
+            "size": len(self._data),
+            "capacity": self.size,
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_rate": round(self.hits / total, 4) if total else 0.0,
+        }
+
+
+@dataclass
+class Alert:
+    level: str
+    message: str
+    at: float = field(default_factory=time.time)
+
+
+class Runtime:
+    def __init__(self):
+        self.model: LoadedModel | None = None
+        self.settings: dict = settings_schema.defaults()
+        self.settings_rev = -1
+        self.registry_ok = False
+        self.registry_error = ""
+        self.active_label: str | None = None  # what the registry says, even if not loaded
+        self.failed: dict[str, str] = {}  # label -> why it was refused
+        self.alerts: list[Alert] = []
+        self.cache = ResultCache(self.settings["cache_size"])
+        self.started_at = time.time()
+        self.swaps = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- state the request path reads -------------------------------------------------------
+    def require_model(self) -> LoadedModel:
+        model = self.model
+        if model is None:
+            raise ServiceUnavailable(self.unavailable_reason())
+        return model
+
+    def unavailable_reason(self) -> str:
+        if not self.registry_ok and self.registry_error:
+            return f"No model loaded: the registry cannot be read ({self.registry_error})."
+        if self.active_label and self.active_label in self.failed:
+            return f"No model loaded: active version {self.active_label} was refused: {self.failed[self.active_label]}"
+        if not self.active_label:
+            return ("No active model version. Train one (manage.py train --wait), then approve and "
+                    "activate it (manage.py approve V; manage.py activate V).")
+        return f"Model {self.active_label} is loading; retry in a moment."
+
+    def alert(self, level: str, message: str) -> None:
+        getattr(log, level.lower(), log.error)(message)
+        self.alerts = [*self.alerts[-19:], Alert(level, message)]
+
+    # -- polling and swapping ---------------------------------------------------------------
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self.refresh()
+            self._thread = threading.Thread(target=self._loop, name="runtime-poller", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(settings.RUNTIME_POLL_SECONDS):
+            try:
+                self.refresh()
+            except Exception:  # the poller must never die
+                log.exception("runtime refresh failed")
+
+    def refresh(self) -> None:
+        """One poll: read the registry, load a new active version and settings if changed."""
+        try:
+            close_old_connections()
+            from registry_app.models import ModelVersion, VersionState
+            from workflow_app.config import current_settings, settings_revision
+
+            row = (
+                ModelVersion.objects.filter(state=VersionState.ACTIVE)
+                .values_list("label", "manifest_sha256")
+                .first()
+            )
+            rev = settings_revision()
+            if rev != self.settings_rev:
+                self._apply_settings(current_settings(), rev)
+            self.registry_ok, self.registry_error = True, ""
+        except Exception as exc:  # database down, locked, or not migrated
+            self._registry_unreadable(exc)
+            return
+        finally:
+            if threading.current_thread().name == "runtime-poller":
+                connection.close()  # the poller holds no connection between polls
+        if row is None:
+            self.active_label = None
+            return
+        label, sha = row
+        self.active_label = label
+        current = self.model
+        if current is not None and current.label == label:
+            return
+        if label in self.failed:
+            return  # refused already; retried when a different version becomes active
+        self._load_and_swap(label, sha)
+
+    def _registry_unreadable(self, exc: Exception) -> None:
+        message = f"{type(exc).__name__}: {exc}".strip()
+        first = self.registry_ok or not self.registry_error
+        self.registry_ok, self.registry_error = False, message
+        if first:
+            self.alert("ERROR", f"Registry database unreadable: {message}")
+        if self.model is None:
+            pointer = self.read_pointer()
+            if pointer and pointer.get("label") not in self.failed:
+                self.alert("WARNING", f"Serving {pointer['label']} from models/{POINTER} "
+                                      "until the registry is readable again.")
+                self._load_and_swap(pointer["label"], pointer.get("manifest_sha256"))
+
+    def _load_and_swap(self, label: str, sha: str | None) -> None:
+        folder = settings.MODELS_DIR / label
+        try:
+            model = LoadedModel.open(folder, self.settings.get("hnsw_ef_search"), sha or None)
+        except Exception as exc:
+            why = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
+            self.failed[label] = str(why)
+            keeping = f"; still serving {self.model.label}" if self.model else ""
+            self.alert("ERROR", f"Model version {label} refused: {why}{keeping}")
+            return
+        previous = self.model
+        self.model = model  # the swap: one reference assignment
+        self.swaps += 1
+        self.write_pointer(model)
+        log.info(
+            "model version now serving",
+            extra={"active_version": label, "previous": previous.label if previous else None,
+                   "load_seconds": round(model.load_seconds, 3)},
+        )
+
+    def _apply_settings(self, values: dict, rev: int) -> None:
+        merged = {**settings_schema.defaults(), **values}
+        if self.model is not None and merged["hnsw_ef_search"] != self.settings.get("hnsw_ef_search"):
+            self.model.set_ef(merged["hnsw_ef_search"])
+        self.cache.resize(merged["cache_size"])
+        self.settings, self.settings_rev = merged, rev
+
+    # -- the last good version, for a start without the registry ----------------------------
+    def read_pointer(self) -> dict | None:
+        try:
+            return json.loads((settings.MODELS_DIR / POINTER).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def write_pointer(self, model: LoadedModel) -> None:
+        target = settings.MODELS_DIR / POINTER
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps({"label": model.label, "manifest_sha256": model.manifest_sha256,
+                                       "served_at": time.time()}))
+            os.replace(tmp, target)
+        except OSError as exc:
+            log.warning("could not write models/%s: %s", POINTER, exc)
+
+    # -- reporting --------------------------------------------------------------------------
+    def health(self) -> dict:
+        model = self.model
+        degraded = bool(self.active_label and (model is None or model.label != self.active_label))
+        status = "ok"
+        if model is None:
+            status = "unavailable"
+        elif degraded or not self.registry_ok:
+            status = "degraded"
+        return {
+            "status": status,
+            "detail": None if status == "ok" else self._health_detail(model),
+            "active_version": self.active_label,
+            "serving_version": model.label if model else None,
+            "manifest": {
+                "sha256": model.manifest_sha256 if model else None,
+                "verified": model is not None,
+                "loaded_at": model.loaded_at if model else None,
+                "load_seconds": round(model.load_seconds, 3) if model else None,
+            },
+            "registry": {"reachable": self.registry_ok, "error": self.registry_error or None},
+            "model_loaded": model is not None,
+            "refused_versions": dict(self.failed),
+            "cache": self.cache.stats(),
+            "settings_revision": self.settings_rev,
+            "swaps": self.swaps,
+            "alerts": [{"level": a.level, "message": a.message, "at": a.at} for a in self.alerts[-5:]],
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "pid": os.getpid(),
+        }
+
+    def _health_detail(self, model) -> str:
+        if model is None:
+            return self.unavailable_reason()
+        if not self.registry_ok:
+            return f"Registry unreadable ({self.registry_error}); serving {model.label}."
+        why = self.failed.get(self.active_label or "", "loading")
+        return f"Active version {self.active_label} not served ({why}); serving {model.label}."
+
+
+runtime = Runtime()

@@ -1,0 +1,224 @@
+"""Prediction quality, measured on held-out items against two baselines (DESIGN §4).
+
+Held-out items are predicted from their attributes alone: the index is searched with a filter
+that hides the item itself and every item of its near-duplicate group (same drawing stem or same
+name stem), so neither its own routing nor a copy of it can be found. The same predictor code as
+the API is used. Baselines, computed in the same run on the same items:
+- ``most_frequent``: the globally most frequent routing (operation sequence) among the others;
+- ``nearest``: the routing of the single nearest (visible) neighbour.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import numpy as np
+
+from registry_app.pipeline.tables import RoutingTables
+
+GROUP_ATTRIBUTES = ("DRAW_NO", "PartNm", "ITEM_NM")
+_STEM = re.compile(r"[-_./ ]?[A-Z0-9]{1,3}$")
+
+
+# -- metrics on sequences (exact values are unit-tested) ---------------------------------------
+def levenshtein(a: list, b: list) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i]
+        for j, y in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def edit_similarity(a: list, b: list) -> float:
+    longest = max(len(a), len(b))
+    return 1.0 if longest == 0 else 1.0 - levenshtein(a, b) / longest
+
+
+def jaccard(a: list, b: list) -> float:
+    sa, sb = set(a), set(b)
+    return 1.0 if not sa and not sb else len(sa & sb) / len(sa | sb)
+
+
+def ape(predicted: float, actual: float) -> float | None:
+    return None if actual <= 0 else abs(predicted - actual) / actual
+
+
+# -- grouping ------------------------------------------------------------------------------
+def stem(value) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip().upper()
+    if not text:
+        return None
+    return _STEM.sub("", text) or text
+
+
+def group_keys(items, attribute_names: list[str]) -> np.ndarray:
+    """Near-duplicate group per item: the stem of the first group attribute it has."""
+    keys = np.array([None] * len(items), dtype=object)
+    for name in GROUP_ATTRIBUTES:
+        if name not in attribute_names or name not in items:
+            continue
+        stems = np.array([stem(v) for v in items[name].to_numpy(dtype=object)], dtype=object)
+        empty = np.array([k is None for k in keys])
+        keys[empty] = stems[empty]
+    for i in np.flatnonzero(np.array([k is None for k in keys])):
+        keys[i] = f"item:{i}"
+    codes = {k: n for n, k in enumerate(dict.fromkeys(keys.tolist()))}
+    return np.array([codes[k] for k in keys.tolist()], dtype=np.int64)
+
+
+def split_groups(groups: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Boolean mask of held-out rows: whole groups go to one side."""
+    unique = np.unique(groups)
+    rng = np.random.default_rng(seed)
+    held = rng.choice(unique, size=max(1, int(round(len(unique) * share))), replace=False)
+    return np.isin(groups, held)
+
+
+# -- evaluation ------------------------------------------------------------------------------
+def routing_of(tables: RoutingTables, row: int) -> dict | None:
+    rt = tables.primary_routing(row)
+    if rt is None:
+        return None
+    ops = tables.operations(rt)
+    return {"ops": [o.op_code for o in ops], "wcs": [o.work_center for o in ops], "sig": tables.signature(rt), "rt": rt}
+
+
+def lead_time(ops: list[dict], quantity: float) -> float:
+    from inference_app.timesummary import summarize
+
+    return summarize(ops, quantity)["lead_min"]
+
+
+def score_item(actual: dict, predicted: list[dict], actual_lead: float, quantity: float) -> dict:
+    """Metrics for one item: ``predicted`` = candidates as {ops, wcs, operations}."""
+    if not predicted:
+        return {"covered": 0.0}
+    top = predicted[0]
+    out = {
+        "covered": 1.0,
+        "top1_exact": float(top["ops"] == actual["ops"] and top["wcs"] == actual["wcs"]),
+        "op_edit_similarity": edit_similarity(top["ops"], actual["ops"]),
+        "wc_edit_similarity": edit_similarity(top["wcs"], actual["wcs"]),
+        "op_jaccard": jaccard(top["ops"], actual["ops"]),
+        "hit_at_n": float(any(c["ops"] == actual["ops"] and c["wcs"] == actual["wcs"] for c in predicted)),
+        "best_op_edit_similarity": max(edit_similarity(c["ops"], actual["ops"]) for c in predicted),
+    }
+    error = ape(lead_time(top["operations"], quantity), actual_lead) if top.get("operations") else None
+    if error is not None:
+        out["lead_time_ape"] = error
+    return out
+
+
+def summarise(rows: list[dict]) -> dict:
+    out: dict = {"items": len(rows)}
+    keys = ["covered", "top1_exact", "op_edit_similarity", "wc_edit_similarity", "op_jaccard",
+            "hit_at_n", "best_op_edit_similarity"]
+    for key in keys:
+        values = [r.get(key, 0.0) for r in rows]
+        name = "coverage" if key == "covered" else key
+        out[name] = round(float(np.mean(values)), 4) if values else 0.0
+    apes = [r["lead_time_ape"] for r in rows if "lead_time_ape" in r]
+    out["lead_time_mdape"] = round(float(np.median(apes)), 4) if apes else None
+    return out
+
+
+def evaluate_model(model, holdout_rows: np.ndarray, groups: np.ndarray, opts: dict,
+                   progress: Callable | None = None) -> dict:
+    """Model vs baselines on the held-out rows (each hidden with its group)."""
+    from inference_app.predictor import own_routing, predict_one
+
+    tables = model.tables
+    visible_sigs = Counter()
+    held_groups = set(groups[holdout_rows].tolist())
+    for row in range(tables.n_items):
+        if groups[row] not in held_groups:
+            rt = tables.primary_routing(row)
+            if rt is not None:
+                visible_sigs[tables.signature(rt)] += 1
+    frequent = _frequent_routing(model, visible_sigs, opts)
+    results = {"model": [], "most_frequent": [], "nearest": []}
+    for n, row in enumerate(holdout_rows):
+        actual = routing_of(tables, int(row))
+        if actual is None:
+            continue
+        actual_ops = own_routing(model, actual["rt"], opts["prefer_actuals"], [])
+        quantity = opts["quantity"]
+        actual_lead = lead_time(actual_ops, quantity)
+        group = groups[row]
+        hide = (lambda label, g=group: groups[label] == g)
+        item = {"attributes": tables.attributes(int(row))}
+        answer = predict_one(model, item, opts, exclude=hide)
+        cands = [_as_candidate(c) for c in answer["candidates"]]
+        results["model"].append(score_item(actual, cands, actual_lead, quantity))
+        results["nearest"].append(score_item(actual, _nearest(model, answer, opts), actual_lead, quantity))
+        results["most_frequent"].append(score_item(actual, frequent, actual_lead, quantity))
+        if progress and n % 100 == 0:
+            progress("evaluate", n / max(1, len(holdout_rows)), "")
+    return {name: summarise(rows) for name, rows in results.items()}
+
+
+def _as_candidate(c: dict) -> dict:
+    return {
+        "ops": [o["op_code"] for o in c["operations"]],
+        "wcs": [o["work_center"] for o in c["operations"]],
+        "operations": c["operations"],
+    }
+
+
+def _nearest(model, answer: dict, opts: dict) -> list[dict]:
+    from inference_app.predictor import own_routing
+
+    if not answer["neighbours"]:
+        return []
+    row = model.tables.row_of(answer["neighbours"][0]["item_code"])
+    rt = model.tables.primary_routing(row)
+    return [_as_candidate({"operations": own_routing(model, rt, opts["prefer_actuals"], [])})]
+
+
+def _frequent_routing(model, sigs: Counter, opts: dict) -> list[dict]:
+    from inference_app.predictor import own_routing
+
+    if not sigs:
+        return []
+    sig = sigs.most_common(1)[0][0]
+    rts = np.flatnonzero(np.asarray(model.tables.a["rt_sig"]) == sig)
+    return [_as_candidate({"operations": own_routing(model, int(rts[0]), opts["prefer_actuals"], [])})]
+
+
+def predictor_options(config: dict, quantity: float = 10.0) -> dict:
+    return {
+        "top_k": config["top_k"],
+        "candidates": config["candidates"],
+        "min_similarity": config["min_similarity"],
+        "percentiles": config["percentiles"],
+        "prefer_actuals": config["prefer_actuals"],
+        "quantity": quantity,
+        "neighbours_for_existing": False,
+    }
+
+
+def evaluate_built(folder, encoder, index, arrays, strings, names, items, config, progress=None) -> dict:
+    """The evaluation stored with every trained version: a sample of grouped held-out items."""
+    tables = RoutingTables(folder, names)
+    model = SimpleNamespace(label=folder.name, encoder=encoder, index=index, tables=tables)
+    groups = group_keys(items, names)
+    has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
+    held = split_groups(groups, 0.2, seed=7) & has_routing
+    rows = np.flatnonzero(held)
+    rng = np.random.default_rng(7)
+    sample = int(config.get("eval_sample", 1500))
+    if len(rows) > sample:
+        rows = np.sort(rng.choice(rows, size=sample, replace=False))
+    result = evaluate_model(model, rows, groups, predictor_options(config), progress)
+    result["method"] = {"holdout": "grouped 20% (drawing / name stems)", "evaluated_items": int(len(rows)),
+                        "quantity": 10.0}
+    return result

@@ -1,0 +1,251 @@
+"""The lookup tables of a version: items, their attributes and their routings, column-wise.
+
+Written once at training as plain ``.npy`` arrays (plus small JSON string tables) and opened by
+the runtime with ``mmap_mode="r"``: the inference process starts in milliseconds whatever the
+plant's size, touches only the pages a request needs, and never parses 2 million operations.
+
+Layout (rows of ``items`` are sorted by item code, so a code is found by binary search):
+- ``item_codes``      (n_items,) unicode — sorted
+- ``item_rt_start``   (n_items,) int32 — first row of the item's routings in ``rt_*``
+- ``item_rt_end``     (n_items,) int32
+- ``item_attrs``      (n_items, n_attrs) int32 — index into ``strings.json["attributes"][name]``,
+  -1 when missing
+- ``rt_no``           (n_routings,) int32 → strings ``routing_no``; ``rt_primary`` (bool),
+  ``rt_sig`` (int32, id of the routing's (op_code, work_center) sequence), ``rt_op_start/end``
+- ``op_*``            per operation, in routing order: ids into the string tables (op_code,
+  op_name, work_center, work_center_name), ``op_seq`` int32, ``op_in_house`` bool, standard
+  times ``op_setup/op_run/op_run_qty/op_queue/op_wait/op_move`` (float32 minutes), work-order
+  actuals ``op_act_setup`` (min per order), ``op_act_run`` (min per unit), ``op_act_n`` (int32)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+STRING_FIELDS = ("op_code", "op_name", "work_center", "work_center_name", "routing_no")
+TIME_FIELDS = ("setup", "run", "run_qty", "queue", "wait", "move")
+FOLDER = "tables"
+
+
+def _factorize(series) -> tuple[np.ndarray, list[str]]:
+    import pandas as pd
+
+    codes, uniques = pd.factorize(series.astype(object).where(series.notna(), None))
+    return codes.astype(np.int32), [str(u) for u in uniques]
+
+
+def build_tables(items, operations, work_results, attribute_names: list[str], today=None):
+    """Column arrays + string tables from the canonical frames. Returns (arrays, strings)."""
+    import pandas as pd
+
+    items = items.drop_duplicates("item_code").sort_values("item_code", kind="stable")
+    codes = items["item_code"].astype(str).to_numpy()
+    arrays: dict[str, np.ndarray] = {"item_codes": codes.astype(str)}
+    strings: dict = {"attributes": {}}
+    attr_cols = []
+    for name in attribute_names:
+        col = items[name] if name in items else pd.Series([None] * len(items))
+        ids, values = _factorize(col.reset_index(drop=True))
+        attr_cols.append(ids)
+        strings["attributes"][name] = values
+    arrays["item_attrs"] = (
+        np.stack(attr_cols, axis=1) if attr_cols else np.zeros((len(items), 0), np.int32)
+    )
+
+    ops = operations[operations["item_code"].isin(set(codes))].copy()
+    ops["item_row"] = np.searchsorted(codes, ops["item_code"].astype(str).to_numpy())
+    ops = ops.sort_values(["item_row", "routing_no", "seq"], kind="stable").reset_index(drop=True)
+    ops = _attach_actuals(ops, work_results)
+
+    # routings: one row per (item, routing_no)
+    key = ops["item_row"].astype(np.int64) * 100000 + pd.factorize(ops["routing_no"])[0]
+    starts = np.flatnonzero(np.r_[True, key.to_numpy()[1:] != key.to_numpy()[:-1]])
+    ends = np.r_[starts[1:], len(ops)]
+    rt_item = ops["item_row"].to_numpy()[starts]
+    for field in STRING_FIELDS:
+        values = ops[field] if field in ops else pd.Series([""] * len(ops))
+        ids, table = _factorize(values.fillna(""))
+        arrays[f"op_{field}"] = ids
+        strings[field] = table
+    arrays["rt_no"] = arrays.pop("op_routing_no")[starts]
+    arrays["rt_op_start"] = starts.astype(np.int32)
+    arrays["rt_op_end"] = ends.astype(np.int32)
+    arrays["rt_sig"] = _signatures(arrays["op_op_code"], arrays["op_work_center"], starts, ends)
+    arrays["rt_primary"] = _primary_routings(ops, starts, rt_item, today)
+
+    n = len(codes)
+    first = np.full(n, 0, np.int32)
+    count = np.bincount(rt_item, minlength=n).astype(np.int32)
+    first[:] = np.r_[0, np.cumsum(count)[:-1]]
+    arrays["item_rt_start"] = first
+    arrays["item_rt_end"] = (first + count).astype(np.int32)
+
+    arrays["op_seq"] = ops["seq"].to_numpy(dtype=np.int32)
+    arrays["op_in_house"] = ops["in_house"].fillna(True).to_numpy(dtype=bool)
+    for field in TIME_FIELDS:
+        col = "run_qty" if field == "run_qty" else f"{field}_min"
+        default = 1.0 if field == "run_qty" else 0.0
+        arrays[f"op_{field}"] = ops[col].fillna(default).to_numpy(dtype=np.float32)
+    arrays["op_act_setup"] = ops["act_setup"].to_numpy(dtype=np.float32)
+    arrays["op_act_run"] = ops["act_run"].to_numpy(dtype=np.float32)
+    arrays["op_act_n"] = ops["act_n"].to_numpy(dtype=np.int32)
+    return arrays, strings
+
+
+def _signatures(op_ids, wc_ids, starts, ends) -> np.ndarray:
+    """Equal (op_code, work_center) sequences get equal ids: one candidate per sequence."""
+    sigs: dict[bytes, int] = {}
+    out = np.empty(len(starts), np.int32)
+    pairs = (op_ids.astype(np.int64) << 20) | wc_ids.astype(np.int64)
+    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        out[i] = sigs.setdefault(pairs[s:e].tobytes(), len(sigs))
+    return out
+
+
+def _primary_routings(ops, starts, rt_item, today) -> np.ndarray:
+    """Per item, the routing valid today with the latest insert; ties → lowest routing_no."""
+    import pandas as pd
+
+    today = pd.Timestamp(today or pd.Timestamp.now()).normalize()
+    head = ops.iloc[starts]
+    valid_to = pd.to_datetime(head["valid_to"], errors="coerce")
+    valid_from = pd.to_datetime(head["valid_from"], errors="coerce")
+    valid = (valid_to.isna() | (valid_to >= today)) & (valid_from.isna() | (valid_from <= today))
+    inserted = pd.to_datetime(head["inserted_at"], errors="coerce").fillna(pd.Timestamp(0))
+    frame = pd.DataFrame(
+        {
+            "item": rt_item,
+            "valid": valid.to_numpy(),
+            "inserted": inserted.to_numpy(),
+            "order": np.arange(len(starts)),
+        }
+    )
+    frame = frame.sort_values(
+        ["item", "valid", "inserted", "order"], ascending=[True, False, False, True]
+    )
+    primary = np.zeros(len(starts), bool)
+    primary[frame.drop_duplicates("item")["order"].to_numpy()] = True
+    return primary
+
+
+def _attach_actuals(ops, work_results):
+    """Median work-order actuals per (item, routing_no, seq), in minutes."""
+    if work_results is None or work_results.empty:
+        ops["act_setup"], ops["act_run"], ops["act_n"] = np.nan, np.nan, 0
+        return ops
+    wr = work_results.copy()
+    qty = wr["order_qty"].where(wr["order_qty"] > 0)
+    wr["setup"] = wr["setup_hours"] * 60.0
+    wr["run"] = wr["run_hours"] * 60.0 / qty
+    stats = (
+        wr.groupby(["item_code", "routing_no", "seq"], sort=False)
+        .agg(act_setup=("setup", "median"), act_run=("run", "median"), act_n=("setup", "size"))
+        .reset_index()
+    )
+    ops = ops.merge(stats, on=["item_code", "routing_no", "seq"], how="left")
+    ops["act_n"] = ops["act_n"].fillna(0).astype(np.int32)
+    return ops
+
+
+def save_tables(folder: Path, arrays: dict, strings: dict) -> list[str]:
+    target = folder / FOLDER
+    target.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, array in arrays.items():
+        np.save(target / f"{name}.npy", np.ascontiguousarray(array))
+        files.append(f"{FOLDER}/{name}.npy")
+    (target / "strings.json").write_text(json.dumps(strings, ensure_ascii=False))
+    files.append(f"{FOLDER}/strings.json")
+    return files
+
+
+@dataclass
+class Operation:
+    seq: int
+    op_code: str
+    op_name: str
+    work_center: str
+    work_center_name: str
+    in_house: bool
+    times: dict  # setup/run/run_qty/queue/wait/move (standard, minutes)
+    actual_setup: float | None
+    actual_run_per_unit: float | None
+    actual_orders: int
+
+
+class RoutingTables:
+    """Read-only view over a version's tables (memory-mapped; safe to share across threads)."""
+
+    def __init__(self, folder: Path, attribute_names: list[str]):
+        base = folder / FOLDER
+        self.a = {p.stem: np.load(p, mmap_mode="r") for p in base.glob("*.npy")}
+        self.strings = json.loads((base / "strings.json").read_text())
+        self.attribute_names = attribute_names
+        self.codes = self.a["item_codes"]
+
+    @property
+    def n_items(self) -> int:
+        return len(self.codes)
+
+    def row_of(self, code: str) -> int | None:
+        i = int(np.searchsorted(self.codes, code))
+        return i if i < len(self.codes) and self.codes[i] == code else None
+
+    def code_of(self, row: int) -> str:
+        return str(self.codes[row])
+
+    def attributes(self, row: int) -> dict:
+        ids = self.a["item_attrs"][row]
+        table = self.strings["attributes"]
+        return {
+            name: (table[name][i] if i >= 0 else None)
+            for name, i in zip(self.attribute_names, ids.tolist(), strict=False)
+        }
+
+    def routings_of(self, row: int) -> list[int]:
+        """Routing rows of an item, the primary one first."""
+        start, end = int(self.a["item_rt_start"][row]), int(self.a["item_rt_end"][row])
+        rows = list(range(start, end))
+        rows.sort(key=lambda r: not bool(self.a["rt_primary"][r]))
+        return rows
+
+    def primary_routing(self, row: int) -> int | None:
+        rows = self.routings_of(row)
+        return rows[0] if rows else None
+
+    def routing_no(self, rt: int) -> str:
+        return self.strings["routing_no"][int(self.a["rt_no"][rt])]
+
+    def signature(self, rt: int) -> int:
+        return int(self.a["rt_sig"][rt])
+
+    def operations(self, rt: int) -> list[Operation]:
+        a, s = self.a, self.strings
+        start, end = int(a["rt_op_start"][rt]), int(a["rt_op_end"][rt])
+        out = []
+        for i in range(start, end):
+            n_act = int(a["op_act_n"][i])
+            act_setup, act_run = float(a["op_act_setup"][i]), float(a["op_act_run"][i])
+            out.append(
+                Operation(
+                    seq=int(a["op_seq"][i]),
+                    op_code=s["op_code"][a["op_op_code"][i]],
+                    op_name=s["op_name"][a["op_op_name"][i]],
+                    work_center=s["work_center"][a["op_work_center"][i]],
+                    work_center_name=s["work_center_name"][a["op_work_center_name"][i]],
+                    in_house=bool(a["op_in_house"][i]),
+                    times={f: float(a[f"op_{f}"][i]) for f in TIME_FIELDS},
+                    actual_setup=act_setup if n_act and act_setup == act_setup else None,
+                    actual_run_per_unit=act_run if n_act and act_run == act_run else None,
+                    actual_orders=n_act,
+                )
+            )
+        return out
+
+    def vocabulary(self) -> dict[str, list[str]]:
+        """Operation codes and work centers seen in the data (routing rules use them)."""
+        return {"op_code": self.strings["op_code"], "work_center": self.strings["work_center"]}

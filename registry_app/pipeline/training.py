@@ -1,0 +1,303 @@
+"""One training run, end to end: extract → features → index → tables → evaluate → package.
+
+Crash safety: the version's files are written into ``models/.tmp-<label>-<pid>/`` and renamed to
+``models/<label>/`` only when the manifest is complete; the registry row moves from *training*
+to *pending* only after that rename. A killed run leaves a temp folder and a row in *training*;
+:func:`recover_interrupted` (called before every run and when the task cluster starts) deletes
+the former and marks the latter and its run *failed*. A file lock in ``models/`` makes sure only
+one training runs at a time across processes; the OS releases it when a process dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from filelock import FileLock, Timeout
+
+from registry_app.models import AuditEntry, ModelVersion, RunState, TrainingRun, VersionState
+from registry_app.pipeline import index as hnsw
+from registry_app.pipeline import manifest as mf
+from registry_app.pipeline.features import FeatureEncoder
+from registry_app.pipeline.tables import build_tables, save_tables
+from routing_site.errors import Conflict
+
+log = logging.getLogger("routing.training")
+
+# stage -> (start, end) share of the whole run, for the progress bar
+STAGES = {
+    "extract": (0.00, 0.30),
+    "features": (0.30, 0.50),
+    "index": (0.50, 0.80),
+    "tables": (0.80, 0.88),
+    "evaluate": (0.88, 0.97),
+    "package": (0.97, 1.00),
+}
+
+
+def lock_path() -> Path:
+    settings.MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    return settings.MODELS_DIR / ".training.lock"
+
+
+def training_lock() -> FileLock:
+    return FileLock(str(lock_path()), timeout=0)
+
+
+def busy_message(run: TrainingRun | None) -> str:
+    if run is None:
+        return "A training is already running (another process holds models/.training.lock)."
+    started = run.started_at or run.created_at
+    return (
+        f"Training already running (run {run.pk}, {run.state}, started "
+        f"{timezone.localtime(started):%Y-%m-%d %H:%M:%S}, stage {run.stage or 'queued'}). "
+        "Wait for it to finish or follow it in the admin under Training runs."
+    )
+
+
+def request_run(profile_name: str, user=None, trigger: str = "manual") -> TrainingRun:
+    """Create the queued run row, refusing while another run is queued or running."""
+    recover_interrupted()
+    with transaction.atomic():
+        current = TrainingRun.running()
+        if current is not None:
+            raise Conflict(busy_message(current), code="training_running")
+        return TrainingRun.objects.create(
+            profile_name=profile_name or "",
+            requested_by=user if getattr(user, "pk", None) else None,
+            trigger=trigger,
+        )
+
+
+def recover_interrupted() -> int:
+    """Mark runs/versions left by a killed training as failed; remove half-written folders."""
+    try:
+        with training_lock():
+            fixed = 0
+            for run in TrainingRun.objects.filter(state=RunState.RUNNING):
+                run.fail("Interrupted: the training process stopped before finishing "
+                         f"(it was at stage {run.stage or 'start'}). Start a new training.")
+                fixed += 1
+            for version in ModelVersion.objects.filter(state=VersionState.TRAINING):
+                _fail_version(version, "Interrupted training; no files were kept.")
+                fixed += 1
+            for tmp in settings.MODELS_DIR.glob(".tmp-*"):
+                shutil.rmtree(tmp, ignore_errors=True)
+            return fixed
+    except Timeout:
+        return 0  # a training is running right now: nothing is stale
+
+
+def _fail_version(version: ModelVersion, message: str) -> None:
+    with transaction.atomic():
+        before = version.state
+        version.state = VersionState.FAILED
+        version.status_message = message[:2000]
+        version.save(update_fields=["state", "status_message"])
+        AuditEntry.record(version, "fail", before, version.state, None, message[:500])
+
+
+class Progress:
+    """Writes stage progress to the run row (throttled) and to an optional printer."""
+
+    def __init__(self, run: TrainingRun, echo: Callable[[str], None] | None = None):
+        self.run, self.echo, self._last = run, echo, 0.0
+        self._stage_started: dict[str, float] = {}
+
+    def stage(self, name: str) -> None:
+        self._stage_started[name] = time.monotonic()
+        self.update(name, 0.0, "started")
+
+    def done(self, name: str, message: str = "") -> None:
+        seconds = time.monotonic() - self._stage_started.get(name, time.monotonic())
+        self.run.timings[name] = round(seconds, 2)
+        log.info("stage done", extra={"run": self.run.pk, "stage": name, "seconds": round(seconds, 2)})
+        self.update(name, 1.0, f"done in {seconds:.1f}s {message}".strip(), force=True)
+
+    def update(self, stage: str, fraction: float, message: str = "", force: bool = False) -> None:
+        lo, hi = STAGES.get(stage, (0.0, 1.0))
+        overall = lo + (hi - lo) * max(0.0, min(1.0, fraction))
+        now = time.monotonic()
+        if force or message or now - self._last > 0.5:
+            self._last = now
+            self.run.report(stage, overall, message)
+        if self.echo and message:
+            self.echo(f"[{overall * 100:5.1f}%] {stage}: {message}")
+
+    def callback(self, stage: str) -> Callable[[str, float, str], None]:
+        return lambda _sub, fraction, message="": self.update(stage, fraction, message)
+
+
+def execute_run(run_id: int, echo: Callable[[str], None] | None = None) -> ModelVersion:
+    """Run a queued training in this process (the django-q task and ``train --wait`` call it)."""
+    from workflow_app.config import current_settings, get_input_profile
+
+    try:
+        lock = training_lock()
+        lock.acquire()
+    except Timeout:
+        run = TrainingRun.objects.get(pk=run_id)
+        run.fail(busy_message(None))
+        raise Conflict(busy_message(None), code="training_running") from None
+    try:
+        run = TrainingRun.objects.get(pk=run_id)
+        run.start(pid=os.getpid())
+        progress = Progress(run, echo)
+        version = None
+        try:
+            profile = get_input_profile(run.profile_name or None)
+            config = current_settings()
+            version = _reserve_version(run, profile["name"])
+            progress.update("extract", 0.0, f"training {version.label} with profile {profile['name']}")
+            version = train_version(version, profile, config, progress)
+            run.finish(version)
+            log.info("training succeeded", extra={"run": run.pk, "version": version.label})
+            return version
+        except BaseException as exc:  # noqa: BLE001 - a KeyboardInterrupt must fail the run too
+            detail = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+            run.fail(detail)
+            if version is not None:
+                version.refresh_from_db()
+                if version.state == VersionState.TRAINING:
+                    _fail_version(version, f"{type(exc).__name__}: {exc}")
+            log.error("training failed", extra={"run": run.pk, "error": str(exc)})
+            raise
+    finally:
+        lock.release()
+
+
+def _reserve_version(run: TrainingRun, profile_name: str) -> ModelVersion:
+    with transaction.atomic():
+        number = (ModelVersion.objects.aggregate(m=Max("number"))["m"] or 0) + 1
+        version = ModelVersion.objects.create(
+            number=number,
+            label=ModelVersion.label_for(number),
+            state=VersionState.TRAINING,
+            profile_name=profile_name,
+            requested_by=run.requested_by,
+        )
+        AuditEntry.record(version, "train", "", VersionState.TRAINING, run.requested_by, f"run {run.pk}")
+        run.version = version
+        run.save(update_fields=["version"])
+    return version
+
+
+def train_version(version: ModelVersion, profile: dict, config: dict, progress: Progress):
+    from registry_app.pipeline.extract import extract
+
+    tmp = settings.MODELS_DIR / f".tmp-{version.label}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        progress.stage("extract")
+        data = extract(profile, progress=progress.callback("extract"))
+        counts = {
+            "items": int(len(data.items)),
+            "operations": int(len(data.operations)),
+            "work_results": int(len(data.work_results)),
+        }
+        progress.done("extract", f"{counts['items']} items, {counts['operations']} operations")
+        built = build_artifacts(tmp, data, profile, config, progress)
+        body = {
+            "label": version.label,
+            "created_at": timezone.now().isoformat(),
+            "profile": profile,
+            "workflow": config,
+            "parameters": built["parameters"],
+            "data_counts": {**counts, **built["counts"]},
+            "extract_report": data.report.as_dict(),
+            "metrics": built["metrics"],
+        }
+        progress.stage("package")
+        manifest_sha = mf.write_manifest(tmp, built["files"], body)
+        final = settings.MODELS_DIR / version.label
+        if final.exists():
+            raise Conflict(f"{final} already exists; refusing to overwrite a version folder.")
+        os.replace(tmp, final)
+        progress.done("package", f"{final}")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        with transaction.atomic():
+            version.state = VersionState.PENDING
+            version.manifest_sha256 = manifest_sha
+            version.metrics = built["metrics"]
+            version.data_counts = body["data_counts"]
+            version.parameters = built["parameters"]
+            version.status_message = "Trained; awaiting approval."
+            version.save()
+            AuditEntry.record(version, "trained", VersionState.TRAINING, VersionState.PENDING,
+                              version.requested_by, "")
+    except BaseException:
+        shutil.rmtree(final, ignore_errors=True)  # no files without a row that owns them
+        raise
+    return version
+
+
+def build_artifacts(folder: Path, data, profile: dict, config: dict, progress: Progress) -> dict:
+    """Everything the runtime loads, written into ``folder``; returns files, params, metrics."""
+    attributes = profile["attributes"]
+    names = [a["name"] for a in attributes]
+    items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
+
+    progress.stage("features")
+    encoder = FeatureEncoder.from_attributes(attributes, config.get("feature_weights"), config["embedding_dim"])
+    columns = {name: items[name].to_numpy(dtype=object) for name in names if name in items}
+    vectors = encoder.fit_transform(columns, seed=0)
+    files = encoder.save(folder)
+    progress.done("features", f"{vectors.shape[0]} vectors of dimension {encoder.dim}")
+
+    progress.stage("tables")
+    arrays, strings = build_tables(items, data.operations, data.work_results, names)
+    files += save_tables(folder, arrays, strings)
+    has_routing = arrays["item_rt_end"] > arrays["item_rt_start"]
+    labels = np.flatnonzero(has_routing).astype(np.int64)
+    progress.done("tables", f"{len(labels)} items with routings, {len(arrays['rt_no'])} routings")
+
+    progress.stage("index")
+    params = {
+        "M": config["hnsw_m"],
+        "ef_construction": config["hnsw_ef_construction"],
+        "ef_search": config["hnsw_ef_search"],
+        "seed": 100,
+    }
+    index = hnsw.build_index(vectors[labels], labels, params, threads=os.cpu_count() or 2)
+    index.save_index(str(folder / hnsw.INDEX_FILE))
+    files.append(hnsw.INDEX_FILE)
+    recall = hnsw.recall_at_k(index, vectors[labels], labels, k=10, sample=300)
+    progress.done("index", f"{len(labels)} items indexed, recall@10 {recall:.4f}")
+
+    progress.stage("evaluate")
+    metrics = {"index_recall_at_10": round(recall, 4)}
+    if config.get("eval_sample", 0) and len(labels) > 20:
+        from registry_app.pipeline.evaluation import evaluate_built
+
+        metrics.update(evaluate_built(folder, encoder, index, arrays, strings, names, items, config,
+                                      progress.callback("evaluate")))
+    progress.done("evaluate", _metrics_line(metrics))
+    parameters = {
+        "embedding_dim": encoder.dim,
+        "n_features": encoder.n_features,
+        "hnsw": params,
+        "attributes": [{"name": c.name, "kind": c.kind, "weight": c.weight} for c in encoder.codecs],
+    }
+    counts = {"indexed_items": int(len(labels)), "routings": int(len(arrays["rt_no"]))}
+    return {"files": files, "parameters": parameters, "metrics": metrics, "counts": counts}
+
+
+def _metrics_line(metrics: dict) -> str:
+    model = metrics.get("model", {})
+    if not model:
+        return ""
+    return f"top-1 exact {model.get('top1_exact', 0):.3f}, hit@N {model.get('hit_at_n', 0):.3f}"

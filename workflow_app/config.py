@@ -1,0 +1,40 @@
+"""Where training and the runtime read workflow settings and mapping profiles from."""
+
+from __future__ import annotations
+
+from routing_site.errors import NotFound
+
+DEFAULT_PROFILE = "plant-default"
+
+
+def current_settings() -> dict:
+    from workflow_app.models import WorkflowConfig
+
+    return WorkflowConfig.current_values()
+
+
+def settings_revision() -> int:
+    from workflow_app.models import WorkflowConfig
+
+    return WorkflowConfig.current_id()
+
+
+def get_input_profile(name: str | None) -> dict:
+    """The validated input profile ``name`` (the shipped default when absent from the DB)."""
+    from workflow_app.models import MappingProfile
+    from workflow_app.profiles import load_default_profile, validate_profile
+
+    name = name or DEFAULT_PROFILE
+    row = MappingProfile.objects.filter(name=name, direction=MappingProfile.INPUT).first()
+    if row is not None:
+        return validate_profile({**row.spec, "name": row.name})
+    if name == DEFAULT_PROFILE:
+        return load_default_profile()
+    known = list(
+        MappingProfile.objects.filter(direction=MappingProfile.INPUT).values_list("name", flat=True)
+    )
+    raise NotFound(
+        f"No input mapping profile {name!r}. Known: {', '.join([DEFAULT_PROFILE, *known])}. "
+        "Load one with manage.py load_profile FILE.json.",
+        fields={"profile": [f"unknown profile {name!r}"]},
+    )

@@ -1,0 +1,136 @@
+"""The whitelist of workflow settings: every key, its type, its range and its default.
+
+Training reads the ``training`` keys at the start of a run; every inference process reads the
+``runtime`` keys and picks up changes without a restart. Nothing outside this table can be set,
+through the API, the admin or a blueprint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from routing_site.errors import BadInput
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: type | tuple
+    default: Any
+    scope: str  # "runtime" or "training"
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str = ""
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in [
+        Setting("top_k", int, 10, "runtime", 1, 200, "Neighbours consulted per prediction."),
+        Setting("candidates", int, 4, "runtime", 1, 20, "Candidate routings returned per item."),
+        Setting("min_similarity", float, 0.30, "runtime", 0.0, 1.0,
+                "Neighbours below this cosine similarity are ignored."),
+        Setting("percentiles", list, [50, 80, 90], "runtime", None, None,
+                "Time percentiles reported per operation (each 1..99)."),
+        Setting("prefer_actuals", bool, True, "runtime", help="Use work-order actuals where they exist."),
+        Setting("cache_size", int, 4096, "runtime", 0, 1_000_000, "Cached query results (0 = off)."),
+        Setting("feature_weights", dict, {}, "training", help="Per-attribute weight overrides (0..100)."),
+        Setting("embedding_dim", int, 64, "training", 8, 512, "Vector dimension after SVD."),
+        Setting("hnsw_m", int, 16, "training", 4, 96, "HNSW graph degree M."),
+        Setting("hnsw_ef_construction", int, 120, "training", 10, 2000, "HNSW ef at build."),
+        Setting("hnsw_ef_search", int, 96, "runtime", 10, 2000, "HNSW ef at query time."),
+        Setting("eval_sample", int, 1500, "training", 0, 100_000,
+                "Held-out items evaluated with every training (0 = skip)."),
+        Setting("routing_rules", dict, {}, "runtime", help="Rules the routing editor and API enforce."),
+    ]
+}
+
+RULE_DEFAULTS = {
+    "allowed_op_codes": "from_data",  # or an explicit list
+    "allowed_work_centers": "from_data",
+    "mandatory_final_ops": [],  # e.g. ["INSP-F"]: the last operation must be one of these
+    "max_minutes": 100_000.0,  # any single time above this is refused
+    "min_operations": 1,
+}
+
+
+def defaults() -> dict:
+    values = {key: s.default for key, s in SETTINGS.items()}
+    values["routing_rules"] = dict(RULE_DEFAULTS)
+    return values
+
+
+def _check_value(setting: Setting, value) -> Any:
+    kinds = setting.kind if isinstance(setting.kind, tuple) else (setting.kind,)
+    if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and bool not in kinds:
+        raise ValueError(f"must be {setting.kind.__name__}, not a boolean")
+    if not isinstance(value, kinds):
+        raise ValueError(f"must be {' or '.join(k.__name__ for k in kinds)}")
+    if setting.minimum is not None and value < setting.minimum:
+        raise ValueError(f"must be at least {setting.minimum}")
+    if setting.maximum is not None and value > setting.maximum:
+        raise ValueError(f"must be at most {setting.maximum}")
+    return value
+
+
+def _check_special(key: str, value):
+    if key == "percentiles":
+        if not value or len(value) > 5 or not all(
+            isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 99 for p in value
+        ):
+            raise ValueError("must be a list of 1 to 5 integers between 1 and 99")
+        return sorted(set(value))
+    if key == "feature_weights":
+        for name, weight in value.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 100:
+                raise ValueError(f"weight of {name!r} must be a number between 0 and 100")
+        return {str(k): float(v) for k, v in value.items()}
+    if key == "routing_rules":
+        return validate_rules(value)
+    return value
+
+
+def validate_rules(value: dict) -> dict:
+    unknown = set(value) - set(RULE_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown rule(s) {sorted(unknown)}; allowed: {sorted(RULE_DEFAULTS)}")
+    rules = {**RULE_DEFAULTS, **value}
+    for key in ("allowed_op_codes", "allowed_work_centers"):
+        v = rules[key]
+        if v != "from_data" and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            raise ValueError(f"{key} must be \"from_data\" or a list of codes")
+    if not isinstance(rules["mandatory_final_ops"], list) or not all(
+        isinstance(x, str) for x in rules["mandatory_final_ops"]
+    ):
+        raise ValueError("mandatory_final_ops must be a list of operation codes")
+    mm = rules["max_minutes"]
+    if isinstance(mm, bool) or not isinstance(mm, (int, float)) or not 0 < mm <= 10_000_000:
+        raise ValueError("max_minutes must be a number between 0 and 10,000,000")
+    mo = rules["min_operations"]
+    if isinstance(mo, bool) or not isinstance(mo, int) or not 0 <= mo <= 500:
+        raise ValueError("min_operations must be an integer between 0 and 500")
+    return rules
+
+
+def validate_changes(changes: dict) -> dict:
+    """Check a partial update; return the cleaned values or raise BadInput naming every key."""
+    if not isinstance(changes, dict):
+        raise BadInput("Send a JSON object of settings to change.")
+    errors: dict[str, list[str]] = {}
+    cleaned = {}
+    for key, value in changes.items():
+        setting = SETTINGS.get(key)
+        if setting is None:
+            errors[key] = [f"unknown setting; allowed: {', '.join(sorted(SETTINGS))}"]
+            continue
+        try:
+            cleaned[key] = _check_special(key, _check_value(setting, value))
+        except ValueError as exc:
+            errors[key] = [str(exc)]
+    if errors:
+        first = next(iter(errors))
+        raise BadInput(f"{first}: {errors[first][0]}", fields=errors, code="invalid_setting")
+    return cleaned
