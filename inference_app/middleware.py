@@ -1,4 +1,25 @@
-"""Request logging middleware (placeholder)."""
+"""Request id, JSON request log line and metrics for every request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from inference_app.metrics import metrics
+from inference_app.runtime import runtime
+
+log = logging.getLogger("routing.requests")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_API_PREFIX = "/api/v1/"
+
+
+def endpoint_name(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match and match.url_name:
+        return match.url_name
+    return "api-other" if request.path.startswith(_API_PREFIX) else "page"
 
 
 class RequestLogMiddleware:
@@ -6,4 +27,35 @@ class RequestLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request.cache_hit = None
+        if request.path.startswith(_API_PREFIX):
+            runtime.start()  # no-op once the poller runs
+        response = self.get_response(request)
+        seconds = time.perf_counter() - started
+        response["X-Request-ID"] = request.request_id
+        model = runtime.model
+        version = getattr(request, "model_version", None) or (model.label if model else None)
+        if version:
+            response["X-Model-Version"] = version
+        if request.path.startswith(_API_PREFIX) or request.path.startswith("/admin/"):
+            endpoint = endpoint_name(request)
+            metrics.observe(endpoint, response.status_code, version, seconds, time.time())
+            user = getattr(request, "user", None)
+            log.info(
+                "request",
+                extra={
+                    "request_id": request.request_id,
+                    "method": request.method,
+                    "path": request.path,
+                    "endpoint": endpoint,
+                    "status": response.status_code,
+                    "latency_ms": round(seconds * 1000, 2),
+                    "active_version": version,
+                    "cache_hit": request.cache_hit,
+                    "user": user.get_username() if user is not None and user.is_authenticated else None,
+                },
+            )
+        return response

@@ -84,6 +84,12 @@ class Alert:
 
 class Runtime:
     def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (tests, and ``serve`` before it starts)."""
+        if getattr(self, "_thread", None) is not None:
+            self.stop()
         self.model: LoadedModel | None = None
         self.settings: dict = settings_schema.defaults()
         self.settings_rev = -1
