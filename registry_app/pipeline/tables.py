@@ -71,6 +71,10 @@ def build_tables(items, operations, work_results, attribute_names: list[str], to
         ids, table = _factorize(values.fillna(""))
         arrays[f"op_{field}"] = ids
         strings[field] = table
+    strings["catalog"] = {
+        "op_code": _catalog(ops, "op_code", "op_name"),
+        "work_center": _catalog(ops, "work_center", "work_center_name"),
+    }
     arrays["rt_no"] = arrays.pop("op_routing_no")[starts]
     arrays["rt_op_start"] = starts.astype(np.int32)
     arrays["rt_op_end"] = ends.astype(np.int32)
@@ -94,6 +98,14 @@ def build_tables(items, operations, work_results, attribute_names: list[str], to
     arrays["op_act_run"] = ops["act_run"].to_numpy(dtype=np.float32)
     arrays["op_act_n"] = ops["act_n"].to_numpy(dtype=np.int32)
     return arrays, strings
+
+
+def _catalog(ops, code: str, name: str) -> dict[str, str]:
+    """Each code with its most frequent name (the editor's pick lists, the routing rules)."""
+    if name not in ops:
+        return {str(c): "" for c in ops[code].dropna().unique()}
+    pairs = ops[[code, name]].fillna("").astype(str).value_counts().reset_index()
+    return dict(pairs.drop_duplicates(code)[[code, name]].itertuples(index=False, name=None))
 
 
 def _signatures(op_ids, wc_ids, starts, ends) -> np.ndarray:
@@ -247,5 +259,5 @@ class RoutingTables:
         return out
 
     def vocabulary(self) -> dict[str, list[str]]:
-        """Operation codes and work centers seen in the data (routing rules use them)."""
-        return {"op_code": self.strings["op_code"], "work_center": self.strings["work_center"]}
+        """{"op_code": {code: name}, "work_center": {code: name}} as seen in the data."""
+        return self.strings["catalog"]
