@@ -21,6 +21,7 @@ from inference_app.metrics import metrics
 from inference_app.runtime import runtime
 from inference_app.serializers import PredictInput, SimilarInput, TimeSummaryInput
 from inference_app.timesummary import summarize
+from routing_site.errors import DomainError
 
 
 def _validated(serializer_class, request) -> dict:
@@ -52,12 +53,16 @@ class PredictView(APIView):
         request.model_version = model.label
         opts = _options(data)
         results, hits = [], 0
-        for item in data["items"]:
+        for i, item in enumerate(data["items"]):
             key = (model.label, runtime.settings_rev, "predict", json.dumps(item, sort_keys=True),
                    json.dumps(opts, sort_keys=True))
             answer = runtime.cache.get(key)
             if answer is None:
-                answer = predictor.predict_one(model, item, opts)
+                try:
+                    answer = predictor.predict_one(model, item, opts)
+                except DomainError as exc:  # name the item at fault within the batch
+                    exc.fields = {f"items.{i}.{k}": v for k, v in exc.fields.items()}
+                    raise
                 runtime.cache.put(key, answer)
             else:
                 hits += 1

@@ -43,3 +43,113 @@ def waitress_server(transactional_db):
     finally:
         server.close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def plant_db(tmp_path_factory) -> Path:
+    """A small generated plant database (SQLite, the three source tables), made once."""
+    from registry_app.pipeline.sample_data import generate
+
+    path = tmp_path_factory.mktemp("plant") / "plant.sqlite"
+    generate(path, items=1200, seed=11)
+    return path
+
+
+@pytest.fixture
+def plant_source(settings, plant_db) -> str:
+    settings.ROUTING_SOURCE = f"sqlite:///{plant_db.as_posix()}"
+    return settings.ROUTING_SOURCE
+
+
+@pytest.fixture
+def quick_training(db, plant_source):
+    """Train a version in-process (small evaluation sample to keep tests quick)."""
+    from workflow_app.models import WorkflowConfig
+
+    WorkflowConfig.apply({"eval_sample": 150})
+
+    def train():
+        from registry_app.pipeline.training import execute_run, request_run
+
+        run = request_run("", trigger="cli")
+        return execute_run(run.pk)
+
+    return train
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runtime():
+    from inference_app.runtime import runtime
+
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+class Api:
+    """A tiny JSON client for the waitress server (urllib: what an ERP script would use)."""
+
+    def __init__(self, base: str, token: str | None = None):
+        self.base, self.token = base, token
+
+    def call(self, method: str, path: str, body=None, raw: bytes | None = None, headers=None):
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, payload, head = response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as exc:
+            status, payload, head = exc.code, exc.read(), dict(exc.headers)
+        try:
+            parsed = json.loads(payload) if payload else None
+        except ValueError:
+            parsed = payload.decode("utf-8", "replace")
+        return status, parsed, head
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body, **kw)
+
+
+def issue_token(username: str, role: str) -> str:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("issue_token", username, "--role", role, stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+@pytest.fixture
+def active_model(quick_training):
+    """A trained, approved and active version, loaded by this process's runtime."""
+    from inference_app.runtime import runtime
+
+    version = quick_training()
+    version.approve()
+    version.activate()
+    runtime.refresh()
+    assert runtime.model is not None and runtime.model.label == version.label
+    return version
+
+
+@pytest.fixture
+def api(waitress_server):
+    return Api(waitress_server, issue_token("erp-test", "viewer"))
+
+
+@pytest.fixture
+def admin_api(waitress_server):
+    return Api(waitress_server, issue_token("ops-test", "admin"))

@@ -1,0 +1,278 @@
+"""End-to-end benchmark of DESIGN §9, in an isolated work folder (its own registry and models)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark the product on a generated plant of N items: training time and peak memory, "
+        "cold start, HTTP latency with concurrent clients, HNSW recall@10, serving RSS, and "
+        "failed requests while the active version is switched. Prints the figures."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--items", type=int, default=325_000)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--dir", default="", help="work folder (default var/bench-<items>)")
+        parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument("--clients", type=int, default=4)
+        parser.add_argument("--seconds", type=float, default=15.0, help="load time per endpoint")
+        parser.add_argument("--swaps", type=int, default=10)
+        parser.add_argument("--skip-training", action="store_true", help="reuse the work folder's versions")
+
+    def handle(self, *args, **o):
+        if o["items"] < 100 or o["clients"] < 1:
+            raise CommandError("--items must be at least 100 and --clients at least 1.")
+        work = Path(o["dir"]) if o["dir"] else settings.VAR_DIR / f"bench-{o['items']}"
+        work.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{(work / 'registry.sqlite3').as_posix()}",
+            "ROUTING_MODELS_DIR": str(work / "models"),
+            "ROUTING_LOG_DIR": str(work / "logs"),
+            "ROUTING_SOURCE": f"sqlite:///{(work / 'plant.sqlite').as_posix()}",
+            "RUNTIME_POLL_SECONDS": "0.5",
+        }
+        self.figures: dict = {"items": o["items"]}
+        self.manage("migrate", "-v0")
+        if not (work / "plant.sqlite").exists():
+            started = time.perf_counter()
+            self.manage("make_sample_data", "--items", str(o["items"]), "--seed", str(o["seed"]),
+                        "--out", str(work / "plant.sqlite"))
+            self.report("sample data generation", f"{time.perf_counter() - started:.1f} s")
+        labels = self.existing_labels() if o["skip_training"] else []
+        while len(labels) < 2:
+            labels.append(self.train())
+            if len(labels) == 1 and o["swaps"] == 0:
+                break
+        for label in labels:
+            self.manage("approve", label, check=False)
+        self.manage("activate", labels[0])
+        token = self.manage("issue_token", "bench-client", "--role", "admin").strip().splitlines()[-1]
+        self.serve_and_measure(o, token, labels)
+        self.stdout.write("\nFIGURES " + json.dumps(self.figures))
+
+    # -- helpers -----------------------------------------------------------------------------
+    def manage(self, *args, check=True) -> str:
+        proc = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env,
+                              capture_output=True, text=True)
+        if check and proc.returncode:
+            raise CommandError(f"manage.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc.stdout
+
+    def report(self, name: str, value: str) -> None:
+        self.stdout.write(f"{name:44} {value}")
+
+    def existing_labels(self) -> list[str]:
+        versions = json.loads(self.manage("versions", "--json"))
+        return [v["label"] for v in versions if v["state"] in ("pending", "approved", "active", "retired")][:2]
+
+    def train(self) -> str:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        out = self.manage("train", "--wait")
+        seconds = time.perf_counter() - started
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        label = out.strip().splitlines()[-1]
+        timings = next((ln for ln in out.splitlines() if ln.startswith("Trained ")), "")
+        self.report(f"training {label} (end to end)", f"{seconds:.1f} s, peak RSS {peak_mb:.0f} MB"
+                    + ("" if peak_mb > before / 1024 else " (max of runs)"))
+        self.report("  stages", timings.split("—")[-1].strip())
+        self.figures.setdefault("training_s", []).append(round(seconds, 1))
+        self.figures["training_peak_rss_mb"] = round(peak_mb)
+        return label
+
+    def serve_and_measure(self, o: dict, token: str, labels: list[str]) -> None:
+        import psutil
+
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(o["port"]), "--threads", "8"],
+            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            client = Client(o["port"], token)
+            probe = {"items": [{"item_code": "__cold_start_probe__", "attributes": {"PART_TYPE": "SEAL"}}]}
+            while True:
+                if server.poll() is not None:
+                    raise CommandError("the server exited during start-up; see its logs")
+                try:
+                    status, _ = client.post("/api/v1/predict", probe)
+                    if status == 200:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.02)
+            cold = time.perf_counter() - started
+            self.report("cold start to first prediction", f"{cold:.2f} s")
+            self.figures["cold_start_s"] = round(cold, 2)
+            sample = self.sample_items(client)
+            self.load_tests(o, token, sample)
+            rss = psutil.Process(server.pid).memory_info().rss / 1e6
+            self.report("serving process RSS after load", f"{rss:.0f} MB")
+            self.figures["serving_rss_mb"] = round(rss)
+            self.recall()
+            if o["swaps"] and len(labels) > 1:
+                self.swap_test(o, token, sample, labels)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+    def sample_items(self, client) -> dict:
+        """Codes of routed items and attributes of items without routings (new items)."""
+        import numpy as np
+
+        from registry_app.pipeline.tables import RoutingTables
+
+        versions = json.loads(self.manage("versions", "--json"))
+        active = next(v["label"] for v in versions if v["state"] == "active")
+        folder = Path(self.env["ROUTING_MODELS_DIR"]) / active
+        manifest = json.loads((folder / "manifest.json").read_text())
+        tables = RoutingTables(folder, [a["name"] for a in manifest["profile"]["attributes"]])
+        has = np.asarray(tables.a["item_rt_end"]) > np.asarray(tables.a["item_rt_start"])
+        rng = random.Random(5)
+        routed = [int(i) for i in rng.sample(list(np.flatnonzero(has)), 3000)]
+        new = [int(i) for i in np.flatnonzero(~has)[:3000]]
+        return {
+            "codes": [tables.code_of(i) for i in routed],
+            "new": [{k: v for k, v in tables.attributes(i).items() if v is not None} for i in new],
+            "ops": [{"seq": 10 * (j + 1), "op_code": f"OP{j}", "setup_min": 30, "run_min": 2.5, "run_qty": 1,
+                     "queue_min": 60, "wait_min": 5, "move_min": 10} for j in range(8)],
+        }
+
+    def load_tests(self, o, token, sample) -> None:
+        bodies = {
+            "similar": lambda i: {"item_code": sample["codes"][i % len(sample["codes"])], "top_k": 10},
+            "predict": lambda i: {"items": [{"attributes": sample["new"][i % len(sample["new"])]}],
+                                  "candidates": 4, "quantity": 1 + i % 50},
+            "time-summary": lambda i: {"operations": sample["ops"], "quantity": 1 + i % 500},
+        }
+        for endpoint, make in bodies.items():
+            lat, errors, count = run_load(o["port"], token, f"/api/v1/{endpoint}", make, o["clients"], o["seconds"])
+            self.report(
+                f"{endpoint} ({o['clients']} clients)",
+                f"p50 {pct(lat, .5):.1f} ms  p95 {pct(lat, .95):.1f} ms  p99 {pct(lat, .99):.1f} ms  "
+                f"{count / o['seconds']:.0f} req/s  errors {errors}",
+            )
+            self.figures[endpoint] = {"p50_ms": round(pct(lat, .5), 2), "p95_ms": round(pct(lat, .95), 2),
+                                      "p99_ms": round(pct(lat, .99), 2), "rps": round(count / o["seconds"]),
+                                      "errors": errors}
+
+    def recall(self) -> None:
+        script = (
+            "import json,sys,numpy as np;from pathlib import Path;"
+            "from registry_app.pipeline import index as h;"
+            "f=Path(sys.argv[1]);m=json.loads((f/'manifest.json').read_text());"
+            "p=m['parameters'];i=h.load_index(f,p['embedding_dim'],p['hnsw']['ef_search']);"
+            "lab=np.array(i.get_ids_list(),dtype=np.int64);v=np.asarray(i.get_items(lab),dtype=np.float32);"
+            "v/=np.linalg.norm(v,axis=1,keepdims=True);"
+            "print(h.recall_at_k(i,v,lab,k=10,sample=1000,seed=3))"
+        )
+        versions = json.loads(self.manage("versions", "--json"))
+        active = next(v["label"] for v in versions if v["state"] == "active")
+        folder = Path(self.env["ROUTING_MODELS_DIR"]) / active
+        out = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=REPO, env=self.env,
+                             capture_output=True, text=True, check=True).stdout
+        recall = float(out.strip().splitlines()[-1])
+        self.report("HNSW recall@10 vs exact (1,000 queries)", f"{recall:.4f}")
+        self.figures["recall_at_10"] = round(recall, 4)
+
+    def swap_test(self, o, token, sample, labels) -> None:
+        stop = threading.Event()
+        holder: dict = {}
+
+        def load():
+            holder["result"] = run_load(
+                o["port"], token, "/api/v1/predict",
+                lambda i: {"items": [{"attributes": sample["new"][i % len(sample["new"])]}], "candidates": 4},
+                o["clients"], None, stop, versions=True,
+            )
+
+        thread = threading.Thread(target=load)
+        thread.start()
+        time.sleep(1.0)
+        for n in range(o["swaps"]):
+            self.manage("activate", labels[(n + 1) % 2])
+            time.sleep(1.5)
+        stop.set()
+        thread.join()
+        lat, errors, count, seen = holder["result"]
+        self.report(f"switches of the active version under load", f"{o['swaps']} switches, {count} requests, "
+                    f"{errors} failed, versions answering {sorted(seen)}")
+        self.figures["swap"] = {"switches": o["swaps"], "requests": count, "errors": errors,
+                                "versions": sorted(seen)}
+
+
+class Client:
+    def __init__(self, port: int, token: str):
+        self.port, self.token = port, token
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(self, path: str, body: dict) -> tuple[int, bytes]:
+        try:
+            self.conn.request("POST", path, json.dumps(body), {
+                "Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
+            response = self.conn.getresponse()
+            return response.status, response.read()
+        except (http.client.HTTPException, OSError):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            raise
+
+
+def run_load(port, token, path, make, clients, seconds, stop=None, versions=False):
+    latencies: list[float] = []
+    errors = 0
+    seen: set = set()
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds if seconds else None
+
+    def worker(n: int):
+        nonlocal errors
+        client, i = Client(port, token), n * 100_000
+        while not (stop and stop.is_set()) and not (deadline and time.perf_counter() > deadline):
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                status, payload = client.post(path, make(i))
+            except OSError:
+                status, payload = 0, b""
+            ms = (time.perf_counter() - t0) * 1000
+            with lock:
+                latencies.append(ms)
+                if status != 200:
+                    errors += 1
+                elif versions:
+                    seen.add(json.loads(payload).get("model_version"))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if versions:
+        return latencies, errors, len(latencies), seen
+    return latencies, errors, len(latencies)
+
+

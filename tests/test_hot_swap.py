@@ -1,0 +1,108 @@
+"""Zero-downtime model swaps, refused versions, and serving without the registry."""
+
+import threading
+import time
+
+import pytest
+
+from inference_app.runtime import runtime
+from registry_app.models import ModelVersion
+
+
+def wait_for(predicate, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_switching_versions_under_load_fails_no_request(api, quick_training, settings):
+    settings.RUNTIME_POLL_SECONDS = 0.2
+    first, second = quick_training(), quick_training()
+    for v in (first, second):
+        v.approve()
+    first.activate()
+    runtime.start()
+    assert wait_for(lambda: runtime.model and runtime.model.label == first.label)
+    code = runtime.model.tables.code_of(0)
+    attrs = {k: v for k, v in runtime.model.tables.attributes(0).items() if v is not None}
+
+    stop = threading.Event()
+    results: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def client(n):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            body = {"items": [{"attributes": {**attrs, "ITEM_NM": f"probe {n}-{i}"}}]}  # defeat the cache
+            status, answer, _ = api.post("/api/v1/predict", body)
+            with lock:
+                results.append((status, answer.get("model_version") if isinstance(answer, dict) else None))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for switch in range(10):
+            target = second if switch % 2 == 0 else first
+            ModelVersion.objects.get(pk=target.pk).activate(comment=f"switch {switch}")
+            assert wait_for(lambda t=target: runtime.model.label == t.label, 2.0), "swap took over 2 s"
+            time.sleep(0.15)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert results, "no request was made"
+    failures = [r for r in results if r[0] != 200]
+    assert failures == [], failures[:5]
+    assert {v for _, v in results} == {first.label, second.label}
+    assert runtime.swaps >= 11
+    assert code
+
+
+def test_a_corrupt_version_is_never_swapped_in(quick_training, settings, caplog):
+    good, bad = quick_training(), quick_training()
+    good.approve()
+    good.activate()
+    bad.approve()
+    runtime.refresh()
+    assert runtime.model.label == good.label
+    bad.activate()  # verified now; corrupted afterwards, before the runtime loads it
+    victim = settings.MODELS_DIR / bad.label / "svd_components.npy"
+    victim.write_bytes(victim.read_bytes()[:-8] + b"\x00" * 8)
+    with caplog.at_level("ERROR", logger="routing.runtime"):
+        runtime.refresh()
+    assert runtime.model.label == good.label  # the last good version keeps serving
+    health = runtime.health()
+    assert health["status"] == "degraded" and "svd_components.npy" in health["detail"]
+    assert any("svd_components.npy" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+
+
+def test_it_serves_the_last_verified_version_when_the_registry_is_unreadable(active_model, monkeypatch):
+    from inference_app.runtime import Runtime
+
+    fresh = Runtime()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr("workflow_app.config.settings_revision", broken)
+    fresh.refresh()
+    assert fresh.model is not None and fresh.model.label == active_model.label
+    health = fresh.health()
+    assert health["status"] == "degraded" and not health["registry"]["reachable"]
+    assert any("Registry database unreadable" in a["message"] for a in health["alerts"])
+
+
+@pytest.mark.parametrize("poll", [0.5])
+def test_settings_reach_the_runtime_without_restart(active_model, settings, poll):
+    from workflow_app.models import WorkflowConfig
+
+    settings.RUNTIME_POLL_SECONDS = poll
+    runtime.start()
+    WorkflowConfig.apply({"top_k": 7, "hnsw_ef_search": 40})
+    assert wait_for(lambda: runtime.settings["top_k"] == 7, 2.0)
+    assert runtime.settings["hnsw_ef_search"] == 40
