@@ -67,7 +67,9 @@ def norm_number(value, zero_is_missing: bool) -> float:
     if is_missing(value):
         return math.nan
     try:
-        number = float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)
+        if isinstance(value, str):
+            value = value.strip().replace(",", "")
+        number = float(value)
     except (TypeError, ValueError):
         return math.nan
     if not math.isfinite(number) or (zero_is_missing and number == 0):
@@ -79,16 +81,48 @@ def _bucket(token: str, buckets: int) -> int:
     return zlib.crc32(token.encode("utf-8")) % buckets
 
 
-def text_buckets(text: str) -> dict[int, float]:
-    """Hashed character n-gram counts of one normalised text value, L2-normalised."""
-    padded = f" {text} "
-    counts: dict[int, float] = {}
-    for n in NGRAMS:
-        for i in range(len(padded) - n + 1):
-            b = _bucket(padded[i : i + n], TEXT_BUCKETS)
-            counts[b] = counts.get(b, 0.0) + 1.0
-    norm = math.sqrt(sum(c * c for c in counts.values())) or 1.0
-    return {b: c / norm for b, c in counts.items()}
+_PRIME = np.uint64(1_000_003)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def text_matrix(texts: Sequence[str | None], chunk: int = 50_000) -> sp.csr_matrix:
+    """Hashed character 2–4-gram counts per text (L2-normalised rows; None → empty row).
+
+    Vectorised over all texts at once (a polynomial hash of the code points of each n-gram,
+    mixed and reduced to ``TEXT_BUCKETS``), so 300,000 distinct names take seconds, and a single
+    text at prediction goes through exactly the same arithmetic.
+    """
+    parts = [_text_chunk(texts[i : i + chunk]) for i in range(0, len(texts), chunk)]
+    if not parts:
+        return sp.csr_matrix((0, TEXT_BUCKETS), dtype=np.float32)
+    return sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
+
+
+def _text_chunk(texts: Sequence[str | None]) -> sp.csr_matrix:
+    n = len(texts)
+    padded = [f" {t} " if t is not None else "" for t in texts]
+    lengths = np.fromiter((len(t) for t in padded), dtype=np.int64, count=n)
+    codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    row_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    row_end = np.repeat(np.cumsum(lengths), lengths)
+    position = np.arange(len(codes), dtype=np.int64)
+    rows, cols = [], []
+    for size in NGRAMS:
+        h = np.zeros(len(codes), dtype=np.uint64)
+        for k in range(size):
+            shifted = np.zeros(len(codes), dtype=np.uint64)
+            shifted[: len(codes) - k] = codes[k:]
+            h = h * _PRIME + shifted
+        h = (h + np.uint64(size)) * _MIX
+        valid = position + size <= row_end
+        rows.append(row_of[valid])
+        cols.append(((h[valid] >> np.uint64(40)) % np.uint64(TEXT_BUCKETS)).astype(np.int64))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    counts = sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(n, TEXT_BUCKETS))
+    counts.sum_duplicates()
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ counts, dtype=np.float32)
 
 
 @dataclass
@@ -113,47 +147,58 @@ class AttributeCodec:
             return 1
         return TEXT_BUCKETS
 
-    def fit(self, values: Sequence) -> None:
+    def fit(self, distinct: list, counts: np.ndarray) -> None:
+        """Learn the vocabulary / scaler from the column's distinct values and their counts."""
         if self.kind == "categorical":
-            counts: dict[str, int] = {}
-            for v in values:
-                c = norm_category(v)
+            totals: dict[str, int] = {}
+            for value, n in zip(distinct, counts.tolist(), strict=True):
+                c = norm_category(value)
                 if c is not None:
-                    counts[c] = counts.get(c, 0) + 1
-            frequent = sorted((v for v, n in counts.items() if n >= 2), key=lambda v: -counts[v])
+                    totals[c] = totals.get(c, 0) + n
+            frequent = sorted((v for v, n in totals.items() if n >= 2), key=lambda v: -totals[v])
             self.vocab = {v: i for i, v in enumerate(sorted(frequent[:MAX_VOCAB]))}
         elif self.kind == "numeric":
-            nums = np.array([norm_number(v, self.zero_is_missing) for v in values], dtype=float)
-            nums = nums[~np.isnan(nums)]
+            nums = np.array([norm_number(v, self.zero_is_missing) for v in distinct], dtype=float)
+            keep = ~np.isnan(nums)
+            nums, weights = nums[keep], counts[keep]
             self.log = bool(nums.size and nums.min() >= 0)
             if self.log:
                 nums = np.log1p(nums)
             if nums.size:
+                nums = np.repeat(nums, weights)
                 q1, med, q3 = np.percentile(nums, [25, 50, 75])
                 self.center, self.scale = float(med), float(q3 - q1) or float(nums.std()) or 1.0
 
-    def encode_distinct(self, value) -> list[tuple[int, float]]:
-        """Column offsets and values of one raw value's block, weights applied."""
+    def block(self, distinct: list) -> sp.csr_matrix:
+        """One row per distinct raw value: this attribute's columns, weight applied."""
+        if self.kind == "text":
+            return text_matrix([norm_text(v) for v in distinct]) * np.float32(self.weight)
+        cols, data, indptr = [], [], [0]
+        for value in distinct:
+            entry = self._encode_scalar(value)
+            if entry is not None:
+                cols.append(entry[0])
+                data.append(entry[1] * self.weight)
+            indptr.append(len(cols))
+        return sp.csr_matrix(
+            (np.array(data, dtype=np.float32), np.array(cols, dtype=np.int64), indptr),
+            shape=(len(distinct), self.width),
+        )
+
+    def _encode_scalar(self, value) -> tuple[int, float] | None:
         if self.kind == "categorical":
             c = norm_category(value)
             if c is None:
-                return []
+                return None
             col = self.vocab.get(c)
-            if col is None:
-                col = len(self.vocab) + _bucket(c, CAT_HASH_BUCKETS)
-            return [(self.offset + col, self.weight)]
-        if self.kind == "numeric":
-            x = norm_number(value, self.zero_is_missing)
-            if math.isnan(x):
-                return []
-            if self.log:
-                x = math.log1p(max(x, 0.0))
-            z = max(-CLIP, min(CLIP, (x - self.center) / self.scale)) / CLIP
-            return [(self.offset, self.weight * z)] if z else []
-        t = norm_text(value)
-        if t is None:
-            return []
-        return [(self.offset + b, self.weight * v) for b, v in text_buckets(t).items()]
+            return (col if col is not None else len(self.vocab) + _bucket(c, CAT_HASH_BUCKETS), 1.0)
+        x = norm_number(value, self.zero_is_missing)
+        if math.isnan(x):
+            return None
+        if self.log:
+            x = math.log1p(max(x, 0.0))
+        z = max(-CLIP, min(CLIP, (x - self.center) / self.scale)) / CLIP
+        return (0, z) if z else None
 
     def to_json(self) -> dict:
         return {
@@ -222,57 +267,48 @@ class FeatureEncoder:
         return cls(codecs, dim)
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit_transform(self, columns: dict[str, Sequence], seed: int = 0, sample: int = 60000):
+    def fit_transform(self, columns: dict[str, Sequence], seed: int = 0, sample: int = 20000):
         """Fit vocabularies, scalers and the SVD on the training items; return their vectors."""
         from sklearn.decomposition import TruncatedSVD
 
+        n = len(next(iter(columns.values()))) if columns else 0
+        factorized = self._factorize_all(columns, n)
         for codec in self.codecs:
-            codec.fit(columns[codec.name])
+            distinct, codes = factorized[codec.name]
+            codec.fit(distinct, np.bincount(codes, minlength=len(distinct)))
         offset = 0
         for codec in self.codecs:
             codec.offset, offset = offset, offset + codec.width
         self.n_features = offset
-        matrix = self.sparse_matrix(columns)
-        n = matrix.shape[0]
+        blocks = {c.name: c.block(factorized[c.name][0]) for c in self.codecs}
         rng = np.random.default_rng(seed)
-        rows = rng.choice(n, size=min(n, sample), replace=False) if n > sample else np.arange(n)
+        rows = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
+        matrix = sp.hstack(
+            [blocks[c.name][factorized[c.name][1][rows]] for c in self.codecs],
+            format="csr",
+            dtype=np.float32,
+        )
         dim = max(2, min(self.dim, matrix.shape[1] - 1, len(rows) - 1))
-        svd = TruncatedSVD(n_components=dim, algorithm="randomized", n_iter=5, random_state=seed)
-        svd.fit(matrix[rows])
+        svd = TruncatedSVD(n_components=dim, algorithm="randomized", n_iter=3, random_state=seed)
+        svd.fit(matrix)
         self.dim = dim
         self.components = np.ascontiguousarray(svd.components_.T, dtype=np.float32)
-        return self._project(matrix)
+        return self._project(factorized, n, blocks)
 
     # -- the shared path ----------------------------------------------------------------------
-    def sparse_matrix(self, columns: dict[str, Sequence]) -> sp.csr_matrix:
-        """Rows = items. Each column's distinct values are encoded once, then gathered."""
-        n = len(next(iter(columns.values()))) if columns else 0
-        blocks = []
-        for codec in self.codecs:
-            values = columns.get(codec.name)
-            if values is None:
-                values = [None] * n
-            blocks.append(self._column_block(codec, values, n))
-        if not blocks:
-            return sp.csr_matrix((n, max(self.n_features, 1)), dtype=np.float32)
-        return sp.hstack(blocks, format="csr", dtype=np.float32)
+    def _factorize_all(self, columns: dict[str, Sequence], n: int) -> dict:
+        return {c.name: _factorize(columns.get(c.name, [None] * n), n) for c in self.codecs}
 
-    def _column_block(self, codec: AttributeCodec, values: Sequence, n: int) -> sp.csr_matrix:
-        distinct, codes = _factorize(values, n)
-        indptr, indices, data = [0], [], []
-        for value in distinct:
-            entries = codec.encode_distinct(value)
-            indices.extend(col - codec.offset for col, _ in entries)
-            data.extend(v for _, v in entries)
-            indptr.append(len(indices))
-        table = sp.csr_matrix(
-            (np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64), indptr),
-            shape=(len(distinct), codec.width),
-        )
-        return table[codes]
-
-    def _project(self, matrix: sp.csr_matrix) -> np.ndarray:
-        vectors = np.asarray(matrix @ self.components, dtype=np.float32)
+    def _project(self, factorized: dict, n: int, blocks: dict | None = None) -> np.ndarray:
+        """Σ over attributes of (distinct values' block @ its slice of the SVD components),
+        gathered per row: the same result as the full sparse matrix times the components,
+        without ever building that matrix."""
+        vectors = np.zeros((n, self.dim), dtype=np.float32)
+        for c in self.codecs:
+            distinct, codes = factorized[c.name]
+            block = blocks[c.name] if blocks else c.block(distinct)
+            projected = np.asarray(block @ self.components[c.offset : c.offset + c.width])
+            vectors += projected.astype(np.float32, copy=False)[codes]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return vectors / norms
@@ -281,9 +317,7 @@ class FeatureEncoder:
         """Vectors for attribute dicts (prediction), through the same path as training."""
         records = list(records)
         columns = {c.name: [r.get(c.name) for r in records] for c in self.codecs}
-        if not records:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._project(self.sparse_matrix(columns))
+        return self._project(self._factorize_all(columns, len(records)), len(records))
 
     def matched_attributes(self, query: dict, other: dict) -> list[str]:
         """Names of the attributes on which two items agree (after normalisation)."""
@@ -294,7 +328,8 @@ class FeatureEncoder:
                 continue
             if c.kind == "numeric":
                 x, y = norm_number(a, c.zero_is_missing), norm_number(b, c.zero_is_missing)
-                same = not math.isnan(x) and not math.isnan(y) and abs(x - y) <= 0.02 * max(abs(x), abs(y), 1e-9)
+                close = abs(x - y) <= 0.02 * max(abs(x), abs(y), 1e-9)
+                same = not math.isnan(x) and not math.isnan(y) and close
             elif c.kind == "categorical":
                 same = norm_category(a) == norm_category(b)
             else:
@@ -307,7 +342,11 @@ class FeatureEncoder:
     def save(self, folder: Path) -> list[str]:
         (folder / "encoder.json").write_text(
             json.dumps(
-                {"dim": self.dim, "n_features": self.n_features, "codecs": [c.to_json() for c in self.codecs]},
+                {
+                    "dim": self.dim,
+                    "n_features": self.n_features,
+                    "codecs": [c.to_json() for c in self.codecs],
+                },
                 ensure_ascii=False,
             )
         )
