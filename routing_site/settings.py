@@ -234,7 +234,7 @@ LOGGING = {
         "console": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "console"},
+        "console": {"class": "logging.StreamHandler", "formatter": "console", "level": "WARNING"},
         "app_file": {
             "class": "logging.handlers.RotatingFileHandler",
             "filename": str(LOG_DIR / "routing.log"),

@@ -85,20 +85,36 @@ _PRIME = np.uint64(1_000_003)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def text_matrix(texts: Sequence[str | None], chunk: int = 50_000) -> sp.csr_matrix:
-    """Hashed character 2–4-gram counts per text (L2-normalised rows; None → empty row).
+def text_entries(texts: Sequence[str | None], chunk: int = 50_000):
+    """Hashed character 2–4-gram counts per text as (rows, cols, values), rows L2-normalised.
 
     Vectorised over all texts at once (a polynomial hash of the code points of each n-gram,
     mixed and reduced to ``TEXT_BUCKETS``), so 300,000 distinct names take seconds, and a single
-    text at prediction goes through exactly the same arithmetic.
+    text at prediction goes through exactly the same arithmetic. ``None`` gives no entries.
     """
-    parts = [_text_chunk(texts[i : i + chunk]) for i in range(0, len(texts), chunk)]
+    parts = [_text_chunk(texts[i : i + chunk], i) for i in range(0, len(texts), chunk)]
     if not parts:
-        return sp.csr_matrix((0, TEXT_BUCKETS), dtype=np.float32)
-    return sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
+        return _EMPTY
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
 
 
-def _text_chunk(texts: Sequence[str | None]) -> sp.csr_matrix:
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+
+
+def _count_keys(keys: np.ndarray, n: int):
+    """Distinct (row, bucket) pairs and their counts; scipy's C++ summing for big inputs."""
+    if len(keys) > 50_000:
+        rows, cols = keys // TEXT_BUCKETS, keys % TEXT_BUCKETS
+        ones = np.ones(len(keys), dtype=np.float64)
+        matrix = sp.csr_matrix((ones, (rows, cols)), shape=(n, TEXT_BUCKETS))
+        matrix.sum_duplicates()
+        coo = matrix.tocoo()
+        return coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+    unique, counts = np.unique(keys, return_counts=True)
+    return unique // TEXT_BUCKETS, unique % TEXT_BUCKETS, counts.astype(np.float64)
+
+
+def _text_chunk(texts: Sequence[str | None], first_row: int):
     n = len(texts)
     padded = [f" {t} " if t is not None else "" for t in texts]
     lengths = np.fromiter((len(t) for t in padded), dtype=np.int64, count=n)
@@ -106,23 +122,21 @@ def _text_chunk(texts: Sequence[str | None]) -> sp.csr_matrix:
     row_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
     row_end = np.repeat(np.cumsum(lengths), lengths)
     position = np.arange(len(codes), dtype=np.int64)
-    rows, cols = [], []
-    for size in NGRAMS:
-        h = np.zeros(len(codes), dtype=np.uint64)
-        for k in range(size):
-            shifted = np.zeros(len(codes), dtype=np.uint64)
-            shifted[: len(codes) - k] = codes[k:]
-            h = h * _PRIME + shifted
-        h = (h + np.uint64(size)) * _MIX
-        valid = position + size <= row_end
-        rows.append(row_of[valid])
-        cols.append(((h[valid] >> np.uint64(40)) % np.uint64(TEXT_BUCKETS)).astype(np.int64))
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    counts = sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(n, TEXT_BUCKETS))
-    counts.sum_duplicates()
-    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ counts, dtype=np.float32)
+    keys = []
+    h = np.zeros(len(codes), dtype=np.uint64)
+    for size in range(1, max(NGRAMS) + 1):  # extend the n-gram hash one character at a time
+        shifted = np.zeros(len(codes), dtype=np.uint64)
+        shifted[: len(codes) - size + 1] = codes[size - 1 :]
+        h = h * _PRIME + shifted
+        if size in NGRAMS:
+            valid = position + size <= row_end
+            mixed = (h[valid] + np.uint64(size)) * _MIX
+            bucket = ((mixed >> np.uint64(40)) % np.uint64(TEXT_BUCKETS)).astype(np.int64)
+            keys.append(row_of[valid] * TEXT_BUCKETS + bucket)
+    rows, cols, counts = _count_keys(np.concatenate(keys), n)
+    norms = np.sqrt(np.bincount(rows, weights=counts * counts, minlength=n))
+    values = (counts / np.where(norms[rows] > 0, norms[rows], 1.0)).astype(np.float32)
+    return rows + first_row, cols, values
 
 
 @dataclass
@@ -169,21 +183,24 @@ class AttributeCodec:
                 q1, med, q3 = np.percentile(nums, [25, 50, 75])
                 self.center, self.scale = float(med), float(q3 - q1) or float(nums.std()) or 1.0
 
-    def block(self, distinct: list) -> sp.csr_matrix:
-        """One row per distinct raw value: this attribute's columns, weight applied."""
+    def entries(self, distinct: list):
+        """(row, column, value) of each distinct raw value's block, weight applied."""
         if self.kind == "text":
-            return text_matrix([norm_text(v) for v in distinct]) * np.float32(self.weight)
-        cols, data, indptr = [], [], [0]
-        for value in distinct:
+            rows, cols, vals = text_entries([norm_text(v) for v in distinct])
+            return rows, cols, vals * np.float32(self.weight)
+        rows, cols, vals = [], [], []
+        for i, value in enumerate(distinct):
             entry = self._encode_scalar(value)
             if entry is not None:
+                rows.append(i)
                 cols.append(entry[0])
-                data.append(entry[1] * self.weight)
-            indptr.append(len(cols))
-        return sp.csr_matrix(
-            (np.array(data, dtype=np.float32), np.array(cols, dtype=np.int64), indptr),
-            shape=(len(distinct), self.width),
-        )
+                vals.append(entry[1] * self.weight)
+        return (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64),
+                np.array(vals, dtype=np.float32))
+
+    def block(self, distinct: list) -> sp.csr_matrix:
+        rows, cols, vals = self.entries(distinct)
+        return sp.csr_matrix((vals, (rows, cols)), shape=(len(distinct), self.width))
 
     def _encode_scalar(self, value) -> tuple[int, float] | None:
         if self.kind == "categorical":
@@ -302,13 +319,20 @@ class FeatureEncoder:
     def _project(self, factorized: dict, n: int, blocks: dict | None = None) -> np.ndarray:
         """Σ over attributes of (distinct values' block @ its slice of the SVD components),
         gathered per row: the same result as the full sparse matrix times the components,
-        without ever building that matrix."""
+        without ever building that matrix. Small batches (prediction) add the component rows
+        of the same entries directly, skipping scipy's per-matrix overhead."""
         vectors = np.zeros((n, self.dim), dtype=np.float32)
         for c in self.codecs:
             distinct, codes = factorized[c.name]
-            block = blocks[c.name] if blocks else c.block(distinct)
-            projected = np.asarray(block @ self.components[c.offset : c.offset + c.width])
-            vectors += projected.astype(np.float32, copy=False)[codes]
+            components = self.components[c.offset : c.offset + c.width]
+            if blocks is None and len(distinct) <= 64:
+                rows, cols, vals = c.entries(distinct)
+                projected = np.zeros((len(distinct), self.dim), dtype=np.float32)
+                np.add.at(projected, rows, vals[:, None] * components[cols])
+            else:
+                block = blocks[c.name] if blocks else c.block(distinct)
+                projected = np.asarray(block @ components).astype(np.float32, copy=False)
+            vectors += projected[codes]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return vectors / norms

@@ -38,10 +38,10 @@ log = logging.getLogger("routing.training")
 STAGES = {
     "extract": (0.00, 0.30),
     "features": (0.30, 0.50),
-    "index": (0.50, 0.80),
-    "tables": (0.80, 0.88),
-    "evaluate": (0.88, 0.97),
-    "package": (0.97, 1.00),
+    "tables": (0.50, 0.58),
+    "index": (0.58, 0.85),
+    "evaluate": (0.85, 0.98),
+    "package": (0.98, 1.00),
 }
 
 

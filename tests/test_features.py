@@ -1,0 +1,77 @@
+"""Encoding: one path for training and prediction, weights after scaling, missing values."""
+
+import numpy as np
+import pytest
+
+from registry_app.pipeline.features import FeatureEncoder, is_missing, text_entries
+
+ATTRS = [
+    {"name": "PART_TYPE", "kind": "categorical", "weight": 2.0},
+    {"name": "OUTDIAMETER", "kind": "numeric", "weight": 1.0},
+    {"name": "ITEM_NM", "kind": "text", "weight": 1.0},
+]
+
+
+def columns(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    fam = rng.integers(0, 6, n)
+    return {
+        "PART_TYPE": [f"T{f}" if rng.random() > 0.2 else None for f in fam],
+        "OUTDIAMETER": [float(20 + 30 * f + rng.random()) if rng.random() > 0.3 else 0 for f in fam],
+        "ITEM_NM": [f"seal ring {f} type {rng.integers(50)}" for f in fam],
+    }
+
+
+def test_prediction_encodes_exactly_like_training(tmp_path):
+    cols = columns()
+    encoder = FeatureEncoder.from_attributes(ATTRS, {}, 16)
+    trained = encoder.fit_transform(cols)
+    encoder.save(tmp_path)
+    loaded = FeatureEncoder.load(tmp_path)
+    for row in (0, 7, 1234):
+        record = {k: v[row] for k, v in cols.items()}
+        assert np.allclose(loaded.embed([record])[0], trained[row], atol=1e-5)
+    assert np.allclose(np.linalg.norm(trained, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), "", "  ", "nan", "NULL"])
+def test_every_spelling_of_missing_encodes_the_same(missing):
+    encoder = FeatureEncoder.from_attributes(ATTRS, {}, 8)
+    encoder.fit_transform(columns(500))
+    base = encoder.embed([{"PART_TYPE": "T1", "OUTDIAMETER": 50.0, "ITEM_NM": None}])
+    other = encoder.embed([{"PART_TYPE": "T1", "OUTDIAMETER": 50.0, "ITEM_NM": missing}])
+    assert is_missing(missing)
+    assert np.allclose(base, other)
+
+
+def test_weights_apply_after_scaling_and_zero_weight_drops_the_attribute():
+    cols = columns(2000)
+    heavy = FeatureEncoder.from_attributes(ATTRS, {"PART_TYPE": 20.0}, 8)
+    heavy.fit_transform(cols)
+    block = heavy.codecs[0].block(["T1"]).toarray()
+    assert block.max() == pytest.approx(20.0)  # one-hot scaled to 1, then weighted
+    numeric = heavy.codecs[1]
+    value = numeric.block([10_000.0]).toarray()[0, 0]
+    assert value == pytest.approx(numeric.weight * 1.0)  # clipped robust scale, then weighted
+    dropped = FeatureEncoder.from_attributes(ATTRS, {"ITEM_NM": 0}, 8)
+    assert [c.name for c in dropped.codecs] == ["PART_TYPE", "OUTDIAMETER"]
+
+
+def test_text_ngrams_are_deterministic_and_normalised():
+    rows, cols, vals = text_entries(["o-ring 25x3", None, "o-ring 25x3"])
+    first = dict(zip(cols[rows == 0].tolist(), vals[rows == 0].tolist(), strict=True))
+    third = dict(zip(cols[rows == 2].tolist(), vals[rows == 2].tolist(), strict=True))
+    assert first == third and (rows == 1).sum() == 0
+    assert np.sqrt(sum(v * v for v in first.values())) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_similar_items_are_closer_than_different_ones():
+    cols = columns(3000)
+    encoder = FeatureEncoder.from_attributes(ATTRS, {}, 16)
+    encoder.fit_transform(cols)
+    a, b, c = encoder.embed([
+        {"PART_TYPE": "T2", "OUTDIAMETER": 80.5, "ITEM_NM": "seal ring 2 type 7"},
+        {"PART_TYPE": "T2", "OUTDIAMETER": 81.0, "ITEM_NM": "seal ring 2 type 9"},
+        {"PART_TYPE": "T5", "OUTDIAMETER": 170.0, "ITEM_NM": "seal ring 5 type 7"},
+    ])
+    assert a @ b > a @ c + 0.1
