@@ -40,7 +40,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("hnsw_m", int, 16, "training", 4, 96, "HNSW graph degree M."),
         Setting("hnsw_ef_construction", int, 120, "training", 10, 2000, "HNSW ef at build."),
         Setting("hnsw_ef_search", int, 96, "runtime", 10, 2000, "HNSW ef at query time."),
-        Setting("eval_sample", int, 1500, "training", 0, 100_000,
+        Setting("eval_sample", int, 1000, "training", 0, 100_000,
                 "Held-out items evaluated with every training (0 = skip)."),
         Setting("routing_rules", dict, {}, "runtime", help="Rules the routing editor and API enforce."),
     ]

@@ -28,6 +28,8 @@ import numpy as np
 
 STRING_FIELDS = ("op_code", "op_name", "work_center", "work_center_name", "routing_no")
 TIME_FIELDS = ("setup", "run", "run_qty", "queue", "wait", "move")
+_OP_ARRAYS = ("op_seq", "op_op_code", "op_op_name", "op_work_center", "op_work_center_name",
+              "op_in_house", "op_act_n", "op_act_setup", "op_act_run")
 FOLDER = "tables"
 
 
@@ -238,19 +240,21 @@ class RoutingTables:
     def operations(self, rt: int) -> list[Operation]:
         a, s = self.a, self.strings
         start, end = int(a["rt_op_start"][rt]), int(a["rt_op_end"][rt])
+        col = {name: a[name][start:end].tolist() for name in _OP_ARRAYS}
+        times = {f: a[f"op_{f}"][start:end].tolist() for f in TIME_FIELDS}
         out = []
-        for i in range(start, end):
-            n_act = int(a["op_act_n"][i])
-            act_setup, act_run = float(a["op_act_setup"][i]), float(a["op_act_run"][i])
+        for i in range(end - start):
+            n_act = col["op_act_n"][i]
+            act_setup, act_run = col["op_act_setup"][i], col["op_act_run"][i]
             out.append(
                 Operation(
-                    seq=int(a["op_seq"][i]),
-                    op_code=s["op_code"][a["op_op_code"][i]],
-                    op_name=s["op_name"][a["op_op_name"][i]],
-                    work_center=s["work_center"][a["op_work_center"][i]],
-                    work_center_name=s["work_center_name"][a["op_work_center_name"][i]],
-                    in_house=bool(a["op_in_house"][i]),
-                    times={f: float(a[f"op_{f}"][i]) for f in TIME_FIELDS},
+                    seq=col["op_seq"][i],
+                    op_code=s["op_code"][col["op_op_code"][i]],
+                    op_name=s["op_name"][col["op_op_name"][i]],
+                    work_center=s["work_center"][col["op_work_center"][i]],
+                    work_center_name=s["work_center_name"][col["op_work_center_name"][i]],
+                    in_house=col["op_in_house"][i],
+                    times={f: times[f][i] for f in TIME_FIELDS},
                     actual_setup=act_setup if n_act and act_setup == act_setup else None,
                     actual_run_per_unit=act_run if n_act and act_run == act_run else None,
                     actual_orders=n_act,
