@@ -1,0 +1,179 @@
+"""The auth API under /api/v1/auth/: signup, login, refresh, logout, me, and account approval.
+
+Cookie mode (the console): login sets HttpOnly cookies and answers ``{"user", "role"}``;
+refresh and logout read the refresh cookie and then require the CSRF header, like every other
+cookie-authenticated unsafe request. Token mode (scripts): ``{"token": true}`` at login
+answers the tokens in the body and sets no cookie; refresh and logout then take
+``{"refresh": "..."}`` in the body and need no CSRF header.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import logout as end_session
+from django.contrib.auth.models import update_last_login
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from accounts_app import tokens
+from accounts_app.authentication import REFRESH_COOKIE, enforce_csrf
+from accounts_app.login import check_credentials
+from accounts_app.models import Account
+from accounts_app.permissions import IsAdminRole
+from accounts_app.roles import role_of
+from accounts_app.serializers import (
+    ApproveSerializer,
+    LoginSerializer,
+    RefreshSerializer,
+    SignupSerializer,
+    UserListQuerySerializer,
+    account_body,
+    me_body,
+)
+
+SIGNUP_RECEIVED = {
+    "status": "pending",
+    "detail": "Request received. An administrator will review it; "
+    "you can log in once it is approved.",
+}
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class SignupThrottle(AnonRateThrottle):
+    """At most 20 signup requests per hour from one address (REMOTE_ADDR, not X-Forwarded-For)."""
+
+    scope = "signup"
+    rate = "20/hour"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+class PublicAPIView(APIView):
+    """Endpoints reached without credentials: a stale cookie must not get in the way."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class SignupView(PublicAPIView):
+    throttle_classes = [SignupThrottle]
+
+    @extend_schema(request=SignupSerializer, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request):
+        """Ask for an account. The answer is the same whether or not the name was free."""
+        serializer = SignupSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        Account.objects.request_signup(**serializer.validated_data)
+        return Response(SIGNUP_RECEIVED, status=status.HTTP_202_ACCEPTED)
+
+
+class LoginView(PublicAPIView):
+    @extend_schema(request=LoginSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = check_credentials(data["username"], data["password"], client_address(request))
+        update_last_login(None, user)
+        refresh = tokens.issue_pair(user)
+        return _session_response(request, user, refresh, in_body=data["token"], login=True)
+
+
+class RefreshView(PublicAPIView):
+    @extend_schema(request=RefreshSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request):
+        raw, from_cookie = _refresh_token(request)
+        if not raw:
+            raise tokens.SessionExpired("No refresh token was sent; log in again.")
+        user, refresh = tokens.rotate(raw)
+        return _session_response(request, user, refresh, in_body=not from_cookie, login=False)
+
+
+class LogoutView(PublicAPIView):
+    @extend_schema(request=RefreshSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request):
+        """Blacklist the refresh token, clear the cookies, end the page session. Idempotent."""
+        raw, from_cookie = _refresh_token(request)
+        if not from_cookie and settings.SESSION_COOKIE_NAME in request.COOKIES:
+            enforce_csrf(request)
+        if raw:
+            tokens.blacklist(raw)
+        end_session(request._request)
+        response = Response({"status": "logged_out"})
+        tokens.clear_auth_cookies(response)
+        return response
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        return Response(me_body(request.user))
+
+
+class UserListView(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(parameters=[UserListQuerySerializer], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        """Accounts, newest first; ``?status=pending|approved|rejected|all`` (default all)."""
+        query = UserListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        accounts = Account.objects.select_related("user", "approved_by")
+        if query.validated_data["status"] != "all":
+            accounts = accounts.filter(status=query.validated_data["status"])
+        return Response({"results": [account_body(a) for a in accounts]})
+
+
+class ApproveView(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=ApproveSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, username: str):
+        """Approve the account with a role (default viewer), or change its role."""
+        serializer = ApproveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = Account.objects.get_by_username(username)
+        account.approve(serializer.validated_data["role"], by=request.user, via="api")
+        return Response(account_body(account))
+
+
+class RejectView(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, username: str):
+        """Refuse a pending account, or withdraw an approved one's access."""
+        account = Account.objects.get_by_username(username)
+        account.reject(by=request.user, via="api")
+        return Response(account_body(account))
+
+
+def _refresh_token(request) -> tuple[str, bool]:
+    """The refresh token from the body, else from the cookie (then CSRF is required)."""
+    serializer = RefreshSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    if serializer.validated_data.get("refresh"):
+        return serializer.validated_data["refresh"], False
+    raw = request.COOKIES.get(REFRESH_COOKIE, "")
+    if raw:
+        enforce_csrf(request)
+    return raw, bool(raw)
+
+
+def _session_response(request, user, refresh, in_body: bool, login: bool) -> Response:
+    body = {"user": user.get_username(), "role": role_of(user)}
+    if in_body:
+        body.update(access=str(refresh.access_token), refresh=str(refresh))
+        return Response(body)
+    response = Response(body)
+    tokens.set_auth_cookies(response, request, refresh, login=login)
+    return response
