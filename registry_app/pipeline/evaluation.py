@@ -222,3 +222,53 @@ def evaluate_built(folder, encoder, index, arrays, strings, names, items, config
     result["method"] = {"holdout": "grouped 20% (drawing / name stems)", "evaluated_items": int(len(rows)),
                         "quantity": 10.0}
     return result
+
+
+def holdout_evaluation(data, profile: dict, config: dict, holdout: float = 0.2, seed: int = 0,
+                       limit: int = 5000, quantity: float = 10.0, progress=None) -> dict:
+    """``manage.py evaluate``: fit on the kept items only, predict held-out groups by attributes.
+
+    The encoder, its SVD and the index see only the kept items; the held-out items' routings
+    are read only to score the predictions.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from registry_app.pipeline import index as hnsw
+    from registry_app.pipeline.features import FeatureEncoder
+    from registry_app.pipeline.tables import build_tables, save_tables
+
+    names = [a["name"] for a in profile["attributes"]]
+    items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
+    groups = group_keys(items, names)
+    held = split_groups(groups, holdout, seed)
+    encoder = FeatureEncoder.from_attributes(profile["attributes"], config.get("feature_weights"),
+                                             config["embedding_dim"])
+    columns = {n: items[n].to_numpy(dtype=object) for n in names if n in items}
+    kept = np.flatnonzero(~held)
+    encoder.fit_transform({n: v[kept] for n, v in columns.items()}, seed=seed)
+    vectors = encoder.transform(columns)
+    arrays, strings = build_tables(items, data.operations, data.work_results, names)
+    has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
+    labels = np.flatnonzero(has_routing & ~held).astype(np.int64)
+    params = {"M": config["hnsw_m"], "ef_construction": config["hnsw_ef_construction"],
+              "ef_search": config["hnsw_ef_search"], "seed": 100}
+    index = hnsw.build_index(vectors[labels], labels, params)
+    rows = np.flatnonzero(held & has_routing)
+    if len(rows) > limit:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
+    with tempfile.TemporaryDirectory() as tmp:
+        save_tables(Path(tmp), arrays, strings)
+        tables = RoutingTables(Path(tmp), names)
+        model = SimpleNamespace(label="evaluation", encoder=encoder, index=index, tables=tables)
+        result = evaluate_model(model, rows, groups, predictor_options(config, quantity), progress)
+    result["method"] = {
+        "holdout": holdout,
+        "seed": seed,
+        "grouping": "near-duplicates (drawing / name stems) kept on one side",
+        "items": int(len(items)),
+        "held_out_groups": int(len(np.unique(groups[held]))),
+        "evaluated_items": int(len(rows)),
+        "quantity": quantity,
+    }
+    return result

@@ -337,6 +337,11 @@ class FeatureEncoder:
         norms[norms == 0] = 1.0
         return vectors / norms
 
+    def transform(self, columns: dict[str, Sequence]) -> np.ndarray:
+        """Vectors for whole columns (evaluation of many items), same path as :meth:`embed`."""
+        n = len(next(iter(columns.values()))) if columns else 0
+        return self._project(self._factorize_all(columns, n), n)
+
     def embed(self, records: Iterable[dict]) -> np.ndarray:
         """Vectors for attribute dicts (prediction), through the same path as training."""
         records = list(records)
