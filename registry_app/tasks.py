@@ -50,8 +50,11 @@ def enqueue_training(profile_name: str = "", user=None, trigger: str = "api"):
 
 def seed_schedule() -> None:
     """Create the nightly schedule once; operators may change it in the admin afterwards."""
+    from django.db import connection
     from django_q.models import Schedule
 
+    if Schedule._meta.db_table not in connection.introspection.table_names():
+        return  # django_q is not migrated yet (a partial migrate); seeded on the next migrate
     Schedule.objects.get_or_create(
         name=SCHEDULE_NAME,
         defaults={

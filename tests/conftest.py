@@ -36,7 +36,13 @@ def waitress_server(transactional_db):
 
     server = create_server(application, host="127.0.0.1", port=0, threads=6, _start=True)
     port = server.effective_port
-    thread = threading.Thread(target=server.run, daemon=True)
+    def serve():
+        try:
+            server.run()
+        except OSError:  # the listening socket was closed under the loop at teardown
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
