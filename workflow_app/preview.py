@@ -1,0 +1,268 @@
+"""Mapping profile preview: the first rows of each mapped table as the profile maps them.
+
+For an input profile every mapped table of its source is read (the same whole-table read the
+extraction makes) and each mapped column checked: present, of the expected kind (numbers,
+whole numbers, dates, known time-unit spellings), and how many values are empty. The answer::
+
+    {"profile", "direction": "input", "source", "rows", "valid",
+     "tables": {role: {"table", "row_count", "columns": [column report], "rows": [{field: value}]}},
+     "problems": [{"table", "field", "column", "code", "level", "message", ...}]}
+
+A column report is ``{"field", "column", "expected", "required", "present", "empty_share",
+"bad_values", "bad_examples"}``. Problem codes: ``missing_table``, ``missing_column``,
+``bad_values``, ``empty_values``; ``level`` is ``error`` (the extraction would fail or lose
+rows) or ``warning``. ``valid`` is true when there is no error. Output profiles preview the
+built-in example routing (see :func:`workflow_app.output_profiles.preview`).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from workflow_app.profiles import FIELDS, TABLES, resolve_source, unit_factor
+
+MAX_ROWS = 100
+NUMBER_FIELDS = {
+    "setup_min", "run_min", "run_qty", "queue_min", "wait_min", "move_min", "lead_time",
+    "setup_hours", "run_hours", "order_qty", "bad_qty",
+}  # fmt: skip
+DATE_FIELDS = {"valid_from", "valid_to", "inserted_at", "reported_at"}
+DATE_FORMATS = ("%Y%m%d", "%Y/%m/%d", "%Y.%m.%d", "%d.%m.%Y", "%m/%d/%Y", "%Y%m%d%H%M%S")
+EXAMPLES = 5
+
+
+def expected_kind(role: str, field: str) -> str:
+    if field == "seq":
+        return "integer"
+    if field in NUMBER_FIELDS:
+        return "number"
+    if field in DATE_FIELDS:
+        return "date"
+    if field == "time_unit":
+        return "time_unit"
+    if field == "in_house":
+        return "flag"
+    return "text"
+
+
+def mapped_columns(profile: dict, role: str) -> list[dict]:
+    """What the profile reads from the table of ``role``: field, column, expected, required."""
+    out = [
+        {"field": field, "column": column, "expected": expected_kind(role, field),
+         "required": FIELDS[role].get(field, False)}
+        for field, column in profile["columns"].get(role, {}).items()
+    ]  # fmt: skip
+    if role == "items":
+        for attr in profile["attributes"]:
+            expected = "number" if attr["kind"] == "numeric" else attr["kind"]
+            out.append(
+                {
+                    "field": attr["name"],
+                    "column": attr["column"],
+                    "expected": expected,
+                    "required": False,
+                }
+            )
+    return out
+
+
+def preview_profile(profile: dict, rows: int = 10) -> dict:
+    """The preview of an input ``profile`` (validated); SourceError when the source won't open."""
+    from registry_app.pipeline.sources import SourceError, open_source
+
+    rows = max(0, min(int(rows), MAX_ROWS))
+    tables, problems = {}, []
+    with open_source(resolve_source(profile)) as source:
+        label = source.label
+        for role in TABLES:
+            name = profile["tables"].get(role)
+            if not name:
+                continue
+            try:
+                frame = source.read_table(name)
+            except SourceError as exc:
+                problems.append(_issue(role, None, None, "missing_table", "error", exc.detail))
+                tables[role] = {"table": name, "row_count": None, "columns": [], "rows": []}
+                continue
+            tables[role] = _table_report(profile, role, name, frame, rows, problems)
+    valid = not any(p["level"] == "error" for p in problems)
+    return {
+        "profile": profile["name"],
+        "direction": "input",
+        "source": label,
+        "rows": rows,
+        "valid": valid,
+        "tables": tables,
+        "problems": problems,
+    }
+
+
+def _table_report(
+    profile: dict, role: str, name: str, frame: pd.DataFrame, rows: int, problems: list
+) -> dict:
+    lookup = {str(c).lower(): c for c in reversed(list(frame.columns))}
+    columns, sample = [], {}
+    for spec in mapped_columns(profile, role):
+        actual = (
+            spec["column"]
+            if spec["column"] in frame.columns
+            else lookup.get(spec["column"].lower())
+        )
+        report = {**spec, "present": actual is not None}
+        if actual is None:
+            report.update(empty_share=None, bad_values=None, bad_examples=[])
+            problems.append(
+                _issue(
+                    role,
+                    spec["field"],
+                    spec["column"],
+                    "missing_column",
+                    "error",
+                    f"column {spec['column']!r} (for {spec['field']}) is not in table "
+                    f"{name!r}; available: {', '.join(map(str, frame.columns))}",
+                )
+            )
+        else:
+            series = frame[actual]
+            report.update(_column_stats(profile, spec, series))
+            problems.extend(_column_problems(role, spec, report))
+            sample[spec["field"]] = [_plain(v) for v in series.iloc[:rows].tolist()]
+        columns.append(report)
+    count = min(rows, len(frame))
+    preview_rows = [{field: values[i] for field, values in sample.items()} for i in range(count)]
+    return {"table": name, "row_count": int(len(frame)), "columns": columns, "rows": preview_rows}
+
+
+def _empty_mask(series: pd.Series) -> np.ndarray:
+    values = series.to_numpy(dtype=object)
+    return np.array([_is_empty(v) for v in values], dtype=bool)
+
+
+def _is_empty(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _column_stats(profile: dict, spec: dict, series: pd.Series) -> dict:
+    empty = _empty_mask(series)
+    n = len(series)
+    filled = series[~empty]
+    bad = _bad_values(profile, spec["expected"], filled)
+    return {
+        "empty_share": round(float(empty.sum()) / n, 4) if n else 0.0,
+        "bad_values": len(bad),
+        "bad_examples": [str(v) for v in list(dict.fromkeys(map(str, bad)))[:EXAMPLES]],
+    }
+
+
+def _bad_values(profile: dict, expected: str, values: pd.Series) -> list:
+    if expected in ("number", "integer"):
+        numbers = pd.to_numeric(values.map(lambda v: str(v).strip()), errors="coerce")
+        bad = numbers.isna() | ~np.isfinite(numbers.fillna(0))
+        if expected == "integer":
+            bad |= (numbers.fillna(0) % 1) != 0
+        return values[bad.to_numpy()].tolist()
+    if expected == "date":
+        checked = {v: _parses_as_date(v) for v in pd.unique(values.astype(str))}
+        return [v for v in values.tolist() if not checked[str(v)]]
+    if expected == "time_unit":
+        known = {v: unit_factor(profile, v) is not None for v in pd.unique(values.astype(str))}
+        return [v for v in values.tolist() if not known[str(v)]]
+    return []
+
+
+def _parses_as_date(text: str) -> bool:
+    text = text.strip()
+    try:
+        datetime.fromisoformat(text)
+        return True
+    except ValueError:
+        pass
+    for fmt in DATE_FORMATS:
+        try:
+            datetime.strptime(text, fmt)
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def _column_problems(role: str, spec: dict, report: dict) -> list[dict]:
+    out = []
+    level = "error" if spec["required"] else "warning"
+    field, column = spec["field"], spec["column"]
+    if report["bad_values"]:
+        examples = ", ".join(repr(v) for v in report["bad_examples"])
+        out.append(
+            _issue(
+                role,
+                field,
+                column,
+                "bad_values",
+                level,
+                f"{report['bad_values']} value(s) of {column!r} are not "
+                f"{_describe(spec['expected'])} (e.g. {examples})",
+                count=report["bad_values"],
+                examples=report["bad_examples"],
+            )
+        )
+    share = report["empty_share"]
+    if share and (spec["required"] or share >= 1.0):
+        out.append(
+            _issue(
+                role,
+                field,
+                column,
+                "empty_values",
+                level,
+                f"{share:.1%} of {column!r} is empty"
+                + (" (rows without it are dropped)" if spec["required"] else ""),
+                share=share,
+            )
+        )
+    return out
+
+
+def _describe(expected: str) -> str:
+    return {
+        "number": "numbers",
+        "integer": "whole numbers",
+        "date": "dates",
+        "time_unit": "time units listed in the profile's time_units",
+    }.get(expected, expected)
+
+
+def _issue(table, field, column, code, level, message, **extra) -> dict:
+    return {
+        "table": table,
+        "field": field,
+        "column": column,
+        "code": code,
+        "level": level,
+        "message": message,
+        **extra,
+    }
+
+
+def _plain(value):
+    """A JSON-safe copy of one cell."""
+    if value is None:
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value if isinstance(value, (str, int)) else str(value)
