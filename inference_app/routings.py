@@ -69,6 +69,7 @@ class RoutingListView(APIView):
         return [IsViewer() if self.request.method == "GET" else IsEngineer()]
 
     @extend_schema(
+        operation_id="routings_list",
         parameters=[OpenApiParameter("item_code", str, required=False)],
         responses={200: OpenApiResponse(description="{routings: [...]}, newest first")},
     )

@@ -94,6 +94,7 @@ def _document(data: dict, base: MappingProfile | None, name: str | None, merge: 
 
 class MappingProfileListView(ViewerReadsEngineerWrites):
     @extend_schema(
+        operation_id="mapping_profiles_list",
         parameters=[OpenApiParameter("direction", str, enum=["input", "output"], required=False)],
         responses={200: OpenApiResponse(description="{profiles: [...]}")},
     )
@@ -209,7 +210,10 @@ def _blueprint_or_404(pk: int) -> Blueprint:
 
 
 class BlueprintListView(ViewerReadsEngineerWrites):
-    @extend_schema(responses={200: OpenApiResponse(description="{blueprints: [...], node_types}")})
+    @extend_schema(
+        operation_id="blueprints_list",
+        responses={200: OpenApiResponse(description="{blueprints: [...], node_types}")},
+    )
     def get(self, request):
         rows = Blueprint.objects.select_related("updated_by")
         return Response(
