@@ -170,3 +170,23 @@ def test_the_admin_form_shows_validation_errors_and_saves_nothing(admin_client):
     assert WorkflowConfig.objects.count() == before
     unchanged = admin_client.post("/admin/workflow_app/workflowconfig/add/", revision_form())
     assert "Nothing changed" in unchanged.content.decode()
+
+
+def test_every_workflow_admin_page_renders(admin_client):
+    from workflow_app.models import Blueprint, BlueprintRevision, MappingProfile
+
+    bp = Blueprint.objects.get(name="standard pipeline")
+    pages = [
+        "/admin/workflow_app/workflowconfig/add/",
+        "/admin/workflow_app/mappingprofile/",
+        "/admin/workflow_app/mappingprofile/add/",
+        f"/admin/workflow_app/mappingprofile/{MappingProfile.objects.get(name='plant-default').pk}/change/",
+        "/admin/workflow_app/blueprint/",
+        "/admin/workflow_app/blueprint/add/",
+        f"/admin/workflow_app/blueprint/{bp.pk}/change/",
+        f"/admin/workflow_app/blueprintrevision/{BlueprintRevision.objects.get(blueprint=bp).pk}/change/",
+    ]
+    for url in pages:
+        assert admin_client.get(url).status_code == 200, url
+    add = admin_client.get(pages[0]).content.decode()
+    assert 'name="top_k"' in add and 'value="10"' in add and 'name="export_profile"' in add

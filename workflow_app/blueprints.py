@@ -111,7 +111,7 @@ def _check_nodes(nodes: list, errors: _Errors) -> dict[str, str]:
             )
             node_id = None
         kind = node.get("type")
-        if kind not in NODE_SETTINGS:
+        if not isinstance(kind, str) or kind not in NODE_SETTINGS:
             errors.add(
                 f"unknown node type {kind!r}; known: {', '.join(NODE_SETTINGS)}",
                 node=node_id,
@@ -215,6 +215,9 @@ def _check_edges(edges: list, types: dict[str, str], errors: _Errors) -> None:
             errors.add("an edge is an object {from, to}", path=path)
             continue
         ends = (edge.get("from"), edge.get("to"))
+        if not all(isinstance(end, str) for end in ends):
+            errors.add("an edge's from and to are node ids", path=path)
+            continue
         missing = [end for end in ends if end not in types]
         if missing:
             errors.add(

@@ -168,7 +168,8 @@ def _check_step(step) -> str | None:
 
 
 def _check_unit(arg) -> str | None:
-    return None if arg in MINUTES_PER else f"minutes_to must be one of {', '.join(MINUTES_PER)}"
+    ok = isinstance(arg, str) and arg in MINUTES_PER
+    return None if ok else f"minutes_to must be one of {', '.join(MINUTES_PER)}"
 
 
 def _check_round(arg) -> str | None:
