@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("registry_app.api_urls")),
     path("api/v1/", include("workflow_app.api_urls")),
     path("api/v1/", include("inference_app.api_urls")),
+    path("api/v1/", include("inference_app.routing_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

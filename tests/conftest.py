@@ -112,9 +112,9 @@ class Api:
             request.add_header(key, value)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                status, payload, head = response.status, response.read(), dict(response.headers)
+                status, payload, head = response.status, response.read(), response.headers
         except urllib.error.HTTPError as exc:
-            status, payload, head = exc.code, exc.read(), dict(exc.headers)
+            status, payload, head = exc.code, exc.read(), exc.headers
         try:
             parsed = json.loads(payload) if payload else None
         except ValueError:

@@ -72,7 +72,9 @@ def test_a_corrupt_version_is_never_swapped_in(quick_training, settings, caplog)
     assert runtime.model.label == good.label
     bad.activate()  # verified now; corrupted afterwards, before the runtime loads it
     victim = settings.MODELS_DIR / bad.label / "svd_components.npy"
-    victim.write_bytes(victim.read_bytes()[:-8] + b"\x00" * 8)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
     with caplog.at_level("ERROR", logger="routing.runtime"):
         runtime.refresh()
     assert runtime.model.label == good.label  # the last good version keeps serving
@@ -98,7 +100,7 @@ def test_it_serves_the_last_verified_version_when_the_registry_is_unreadable(act
 
 
 @pytest.mark.parametrize("poll", [0.5])
-def test_settings_reach_the_runtime_without_restart(active_model, settings, poll):
+def test_settings_reach_the_runtime_without_restart(transactional_db, active_model, settings, poll):
     from workflow_app.models import WorkflowConfig
 
     settings.RUNTIME_POLL_SECONDS = poll

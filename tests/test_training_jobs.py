@@ -47,9 +47,12 @@ def test_the_nightly_schedule_is_seeded_once_and_keeps_operator_changes(db):
     assert Schedule.objects.get(name=SCHEDULE_NAME).cron == "0 4 * * *"
 
 
-def test_the_queued_task_runs_the_training(quick_training, settings):
-    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+def test_the_queued_task_runs_the_training(quick_training, monkeypatch):
+    from django_q.conf import Conf
+
     from registry_app.tasks import enqueue_training
+
+    monkeypatch.setattr(Conf, "SYNC", True)  # the task runs inline, as the cluster would run it
 
     run = enqueue_training("", trigger="api")
     run.refresh_from_db()

@@ -21,10 +21,10 @@ def settings_revision() -> int:
 
 def get_input_profile(name: str | None) -> dict:
     """The validated input profile ``name`` (the shipped default when absent from the DB)."""
-    from workflow_app.models import MappingProfile
+    from workflow_app.models import MappingProfile, WorkflowConfig
     from workflow_app.profiles import load_default_profile, validate_profile
 
-    name = name or DEFAULT_PROFILE
+    name = name or WorkflowConfig.current_profiles()["training_profile"] or DEFAULT_PROFILE
     row = MappingProfile.objects.filter(name=name, direction=MappingProfile.INPUT).first()
     if row is not None:
         return validate_profile({**row.spec, "name": row.name})
