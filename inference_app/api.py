@@ -50,7 +50,7 @@ class PredictView(APIView):
         """Proposed routings for up to 100 items (existing codes, new items by attributes, or both)."""
         data = _validated(PredictInput, request)
         model = runtime.require_model()
-        request.model_version = model.label
+        request._request.model_version = model.label
         opts = _options(data)
         results, hits = [], 0
         for i, item in enumerate(data["items"]):
@@ -67,7 +67,7 @@ class PredictView(APIView):
             else:
                 hits += 1
             results.append(answer)
-        request.cache_hit = hits == len(results)
+        request._request.cache_hit = hits == len(results)
         return Response({"model_version": model.label, "items": results})
 
 
@@ -79,11 +79,11 @@ class SimilarView(APIView):
         """Top-K similar items for a code or attributes, with similarity and matched attributes."""
         data = _validated(SimilarInput, request)
         model = runtime.require_model()
-        request.model_version = model.label
+        request._request.model_version = model.label
         top_k = data.get("top_k") or runtime.settings["top_k"]
         key = (model.label, runtime.settings_rev, "similar", json.dumps(data, sort_keys=True))
         answer = runtime.cache.get(key)
-        request.cache_hit = answer is not None
+        request._request.cache_hit = answer is not None
         if answer is None:
             answer = predictor.similar(model, data, top_k)
             runtime.cache.put(key, answer)
@@ -107,7 +107,7 @@ class ItemView(APIView):
     def get(self, request, code: str):
         """An item's attributes and current routing(s)."""
         model = runtime.require_model()
-        request.model_version = model.label
+        request._request.model_version = model.label
         return Response(predictor.item_detail(model, code, runtime.settings["prefer_actuals"]))
 
 

@@ -75,8 +75,14 @@ def test_a_corrupt_version_is_never_swapped_in(quick_training, settings, caplog)
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
-    with caplog.at_level("ERROR", logger="routing.runtime"):
+    import logging
+
+    logger = logging.getLogger("routing")  # does not propagate to the root logger
+    logger.addHandler(caplog.handler)
+    try:
         runtime.refresh()
+    finally:
+        logger.removeHandler(caplog.handler)
     assert runtime.model.label == good.label  # the last good version keeps serving
     health = runtime.health()
     assert health["status"] == "degraded" and "svd_components.npy" in health["detail"]
