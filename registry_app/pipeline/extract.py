@@ -1,0 +1,461 @@
+"""Extraction: a plant's source tables → the canonical frames of ``canonical.py`` (DESIGN §3).
+
+``extract(profile)`` reads the three tables the input mapping profile names, renames the mapped
+columns to canonical fields and cleans them, column at a time (no per-row Python loops). It
+never stops on a bad value: every repair or dropped row is counted in the ExtractReport (per
+table role ``items`` / ``operations`` / ``work_results`` and reason, with a few examples).
+
+Conventions of the output
+- Text fields (codes, names, categorical and text attributes) are Python ``str``, stripped, in
+  object columns; a missing value is ``None`` (never NaN, "nan" or ""). Integral numbers read
+  from a text field are written without ".0" (``45``, not ``45.0``); case is kept as the
+  source has it.
+- Numeric attributes and times are float64; missing or unparseable values are NaN (the latter
+  counted). A 0 stays 0: whether a 0 dimension means "not given" is the feature encoder's call.
+- Dates are datetime64 (NaT when missing or unparseable, the latter counted). ERP end dates
+  such as 9999-12-31 mean "open-ended" and become NaT without being counted.
+- ``seq`` is int64; ``routing_no`` is text ('01' for every row when the profile maps none).
+- Times are minutes: each row's TIME_UNIT is looked up in the profile's spellings (hours × 60,
+  seconds ÷ 60); a missing or unknown unit uses the profile's default unit and is counted.
+  A time column the profile does not map is 0; a mapped but empty value is NaN.
+- ``run_qty`` is > 0: missing, 0 or negative becomes 1 (counted). ``in_house`` is bool: the
+  value is one of the profile's ``in_house_values`` (any case); missing means in-house (counted).
+
+Rows dropped: items without a code, duplicate item codes (the first row wins), operations and
+work results missing item code, routing number, a whole-number sequence or (operations) an op
+code, and repeated (item, routing, seq) operations (the first wins). Operations are sorted by
+item, routing and sequence.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from registry_app.pipeline.canonical import (
+    ITEM_KEY,
+    OPERATION_COLUMNS,
+    WORK_RESULT_COLUMNS,
+    ExtractReport,
+    PlantData,
+)
+from registry_app.pipeline.sources import Source, open_source
+from workflow_app.profiles import resolve_source, unit_factor, validate_profile
+
+Progress = Callable[[str, float, str], None]
+OPEN_ENDED_YEAR = 2262  # beyond pandas' datetime64[ns] range: an ERP "no end" date
+TIME_FIELDS = ("setup_min", "run_min", "queue_min", "wait_min", "move_min")
+DATE_FIELDS = ("valid_from", "valid_to", "inserted_at")
+FALLBACK_DATE_FORMATS = (
+    "%Y%m%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%m/%d/%Y",
+    "%m/%d/%Y %H:%M:%S",
+)
+
+
+def extract(
+    profile: dict, source: str | None = None, progress: Progress | None = None
+) -> PlantData:
+    """Read and clean the profile's tables from ``source`` (default: the profile's own source)."""
+    started = time.perf_counter()
+    spec = validate_profile(profile)
+    say = progress or (lambda stage, fraction, message: None)
+    report = ExtractReport()
+    with open_source(source or resolve_source(spec)) as src:
+        say("extract", 0.0, f"reading {spec['tables']['items']} from {src.label}")
+        items = _items(src, spec, report)
+        say("extract", 0.25, f"{len(items)} items; reading {spec['tables']['operations']}")
+        operations = _operations(src, spec, report)
+        say("extract", 0.7, f"{len(operations)} operations; reading work results")
+        work_results = _work_results(src, spec, report)
+        for table, reason, n, example in src.issues:
+            report.count(table, reason, n, example)
+    report.seconds = time.perf_counter() - started
+    say(
+        "extract",
+        1.0,
+        f"{len(items)} items, {len(operations)} operations, {len(work_results)} work results",
+    )
+    return PlantData(items=items, operations=operations, work_results=work_results, report=report)
+
+
+# --- column cleaners: every one works on the distinct values, then maps back by code ------------
+
+
+@dataclass
+class Text:
+    """A cleaned text column, dictionary-encoded: ``codes`` index ``values``; -1 is missing."""
+
+    codes: np.ndarray
+    values: np.ndarray  # distinct stripped strings (sorted when asked for)
+
+    @property
+    def missing(self) -> np.ndarray:
+        return self.codes < 0
+
+    def array(self, rows: np.ndarray | None = None) -> np.ndarray:
+        table = np.empty(len(self.values) + 1, dtype=object)
+        table[:-1] = self.values
+        table[-1] = None
+        return table[self.codes if rows is None else self.codes[rows]]
+
+
+def _scalar_text(value) -> str | None:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool):
+        text = "TRUE" if value else "FALSE"
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    elif isinstance(value, Decimal) and value == value.to_integral_value():
+        text = str(int(value))
+    elif isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("utf-8", errors="replace")
+    else:
+        text = str(value)
+    return text.strip() or None
+
+
+def text_column(series, ranked: bool = False) -> Text:
+    """Strip and dictionary-encode a column; blanks are missing. ``ranked``: values sorted."""
+    codes, uniques = pd.factorize(pd.Series(series, copy=False), use_na_sentinel=True)
+    cleaned = [_scalar_text(u) for u in uniques]
+    distinct = list(dict.fromkeys(c for c in cleaned if c is not None))
+    if ranked:
+        distinct.sort()
+    position = {v: i for i, v in enumerate(distinct)}
+    remap = np.array([position[c] if c is not None else -1 for c in cleaned] + [-1], dtype=np.int64)
+    values = np.empty(len(distinct), dtype=object)
+    values[:] = distinct
+    return Text(codes=remap[codes], values=values)
+
+
+def clean_text(series) -> pd.Series:
+    """Stripped ``str`` values in an object column, ``None`` where missing or blank."""
+    return pd.Series(text_column(series).array(), dtype=object)
+
+
+def _row_counts(codes: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(codes[codes >= 0], minlength=size)
+
+
+def clean_number(series, report: ExtractReport, table: str, column: str) -> np.ndarray:
+    """float64; NaN where missing or unparseable (unparseable values are counted)."""
+    s = pd.Series(series, copy=False)
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        out = s.to_numpy(dtype="float64", na_value=np.nan)
+        bad_rows, example = 0, None
+    else:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        values = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(
+            dtype="float64"
+        )
+        failed = np.flatnonzero(np.isnan(values))
+        for i in failed:  # "1 234,5" and friends: a second chance, distinct values only
+            text = _scalar_text(uniques[i])
+            if text is not None:
+                values[i] = pd.to_numeric(text.replace(" ", "").replace(",", "."), errors="coerce")
+        bad = np.isnan(values) & np.array(
+            [_scalar_text(u) is not None for u in uniques], dtype=bool
+        )
+        bad_rows = int(_row_counts(codes, len(uniques))[bad].sum()) if bad.any() else 0
+        example = f"{column}={uniques[np.argmax(bad)]!r}" if bad_rows else None
+        values = np.append(values, np.nan)
+        out = values[codes]
+    infinite = np.isinf(out)
+    if infinite.any():
+        out[infinite] = np.nan
+        bad_rows += int(infinite.sum())
+        example = example or f"{column}=inf"
+    if bad_rows:
+        report.count(table, f"unparseable number in {column}: NaN", bad_rows, example)
+    return out
+
+
+def clean_dates(series, report: ExtractReport, table: str, column: str) -> np.ndarray:
+    """datetime64[ns]; NaT where missing, unparseable (counted) or open-ended (9999-12-31)."""
+    s = pd.Series(series, copy=False)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.to_numpy(dtype="datetime64[ns]")
+    text = text_column(s)
+    values = pd.Series(text.values, dtype=object)
+    parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    for fmt in FALLBACK_DATE_FORMATS:
+        todo = parsed.isna().to_numpy()
+        if not todo.any():
+            break
+        parsed[todo] = pd.to_datetime(values[todo], errors="coerce", format=fmt)
+    failed = parsed.isna().to_numpy()
+    if failed.any():
+        year = pd.to_numeric(values.str[:4], errors="coerce").to_numpy()
+        bad = failed & ~(year >= OPEN_ENDED_YEAR)
+        rows = int(_row_counts(text.codes, len(values))[bad].sum()) if bad.any() else 0
+        if rows:
+            report.count(
+                table, f"bad date in {column}: NaT", rows, f"{column}={values[np.argmax(bad)]!r}"
+            )
+    table_ = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    return table_[text.codes]
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+class _Raw:
+    """The source columns of one table, by source column name, and its row count."""
+
+    def __init__(self, data: dict[str, np.ndarray]) -> None:
+        self.data = data
+        self.rows = len(next(iter(data.values()))) if data else 0
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.data[column]
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+def _read(src: Source, table: str, columns: list[str]) -> _Raw:
+    return _Raw(src.read_columns(table, list(dict.fromkeys(columns))))
+
+
+def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
+    key_col = spec["columns"]["items"]["item_code"]
+    attributes = spec["attributes"]
+    raw = _read(src, spec["tables"]["items"], [key_col] + [a["column"] for a in attributes])
+    report.rows_read["items"] = len(raw)
+    code = text_column(raw[key_col])
+    keep = ~code.missing
+    if not keep.all():
+        first = int(np.argmin(keep))
+        report.count(
+            "items",
+            f"missing item code ({key_col}): row dropped",
+            int((~keep).sum()),
+            f"row {first}",
+        )
+    dup = (
+        keep
+        & pd.Series(np.where(keep, code.codes, -1 - np.arange(len(keep)))).duplicated().to_numpy()
+    )
+    if dup.any():
+        example = f"{key_col}={code.values[code.codes[np.argmax(dup)]]!r}"
+        report.count("items", "duplicate item code: first row kept", int(dup.sum()), example)
+    rows = np.flatnonzero(keep & ~dup)
+    data = {ITEM_KEY: code.array(rows)}
+    for attr in attributes:
+        col = raw[attr["column"]]
+        if attr["kind"] == "numeric":
+            data[attr["name"]] = clean_number(col, report, "items", attr["column"])[rows]
+        else:
+            data[attr["name"]] = text_column(col).array(rows)
+    items = pd.DataFrame(data)
+    report.rows_kept["items"] = len(items)
+    return items
+
+
+def _keys(raw: _Raw, m: dict, report: ExtractReport, role: str, fields: tuple) -> dict:
+    """Key columns (dictionary-encoded, ranked for sorting) and the rows that lack one."""
+    n = len(raw)
+    keys: dict = {}
+    drop = np.zeros(n, dtype=bool)
+    for fld in fields:
+        if fld == "seq":
+            seq = clean_number(raw[m["seq"]], report, role, m["seq"])
+            absent = ~(seq == np.round(seq))  # NaN or fractional
+            keys["seq"] = np.where(absent, 0, seq).astype(np.int64)
+            what = f"missing or fractional seq ({m['seq']})"
+        elif fld == "routing_no" and fld not in m:
+            keys[fld] = Text(
+                codes=np.zeros(n, dtype=np.int64), values=np.array(["01"], dtype=object)
+            )
+            continue
+        else:
+            keys[fld] = text_column(raw[m[fld]], ranked=True)
+            absent = keys[fld].missing
+            what = f"missing {fld} ({m[fld]})"
+        if absent.any():
+            report.count(
+                role, f"{what}: row dropped", int(absent.sum()), f"row {int(np.argmax(absent))}"
+            )
+            drop |= absent
+    keys["drop"] = drop
+    return keys
+
+
+def _sorted_unique_rows(keys: dict, report: ExtractReport, role: str, dedupe: bool) -> np.ndarray:
+    """Row numbers to keep, sorted by (item, routing, seq); a repeated key keeps its first row."""
+    rows = np.flatnonzero(~keys["drop"])
+    item, routing, seq = (
+        keys["item_code"].codes[rows],
+        keys["routing_no"].codes[rows],
+        keys["seq"][rows],
+    )
+    order = np.lexsort((rows, seq, routing, item))  # stable: source order breaks ties
+    rows, item, routing, seq = rows[order], item[order], routing[order], seq[order]
+    if dedupe and len(rows) > 1:
+        same = (item[1:] == item[:-1]) & (routing[1:] == routing[:-1]) & (seq[1:] == seq[:-1])
+        repeated = np.r_[False, same]
+        if repeated.any():
+            i = int(np.argmax(repeated))
+            key = f"{keys['item_code'].values[item[i]]}/{keys['routing_no'].values[routing[i]]}/{seq[i]}"
+            report.count(
+                role, "repeated (item, routing, seq): first row kept", int(repeated.sum()), key
+            )
+            rows = rows[~repeated]
+    return rows
+
+
+def _text_or_none(raw: _Raw, m: dict, fld: str, rows: np.ndarray) -> np.ndarray:
+    if fld not in m:
+        return np.full(len(rows), None, dtype=object)
+    return text_column(raw[m[fld]]).array(rows)
+
+
+def _dates(raw, m, fld, rows, report, role) -> np.ndarray:
+    if fld not in m:
+        return np.full(len(rows), np.datetime64("NaT", "ns"))
+    return clean_dates(raw[m[fld]], report, role, m[fld])[rows]
+
+
+def _unit_factors(raw: _Raw, spec: dict, m: dict, report: ExtractReport) -> np.ndarray:
+    default = unit_factor(spec, spec["time_units"]["default"])
+    if "time_unit" not in m:
+        return np.full(len(raw), default)
+    col = m["time_unit"]
+    units = text_column(raw[col])
+    known = [unit_factor(spec, u) for u in units.values]
+    factors = np.array([np.nan if f is None else f for f in known] + [np.nan])[units.codes]
+    if units.missing.any():
+        report.count(
+            "operations", f"missing time unit ({col}): default used", int(units.missing.sum())
+        )
+    unknown = ~units.missing & np.isnan(factors)
+    if unknown.any():
+        seen = sorted(str(u) for u, f in zip(units.values, known, strict=True) if f is None)
+        report.count(
+            "operations",
+            f"unknown time unit ({col}): default used",
+            int(unknown.sum()),
+            f"{col} in {seen[:5]}",
+        )
+    return np.where(np.isnan(factors), default, factors)
+
+
+def _in_house(raw: _Raw, spec: dict, m: dict, report: ExtractReport) -> np.ndarray:
+    if "in_house" not in m:
+        return np.ones(len(raw), dtype=bool)
+    flags = text_column(raw[m["in_house"]])
+    if flags.missing.any():
+        report.count(
+            "operations",
+            f"missing in-house flag ({m['in_house']}): in-house assumed",
+            int(flags.missing.sum()),
+        )
+    inside = set(spec["in_house_values"])
+    per_value = np.array([str(v).upper() in inside for v in flags.values] + [True], dtype=bool)
+    return per_value[flags.codes]
+
+
+def _minutes(raw, m, fld, factors, report) -> np.ndarray:
+    if fld not in m:
+        return np.zeros(len(raw))
+    values = clean_number(raw[m[fld]], report, "operations", m[fld]) * factors
+    negative = values < 0
+    if negative.any():
+        report.count("operations", f"negative time in {m[fld]}: NaN", int(negative.sum()))
+        values[negative] = np.nan
+    return values
+
+
+def _run_qty(raw, m, report) -> np.ndarray:
+    if "run_qty" not in m:
+        return np.ones(len(raw))
+    qty = clean_number(raw[m["run_qty"]], report, "operations", m["run_qty"])
+    bad = ~(qty > 0)
+    if bad.any():
+        report.count(
+            "operations",
+            f"run quantity ({m['run_qty']}) missing or not above 0: 1 used",
+            int(bad.sum()),
+        )
+        qty[bad] = 1.0
+    return qty
+
+
+def _operations(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
+    m = {k: v for k, v in spec["columns"]["operations"].items() if k != "lead_time"}
+    raw = _read(src, spec["tables"]["operations"], list(m.values()))
+    report.rows_read["operations"] = len(raw)
+    keys = _keys(raw, m, report, "operations", ("item_code", "routing_no", "seq", "op_code"))
+    rows = _sorted_unique_rows(keys, report, "operations", dedupe=True)
+    work_center = text_column(raw[m["work_center"]])
+    no_wc = work_center.missing[rows]
+    if no_wc.any():
+        report.count(
+            "operations", f"missing work center ({m['work_center']}): kept as ''", int(no_wc.sum())
+        )
+    factors = _unit_factors(raw, spec, m, report)
+    data = {
+        "item_code": keys["item_code"].array(rows),
+        "routing_no": keys["routing_no"].array(rows),
+        "seq": keys["seq"][rows],
+        "op_code": keys["op_code"].array(rows),
+        "op_name": _text_or_none(raw, m, "op_name", rows),
+        "work_center": np.where(no_wc, "", work_center.array(rows)).astype(object),
+        "work_center_name": _text_or_none(raw, m, "work_center_name", rows),
+        "in_house": _in_house(raw, spec, m, report)[rows],
+    }
+    for fld in TIME_FIELDS:
+        data[fld] = _minutes(raw, m, fld, factors, report)[rows]
+        if fld == "run_min":
+            data["run_qty"] = _run_qty(raw, m, report)[rows]
+    for fld in DATE_FIELDS:
+        data[fld] = _dates(raw, m, fld, rows, report, "operations")
+    report.rows_kept["operations"] = len(rows)
+    return pd.DataFrame(data, columns=OPERATION_COLUMNS)
+
+
+def _work_results(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
+    table = spec["tables"].get("work_results")
+    if not table:
+        return empty_work_results()
+    m = spec["columns"]["work_results"]
+    raw = _read(src, table, list(m.values()))
+    report.rows_read["work_results"] = len(raw)
+    keys = _keys(raw, m, report, "work_results", ("item_code", "routing_no", "seq"))
+    rows = _sorted_unique_rows(keys, report, "work_results", dedupe=False)
+    data = {
+        "item_code": keys["item_code"].array(rows),
+        "routing_no": keys["routing_no"].array(rows),
+        "seq": keys["seq"][rows],
+        "op_code": _text_or_none(raw, m, "op_code", rows),
+        "work_center": _text_or_none(raw, m, "work_center", rows),
+        "reported_at": _dates(raw, m, "reported_at", rows, report, "work_results"),
+    }
+    for fld in ("setup_hours", "run_hours", "order_qty", "bad_qty"):
+        data[fld] = (
+            clean_number(raw[m[fld]], report, "work_results", m[fld])[rows]
+            if fld in m
+            else np.full(len(rows), np.nan)
+        )
+    report.rows_kept["work_results"] = len(rows)
+    return pd.DataFrame(data, columns=WORK_RESULT_COLUMNS)
+
+
+def empty_work_results() -> pd.DataFrame:
+    """A work-results frame with no rows and the canonical columns and dtypes."""
+    dtypes = {"seq": "int64", "reported_at": "datetime64[ns]"}
+    for fld in ("setup_hours", "run_hours", "order_qty", "bad_qty"):
+        dtypes[fld] = "float64"
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=dtypes.get(c, object)) for c in WORK_RESULT_COLUMNS}
+    )

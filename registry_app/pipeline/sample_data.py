@@ -1,0 +1,784 @@
+"""A synthetic plant database shaped like the plant's ERP export (DESIGN §3).
+
+``generate(path, items, seed)`` writes a SQLite file with ``dbo_BI_ITEM_INFO_VIEW``,
+``dbo_BI_ROUTING_VIEW`` and ``dbo_BI_WORK_ORDER_RESULTS`` under the real column names, so the
+shipped ``plant-default`` profile reads it unchanged. The same seed gives the same rows.
+
+The data is built so that a similarity model has something true to learn, and something hard:
+
+- a *family* (part type × material class × raw material form × seal type group) picks a
+  routing template; outside diameter thresholds pick the machines (Swiss lathe / CNC / vertical
+  lathe), a hardenable alloy adds outsourced heat treatment, oil & gas sleeves get an outsourced
+  hard coating, a pumping seal type adds milling, pharma/food items get polishing, API682 work
+  gets marking and an in-process inspection; a little noise (an alternate machine, an extra
+  deburring, a missing final inspection) makes routings of one family differ now and then;
+- routing times scale with the true dimensions and the material, and are written in the
+  routing's own time unit, spelled the many ways ERP users spell them (MIN, min, M, H, HR,
+  hour, SEC, S …); run times are per RUN_TIME_QTY pieces;
+- attributes are sparse as real exports are: the dimension the routing depends on is hidden
+  (0) for a third of items, several columns are 75–100 % empty, DRAW_NO and ITEM_SPEC have
+  thousands of values, and about a fifth of the items are near-duplicates of another (same
+  drawing and name stem, another suffix) that mostly share its routing;
+- about 5 % of items have no routing yet (new items) and about 10 % have a second one
+  (ROUT_NO '02', alternate machines); about 40 % of routed items have work-order actuals whose
+  hours scatter around the standard times, with rare outliers.
+
+Everything is vectorised with numpy; one Python loop runs over the distinct routing shapes
+(a few thousand), never over items or operations. The file is written under a temporary name
+and renamed into place, with SQLite's journal and fsync off while it is being filled.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ITEM_TABLE = "dbo_BI_ITEM_INFO_VIEW"
+ROUTING_TABLE = "dbo_BI_ROUTING_VIEW"
+WORK_ORDER_TABLE = "dbo_BI_WORK_ORDER_RESULTS"
+
+NUMERIC_ITEM_COLUMNS = {
+    "OUTDIAMETER",
+    "INDIAMETER",
+    "OUTTHICKNESS",
+    "IN_SEALSIZE",
+    "MID_SEALSIZE",
+    "OUT_SEALSIZE",
+}
+ITEM_COLUMNS = [
+    "ITEM_CD", "PART_TYPE", "PartNm", "ITEM_SUFFIX", "ITEM_SPEC", "ITEM_NM", "ADDITIONAL_SPEC",
+    "ITEM_MATERIAL", "MATERIAL_DESC", "ITEM_ACCT", "ITEM_TYPE", "ITEM_UNIT", "ITEM_GRP1",
+    "ITEM_GRP1NM", "STANDARD_YN", "GROUP1", "GROUP2", "DRAW_NO", "DRAW_REV", "DRAW_SHEET_NO",
+    "OUTDIAMETER", "INDIAMETER", "OUTTHICKNESS", "OUTDIAMETER_UNIT", "ROTATE_CLOCKWISE",
+    "ROTATE_CTRCLOCKWISE", "SealTypeGrup", "IN_SEALTYPE_CD", "MID_SEALTYPE_CD", "OUT_SEALTYPE_CD",
+    "IN_SEALSIZE", "MID_SEALSIZE", "OUT_SEALSIZE", "IN_SEALSIZE_UOM", "MID_SEALSIZE_UOM",
+    "OUT_SEALSIZE_UOM", "RAW_MATL_KIND", "RAW_MATL_KINDNM",
+]  # fmt: skip
+ROUTING_COLUMNS = [
+    ("ITEM_CD", "TEXT"), ("ROUT_NO", "TEXT"), ("PROC_SEQ", "INTEGER"), ("JOB_CD", "TEXT"),
+    ("JOB_NM", "TEXT"), ("RES_CD", "TEXT"), ("RES_DIS", "TEXT"), ("INSIDE_FLAG", "TEXT"),
+    ("TIME_UNIT", "TEXT"), ("SETUP_TIME", "REAL"), ("RUN_TIME", "REAL"), ("RUN_TIME_QTY", "REAL"),
+    ("QUEUE_TIME", "REAL"), ("WAIT_TIME", "REAL"), ("MOVE_TIME", "REAL"), ("MFG_LT", "REAL"),
+    ("INSRT_DT", "TEXT"), ("VALID_FROM_DT", "TEXT"), ("VALID_TO_DT", "TEXT"),
+]  # fmt: skip
+WORK_ORDER_COLUMNS = [
+    ("ITEM_CD", "TEXT"), ("ROUT_NO", "TEXT"), ("PROC_SEQ", "INTEGER"), ("JOB_CD", "TEXT"),
+    ("RES_CD", "TEXT"), ("REPORT_DT", "TEXT"), ("SETUP_HOURS", "REAL"),
+    ("MACH_WORKED_HOURS", "REAL"), ("ORDER_QTY", "REAL"), ("BAD_QTY", "REAL"),
+]  # fmt: skip
+
+# --- the plant's catalogue --------------------------------------------------------------------
+# op code: (name, primary work center, alternate work center, setup min, run min per piece, kind)
+OPERATIONS = {
+    "CUT": ("Material cutting", "SAW01", "SAW02", 10, 1.2, "cut"),
+    "LTH1": ("CNC turning 1st side", "CNC-L01", "CNC-L03", 35, 6.0, "turn"),
+    "LTH2": ("CNC turning 2nd side", "CNC-L02", "CNC-L03", 25, 4.5, "turn"),
+    "VTL": ("Vertical turning", "VTL01", "VTL01", 60, 18.0, "turn"),
+    "MCT": ("Machining center milling", "MCT01", "MCT02", 45, 7.0, "mill"),
+    "DRL": ("Drilling", "DRL01", "MCT02", 15, 1.5, "mill"),
+    "TAP": ("Tapping", "DRL01", "MCT02", 10, 1.2, "mill"),
+    "EDM": ("Wire EDM", "EDM01", "EDM01", 30, 15.0, "mill"),
+    "GRD1": ("OD grinding", "GRD-C01", "GRD-C02", 30, 5.0, "grind"),
+    "GRD2": ("Surface grinding", "GRD-S01", "GRD-S01", 20, 3.5, "grind"),
+    "LAP": ("Lapping", "LAP01", "LAP02", 15, 6.0, "finish"),
+    "POL": ("Polishing", "LAP02", "LAP01", 10, 4.0, "finish"),
+    "FLT": ("Flatness check (light band)", "QC-LB", "QC-LB", 5, 1.5, "insp"),
+    "HT": ("Heat treatment", "OS-HT", "OS-HT", 0, 0.0, "ext"),
+    "CTG": ("Hard coating", "OS-CTG", "OS-CTG", 0, 0.0, "ext"),
+    "IMP": ("Resin impregnation", "OS-IMP", "OS-IMP", 0, 0.0, "ext"),
+    "OMC": ("Outsourced machining", "OS-MCH", "OS-MCH", 0, 0.0, "ext"),
+    "WLD": ("Welding", "WLD01", "WLD01", 30, 12.0, "misc"),
+    "DBR": ("Deburring", "BNC01", "BNC01", 5, 1.5, "misc"),
+    "WSH": ("Ultrasonic washing", "WSH01", "WSH01", 5, 0.8, "misc"),
+    "MRK": ("Laser marking", "MRK01", "MRK01", 5, 0.5, "misc"),
+    "BAL": ("Dynamic balancing", "BAL01", "BAL01", 20, 6.0, "misc"),
+    "ASM": ("Seal assembly", "ASM01", "ASM02", 15, 25.0, "asm"),
+    "PRT": ("Pressure test", "TST01", "TST01", 15, 12.0, "test"),
+    "LKT": ("Helium leak test", "TST01", "TST01", 15, 8.0, "test"),
+    "INSP-M": ("In-process inspection", "QC01", "QC02", 5, 2.0, "insp"),
+    "INSP-F": ("Final inspection", "QC01", "QC02", 5, 4.0, "insp"),
+    "PKG": ("Packing", "PKG01", "PKG01", 5, 1.0, "misc"),
+    "SWS": ("Swiss-type turning", "SWS01", "SWS01", 40, 3.0, "turn"),
+}
+WORK_CENTERS = {
+    "SAW01": "Band saw 1", "SAW02": "Band saw 2", "CNC-L01": "CNC lathe 1 (Puma 2600)",
+    "CNC-L02": "CNC lathe 2 (Puma 2600)", "CNC-L03": "CNC lathe 3 (Lynx 220)",
+    "SWS01": "Swiss-type lathe", "VTL01": "Vertical turning lathe", "MCT01": "Machining center 1",
+    "MCT02": "Machining center 2", "DRL01": "Radial drill", "EDM01": "Wire EDM",
+    "GRD-C01": "Cylindrical grinder 1", "GRD-C02": "Cylindrical grinder 2 (large)",
+    "GRD-S01": "Surface grinder", "LAP01": "Lapping machine 1", "LAP02": "Lapping machine 2",
+    "QC-LB": "Optical flat bench", "WLD01": "TIG welding booth", "BNC01": "Deburring bench",
+    "WSH01": "Ultrasonic washer", "MRK01": "Laser marker", "BAL01": "Balancing machine",
+    "ASM01": "Assembly line 1", "ASM02": "Assembly line 2", "TST01": "Test bench",
+    "QC01": "Quality control", "QC02": "Quality control (CMM)", "PKG01": "Packing",
+    "OS-HT": "Vendor: heat treatment", "OS-CTG": "Vendor: coating", "OS-IMP": "Vendor: impregnation",
+    "OS-MCH": "Vendor: machining",
+}  # fmt: skip
+OUTSOURCED_DAYS = {"HT": 5, "CTG": 7, "IMP": 4, "OMC": 8}
+
+CLASSES = (
+    "STAINLESS",
+    "ALLOY STEEL",
+    "HARD FACE",
+    "CARBON",
+    "EXOTIC ALLOY",
+    "POLYMER",
+    "NON-FERROUS",
+)
+STS, ALLOY, HARD, CARBON, EXOTIC, POLYMER, NONFERROUS = range(7)
+MATERIALS = [  # (code, description, class)
+    ("SS304", "STS304 STAINLESS STEEL", STS), ("SS316", "STS316 STAINLESS STEEL", STS),
+    ("SS316L", "STS316L LOW CARBON STAINLESS", STS), ("SCS14", "SCS14 CAST STAINLESS", STS),
+    ("S45C", "S45C CARBON STEEL", ALLOY), ("SCM440", "SCM440 CR-MO ALLOY STEEL", ALLOY),
+    ("SS420J2", "STS420J2 MARTENSITIC STAINLESS", ALLOY), ("17-4PH", "17-4PH PH STAINLESS", ALLOY),
+    ("SIC-RB", "REACTION BONDED SIC", HARD), ("SIC-SSC", "SINTERED SIC", HARD),
+    ("WC-NI", "TUNGSTEN CARBIDE NI BINDER", HARD), ("WC-CO", "TUNGSTEN CARBIDE CO BINDER", HARD),
+    ("CB-RES", "CARBON GRAPHITE RESIN IMPREG", CARBON), ("CB-ANT", "CARBON GRAPHITE ANTIMONY IMPREG", CARBON),
+    ("HC276", "HASTELLOY C-276", EXOTIC), ("DPX2205", "DUPLEX STAINLESS 2205", EXOTIC),
+    ("ALLOY20", "ALLOY 20", EXOTIC), ("INC718", "INCONEL 718", EXOTIC), ("TI-GR2", "TITANIUM GR.2", EXOTIC),
+    ("PTFE-GF", "GLASS FILLED PTFE", POLYMER), ("PEEK", "PEEK", POLYMER),
+    ("BRZ-C93", "BRONZE C932", NONFERROUS), ("AL6061", "ALUMINIUM 6061-T6", NONFERROUS),
+]  # fmt: skip
+RAW_KINDS = [("BAR", "ROUND BAR"), ("PIPE", "SEAMLESS PIPE"), ("PLT", "PLATE"), ("FRG", "FORGING"),
+             ("CST", "CASTING"), ("SNT", "SINTERED BLANK"), ("MLD", "MOLDED BLANK"), ("", "")]  # fmt: skip
+BAR, PIPE, PLT, FRG, CST, SNT, MLD, NORAW = range(8)
+SEAL_GROUPS = ("", "SINGLE", "DOUBLE", "TANDEM", "CARTRIDGE", "SPLIT", "BELLOWS")
+# code, part names, weight, seal part, OD median mm, OD sigma, length/OD range, material class mix
+PART_TYPES = [
+    ("SR", ("SEAL RING", "ROTATING RING", "FACE RING"), 12, True, 70, 0.45, (0.12, 0.25), (.05, 0, .5, .35, .1, 0, 0)),
+    ("SS", ("SEAT", "STATIONARY SEAT", "MATING RING"), 10, True, 75, 0.45, (0.12, 0.25), (.1, 0, .55, .3, .05, 0, 0)),
+    ("SL", ("SLEEVE", "SHAFT SLEEVE"), 12, True, 65, 0.5, (0.8, 2.0), (.55, .15, 0, 0, .3, 0, 0)),
+    ("GL", ("GLAND", "GLAND PLATE"), 10, True, 150, 0.45, (0.15, 0.3), (.6, .2, 0, 0, .2, 0, 0)),
+    ("RT", ("RETAINER", "SPRING HOLDER"), 7, True, 80, 0.45, (0.2, 0.5), (.7, 0, 0, 0, .3, 0, 0)),
+    ("CL", ("COLLAR", "DRIVE COLLAR", "SET COLLAR"), 6, True, 70, 0.45, (0.3, 0.6), (.6, .4, 0, 0, 0, 0, 0)),
+    ("CA", ("CARTRIDGE SEAL", "CARTRIDGE ASSY"), 6, True, 90, 0.5, (0.8, 1.5), (.8, 0, 0, 0, .2, 0, 0)),
+    ("BL", ("BELLOWS", "METAL BELLOWS ASSY"), 4, True, 70, 0.4, (0.5, 1.0), (.3, 0, 0, 0, .7, 0, 0)),
+    ("PR", ("PUMPING RING", "CIRCULATION RING"), 3, True, 90, 0.4, (0.2, 0.4), (.5, 0, 0, 0, 0, 0, .5)),
+    ("SP", ("WAVE SPRING", "SPRING"), 2, True, 60, 0.4, (0.1, 0.3), (.4, 0, 0, 0, .6, 0, 0)),
+    ("SH", ("SHAFT", "PUMP SHAFT"), 6, False, 45, 0.5, (6.0, 15.0), (.5, .5, 0, 0, 0, 0, 0)),
+    ("BU", ("BUSHING", "THROTTLE BUSHING"), 7, False, 60, 0.5, (0.5, 1.2), (0, 0, 0, .3, 0, .3, .4)),
+    ("HS", ("HOUSING", "SEAL HOUSING"), 5, False, 220, 0.4, (0.4, 0.9), (.5, .5, 0, 0, 0, 0, 0)),
+    ("PL", ("PLATE", "COVER PLATE", "FLANGE"), 5, False, 180, 0.5, (0.05, 0.15), (.6, .4, 0, 0, 0, 0, 0)),
+    ("AD", ("ADAPTER", "ADAPTOR"), 5, False, 90, 0.5, (0.3, 0.8), (.7, 0, 0, 0, 0, 0, .3)),
+]  # fmt: skip
+PT = {p[0]: i for i, p in enumerate(PART_TYPES)}
+TEMPLATES = {
+    ("SR", HARD): ["GRD2", "GRD1", "LAP", "FLT", "WSH", "INSP-F"],
+    ("SR", CARBON): ["LTH1", "IMP", "GRD2", "LAP", "FLT", "INSP-F"],
+    ("SR", None): ["CUT", "LTH1", "LTH2", "CTG", "GRD2", "LAP", "FLT", "INSP-F"],
+    ("SS", HARD): ["GRD2", "GRD1", "LAP", "FLT", "INSP-F"],
+    ("SS", CARBON): ["LTH1", "MCT", "IMP", "LAP", "FLT", "INSP-F"],
+    ("SS", None): ["CUT", "LTH1", "MCT", "GRD2", "LAP", "FLT", "INSP-F"],
+    ("SL", None): ["CUT", "LTH1", "LTH2", "DRL", "TAP", "GRD1", "WSH", "INSP-F"],
+    ("GL", None): ["CUT", "LTH1", "LTH2", "MCT", "DRL", "TAP", "DBR", "WSH", "INSP-F"],
+    ("RT", None): ["CUT", "LTH1", "MCT", "DRL", "TAP", "DBR", "INSP-F"],
+    ("CL", None): ["CUT", "LTH1", "DRL", "TAP", "DBR", "INSP-F"],
+    ("CA", None): ["WSH", "ASM", "PRT", "MRK", "INSP-F", "PKG"],
+    ("BL", None): ["WLD", "LKT", "HT", "GRD2", "LAP", "INSP-F"],
+    ("PR", None): ["CUT", "LTH1", "MCT", "DBR", "INSP-F"],
+    ("SP", None): ["CUT", "LTH1", "EDM", "HT", "INSP-F"],
+    ("SH", None): ["CUT", "LTH1", "LTH2", "MCT", "GRD1", "INSP-F"],
+    ("BU", CARBON): ["LTH1", "IMP", "GRD1", "INSP-F"],
+    ("BU", POLYMER): ["CUT", "LTH1", "INSP-F"],
+    ("BU", None): ["CUT", "LTH1", "LTH2", "GRD1", "INSP-F"],
+    ("HS", None): ["LTH1", "MCT", "DRL", "TAP", "PRT", "WSH", "INSP-F"],
+    ("PL", None): ["CUT", "MCT", "DRL", "GRD2", "DBR", "INSP-F"],
+    ("AD", None): ["CUT", "LTH1", "MCT", "TAP", "DBR", "INSP-F"],
+}
+# routing shape flags (bits of the routing key)
+PUMP, FINISH, API, HARDCOAT, ALT, EXTRA_DBR, NO_FINAL, INSP_M, ROUTE2 = (1 << i for i in range(9))
+INDUSTRIES = (
+    "OIL&GAS",
+    "REFINERY",
+    "CHEMICAL",
+    "POWER",
+    "WATER",
+    "PHARMA",
+    "FOOD",
+    "PULP&PAPER",
+    "MARINE",
+)
+APPLICATIONS = ("PUMP", "COMPRESSOR", "MIXER", "AGITATOR", "BLOWER", "TURBINE")
+SHAFT_SIZES = np.array([16, 18, 20, 22, 24, 25, 28, 30, 32, 33, 35, 38, 40, 43, 45, 48, 50, 53, 55, 58,
+                        60, 63, 65, 68, 70, 75, 80, 85, 90, 95, 100, 110, 115, 120, 125, 130, 140, 150,
+                        160, 170, 180, 190, 200, 220, 240, 260, 280, 300], dtype=float)  # fmt: skip
+# TIME_UNIT spellings as the plant's users typed them: (spelling, value per minute, share)
+TIME_UNITS = [("MIN", 1.0, 40), ("min", 1.0, 10), ("M", 1.0, 6), ("Min", 1.0, 4), ("H", 1 / 60, 8),
+              ("HR", 1 / 60, 7), ("hour", 1 / 60, 4), ("Hrs", 1 / 60, 2), ("SEC", 60.0, 8), ("S", 60.0, 5),
+              ("sec", 60.0, 3), (None, 1.0, 3)]  # fmt: skip
+TURN_KINDS = ("cut", "turn", "mill", "grind", "finish")
+MATERIAL_SPEED = np.array([1.2, 1.0, 1.8, 0.7, 1.6, 0.6, 0.8])  # time factor per material class
+EPOCH = np.datetime64("2009-01-01")
+END = np.datetime64("2025-06-30")
+
+Progress = Callable[[str, float, str], None]
+
+
+def generate(path: str | Path, items: int, seed: int, progress: Progress | None = None) -> dict:
+    """Write the synthetic plant database to ``path`` (replaced atomically); returns counts."""
+    if items < 1:
+        raise ValueError("items must be at least 1")
+    started = time.perf_counter()
+    report = progress or (lambda stage, fraction, message: None)
+    rng = np.random.default_rng(seed)
+    report("items", 0.0, f"generating {items} items")
+    it = _items(rng, items)
+    report("routings", 0.2, "building routings")
+    rt = _routings(rng, it)
+    report("work_orders", 0.4, "simulating work orders")
+    wo = _work_orders(rng, it, rt)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        _write(tmp, it["columns"], rt["columns"], wo, report)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    counts = {
+        "items": items,
+        "routed_items": int(it["has_routing"].sum()),
+        "routings": int(len(rt["r_item"])),
+        "operations": int(len(rt["columns"]["ITEM_CD"])),
+        "work_results": int(len(wo["ITEM_CD"])),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    report("done", 1.0, f"{counts['operations']} operations written")
+    return counts
+
+
+# --- items --------------------------------------------------------------------------------------
+
+
+def _pick(rng, n: int, probs) -> np.ndarray:
+    p = np.asarray(probs, dtype=float)
+    return rng.choice(len(p), size=n, p=p / p.sum())
+
+
+def _hide(rng, values: np.ndarray, share_visible: float) -> np.ndarray:
+    """An object array with ``None`` where the export leaves the column empty."""
+    out = values.astype(object)
+    out[rng.random(len(values)) >= share_visible] = None
+    return out
+
+
+def _base_items(rng, n: int) -> dict:
+    """Hidden truth of ``n`` distinct designs: family, dimensions, industry, routing flags."""
+    pt = _pick(rng, n, [p[2] for p in PART_TYPES])
+    mix = np.array([p[7] for p in PART_TYPES], dtype=float)
+    mc = (rng.random(n)[:, None] > np.cumsum(mix[pt] / mix[pt].sum(1, keepdims=True), axis=1)).sum(
+        1
+    )
+    mat = np.empty(n, dtype=np.int64)
+    for c in range(len(CLASSES)):
+        idx = np.flatnonzero(mc == c)
+        codes = [i for i, m in enumerate(MATERIALS) if m[2] == c]
+        mat[idx] = rng.choice(codes, size=len(idx))
+    med = np.array([p[4] for p in PART_TYPES])[pt]
+    sig = np.array([p[5] for p in PART_TYPES])[pt]
+    od = np.clip(np.round(med * np.exp(rng.normal(0, sig)) * 2) / 2, 8, 900)
+    hollow = ~np.isin(pt, [PT["SH"]])
+    idia = np.where(hollow, np.round(od * rng.uniform(0.55, 0.85, n) * 2) / 2, 0.0)
+    lo, hi = (np.array([p[6][k] for p in PART_TYPES])[pt] for k in (0, 1))
+    length = np.round(od * rng.uniform(lo, hi), 1)
+    seal_part = np.array([p[3] for p in PART_TYPES])[pt]
+    seal = np.where(seal_part, 1 + _pick(rng, n, [50, 18, 7, 10, 7, 8]), 0)
+    seal[pt == PT["CA"]] = np.array([4, 2, 3])[_pick(rng, int((pt == PT["CA"]).sum()), [5, 3, 2])]
+    seal[pt == PT["BL"]] = 6
+    in_type = np.where(seal_part, _pick(rng, n, [35, 30, 12, 10, 13]), -1)  # B U P Q C
+    industry = _pick(rng, n, [18, 12, 20, 12, 14, 6, 6, 6, 6])
+    oil = industry <= 1
+    flags = np.zeros(n, dtype=np.int64)
+    flags |= np.where(in_type == 2, PUMP, 0)
+    flags |= np.where(
+        (np.isin(industry, [5, 6]) & (rng.random(n) < 0.8)) | (rng.random(n) < 0.03), FINISH, 0
+    )
+    flags |= np.where((oil & (rng.random(n) < 0.7)) | (rng.random(n) < 0.03), API, 0)
+    sleeve = np.isin(pt, [PT["SL"], PT["SH"]])
+    flags |= np.where(sleeve & (oil | (industry == 8)) & (rng.random(n) < 0.6), HARDCOAT, 0)
+    return {"pt": pt, "mc": mc, "mat": mat, "od": od, "id": idia, "len": length, "seal": seal,
+            "in_type": in_type, "industry": industry, "flags": flags,
+            "application": _pick(rng, n, [45, 12, 10, 8, 5, 5]), "name": rng.integers(0, 3, n),
+            "draw": rng.permutation(n) + 10_000, "serial": rng.permutation(n) * 7 + rng.integers(0, 7, n) + 100_000}  # fmt: skip
+
+
+def _variants(rng, base: dict, n_var: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Near-duplicates of random base designs: same stem, another suffix, small changes."""
+    n_base = len(base["pt"])
+    of = np.sort(rng.integers(0, n_base, n_var))
+    var = {k: v[of].copy() for k, v in base.items()}
+    first = np.r_[True, of[1:] != of[:-1]]
+    starts = np.flatnonzero(first)
+    rank = np.arange(n_var) - np.repeat(starts, np.diff(np.r_[starts, n_var]))
+    swap = rng.random(n_var) < 0.2  # another material of the same class
+    for i in np.flatnonzero(swap):
+        same = [j for j, m in enumerate(MATERIALS) if m[2] == var["mc"][i]]
+        var["mat"][i] = same[rng.integers(0, len(same))]
+    tweak = rng.random(n_var) < 0.3
+    scale = np.where(tweak, rng.uniform(0.9, 1.1, n_var), 1.0)
+    for key in ("od", "id", "len"):
+        var[key] = np.round(var[key] * scale * 2) / 2
+    return var, of, rank
+
+
+def _suffix(rank: int) -> str:
+    letters = ""
+    rank += 1
+    while rank:
+        rank, r = divmod(rank - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters
+
+
+def _items(rng, n: int) -> dict:
+    n_var = int(round(n * 0.22)) if n >= 10 else 0
+    base = _base_items(rng, n - n_var)
+    var, of, rank = _variants(rng, base, n_var)
+    t = {k: np.concatenate([base[k], var[k]]) for k in base}
+    is_var = np.r_[np.zeros(n - n_var, bool), np.ones(n_var, bool)]
+    t["base_of"] = np.r_[np.arange(n - n_var), of]
+    suffixes = np.array([None] * (n - n_var) + [_suffix(int(r)) for r in rank], dtype=object)
+    cols = _item_columns(rng, t, is_var, suffixes)
+    order = np.argsort(cols["ITEM_CD"].astype(str), kind="stable")  # the export is sorted by code
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    t = {k: v[order] for k, v in t.items()}
+    t["base_pos"] = position[t["base_of"]]
+    t["columns"] = {k: v[order] for k, v in cols.items()}
+    t["has_routing"] = rng.random(n) >= 0.05
+    return t
+
+
+def _item_columns(rng, t: dict, is_var: np.ndarray, suffixes: np.ndarray) -> dict:
+    n = len(t["pt"])
+    pt_code = np.array([p[0] for p in PART_TYPES], dtype=object)[t["pt"]]
+    names = np.array([[p[1][k % len(p[1])] for k in range(3)] for p in PART_TYPES], dtype=object)
+    part_nm = names[t["pt"], t["name"]]
+    mat_code = np.array([m[0] for m in MATERIALS], dtype=object)[t["mat"]]
+    mat_desc = np.array([m[1] for m in MATERIALS], dtype=object)[t["mat"]]
+    sfx = np.where(is_var, suffixes, "")
+    base_cd = [f"{p}{s:07d}" for p, s in zip(pt_code.tolist(), t["serial"].tolist(), strict=True)]
+    item_cd = np.array([b + s for b, s in zip(base_cd, sfx.tolist(), strict=True)], dtype=object)
+    od, idia, length = t["od"], t["id"], t["len"]
+    spec = [
+        f"{a:g}X{b:g}X{c:g}"
+        for a, b, c in zip(od.tolist(), idia.tolist(), length.tolist(), strict=True)
+    ]
+    stem = [f"{p} {a:g}X{b:g} {m}" for p, a, b, m in zip(part_nm.tolist(), od.tolist(), idia.tolist(), mat_code.tolist(), strict=True)]  # fmt: skip
+    item_nm = np.array(
+        [s + ("-" + x if x else "") for s, x in zip(stem, sfx.tolist(), strict=True)], dtype=object
+    )
+    draw = [f"{p}-{d:06d}" for p, d in zip(pt_code.tolist(), t["draw"].tolist(), strict=True)]
+    draw_no = np.array([d + (f"-{ord(x[-1]) - 63:02d}" if x else "") for d, x in zip(draw, sfx.tolist(), strict=True)], dtype=object)  # fmt: skip
+    seal = t["seal"]
+    seal_part = seal > 0
+    shaft = SHAFT_SIZES[
+        np.clip(np.searchsorted(SHAFT_SIZES, np.maximum(idia, 16)), 0, len(SHAFT_SIZES) - 1)
+    ]
+    double = np.isin(seal, [2, 3])
+    out_size = np.where(double, shaft + 10 * rng.integers(1, 4, n), np.nan)
+    mid = double & (rng.random(n) < 0.04)
+    grp1 = np.array(
+        [f"G{p + 1:02d}{c}" for p, c in zip(t["pt"].tolist(), t["mc"].tolist(), strict=True)],
+        dtype=object,
+    )
+    grp1nm = np.array([f"{PART_TYPES[p][1][0]} / {CLASSES[c]}" for p, c in zip(t["pt"].tolist(), t["mc"].tolist(), strict=True)], dtype=object)  # fmt: skip
+    raw = _raw_kind(rng, t)
+    c: dict[str, np.ndarray] = {"ITEM_CD": item_cd}
+    c["PART_TYPE"] = pt_code
+    c["PartNm"] = _hide(rng, part_nm, 0.92)
+    c["ITEM_SUFFIX"] = np.where(is_var, suffixes, np.where(rng.random(n) < 0.06, "N", None))
+    c["ITEM_SPEC"] = _hide(rng, np.array(spec, dtype=object), 0.8)
+    c["ITEM_NM"] = _hide(rng, item_nm, 0.99)
+    c["ADDITIONAL_SPEC"] = _additional_spec(rng, t["flags"])
+    c["ITEM_MATERIAL"] = _hide(rng, mat_code, 0.95)
+    c["MATERIAL_DESC"] = _hide(rng, mat_desc, 0.7)
+    c["ITEM_ACCT"] = np.where(np.isin(t["pt"], [PT["CA"], PT["BL"]]), "30", np.where(rng.random(n) < 0.85, "20", "25")).astype(object)  # fmt: skip
+    c["ITEM_TYPE"] = np.where(rng.random(n) < 0.95, "M", "S").astype(object)
+    unit = np.where(t["pt"] == PT["CA"], np.where(rng.random(n) < 0.85, "SET", "EA"), "EA")
+    c["ITEM_UNIT"] = np.where(rng.random(n) < 0.03, "PCS", unit).astype(object)
+    c["ITEM_GRP1"] = _hide(rng, grp1, 0.9)
+    c["ITEM_GRP1NM"] = _hide(rng, grp1nm, 0.75)
+    c["STANDARD_YN"] = np.array(["Y", "N", None], dtype=object)[_pick(rng, n, [30, 50, 20])]
+    c["GROUP1"] = _hide(rng, np.array(APPLICATIONS, dtype=object)[t["application"]], 0.65)
+    c["GROUP2"] = _hide(rng, np.array(INDUSTRIES, dtype=object)[t["industry"]], 0.5)
+    c["DRAW_NO"] = _hide(rng, draw_no, 0.7)
+    c["DRAW_REV"] = _hide(rng, np.array(["0", "A", "B", "C", "1", "D"], dtype=object)[_pick(rng, n, [20, 30, 20, 10, 10, 10])], 0.55)  # fmt: skip
+    c["DRAW_SHEET_NO"] = _hide(
+        rng, np.array(["1", "2", "3"], dtype=object)[_pick(rng, n, [70, 20, 10])], 0.18
+    )
+    od_seen = rng.random(n) < 0.62
+    c["OUTDIAMETER"] = _dimension(rng, od, od_seen)
+    c["INDIAMETER"] = _dimension(rng, idia, rng.random(n) < 0.5)
+    c["OUTTHICKNESS"] = _dimension(rng, length, rng.random(n) < 0.45)
+    c["OUTDIAMETER_UNIT"] = np.where(
+        od_seen & (rng.random(n) < 0.6), np.where(rng.random(n) < 0.9, "MM", "mm"), None
+    )
+    c["ROTATE_CLOCKWISE"] = np.where(seal_part & (rng.random(n) < 0.10), "Y", None)
+    c["ROTATE_CTRCLOCKWISE"] = np.where(seal_part & (rng.random(n) < 0.06), "Y", None)
+    c["SealTypeGrup"] = np.where(
+        seal_part & (rng.random(n) < 0.85), np.array(SEAL_GROUPS, dtype=object)[seal], None
+    )
+    in_codes = np.array(["B", "U", "P", "Q", "C"], dtype=object)[np.maximum(t["in_type"], 0)]
+    in_codes[seal == 6] = "BW"
+    c["IN_SEALTYPE_CD"] = np.where(seal_part & (rng.random(n) < 0.7), in_codes, None)
+    c["MID_SEALTYPE_CD"] = np.where(mid, "T", None)
+    out_codes = np.array(["B", "U", "P"], dtype=object)[_pick(rng, n, [50, 30, 20])]
+    c["OUT_SEALTYPE_CD"] = np.where(double & (rng.random(n) < 0.8), out_codes, None)
+    for side, size, seen in (("IN", shaft, seal_part & (rng.random(n) < 0.7)),
+                             ("MID", shaft + 5, mid), ("OUT", out_size, double & (rng.random(n) < 0.75))):  # fmt: skip
+        inch = seen & (rng.random(n) < 0.04)
+        c[f"{side}_SEALSIZE"] = np.where(
+            seen, np.where(inch, np.round(size / 25.4, 3), size), np.nan
+        )
+        uom = np.where(inch, "INCH", np.where(rng.random(n) < 0.9, "MM", "mm"))
+        c[f"{side}_SEALSIZE_UOM"] = np.where(seen & (side != "MID"), uom, None)
+    c["RAW_MATL_KIND"] = _hide(
+        rng, np.array([r[0] or None for r in RAW_KINDS], dtype=object)[raw], 0.85
+    )
+    c["RAW_MATL_KINDNM"] = _hide(
+        rng, np.array([r[1] or None for r in RAW_KINDS], dtype=object)[raw], 0.6
+    )
+    t["raw"] = raw
+    return {
+        k: np.asarray(c[k], dtype=float if k in NUMERIC_ITEM_COLUMNS else object)
+        for k in ITEM_COLUMNS
+    }
+
+
+def _dimension(rng, true: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Real exports say 0 for a dimension nobody filled in, now and then NULL."""
+    out = np.where(seen, true, 0.0)
+    out[rng.random(len(true)) < 0.02] = np.nan
+    return out
+
+
+def _additional_spec(rng, flags: np.ndarray) -> np.ndarray:
+    n = len(flags)
+    r = rng.random(n)
+    out = np.full(n, None, dtype=object)
+    misc = np.array(
+        ["ATEX", "NACE MR0175", "LAPPED 2 LIGHT BANDS", "SPECIAL PACKING"], dtype=object
+    )
+    out[r < 0.03] = misc[rng.integers(0, len(misc), n)][r < 0.03]
+    api = np.where(rng.random(n) < 0.5, "API682 CAT2", "API682 CAT3")
+    out = np.where((flags & HARDCOAT > 0) & (r < 0.5), "HARD COATING CR2O3", out)
+    out = np.where(
+        (flags & FINISH > 0) & (r < 0.5),
+        np.where(r < 0.3, "MIRROR FINISH RA0.05", "FDA COMPLIANT"),
+        out,
+    )
+    return np.where((flags & API > 0) & (r < 0.45), api, out)
+
+
+def _raw_kind(rng, t: dict) -> np.ndarray:
+    n = len(t["pt"])
+    pt, mc, od = t["pt"], t["mc"], t["od"]
+    r = rng.random(n)
+    raw = np.where(r < 0.9, BAR, FRG)
+    raw = np.where((pt == PT["SL"]) & (r < 0.4), PIPE, raw)
+    raw = np.where(od > 150, np.where(r < 0.5, FRG, np.where(r < 0.8, PIPE, BAR)), raw)
+    raw = np.where(pt == PT["HS"], np.where(r < 0.7, CST, FRG), raw)
+    raw = np.where(np.isin(pt, [PT["PL"], PT["BL"]]), PLT, raw)
+    raw = np.where(mc == HARD, SNT, np.where(mc == CARBON, MLD, raw))
+    return np.where(pt == PT["CA"], NORAW, raw)
+
+
+# --- routings -----------------------------------------------------------------------------------
+
+
+def _insert(
+    ops: list[str], new: str, before: tuple[str, ...] = (), after: tuple[str, ...] = ()
+) -> None:
+    if new in ops:
+        return
+    if after:
+        hits = [i for i, op in enumerate(ops) if op in after]
+        if hits:
+            ops.insert(hits[-1] + 1, new)
+            return
+    hits = [i for i, op in enumerate(ops) if op in before + ("INSP-F",)]
+    ops.insert(hits[0] if hits else len(ops), new)
+
+
+def _shape(pt: int, mc: int, raw: int, seal: int, size: int, flags: int) -> list[tuple[str, str]]:
+    """The operation list (op code, work center) of one routing shape."""
+    code = PART_TYPES[pt][0]
+    ops = list(TEMPLATES.get((code, mc)) or TEMPLATES[(code, None)])
+    if raw not in (BAR, PIPE, PLT) and "CUT" in ops:
+        ops.remove("CUT")
+    if mc == ALLOY and "HT" not in ops:
+        _insert(ops, "HT", before=("GRD1", "GRD2"))
+    if flags & HARDCOAT:
+        _insert(ops, "CTG", before=("GRD1", "GRD2"))
+    if flags & PUMP and code in ("SL", "SR", "PR"):
+        _insert(ops, "MCT", after=("LTH1", "LTH2"))
+    if SEAL_GROUPS[seal] == "SPLIT" and code in ("SR", "SS", "GL"):
+        _insert(ops, "EDM", before=("LAP", "DBR", "WSH"))
+    if code == "CA" and SEAL_GROUPS[seal] in ("DOUBLE", "TANDEM"):
+        _insert(ops, "LKT", after=("PRT",))
+    if flags & FINISH:
+        _insert(ops, "POL", before=("FLT", "WSH"))
+    if flags & API:
+        _insert(ops, "MRK")
+    if flags & (API | INSP_M) and len(ops) > 3:
+        _insert(ops, "INSP-M", after=(ops[1],))
+    if flags & EXTRA_DBR:
+        _insert(ops, "DBR")
+    if flags & NO_FINAL and ops[-1] == "INSP-F":
+        ops.pop()
+    return _machines(ops, size, flags)
+
+
+def _machines(ops: list[str], size: int, flags: int) -> list[tuple[str, str]]:
+    out = []
+    for op in ops:
+        if op in ("LTH1", "LTH2") and size == 0:
+            if op == "LTH1":
+                out.append(("SWS", "SWS01"))
+            continue
+        if op in ("LTH1", "LTH2") and size == 2:
+            op = "VTL"
+        if op == "MCT" and flags & ROUTE2 and size == 2:
+            op = "OMC"
+        primary, alternate = OPERATIONS[op][1], OPERATIONS[op][2]
+        wc = alternate if flags & ROUTE2 else primary
+        if op == "GRD1" and size == 2:
+            wc = "GRD-C02"
+        out.append((op, wc))
+    if flags & ALT:
+        for i, (op, wc) in enumerate(out):
+            if OPERATIONS[op][5] in ("turn", "mill") and OPERATIONS[op][2] != wc:
+                out[i] = (op, OPERATIONS[op][2])
+                break
+    return out
+
+
+def _routings(rng, it: dict) -> dict:
+    n = len(it["pt"])
+    noise = np.zeros(n, dtype=np.int64)
+    for bit, share in ((ALT, 0.12), (EXTRA_DBR, 0.06), (NO_FINAL, 0.04), (INSP_M, 0.05)):
+        noise |= np.where(rng.random(n) < share, bit, 0)
+    # a near-duplicate was usually created by copying its base item's routing, noise and all
+    noise = np.where(rng.random(n) < 0.7, noise[it["base_pos"]], noise)
+    size = np.where(it["od"] < 30, 0, np.where(it["od"] > 250, 2, 1))
+    has1 = np.flatnonzero(it["has_routing"])
+    has2 = has1[rng.random(len(has1)) < 0.10]
+    r_item = np.concatenate([has1, has2])
+    r_two = np.r_[np.zeros(len(has1), bool), np.ones(len(has2), bool)]
+    order = np.lexsort((r_two, r_item))
+    r_item, r_two = r_item[order], r_two[order]
+    flags = it["flags"][r_item] | noise[r_item] | np.where(r_two, ROUTE2, 0)
+    fam = (((it["pt"] * 8 + it["mc"]) * 8 + it["raw"]) * 8 + it["seal"]) * 4 + size
+    key = fam[r_item] * 1024 + flags
+    uniq, inverse = np.unique(key, return_inverse=True)
+    shapes = [_shape(*_unpack(int(k))) for k in uniq.tolist()]
+    return _expand(rng, it, r_item, r_two, inverse, shapes, size)
+
+
+def _unpack(key: int) -> tuple[int, int, int, int, int, int]:
+    key, flags = divmod(key, 1024)
+    key, size = divmod(key, 4)
+    key, seal = divmod(key, 8)
+    key, raw = divmod(key, 8)
+    pt, mc = divmod(key, 8)
+    return pt, mc, raw, seal, size, flags
+
+
+def _ragged(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For groups of ``lengths``: each row's group number and its position within the group."""
+    total = int(lengths.sum())
+    group = np.repeat(np.arange(len(lengths)), lengths)
+    within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return group, within
+
+
+def _iso_dates(days: np.ndarray) -> np.ndarray:
+    return np.datetime_as_string(EPOCH + days.astype("timedelta64[D]"), unit="D").astype(object)
+
+
+def _expand(rng, it: dict, r_item, r_two, inverse, shapes, size) -> dict:
+    """One row per operation of every routing, with times in the routing's own unit."""
+    op_codes = list(OPERATIONS)
+    wc_codes = list(WORK_CENTERS)
+    lens = np.array([len(s) for s in shapes])
+    flat_op = np.array([op_codes.index(op) for s in shapes for op, _ in s])
+    flat_wc = np.array([wc_codes.index(wc) for s in shapes for _, wc in s])
+    row_r, within = _ragged(lens[inverse])
+    flat = (np.cumsum(lens) - lens)[inverse][row_r] + within
+    op, wc = flat_op[flat], flat_wc[flat]
+    item = r_item[row_r]
+    rows, routings = len(op), len(r_item)
+    kind = np.array([OPERATIONS[c][5] for c in op_codes], dtype=object)[op]
+    external = kind == "ext"
+    machining = np.isin(kind, TURN_KINDS)
+    od, length, mc = it["od"][item], it["len"][item], it["mc"][item]
+    size_f = np.clip((od / 60) ** 0.6, 0.35, 5.0)
+    len_f = np.clip((length / 20) ** 0.35, 0.6, 2.5)
+    scale = np.where(machining, size_f * len_f * MATERIAL_SPEED[mc], np.sqrt(size_f))
+    run_base = np.array([OPERATIONS[c][4] for c in op_codes])[op]
+    run_pc = np.round(run_base * scale * rng.lognormal(0, 0.12, rows), 1)
+    setup = np.array([OPERATIONS[c][3] for c in op_codes], dtype=float)[op]
+    setup = setup * (1 + 0.25 * size[item]) * rng.lognormal(0, 0.1, rows)
+    setup = np.where(setup >= 10, np.round(setup / 5) * 5, np.round(setup))
+    days = np.array([OUTSOURCED_DAYS.get(c, 1) for c in op_codes])[op] + np.where(
+        external, rng.integers(-1, 4, rows), 0
+    )
+    queue = np.where(
+        external, 0.0, np.array([0.0, 30, 60, 120])[_pick(rng, rows, [60, 20, 10, 10])]
+    )
+    move = np.array([0.0, 10, 20, 30])[_pick(rng, rows, [50, 25, 15, 10])]
+    wait = np.where(external, days * 1440.0, 0.0)
+    # run times are written per RUN_TIME_QTY pieces; a few routings leave it 0 or empty
+    small = size[r_item] == 0
+    qty = np.array([1.0, 10, 100, 0, np.nan])[_pick(rng, routings, [83, 10, 4, 1.5, 1.5])]
+    qty = np.where(small & (rng.random(routings) < 0.3), 100.0, qty)
+    qty = np.where((size[r_item] == 2) & (qty > 1), 1.0, qty)  # big parts are timed one by one
+    per = np.where(np.nan_to_num(qty) >= 1, np.nan_to_num(qty), 1.0)[row_r]
+    unit = _pick(rng, routings, [u[2] for u in TIME_UNITS])
+    factor = np.array([u[1] for u in TIME_UNITS])[unit][row_r]
+    digits = np.where(factor < 1, 4, np.where(factor > 1, 1, 2))
+
+    def in_unit(minutes: np.ndarray) -> np.ndarray:
+        value = minutes * factor
+        return np.where(
+            digits == 4,
+            np.round(value, 4),
+            np.where(digits == 1, np.round(value, 1), np.round(value, 2)),
+        )
+
+    created = rng.integers(0, int((END - EPOCH).astype(int)) - 30, routings)
+    seconds = rng.integers(6 * 3600, 19 * 3600, routings)
+    stamp = np.datetime_as_string(
+        (EPOCH + created.astype("timedelta64[D]")).astype("datetime64[s]")
+        + seconds.astype("timedelta64[s]"),
+        unit="s",
+    )
+    inserted = np.char.replace(stamp, "T", " ").astype(object)
+    valid_to = np.where(r_two & (rng.random(routings) < 0.2), _iso_dates(created + rng.integers(200, 2000, routings)), "9999-12-31")  # fmt: skip
+    valid_from = _iso_dates(created)
+    valid_from[rng.random(routings) < 2e-5] = (
+        "2019-02-30"  # the ERP has let a few impossible dates through
+    )
+    op_arr = np.array(op_codes, dtype=object)
+    wc_arr = np.array(wc_codes, dtype=object)
+    cols = {
+        "ITEM_CD": it["columns"]["ITEM_CD"][item],
+        "ROUT_NO": np.where(r_two, "02", "01").astype(object)[row_r],
+        "PROC_SEQ": (within + 1) * 10,
+        "JOB_CD": op_arr[op],
+        "JOB_NM": np.array([OPERATIONS[c][0] for c in op_codes], dtype=object)[op],
+        "RES_CD": wc_arr[wc],
+        "RES_DIS": np.array([WORK_CENTERS[c] for c in wc_codes], dtype=object)[wc],
+        "INSIDE_FLAG": np.where(external, "N", "Y").astype(object),
+        "TIME_UNIT": np.array([u[0] for u in TIME_UNITS], dtype=object)[unit][row_r],
+        "SETUP_TIME": in_unit(np.where(external, 0.0, setup)),
+        "RUN_TIME": in_unit(np.where(external, 0.0, run_pc * per)),
+        "RUN_TIME_QTY": qty[row_r],
+        "QUEUE_TIME": in_unit(queue),
+        "WAIT_TIME": in_unit(wait),
+        "MOVE_TIME": in_unit(move),
+        "MFG_LT": days.astype(float),
+        "INSRT_DT": inserted[row_r],
+        "VALID_FROM_DT": valid_from[row_r],
+        "VALID_TO_DT": valid_to.astype(object)[row_r],
+    }
+    starts = np.cumsum(lens[inverse]) - lens[inverse]
+    return {"columns": cols, "r_item": r_item, "r_two": r_two, "r_start": starts, "r_len": lens[inverse],
+            "setup": np.where(external, 0.0, setup), "run_pc": run_pc, "external": external, "hard": mc == HARD}  # fmt: skip
+
+
+def _work_orders(rng, it: dict, rt: dict) -> dict:
+    """Shop-floor actuals: several orders for ~40 % of routed items, hours around the standard."""
+    first = np.flatnonzero(~rt["r_two"])
+    second = np.full(len(it["pt"]), -1)
+    second[rt["r_item"][rt["r_two"]]] = np.flatnonzero(rt["r_two"])
+    chosen = first[rng.random(len(first)) < 0.4]
+    per_item = 1 + rng.poisson(1.3, len(chosen))
+    routing = np.repeat(chosen, per_item)
+    alt = second[rt["r_item"][routing]]
+    routing = np.where((alt >= 0) & (rng.random(len(routing)) < 0.3), alt, routing)
+    item = rt["r_item"][routing]
+    lot = np.array([120.0, 20, 2])[
+        np.where(it["od"][item] < 30, 0, np.where(it["od"][item] > 250, 2, 1))
+    ]
+    order_qty = np.maximum(1, np.round(lot * rng.lognormal(0, 0.6, len(routing))))
+    order_day = rng.integers(4383, int((END - EPOCH).astype(int)) - 20, len(routing))  # from 2021
+    row_o, within = _ragged(rt["r_len"][routing])
+    op_row = rt["r_start"][routing][row_o] + within
+    keep = ~rt["external"][op_row] & (rng.random(len(op_row)) >= 0.05)
+    row_o, within, op_row = row_o[keep], within[keep], op_row[keep]
+    n = len(op_row)
+    qty = order_qty[row_o]
+    outlier = rng.random(n)
+    spread = np.where(outlier < 0.015, rng.uniform(3, 10, n), np.where(outlier < 0.02, 0.05, 1.0))
+    setup_h = rt["setup"][op_row] / 60 * rng.lognormal(0, 0.25, n) * spread
+    run_h = rt["run_pc"][op_row] * qty / 60 * rng.lognormal(0, 0.2, n) * spread
+    bad_p = np.where(rt["hard"][op_row], 0.03, 0.01)
+    cols = rt["columns"]
+    return {
+        "ITEM_CD": cols["ITEM_CD"][op_row],
+        "ROUT_NO": cols["ROUT_NO"][op_row],
+        "PROC_SEQ": cols["PROC_SEQ"][op_row],
+        "JOB_CD": cols["JOB_CD"][op_row],
+        "RES_CD": cols["RES_CD"][op_row],
+        "REPORT_DT": _iso_dates(order_day[row_o] + within // 2),
+        "SETUP_HOURS": np.round(setup_h, 3),
+        "MACH_WORKED_HOURS": np.round(run_h, 3),
+        "ORDER_QTY": qty,
+        "BAD_QTY": rng.binomial(qty.astype(np.int64), bad_p).astype(float),
+    }
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _python(values: np.ndarray) -> list:
+    """A column as Python values for sqlite3 (NaN → NULL)."""
+    if values.dtype.kind == "f":
+        out = values.astype(object)
+        out[np.isnan(values)] = None
+        return out.tolist()
+    return values.tolist()
+
+
+def _insert_rows(
+    conn, table: str, columns: dict, report: Progress, stage: str, span: tuple
+) -> None:
+    names = list(columns)
+    sql = f'INSERT INTO "{table}" ({", ".join(names)}) VALUES ({", ".join("?" * len(names))})'
+    total = len(columns[names[0]])
+    batch = 200_000
+    for start in range(0, total, batch):
+        part = [_python(columns[n][start : start + batch]) for n in names]
+        conn.executemany(sql, zip(*part, strict=True))
+        done = min(start + batch, total) / max(total, 1)
+        report(
+            stage,
+            span[0] + (span[1] - span[0]) * done,
+            f"{table}: {min(start + batch, total)} rows",
+        )
+
+
+def _write(path: Path, items: dict, routings: dict, work_orders: dict, report: Progress) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        item_types = [(c, "REAL" if c in NUMERIC_ITEM_COLUMNS else "TEXT") for c in ITEM_COLUMNS]
+        for table, types in ((ITEM_TABLE, item_types), (ROUTING_TABLE, ROUTING_COLUMNS),
+                             (WORK_ORDER_TABLE, WORK_ORDER_COLUMNS)):  # fmt: skip
+            conn.execute(f'CREATE TABLE "{table}" ({", ".join(f"{c} {t}" for c, t in types)})')
+        conn.execute("BEGIN")
+        _insert_rows(conn, ITEM_TABLE, items, report, "write", (0.45, 0.55))
+        _insert_rows(conn, ROUTING_TABLE, routings, report, "write", (0.55, 0.8))
+        _insert_rows(conn, WORK_ORDER_TABLE, work_orders, report, "write", (0.8, 0.99))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

@@ -1,0 +1,438 @@
+"""Where plant data is read from: a SQLite file, an ODBC data source or a folder of CSV files.
+
+``open_source(text)`` understands three forms:
+
+- ``sqlite:///path/to/plant.sqlite`` (absolute, or relative to the working directory);
+- ``odbc:<connection string>``, e.g. ``odbc:DSN=PLANT`` or, with the Access driver on Windows,
+  ``odbc:DRIVER={Microsoft Access Driver (*.mdb, *.accdb)};DBQ=C:\\erp\\plant.accdb``, and on
+  Linux ``odbc:DRIVER={MDBTools};DBQ=/srv/erp/plant.mdb``;
+- ``csv:///path/to/folder`` where each table is ``<name>.csv`` (UTF-8, or CP949/Latin-1).
+
+Every source answers ``tables()``, ``read_table(name, columns=None)`` (a DataFrame whose
+columns carry the requested names) and ``close()``, and is a context manager. Table and column
+names are matched exactly first, then ignoring case, as Access and SQLite do.
+
+Reads stay within what mdbtools' ODBC driver accepts (DESIGN §3): one ``SELECT * FROM [t]``
+per table, columns picked in Python, no JOIN/ORDER BY/parameters, no ``cursor.columns()``.
+Date and time columns come back as ISO-like text (our own output converters), so a date the
+driver cannot turn into a Python datetime (year 9999, day 0) is a value for extraction to count,
+not an exception that aborts the read. Should a driver still fail mid-table, the table is read
+again column by column and the unreadable column is reported in ``issues`` and left empty.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from routing_site.errors import BadInput
+
+FORMS = (
+    "sqlite:///path/to/file.sqlite, "
+    "odbc:<connection string> (e.g. odbc:DSN=PLANT or odbc:DRIVER={MDBTools};DBQ=/path/file.mdb), "
+    "csv:///path/to/folder"
+)
+FETCH_ROWS = 50_000
+
+# ODBC SQL type codes whose values we decode ourselves (SQL_TYPE_* and the ODBC 2 names)
+SQL_TIMESTAMP_TYPES = (93, 11)
+SQL_DATE_TYPES = (91, 9)
+SQL_TIME_TYPES = (92, 10)
+
+
+class SourceError(BadInput):
+    """The source cannot be opened or read as the profile says; ``detail`` says what to do."""
+
+    code = "source_error"
+
+
+def parse_source(source: str) -> tuple[str, str]:
+    """``(scheme, rest)`` for a source string, or SourceError naming the accepted forms."""
+    text = (source or "").strip()
+    for scheme, prefix in (("sqlite", "sqlite:///"), ("csv", "csv:///"), ("odbc", "odbc:")):
+        if text.lower().startswith(prefix):
+            rest = text[len(prefix) :]  # sqlite:////abs/path, sqlite:///rel/path, sqlite:///C:/x
+            if not rest.strip():
+                raise SourceError(
+                    f"Source {source!r} names no {scheme} target. Use one of: {FORMS}"
+                )
+            return scheme, rest.strip()
+    raise SourceError(
+        f"Unknown source {source!r}. Use one of: {FORMS}",
+        fields={"source": ["unknown scheme"]},
+    )
+
+
+def open_source(source: str) -> Source:
+    """Open ``source`` (see the module docstring for the accepted forms)."""
+    scheme, rest = parse_source(source)
+    if scheme == "sqlite":
+        return SqliteSource(rest)
+    if scheme == "csv":
+        return CsvSource(rest)
+    return OdbcSource(rest)
+
+
+class Source:
+    """A readable set of tables. Subclasses implement ``_table_names`` and ``_read``."""
+
+    kind = "source"
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.issues: list[tuple[str, str, int, str]] = []  # (table, reason, count, example)
+        self._tables: list[str] | None = None
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+    def tables(self) -> list[str]:
+        if self._tables is None:
+            self._tables = self._table_names()
+        return list(self._tables)
+
+    def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The table ``name`` (all columns, or ``columns`` in that order, named as requested)."""
+        return pd.DataFrame(self.read_columns(name, columns))
+
+    def read_columns(self, name: str, columns: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Like :meth:`read_table`, as one numpy array per column (no DataFrame copy)."""
+        table = self._resolve_table(name)
+        data = self._read(table, columns)
+        if columns is None:
+            return data
+        actual = _resolve_columns(list(data), columns, table, self.label)
+        return {want: data[have] for want, have in zip(columns, actual, strict=True)}
+
+    def _resolve_table(self, name: str) -> str:
+        names = self.tables()
+        if name in names:
+            return name
+        folded = [t for t in names if t.lower() == name.lower()]
+        if folded:
+            return folded[0]
+        listing = ", ".join(names) if names else "(none)"
+        raise SourceError(
+            f"Table {name!r} is not in {self.label}. Available tables: {listing}. "
+            "Fix the table name in the mapping profile.",
+            fields={"tables": [f"missing table {name!r}"]},
+        )
+
+    def _table_names(self) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _read(
+        self, table: str, columns: list[str] | None
+    ) -> dict[str, np.ndarray]:  # pragma: no cover
+        """Source column name -> values, for ``columns`` (resolved) or all columns."""
+        raise NotImplementedError
+
+
+def _resolve_columns(available: list[str], wanted: list[str], table: str, label: str) -> list[str]:
+    lower = {c.lower(): c for c in reversed(available)}
+    out, missing = [], []
+    for col in wanted:
+        if col in available:
+            out.append(col)
+        elif col.lower() in lower:
+            out.append(lower[col.lower()])
+        else:
+            missing.append(col)
+    if missing:
+        raise SourceError(
+            f"Column(s) {', '.join(repr(m) for m in missing)} not in table {table!r} of {label}. "
+            f"Available columns: {', '.join(available)}. Fix the column names in the mapping profile.",
+            fields={"columns": [f"missing column {m!r} in {table!r}" for m in missing]},
+        )
+    return out
+
+
+def _existing_file(path_text: str, what: str) -> Path:
+    path = Path(path_text).expanduser()
+    if not path.exists():
+        raise SourceError(
+            f"{what} {path} does not exist. Check the path in the source setting "
+            "(ROUTING_SOURCE or the profile's source); relative paths start from the working folder "
+            f"{Path.cwd()}.",
+            fields={"source": [f"missing: {path}"]},
+        )
+    return path
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SqliteSource(Source):
+    kind = "sqlite"
+
+    def __init__(self, path_text: str) -> None:
+        path = _existing_file(path_text, "SQLite file")
+        if path.is_dir():
+            raise SourceError(
+                f"{path} is a folder; sqlite:/// needs a database file (csv:/// reads folders)."
+            )
+        super().__init__(f"sqlite:///{path}")
+        self.path = path
+        self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _execute(self, sql: str) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql)
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"Cannot read {self.path} as a SQLite database: {exc}") from exc
+
+    def _table_names(self) -> list[str]:
+        # views count as tables here: a SQLite export may well present the ERP views as views
+        sql = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+        return sorted(r[0] for r in self._execute(sql).fetchall())
+
+    def _read(self, table: str, columns: list[str] | None) -> dict[str, np.ndarray]:
+        cur = self._execute(f"SELECT * FROM {_quote(table)} LIMIT 0")
+        available = [d[0] for d in cur.description]
+        picked = (
+            available
+            if columns is None
+            else _resolve_columns(available, columns, table, self.label)
+        )
+        unique = list(dict.fromkeys(picked))
+        cur = self._execute(f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}")
+        return _frame(cur.fetchall(), unique)
+
+
+def _frame(rows: list, names: list[str]) -> dict[str, np.ndarray]:
+    """Rows of tuples → one array per column: int64/float64/bool when the values allow, else objects."""
+    if not rows:
+        return {n: np.empty(0, dtype=object) for n in names}
+    try:  # pandas' C routines (what DataFrame.from_records uses), without its DataFrame copies
+        from pandas._libs import lib
+
+        table = lib.to_object_array_tuples(rows)
+    except (ImportError, AttributeError):  # pragma: no cover - other pandas versions
+        table = np.array(rows, dtype=object).reshape(len(rows), len(names))
+    return {n: _column(np.ascontiguousarray(table[:, i])) for i, n in enumerate(names)}
+
+
+def _column(values: np.ndarray) -> np.ndarray:
+    first = next((v for v in values[:1000] if v is not None), None)
+    if isinstance(first, (int, float)) or first is None:  # bool is an int too
+        converted = pd.Series(values, dtype=object).infer_objects().to_numpy()
+        if converted.dtype.kind in "ifb":
+            return converted
+    return values
+
+
+class CsvSource(Source):
+    kind = "csv"
+    ENCODINGS = ("utf-8-sig", "cp949", "latin-1")
+
+    def __init__(self, folder_text: str) -> None:
+        folder = _existing_file(folder_text, "CSV folder")
+        if not folder.is_dir():
+            raise SourceError(
+                f"{folder} is a file; csv:/// needs a folder holding <table>.csv files."
+            )
+        super().__init__(f"csv:///{folder}")
+        self.folder = folder
+
+    def _table_names(self) -> list[str]:
+        return sorted(p.stem for p in self.folder.glob("*.csv"))
+
+    def _read(self, table: str, columns: list[str] | None) -> dict[str, np.ndarray]:
+        path = self.folder / f"{table}.csv"
+        for encoding in self.ENCODINGS:
+            try:
+                header = list(pd.read_csv(path, nrows=0, encoding=encoding).columns)
+                picked = (
+                    header
+                    if columns is None
+                    else _resolve_columns(header, columns, table, self.label)
+                )
+                unique = list(dict.fromkeys(picked))
+                frame = pd.read_csv(
+                    path,
+                    usecols=unique,
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=[""],
+                    encoding=encoding,
+                )
+                return {c: frame[c].to_numpy(dtype=object) for c in unique}
+            except UnicodeDecodeError:
+                continue
+            except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+                raise SourceError(f"Cannot parse {path} as CSV: {exc}") from exc
+        raise SourceError(f"Cannot decode {path}; save it as UTF-8.")  # pragma: no cover
+
+
+# --- ODBC -------------------------------------------------------------------------------------
+
+
+def _driver_hint() -> str:
+    if sys.platform.startswith("win"):
+        return (
+            "On Windows install the Microsoft Access Database Engine redistributable whose "
+            "bitness (32/64-bit) matches this Python's."
+        )
+    return (
+        "On Debian/Ubuntu install the driver package: 'apt-get install unixodbc odbc-mdbtools' "
+        "for Access files, 'libsqliteodbc' for SQLite; then check 'odbcinst -q -d'."
+    )
+
+
+def _conn_value(conn: str, key: str) -> str | None:
+    match = re.search(rf"(?:^|;)\s*{key}\s*=\s*(\{{[^}}]*\}}|[^;]*)", conn, flags=re.IGNORECASE)
+    if not match:
+        return None
+    return match.group(1).strip().strip("{}").strip()
+
+
+def _decode_datetime(raw: bytes | None, sql_kind: str) -> str | None:
+    """An ODBC date/time value as text, whatever the driver put in it (never raises)."""
+    if raw is None:
+        return None
+    if all(32 <= b < 127 for b in raw):  # the driver already gave text (e.g. SQLite ODBC)
+        return raw.decode("ascii").strip() or None
+    try:
+        if len(raw) >= 16 and sql_kind == "timestamp":
+            y, mo, d, h, mi, s, frac = struct.unpack("<hHHHHHI", raw[:16])
+            text = f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}"
+            return text + (f".{frac // 1000:06d}" if frac else "")
+        if len(raw) >= 6 and sql_kind == "date":
+            y, mo, d = struct.unpack("<hHH", raw[:6])
+            return f"{y:04d}-{mo:02d}-{d:02d}"
+        if len(raw) >= 6 and sql_kind == "time":
+            h, mi, s = struct.unpack("<HHH", raw[:6])
+            return f"{h:02d}:{mi:02d}:{s:02d}"
+    except struct.error:  # pragma: no cover - guarded by the length checks
+        pass
+    return "0x" + raw.hex()
+
+
+class OdbcSource(Source):
+    kind = "odbc"
+
+    def __init__(self, conn_str: str) -> None:
+        super().__init__(f"odbc:{_redact(conn_str)}")
+        try:
+            import pyodbc
+        except ImportError as exc:  # pragma: no cover - pyodbc is a base requirement
+            raise SourceError(
+                f"pyodbc is not installed ({exc}); pip install pyodbc. {_driver_hint()}"
+            )
+        self.pyodbc = pyodbc
+        self._check_driver(conn_str)
+        for key in ("DBQ", "Database"):
+            target = _conn_value(conn_str, key)
+            if target and not _conn_value(conn_str, "DSN") and target != ":memory:":
+                _existing_file(target, "Database file")
+        try:
+            self.conn = pyodbc.connect(conn_str, autocommit=True)
+        except pyodbc.Error as exc:
+            raise SourceError(self._connect_message(conn_str, exc)) from exc
+        for codes, kind in (
+            (SQL_TIMESTAMP_TYPES, "timestamp"),
+            (SQL_DATE_TYPES, "date"),
+            (SQL_TIME_TYPES, "time"),
+        ):
+            for code in codes:
+                self.conn.add_output_converter(code, lambda raw, k=kind: _decode_datetime(raw, k))
+
+    def _check_driver(self, conn_str: str) -> None:
+        driver = _conn_value(conn_str, "DRIVER")
+        installed = self.pyodbc.drivers()
+        if driver and driver not in installed:
+            listing = ", ".join(installed) if installed else "(none)"
+            raise SourceError(
+                f"ODBC driver {driver!r} is not installed. Installed drivers: {listing}. {_driver_hint()}",
+                fields={"source": [f"missing ODBC driver {driver!r}"]},
+            )
+
+    def _connect_message(self, conn_str: str, exc: Exception) -> str:
+        text = str(exc)
+        dsn = _conn_value(conn_str, "DSN")
+        if dsn and ("IM002" in text or "not found" in text.lower()):
+            known = ", ".join(sorted(self.pyodbc.dataSources())) or "(none)"
+            return (
+                f"ODBC data source {dsn!r} is not defined. Defined DSNs: {known}. {_driver_hint()}"
+            )
+        return f"Cannot connect to {self.label}: {text}. {_driver_hint()}"
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except self.pyodbc.Error:  # pragma: no cover - already closed by the driver
+            pass
+
+    def _table_names(self) -> list[str]:
+        cur = self.conn.cursor()
+        rows = cur.tables().fetchall()
+        names = [
+            r.table_name
+            for r in rows
+            if (r.table_type or "").upper() == "TABLE" and not r.table_name.startswith("MSys")
+        ]
+        return sorted(dict.fromkeys(names))
+
+    def _read(self, table: str, columns: list[str] | None) -> dict[str, np.ndarray]:
+        cur = self.conn.cursor()
+        sql = f"SELECT * FROM [{table}]"
+        try:
+            cur.execute(sql)
+        except self.pyodbc.Error as exc:
+            raise SourceError(f"Cannot read table {table!r} from {self.label}: {exc}") from exc
+        names = [d[0] for d in cur.description]
+        picked = names if columns is None else _resolve_columns(names, columns, table, self.label)
+        try:
+            rows = _fetch_all(cur)
+        except (self.pyodbc.Error, ValueError, OverflowError, UnicodeDecodeError) as exc:
+            return self._read_by_column(table, names, list(dict.fromkeys(picked)), exc)
+        index = [names.index(p) for p in dict.fromkeys(picked)]
+        return _frame([tuple(r[i] for i in index) for r in rows], list(dict.fromkeys(picked)))
+
+    def _read_by_column(self, table: str, names: list[str], picked: list[str], first: Exception):
+        """Re-read one column at a time so one unreadable column cannot sink the table."""
+        columns: dict[str, list] = {}
+        length = None
+        for name in picked:
+            cur = self.conn.cursor()
+            try:
+                cur.execute(f"SELECT [{name}] FROM [{table}]")
+                values = [r[0] for r in _fetch_all(cur)]
+                length = len(values)
+            except (self.pyodbc.Error, ValueError, OverflowError, UnicodeDecodeError) as exc:
+                values = None
+                self.issues.append((table, f"unreadable column {name}", 1, f"{name}: {exc}"))
+            columns[name] = values
+        if length is None:
+            raise SourceError(f"Cannot read table {table!r} from {self.label}: {first}") from first
+        data = {n: (v if v is not None else [None] * length) for n, v in columns.items()}
+        return _frame(list(zip(*data.values(), strict=True)), list(data))
+
+
+def _fetch_all(cur) -> list:
+    rows: list = []
+    while True:
+        chunk = cur.fetchmany(FETCH_ROWS)
+        if not chunk:
+            return rows
+        rows.extend(chunk)
+
+
+def _redact(conn_str: str) -> str:
+    return re.sub(r"(?i)(pwd|password)\s*=\s*[^;]*", r"\1=***", conn_str)

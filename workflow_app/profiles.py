@@ -1,0 +1,279 @@
+"""Input mapping profiles: how one plant's source maps onto the canonical model (DESIGN §3).
+
+A profile is plain JSON (see ``defaults/plant-default.json``)::
+
+    source           "" (use settings.ROUTING_SOURCE), "sqlite:///…", "odbc:…" or "csv:///…"
+    tables           {"items": name, "operations": name, "work_results": name | null}
+    columns          per table: canonical field -> source column
+    attributes       [{"name", "column", "kind": categorical|numeric|text, "weight"}]
+    time_units       {"default": unit, "minutes": [spellings], "hours": [...], "seconds": [...]}
+    in_house_values  spellings of the in-house flag (anything else means outsourced)
+
+:func:`validate_profile` returns a normalised copy (spellings upper-cased and stripped,
+optional parts filled with their defaults) or raises :class:`BadInput` whose ``fields`` name
+every problem by path, e.g. ``{"attributes.3.kind": ["must be one of …"]}``. Unknown top-level
+keys are passed through untouched so other tools may annotate a profile.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+from django.conf import settings
+
+from routing_site.errors import BadInput
+
+DEFAULT_PROFILE_PATH = Path(__file__).resolve().parent / "defaults" / "plant-default.json"
+
+KINDS = ("categorical", "numeric", "text")
+MAX_WEIGHT = 100.0
+TABLES = ("items", "operations", "work_results")
+
+# canonical field -> required?  (optional fields fall back to the defaults in extract.py)
+FIELDS: dict[str, dict[str, bool]] = {
+    "items": {"item_code": True},
+    "operations": {
+        "item_code": True,
+        "routing_no": False,  # absent: every routing is "01"
+        "seq": True,
+        "op_code": True,
+        "op_name": False,
+        "work_center": True,
+        "work_center_name": False,
+        "in_house": False,  # absent: every operation is in-house
+        "time_unit": False,  # absent: the profile's default unit
+        "setup_min": False,
+        "run_min": False,
+        "run_qty": False,  # absent: 1
+        "queue_min": False,
+        "wait_min": False,
+        "move_min": False,
+        "lead_time": False,  # read by nobody yet; accepted so ERP exports can be mapped fully
+        "valid_from": False,
+        "valid_to": False,
+        "inserted_at": False,
+    },
+    "work_results": {
+        "item_code": True,
+        "routing_no": False,
+        "seq": True,
+        "op_code": False,
+        "work_center": False,
+        "reported_at": False,
+        "setup_hours": False,
+        "run_hours": False,
+        "order_qty": False,
+        "bad_qty": False,
+    },
+}
+
+UNIT_GROUPS = ("minutes", "hours", "seconds")
+DEFAULT_TIME_UNITS = {
+    "default": "min",
+    "minutes": ["MIN", "M", "MINUTE", "MINUTES", "분"],
+    "hours": ["H", "HR", "HRS", "HOUR", "HOURS", "시간"],
+    "seconds": ["S", "SEC", "SECS", "SECOND", "SECONDS", "초"],
+}
+DEFAULT_IN_HOUSE = ["Y", "YES", "1", "TRUE", "I", "IN", "사내"]
+# the canonical spelling of each unit group; "default" may be any spelling of any group
+CANONICAL_UNIT = {"minutes": "min", "hours": "h", "seconds": "s"}
+
+
+def load_default_profile() -> dict:
+    """The shipped ``plant-default`` profile, validated."""
+    with DEFAULT_PROFILE_PATH.open(encoding="utf-8") as fh:
+        return validate_profile(json.load(fh))
+
+
+def resolve_source(profile: dict) -> str:
+    """The profile's source, or the site's ``ROUTING_SOURCE`` when the profile leaves it empty."""
+    return (profile.get("source") or "").strip() or settings.ROUTING_SOURCE
+
+
+def unit_factor(profile: dict, spelling: str) -> float | None:
+    """Minutes per one ``spelling`` unit under ``profile`` (None when the spelling is unknown)."""
+    key = str(spelling).strip().upper()
+    units = profile["time_units"]
+    for group, factor in (("minutes", 1.0), ("hours", 60.0), ("seconds", 1 / 60)):
+        if key in units[group] or key == CANONICAL_UNIT[group].upper():
+            return factor
+    return None
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.fields: dict[str, list[str]] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.fields.setdefault(path, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.fields:
+            path, messages = next(iter(self.fields.items()))
+            raise BadInput(f"Invalid mapping profile: {path}: {messages[0]}", fields=self.fields)
+
+
+def _text(value) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def validate_profile(spec: dict) -> dict:
+    """A normalised copy of ``spec``; raises BadInput listing every problem by field path."""
+    if not isinstance(spec, dict):
+        raise BadInput(
+            "A mapping profile must be a JSON object.", fields={"profile": ["not an object"]}
+        )
+    errors = _Errors()
+    out = copy.deepcopy(spec)
+    out["name"] = _text(spec.get("name")) or "unnamed"
+    out["description"] = spec.get("description") or ""
+    out["source"] = _check_source(spec.get("source", ""), errors)
+    out["tables"] = _check_tables(spec.get("tables"), errors)
+    out["columns"] = _check_columns(spec.get("columns"), out["tables"], errors)
+    out["attributes"] = _check_attributes(spec.get("attributes"), errors)
+    out["time_units"] = _check_time_units(spec.get("time_units"), errors)
+    out["in_house_values"] = _check_in_house(spec.get("in_house_values"), errors)
+    errors.raise_if_any()
+    return out
+
+
+def _check_source(value, errors: _Errors) -> str:
+    from registry_app.pipeline.sources import SourceError, parse_source
+
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        errors.add("source", "must be a string (empty means the site's ROUTING_SOURCE)")
+        return ""
+    try:
+        parse_source(value)
+    except SourceError as exc:
+        errors.add("source", exc.detail)
+    return value.strip()
+
+
+def _check_tables(value, errors: _Errors) -> dict:
+    if not isinstance(value, dict):
+        errors.add("tables", "must be an object with items, operations and work_results")
+        return {"items": "", "operations": "", "work_results": None}
+    for key in value:
+        if key not in TABLES:
+            errors.add(f"tables.{key}", f"unknown table role; known: {', '.join(TABLES)}")
+    out = {}
+    for role in ("items", "operations"):
+        out[role] = _text(value.get(role)) or ""
+        if not out[role]:
+            errors.add(f"tables.{role}", "required: the source table name")
+    wr = value.get("work_results")
+    if wr is not None and not isinstance(wr, str):
+        errors.add("tables.work_results", "must be a table name, or null when there is none")
+    out["work_results"] = _text(wr) if isinstance(wr, str) else None
+    return out
+
+
+def _check_columns(value, tables: dict, errors: _Errors) -> dict:
+    if not isinstance(value, dict):
+        errors.add("columns", "must be an object: table role -> {canonical field: source column}")
+        value = {}
+    for key in value:
+        if key not in TABLES:
+            errors.add(f"columns.{key}", f"unknown table role; known: {', '.join(TABLES)}")
+    out: dict[str, dict[str, str]] = {}
+    for role in TABLES:
+        if role == "work_results" and not tables.get("work_results"):
+            out[role] = {}
+            continue
+        mapping = value.get(role, {})
+        if not isinstance(mapping, dict):
+            errors.add(f"columns.{role}", "must be an object: canonical field -> source column")
+            mapping = {}
+        out[role] = {}
+        for fld, column in mapping.items():
+            if fld not in FIELDS[role]:
+                known = ", ".join(FIELDS[role])
+                errors.add(f"columns.{role}.{fld}", f"unknown canonical field; known: {known}")
+            elif _text(column) is None:
+                errors.add(f"columns.{role}.{fld}", "must be a source column name")
+            else:
+                out[role][fld] = column.strip()
+        for fld, required in FIELDS[role].items():
+            if required and fld not in mapping:
+                errors.add(f"columns.{role}.{fld}", "required: map it to a source column")
+    return out
+
+
+def _check_attributes(value, errors: _Errors) -> list[dict]:
+    if not isinstance(value, list) or not value:
+        errors.add("attributes", "must be a non-empty list of {name, column, kind, weight}")
+        return []
+    out, seen = [], set()
+    for i, attr in enumerate(value):
+        path = f"attributes.{i}"
+        if not isinstance(attr, dict):
+            errors.add(path, "must be an object with name, column, kind, weight")
+            continue
+        name = _text(attr.get("name"))
+        if name is None:
+            errors.add(f"{path}.name", "required: a non-empty name")
+        elif name.lower() in seen or name == "item_code":
+            errors.add(f"{path}.name", f"duplicate attribute name {name!r}")
+        else:
+            seen.add(name.lower())
+        column = _text(attr.get("column")) or name
+        if column is None:
+            errors.add(f"{path}.column", "required: the source column")
+        kind = attr.get("kind")
+        if kind not in KINDS:
+            errors.add(f"{path}.kind", f"must be one of {', '.join(KINDS)} (got {kind!r})")
+        weight = attr.get("weight", 1.0)
+        ok = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+        if not ok or not math.isfinite(weight) or not 0 < weight <= MAX_WEIGHT:
+            errors.add(f"{path}.weight", f"must be a number above 0 and at most {MAX_WEIGHT:g}")
+            weight = 1.0
+        out.append({**attr, "name": name, "column": column, "kind": kind, "weight": float(weight)})
+    return out
+
+
+def _spellings(value, path: str, errors: _Errors) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+        errors.add(path, "must be a list of spellings")
+        return []
+    return [str(v).strip().upper() for v in value if str(v).strip()]
+
+
+def _check_time_units(value, errors: _Errors) -> dict:
+    if value is None:
+        return copy.deepcopy(DEFAULT_TIME_UNITS)
+    if not isinstance(value, dict):
+        errors.add("time_units", "must be an object with default, minutes, hours, seconds")
+        return copy.deepcopy(DEFAULT_TIME_UNITS)
+    out: dict = {}
+    owner: dict[str, str] = {}
+    for group in UNIT_GROUPS:
+        out[group] = _spellings(
+            value.get(group, DEFAULT_TIME_UNITS[group]), f"time_units.{group}", errors
+        )
+        for spelling in out[group]:
+            if owner.setdefault(spelling, group) != group:
+                errors.add(
+                    f"time_units.{group}", f"{spelling!r} is also listed under {owner[spelling]}"
+                )
+    default = str(value.get("default", "min")).strip()
+    out["default"] = default
+    if unit_factor({"time_units": out}, default) is None:
+        errors.add(
+            "time_units.default", f"{default!r} is not a listed minutes/hours/seconds spelling"
+        )
+    return out
+
+
+def _check_in_house(value, errors: _Errors) -> list[str]:
+    if value is None:
+        return list(DEFAULT_IN_HOUSE)
+    values = _spellings(value, "in_house_values", errors)
+    if not values and "in_house_values" not in errors.fields:
+        errors.add("in_house_values", "must list at least one spelling of the in-house flag")
+    return values
