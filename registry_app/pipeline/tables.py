@@ -58,9 +58,11 @@ def build_tables(items, operations, work_results, attribute_names: list[str], to
         np.stack(attr_cols, axis=1) if attr_cols else np.zeros((len(items), 0), np.int32)
     )
 
-    ops = operations[operations["item_code"].isin(set(codes))].copy()
-    ops["item_row"] = np.searchsorted(codes, ops["item_code"].astype(str).to_numpy())
-    ops = ops.sort_values(["item_row", "routing_no", "seq"], kind="stable").reset_index(drop=True)
+    ops = operations[operations["item_code"].isin(set(codes))]
+    ops = ops.assign(item_row=np.searchsorted(codes, ops["item_code"].astype(str).to_numpy()))
+    if not _sorted(ops):  # extraction already sorts by item, routing, seq: skip the big sort
+        ops = ops.sort_values(["item_row", "routing_no", "seq"], kind="stable")
+    ops = ops.reset_index(drop=True)
     ops = _attach_actuals(ops, work_results)
 
     # routings: one row per (item, routing_no)
@@ -100,6 +102,18 @@ def build_tables(items, operations, work_results, attribute_names: list[str], to
     arrays["op_act_run"] = ops["act_run"].to_numpy(dtype=np.float32)
     arrays["op_act_n"] = ops["act_n"].to_numpy(dtype=np.int32)
     return arrays, strings
+
+
+def _sorted(ops) -> bool:
+    rows, seq = ops["item_row"].to_numpy(), ops["seq"].to_numpy()
+    routing = ops["routing_no"].to_numpy(dtype=object)
+    same_item = rows[1:] == rows[:-1]
+    same_routing = same_item & (routing[1:] == routing[:-1])
+    return bool(
+        np.all(rows[1:] >= rows[:-1])
+        and np.all(~same_item | (routing[1:] >= routing[:-1]))
+        and np.all(~same_routing | (seq[1:] > seq[:-1]))
+    )
 
 
 def _catalog(ops, code: str, name: str) -> dict[str, str]:
@@ -151,10 +165,10 @@ def _attach_actuals(ops, work_results):
     if work_results is None or work_results.empty:
         ops["act_setup"], ops["act_run"], ops["act_n"] = np.nan, np.nan, 0
         return ops
-    wr = work_results.copy()
-    qty = wr["order_qty"].where(wr["order_qty"] > 0)
-    wr["setup"] = wr["setup_hours"] * 60.0
-    wr["run"] = wr["run_hours"] * 60.0 / qty
+    qty = work_results["order_qty"].where(work_results["order_qty"] > 0)
+    wr = work_results[["item_code", "routing_no", "seq"]].assign(
+        setup=work_results["setup_hours"] * 60.0, run=work_results["run_hours"] * 60.0 / qty
+    )
     stats = (
         wr.groupby(["item_code", "routing_no", "seq"], sort=False)
         .agg(act_setup=("setup", "median"), act_run=("run", "median"), act_n=("setup", "size"))
