@@ -204,6 +204,16 @@ def session(browser, registry, waitress_server):
     tab.close()
 
 
+@pytest.fixture
+def fresh_install(browser, waitress_server, settings):
+    """A console with an empty registry (nothing trained yet)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    make_user("vera", "viewer")
+    tab = Session(browser, waitress_server, "vera")
+    yield tab
+    tab.close()
+
+
 # -- the pages -----------------------------------------------------------------------------
 def test_the_dashboard_draws_its_charts(session, registry):
     page = session.page
@@ -219,6 +229,20 @@ def test_the_dashboard_draws_its_charts(session, registry):
     assert registry["label"] in page.inner_text("#runs-table")
     session.shot("dashboard")
     session.assert_clean()
+
+
+def test_the_dashboard_says_how_to_get_a_model_when_none_is_active(fresh_install):
+    page = fresh_install.page
+    fresh_install.open("/")
+    page.wait_for_selector("#dash-no-model:not([hidden])")
+    assert "No active model — train one with manage.py train --wait" in page.inner_text(
+        "#dash-no-model"
+    )
+    assert page.inner_text("#v-status") == "unavailable"
+    assert page.locator(".runtime-banner[data-status='unavailable']").count() == 1
+    assert page.locator("#chart-training canvas").count() == 1  # empty charts still draw
+    fresh_install.shot("dashboard-empty")
+    fresh_install.assert_clean()
 
 
 def test_an_engineer_edits_and_saves_a_proposal_for_a_new_item(session, registry):
@@ -253,7 +277,11 @@ def test_an_engineer_edits_and_saves_a_proposal_for_a_new_item(session, registry
     )
     assert op_codes(page) == before[1:] + before[:1]
     assert seqs(page) == [10 * (i + 1) for i in range(len(before))]
-    page.wait_for_function("document.getElementById('t-lead').textContent.trim() !== ''")
+    # the rows were rebuilt: the per-operation lead times come back from /time-summary
+    page.wait_for_function(
+        "[...document.querySelectorAll('#ops-body .lead')].every(c => /\\d/.test(c.textContent))"
+    )
+    assert page.inner_text("#lead-line").startswith("Lead time ")
 
     # an unknown operation code: a red badge on the row and a toast; fixing it clears both
     code = page.locator("#ops-body tr[data-index='0'] [data-field=op_code]")

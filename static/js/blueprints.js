@@ -8,6 +8,7 @@
 (function () {
   "use strict";
 
+  const { el, readJson, detailOf } = consoleDom;
   const $ = (id) => document.getElementById(id);
   const toast = window.consoleToast;
   const canEdit = $("bp").dataset.canEdit === "true";
@@ -60,27 +61,6 @@
   });
 
   // -- helpers ----------------------------------------------------------------------------
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else if (k in node && typeof v !== "string") node[k] = v;
-      else node.setAttribute(k, v === true ? "" : v);
-    }
-    node.append(...children.filter((c) => c !== null && c !== undefined));
-    return node;
-  }
-
-  async function readJson(res) {
-    try { return await res.json(); } catch (e) { return {}; }
-  }
-
-  function detailOf(res, data) {
-    return (data && data.detail) || "HTTP " + res.status;
-  }
-
   function showValue(v) {
     if (Array.isArray(v)) return v.join(",");
     if (v && typeof v === "object") return "{" + Object.keys(v).length + "}";
