@@ -29,11 +29,13 @@ DESIGN_ITEM_ATTRIBUTES = (
     "MID_SEALSIZE_UOM, OUT_SEALSIZE_UOM, RAW_MATL_KIND, RAW_MATL_KINDNM"
 ).split(", ")
 DESIGN_ROUTING = (
-    "ITEM_CD ROUT_NO PROC_SEQ JOB_CD JOB_NM RES_CD RES_DIS INSIDE_FLAG TIME_UNIT SETUP_TIME RUN_TIME "
+    "ITEM_CD ROUT_NO PROC_SEQ JOB_CD JOB_NM RES_CD RES_DIS INSIDE_FLAG TIME_UNIT "
+    "SETUP_TIME RUN_TIME "
     "RUN_TIME_QTY QUEUE_TIME WAIT_TIME MOVE_TIME MFG_LT INSRT_DT VALID_FROM_DT VALID_TO_DT"
 ).split()
 DESIGN_WORK_ORDERS = (
-    "ITEM_CD ROUT_NO PROC_SEQ JOB_CD RES_CD REPORT_DT SETUP_HOURS MACH_WORKED_HOURS ORDER_QTY BAD_QTY"
+    "ITEM_CD ROUT_NO PROC_SEQ JOB_CD RES_CD REPORT_DT "
+    "SETUP_HOURS MACH_WORKED_HOURS ORDER_QTY BAD_QTY"
 ).split()
 
 
@@ -164,7 +166,8 @@ def test_time_units_are_spelled_many_ways_and_used_consistently(plant):
             r[0] * factor
             for r in rows(
                 plant,
-                f"SELECT SETUP_TIME FROM {ROUTING_TABLE} WHERE JOB_CD = 'LTH1' AND TIME_UNIT = '{unit}'",
+                f"SELECT SETUP_TIME FROM {ROUTING_TABLE} "
+                f"WHERE JOB_CD = 'LTH1' AND TIME_UNIT = '{unit}'",
             )
         ]
         median[unit] = float(np.median(values))
@@ -177,7 +180,8 @@ def test_run_times_grow_with_the_diameter(plant):
         plant,
         f"""SELECT i.OUTDIAMETER, r.RUN_TIME, r.TIME_UNIT, r.RUN_TIME_QTY FROM {ROUTING_TABLE} r
             JOIN {ITEM_TABLE} i ON i.ITEM_CD = r.ITEM_CD
-            WHERE r.JOB_CD = 'LTH1' AND i.OUTDIAMETER > 0 AND r.TIME_UNIT = 'MIN' AND r.RUN_TIME_QTY = 1""",
+            WHERE r.JOB_CD = 'LTH1' AND i.OUTDIAMETER > 0
+              AND r.TIME_UNIT = 'MIN' AND r.RUN_TIME_QTY = 1""",
     )
     od, run = np.array([(d[0], d[1]) for d in data]).T
     assert np.corrcoef(np.log(od), np.log(run))[0, 1] > 0.5
@@ -195,13 +199,19 @@ def test_items_of_one_family_share_routings_far_more_than_random_pairs(plant):
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, len(items), 20000), rng.integers(0, len(items), 20000)
     random_same = np.mean(
-        [seqs[(items[i], "01")] == seqs[(items[j], "01")] for i, j in zip(a, b) if i != j]
+        [
+            seqs[(items[i], "01")] == seqs[(items[j], "01")]
+            for i, j in zip(a, b, strict=True)
+            if i != j
+        ]
     )
     groups: dict = {}
     for item in items:
         groups.setdefault(family[item], []).append(seqs[(item, "01")])
     pairs = [
-        (g[i], g[j]) for g in groups.values() for i, j in zip(range(len(g) - 1), range(1, len(g)))
+        (g[i], g[j])
+        for g in groups.values()
+        for i, j in zip(range(len(g) - 1), range(1, len(g)), strict=True)
     ]
     family_same = np.mean([x == y for x, y in pairs])
     assert family_same > 5 * random_same
@@ -227,14 +237,16 @@ def test_near_duplicates_share_drawing_and_name_stems(plant):
 def test_work_orders_scatter_around_the_standard_times(plant):
     ((share,),) = rows(
         plant,
-        f"""SELECT count(DISTINCT w.ITEM_CD) * 1.0 / (SELECT count(DISTINCT ITEM_CD) FROM {ROUTING_TABLE})
+        f"""SELECT count(DISTINCT w.ITEM_CD) * 1.0
+                 / (SELECT count(DISTINCT ITEM_CD) FROM {ROUTING_TABLE})
             FROM {WORK_ORDER_TABLE} w""",
     )
     assert 0.3 < share < 0.5
     pairs = rows(
         plant,
         f"""SELECT w.SETUP_HOURS * 60, r.SETUP_TIME FROM {WORK_ORDER_TABLE} w
-            JOIN {ROUTING_TABLE} r ON r.ITEM_CD = w.ITEM_CD AND r.ROUT_NO = w.ROUT_NO AND r.PROC_SEQ = w.PROC_SEQ
+            JOIN {ROUTING_TABLE} r
+              ON r.ITEM_CD = w.ITEM_CD AND r.ROUT_NO = w.ROUT_NO AND r.PROC_SEQ = w.PROC_SEQ
             WHERE r.TIME_UNIT = 'MIN' AND r.SETUP_TIME > 0""",
     )
     ratio = np.array([actual / standard for actual, standard in pairs])

@@ -72,53 +72,85 @@ WORK_ORDER_COLUMNS = [
     ("MACH_WORKED_HOURS", "REAL"), ("ORDER_QTY", "REAL"), ("BAD_QTY", "REAL"),
 ]  # fmt: skip
 
-# --- the plant's catalogue --------------------------------------------------------------------
-# op code: (name, primary work center, alternate work center, setup min, run min per piece, kind)
+# --- the plant's catalogue (tables are "|"-separated text: easy to read and to extend) ---------
+
+
+def _table(text: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.split("|")] for line in text.strip().splitlines()]
+
+
+# op code | name | primary work center | alternate | setup min | run min per piece | kind
 OPERATIONS = {
-    "CUT": ("Material cutting", "SAW01", "SAW02", 10, 1.2, "cut"),
-    "LTH1": ("CNC turning 1st side", "CNC-L01", "CNC-L03", 35, 6.0, "turn"),
-    "LTH2": ("CNC turning 2nd side", "CNC-L02", "CNC-L03", 25, 4.5, "turn"),
-    "VTL": ("Vertical turning", "VTL01", "VTL01", 60, 18.0, "turn"),
-    "MCT": ("Machining center milling", "MCT01", "MCT02", 45, 7.0, "mill"),
-    "DRL": ("Drilling", "DRL01", "MCT02", 15, 1.5, "mill"),
-    "TAP": ("Tapping", "DRL01", "MCT02", 10, 1.2, "mill"),
-    "EDM": ("Wire EDM", "EDM01", "EDM01", 30, 15.0, "mill"),
-    "GRD1": ("OD grinding", "GRD-C01", "GRD-C02", 30, 5.0, "grind"),
-    "GRD2": ("Surface grinding", "GRD-S01", "GRD-S01", 20, 3.5, "grind"),
-    "LAP": ("Lapping", "LAP01", "LAP02", 15, 6.0, "finish"),
-    "POL": ("Polishing", "LAP02", "LAP01", 10, 4.0, "finish"),
-    "FLT": ("Flatness check (light band)", "QC-LB", "QC-LB", 5, 1.5, "insp"),
-    "HT": ("Heat treatment", "OS-HT", "OS-HT", 0, 0.0, "ext"),
-    "CTG": ("Hard coating", "OS-CTG", "OS-CTG", 0, 0.0, "ext"),
-    "IMP": ("Resin impregnation", "OS-IMP", "OS-IMP", 0, 0.0, "ext"),
-    "OMC": ("Outsourced machining", "OS-MCH", "OS-MCH", 0, 0.0, "ext"),
-    "WLD": ("Welding", "WLD01", "WLD01", 30, 12.0, "misc"),
-    "DBR": ("Deburring", "BNC01", "BNC01", 5, 1.5, "misc"),
-    "WSH": ("Ultrasonic washing", "WSH01", "WSH01", 5, 0.8, "misc"),
-    "MRK": ("Laser marking", "MRK01", "MRK01", 5, 0.5, "misc"),
-    "BAL": ("Dynamic balancing", "BAL01", "BAL01", 20, 6.0, "misc"),
-    "ASM": ("Seal assembly", "ASM01", "ASM02", 15, 25.0, "asm"),
-    "PRT": ("Pressure test", "TST01", "TST01", 15, 12.0, "test"),
-    "LKT": ("Helium leak test", "TST01", "TST01", 15, 8.0, "test"),
-    "INSP-M": ("In-process inspection", "QC01", "QC02", 5, 2.0, "insp"),
-    "INSP-F": ("Final inspection", "QC01", "QC02", 5, 4.0, "insp"),
-    "PKG": ("Packing", "PKG01", "PKG01", 5, 1.0, "misc"),
-    "SWS": ("Swiss-type turning", "SWS01", "SWS01", 40, 3.0, "turn"),
+    r[0]: (r[1], r[2], r[3], float(r[4]), float(r[5]), r[6])
+    for r in _table("""
+        CUT    | Material cutting            | SAW01   | SAW02   | 10 | 1.2  | cut
+        LTH1   | CNC turning 1st side        | CNC-L01 | CNC-L03 | 35 | 6.0  | turn
+        LTH2   | CNC turning 2nd side        | CNC-L02 | CNC-L03 | 25 | 4.5  | turn
+        VTL    | Vertical turning            | VTL01   | VTL01   | 60 | 18.0 | turn
+        SWS    | Swiss-type turning          | SWS01   | SWS01   | 40 | 3.0  | turn
+        MCT    | Machining center milling    | MCT01   | MCT02   | 45 | 7.0  | mill
+        DRL    | Drilling                    | DRL01   | MCT02   | 15 | 1.5  | mill
+        TAP    | Tapping                     | DRL01   | MCT02   | 10 | 1.2  | mill
+        EDM    | Wire EDM                    | EDM01   | EDM01   | 30 | 15.0 | mill
+        GRD1   | OD grinding                 | GRD-C01 | GRD-C02 | 30 | 5.0  | grind
+        GRD2   | Surface grinding            | GRD-S01 | GRD-S01 | 20 | 3.5  | grind
+        LAP    | Lapping                     | LAP01   | LAP02   | 15 | 6.0  | finish
+        POL    | Polishing                   | LAP02   | LAP01   | 10 | 4.0  | finish
+        FLT    | Flatness check (light band) | QC-LB   | QC-LB   | 5  | 1.5  | insp
+        HT     | Heat treatment              | OS-HT   | OS-HT   | 0  | 0    | ext
+        CTG    | Hard coating                | OS-CTG  | OS-CTG  | 0  | 0    | ext
+        IMP    | Resin impregnation          | OS-IMP  | OS-IMP  | 0  | 0    | ext
+        OMC    | Outsourced machining        | OS-MCH  | OS-MCH  | 0  | 0    | ext
+        WLD    | Welding                     | WLD01   | WLD01   | 30 | 12.0 | misc
+        DBR    | Deburring                   | BNC01   | BNC01   | 5  | 1.5  | misc
+        WSH    | Ultrasonic washing          | WSH01   | WSH01   | 5  | 0.8  | misc
+        MRK    | Laser marking               | MRK01   | MRK01   | 5  | 0.5  | misc
+        BAL    | Dynamic balancing           | BAL01   | BAL01   | 20 | 6.0  | misc
+        ASM    | Seal assembly               | ASM01   | ASM02   | 15 | 25.0 | asm
+        PRT    | Pressure test               | TST01   | TST01   | 15 | 12.0 | test
+        LKT    | Helium leak test            | TST01   | TST01   | 15 | 8.0  | test
+        INSP-M | In-process inspection       | QC01    | QC02    | 5  | 2.0  | insp
+        INSP-F | Final inspection            | QC01    | QC02    | 5  | 4.0  | insp
+        PKG    | Packing                     | PKG01   | PKG01   | 5  | 1.0  | misc
+    """)
 }
-WORK_CENTERS = {
-    "SAW01": "Band saw 1", "SAW02": "Band saw 2", "CNC-L01": "CNC lathe 1 (Puma 2600)",
-    "CNC-L02": "CNC lathe 2 (Puma 2600)", "CNC-L03": "CNC lathe 3 (Lynx 220)",
-    "SWS01": "Swiss-type lathe", "VTL01": "Vertical turning lathe", "MCT01": "Machining center 1",
-    "MCT02": "Machining center 2", "DRL01": "Radial drill", "EDM01": "Wire EDM",
-    "GRD-C01": "Cylindrical grinder 1", "GRD-C02": "Cylindrical grinder 2 (large)",
-    "GRD-S01": "Surface grinder", "LAP01": "Lapping machine 1", "LAP02": "Lapping machine 2",
-    "QC-LB": "Optical flat bench", "WLD01": "TIG welding booth", "BNC01": "Deburring bench",
-    "WSH01": "Ultrasonic washer", "MRK01": "Laser marker", "BAL01": "Balancing machine",
-    "ASM01": "Assembly line 1", "ASM02": "Assembly line 2", "TST01": "Test bench",
-    "QC01": "Quality control", "QC02": "Quality control (CMM)", "PKG01": "Packing",
-    "OS-HT": "Vendor: heat treatment", "OS-CTG": "Vendor: coating", "OS-IMP": "Vendor: impregnation",
-    "OS-MCH": "Vendor: machining",
-}  # fmt: skip
+WORK_CENTERS = dict(
+    (r[0], r[1])
+    for r in _table("""
+        SAW01   | Band saw 1
+        SAW02   | Band saw 2
+        CNC-L01 | CNC lathe 1 (Puma 2600)
+        CNC-L02 | CNC lathe 2 (Puma 2600)
+        CNC-L03 | CNC lathe 3 (Lynx 220)
+        SWS01   | Swiss-type lathe
+        VTL01   | Vertical turning lathe
+        MCT01   | Machining center 1
+        MCT02   | Machining center 2
+        DRL01   | Radial drill
+        EDM01   | Wire EDM
+        GRD-C01 | Cylindrical grinder 1
+        GRD-C02 | Cylindrical grinder 2 (large)
+        GRD-S01 | Surface grinder
+        LAP01   | Lapping machine 1
+        LAP02   | Lapping machine 2
+        QC-LB   | Optical flat bench
+        WLD01   | TIG welding booth
+        BNC01   | Deburring bench
+        WSH01   | Ultrasonic washer
+        MRK01   | Laser marker
+        BAL01   | Balancing machine
+        ASM01   | Assembly line 1
+        ASM02   | Assembly line 2
+        TST01   | Test bench
+        QC01    | Quality control
+        QC02    | Quality control (CMM)
+        PKG01   | Packing
+        OS-HT   | Vendor: heat treatment
+        OS-CTG  | Vendor: coating
+        OS-IMP  | Vendor: impregnation
+        OS-MCH  | Vendor: machining
+    """)
+)
 OUTSOURCED_DAYS = {"HT": 5, "CTG": 7, "IMP": 4, "OMC": 8}
 
 CLASSES = (
@@ -131,86 +163,103 @@ CLASSES = (
     "NON-FERROUS",
 )
 STS, ALLOY, HARD, CARBON, EXOTIC, POLYMER, NONFERROUS = range(7)
-MATERIALS = [  # (code, description, class)
-    ("SS304", "STS304 STAINLESS STEEL", STS), ("SS316", "STS316 STAINLESS STEEL", STS),
-    ("SS316L", "STS316L LOW CARBON STAINLESS", STS), ("SCS14", "SCS14 CAST STAINLESS", STS),
-    ("S45C", "S45C CARBON STEEL", ALLOY), ("SCM440", "SCM440 CR-MO ALLOY STEEL", ALLOY),
-    ("SS420J2", "STS420J2 MARTENSITIC STAINLESS", ALLOY), ("17-4PH", "17-4PH PH STAINLESS", ALLOY),
-    ("SIC-RB", "REACTION BONDED SIC", HARD), ("SIC-SSC", "SINTERED SIC", HARD),
-    ("WC-NI", "TUNGSTEN CARBIDE NI BINDER", HARD), ("WC-CO", "TUNGSTEN CARBIDE CO BINDER", HARD),
-    ("CB-RES", "CARBON GRAPHITE RESIN IMPREG", CARBON), ("CB-ANT", "CARBON GRAPHITE ANTIMONY IMPREG", CARBON),
-    ("HC276", "HASTELLOY C-276", EXOTIC), ("DPX2205", "DUPLEX STAINLESS 2205", EXOTIC),
-    ("ALLOY20", "ALLOY 20", EXOTIC), ("INC718", "INCONEL 718", EXOTIC), ("TI-GR2", "TITANIUM GR.2", EXOTIC),
-    ("PTFE-GF", "GLASS FILLED PTFE", POLYMER), ("PEEK", "PEEK", POLYMER),
-    ("BRZ-C93", "BRONZE C932", NONFERROUS), ("AL6061", "ALUMINIUM 6061-T6", NONFERROUS),
-]  # fmt: skip
-RAW_KINDS = [("BAR", "ROUND BAR"), ("PIPE", "SEAMLESS PIPE"), ("PLT", "PLATE"), ("FRG", "FORGING"),
-             ("CST", "CASTING"), ("SNT", "SINTERED BLANK"), ("MLD", "MOLDED BLANK"), ("", "")]  # fmt: skip
+# code | description | material class (index into CLASSES)
+MATERIALS = [
+    (r[0], r[1], CLASSES.index(r[2]))
+    for r in _table("""
+        SS304   | STS304 STAINLESS STEEL          | STAINLESS
+        SS316   | STS316 STAINLESS STEEL          | STAINLESS
+        SS316L  | STS316L LOW CARBON STAINLESS    | STAINLESS
+        SCS14   | SCS14 CAST STAINLESS            | STAINLESS
+        S45C    | S45C CARBON STEEL               | ALLOY STEEL
+        SCM440  | SCM440 CR-MO ALLOY STEEL        | ALLOY STEEL
+        SS420J2 | STS420J2 MARTENSITIC STAINLESS  | ALLOY STEEL
+        17-4PH  | 17-4PH PH STAINLESS             | ALLOY STEEL
+        SIC-RB  | REACTION BONDED SIC             | HARD FACE
+        SIC-SSC | SINTERED SIC                    | HARD FACE
+        WC-NI   | TUNGSTEN CARBIDE NI BINDER      | HARD FACE
+        WC-CO   | TUNGSTEN CARBIDE CO BINDER      | HARD FACE
+        CB-RES  | CARBON GRAPHITE RESIN IMPREG    | CARBON
+        CB-ANT  | CARBON GRAPHITE ANTIMONY IMPREG | CARBON
+        HC276   | HASTELLOY C-276                 | EXOTIC ALLOY
+        DPX2205 | DUPLEX STAINLESS 2205           | EXOTIC ALLOY
+        ALLOY20 | ALLOY 20                        | EXOTIC ALLOY
+        INC718  | INCONEL 718                     | EXOTIC ALLOY
+        TI-GR2  | TITANIUM GR.2                   | EXOTIC ALLOY
+        PTFE-GF | GLASS FILLED PTFE               | POLYMER
+        PEEK    | PEEK                            | POLYMER
+        BRZ-C93 | BRONZE C932                     | NON-FERROUS
+        AL6061  | ALUMINIUM 6061-T6               | NON-FERROUS
+    """)
+]
+RAW_KINDS = [("BAR", "ROUND BAR"), ("PIPE", "SEAMLESS PIPE"), ("PLT", "PLATE"),
+             ("FRG", "FORGING"), ("CST", "CASTING"), ("SNT", "SINTERED BLANK"),
+             ("MLD", "MOLDED BLANK"), ("", "")]  # fmt: skip
 BAR, PIPE, PLT, FRG, CST, SNT, MLD, NORAW = range(8)
 SEAL_GROUPS = ("", "SINGLE", "DOUBLE", "TANDEM", "CARTRIDGE", "SPLIT", "BELLOWS")
-# code, part names, weight, seal part, OD median mm, OD sigma, length/OD range, material class mix
+# code | part names | weight | seal part | OD median mm, sigma | length/OD range | share per class
 PART_TYPES = [
-    ("SR", ("SEAL RING", "ROTATING RING", "FACE RING"), 12, True, 70, 0.45, (0.12, 0.25), (.05, 0, .5, .35, .1, 0, 0)),
-    ("SS", ("SEAT", "STATIONARY SEAT", "MATING RING"), 10, True, 75, 0.45, (0.12, 0.25), (.1, 0, .55, .3, .05, 0, 0)),
-    ("SL", ("SLEEVE", "SHAFT SLEEVE"), 12, True, 65, 0.5, (0.8, 2.0), (.55, .15, 0, 0, .3, 0, 0)),
-    ("GL", ("GLAND", "GLAND PLATE"), 10, True, 150, 0.45, (0.15, 0.3), (.6, .2, 0, 0, .2, 0, 0)),
-    ("RT", ("RETAINER", "SPRING HOLDER"), 7, True, 80, 0.45, (0.2, 0.5), (.7, 0, 0, 0, .3, 0, 0)),
-    ("CL", ("COLLAR", "DRIVE COLLAR", "SET COLLAR"), 6, True, 70, 0.45, (0.3, 0.6), (.6, .4, 0, 0, 0, 0, 0)),
-    ("CA", ("CARTRIDGE SEAL", "CARTRIDGE ASSY"), 6, True, 90, 0.5, (0.8, 1.5), (.8, 0, 0, 0, .2, 0, 0)),
-    ("BL", ("BELLOWS", "METAL BELLOWS ASSY"), 4, True, 70, 0.4, (0.5, 1.0), (.3, 0, 0, 0, .7, 0, 0)),
-    ("PR", ("PUMPING RING", "CIRCULATION RING"), 3, True, 90, 0.4, (0.2, 0.4), (.5, 0, 0, 0, 0, 0, .5)),
-    ("SP", ("WAVE SPRING", "SPRING"), 2, True, 60, 0.4, (0.1, 0.3), (.4, 0, 0, 0, .6, 0, 0)),
-    ("SH", ("SHAFT", "PUMP SHAFT"), 6, False, 45, 0.5, (6.0, 15.0), (.5, .5, 0, 0, 0, 0, 0)),
-    ("BU", ("BUSHING", "THROTTLE BUSHING"), 7, False, 60, 0.5, (0.5, 1.2), (0, 0, 0, .3, 0, .3, .4)),
-    ("HS", ("HOUSING", "SEAL HOUSING"), 5, False, 220, 0.4, (0.4, 0.9), (.5, .5, 0, 0, 0, 0, 0)),
-    ("PL", ("PLATE", "COVER PLATE", "FLANGE"), 5, False, 180, 0.5, (0.05, 0.15), (.6, .4, 0, 0, 0, 0, 0)),
-    ("AD", ("ADAPTER", "ADAPTOR"), 5, False, 90, 0.5, (0.3, 0.8), (.7, 0, 0, 0, 0, 0, .3)),
+    (r[0], tuple(r[1].split("/")), float(r[2]), r[3] == "Y", *map(float, r[4].split()),
+     tuple(map(float, r[5].split())), tuple(map(float, r[6].split())))
+    for r in _table("""
+        SR | SEAL RING/ROTATING RING/FACE RING  | 12 | Y | 70 .45  | .12 .25  | .05 0 .5 .35 .1 0 0
+        SS | SEAT/STATIONARY SEAT/MATING RING   | 10 | Y | 75 .45  | .12 .25  | .1 0 .55 .3 .05 0 0
+        SL | SLEEVE/SHAFT SLEEVE                | 12 | Y | 65 .5   | .8 2     | .55 .15 0 0 .3 0 0
+        GL | GLAND/GLAND PLATE                  | 10 | Y | 150 .45 | .15 .3   | .6 .2 0 0 .2 0 0
+        RT | RETAINER/SPRING HOLDER             | 7  | Y | 80 .45  | .2 .5    | .7 0 0 0 .3 0 0
+        CL | COLLAR/DRIVE COLLAR/SET COLLAR     | 6  | Y | 70 .45  | .3 .6    | .6 .4 0 0 0 0 0
+        CA | CARTRIDGE SEAL/CARTRIDGE ASSY      | 6  | Y | 90 .5   | .8 1.5   | .8 0 0 0 .2 0 0
+        BL | BELLOWS/METAL BELLOWS ASSY         | 4  | Y | 70 .4   | .5 1     | .3 0 0 0 .7 0 0
+        PR | PUMPING RING/CIRCULATION RING      | 3  | Y | 90 .4   | .2 .4    | .5 0 0 0 0 0 .5
+        SP | WAVE SPRING/SPRING                 | 2  | Y | 60 .4   | .1 .3    | .4 0 0 0 .6 0 0
+        SH | SHAFT/PUMP SHAFT                   | 6  | N | 45 .5   | 6 15     | .5 .5 0 0 0 0 0
+        BU | BUSHING/THROTTLE BUSHING           | 7  | N | 60 .5   | .5 1.2   | 0 0 0 .3 0 .3 .4
+        HS | HOUSING/SEAL HOUSING               | 5  | N | 220 .4  | .4 .9    | .5 .5 0 0 0 0 0
+        PL | PLATE/COVER PLATE/FLANGE           | 5  | N | 180 .5  | .05 .15  | .6 .4 0 0 0 0 0
+        AD | ADAPTER/ADAPTOR                    | 5  | N | 90 .5   | .3 .8    | .7 0 0 0 0 0 .3
+    """)
 ]  # fmt: skip
 PT = {p[0]: i for i, p in enumerate(PART_TYPES)}
+# part type | material class ("*": any other) | operation template
 TEMPLATES = {
-    ("SR", HARD): ["GRD2", "GRD1", "LAP", "FLT", "WSH", "INSP-F"],
-    ("SR", CARBON): ["LTH1", "IMP", "GRD2", "LAP", "FLT", "INSP-F"],
-    ("SR", None): ["CUT", "LTH1", "LTH2", "CTG", "GRD2", "LAP", "FLT", "INSP-F"],
-    ("SS", HARD): ["GRD2", "GRD1", "LAP", "FLT", "INSP-F"],
-    ("SS", CARBON): ["LTH1", "MCT", "IMP", "LAP", "FLT", "INSP-F"],
-    ("SS", None): ["CUT", "LTH1", "MCT", "GRD2", "LAP", "FLT", "INSP-F"],
-    ("SL", None): ["CUT", "LTH1", "LTH2", "DRL", "TAP", "GRD1", "WSH", "INSP-F"],
-    ("GL", None): ["CUT", "LTH1", "LTH2", "MCT", "DRL", "TAP", "DBR", "WSH", "INSP-F"],
-    ("RT", None): ["CUT", "LTH1", "MCT", "DRL", "TAP", "DBR", "INSP-F"],
-    ("CL", None): ["CUT", "LTH1", "DRL", "TAP", "DBR", "INSP-F"],
-    ("CA", None): ["WSH", "ASM", "PRT", "MRK", "INSP-F", "PKG"],
-    ("BL", None): ["WLD", "LKT", "HT", "GRD2", "LAP", "INSP-F"],
-    ("PR", None): ["CUT", "LTH1", "MCT", "DBR", "INSP-F"],
-    ("SP", None): ["CUT", "LTH1", "EDM", "HT", "INSP-F"],
-    ("SH", None): ["CUT", "LTH1", "LTH2", "MCT", "GRD1", "INSP-F"],
-    ("BU", CARBON): ["LTH1", "IMP", "GRD1", "INSP-F"],
-    ("BU", POLYMER): ["CUT", "LTH1", "INSP-F"],
-    ("BU", None): ["CUT", "LTH1", "LTH2", "GRD1", "INSP-F"],
-    ("HS", None): ["LTH1", "MCT", "DRL", "TAP", "PRT", "WSH", "INSP-F"],
-    ("PL", None): ["CUT", "MCT", "DRL", "GRD2", "DBR", "INSP-F"],
-    ("AD", None): ["CUT", "LTH1", "MCT", "TAP", "DBR", "INSP-F"],
+    (r[0], None if r[1] == "*" else CLASSES.index(r[1])): r[2].split()
+    for r in _table("""
+        SR | HARD FACE | GRD2 GRD1 LAP FLT WSH INSP-F
+        SR | CARBON    | LTH1 IMP GRD2 LAP FLT INSP-F
+        SR | *         | CUT LTH1 LTH2 CTG GRD2 LAP FLT INSP-F
+        SS | HARD FACE | GRD2 GRD1 LAP FLT INSP-F
+        SS | CARBON    | LTH1 MCT IMP LAP FLT INSP-F
+        SS | *         | CUT LTH1 MCT GRD2 LAP FLT INSP-F
+        SL | *         | CUT LTH1 LTH2 DRL TAP GRD1 WSH INSP-F
+        GL | *         | CUT LTH1 LTH2 MCT DRL TAP DBR WSH INSP-F
+        RT | *         | CUT LTH1 MCT DRL TAP DBR INSP-F
+        CL | *         | CUT LTH1 DRL TAP DBR INSP-F
+        CA | *         | WSH ASM PRT MRK INSP-F PKG
+        BL | *         | WLD LKT HT GRD2 LAP INSP-F
+        PR | *         | CUT LTH1 MCT DBR INSP-F
+        SP | *         | CUT LTH1 EDM HT INSP-F
+        SH | *         | CUT LTH1 LTH2 MCT GRD1 INSP-F
+        BU | CARBON    | LTH1 IMP GRD1 INSP-F
+        BU | POLYMER   | CUT LTH1 INSP-F
+        BU | *         | CUT LTH1 LTH2 GRD1 INSP-F
+        HS | *         | LTH1 MCT DRL TAP PRT WSH INSP-F
+        PL | *         | CUT MCT DRL GRD2 DBR INSP-F
+        AD | *         | CUT LTH1 MCT TAP DBR INSP-F
+    """)
 }
 # routing shape flags (bits of the routing key)
 PUMP, FINISH, API, HARDCOAT, ALT, EXTRA_DBR, NO_FINAL, INSP_M, ROUTE2 = (1 << i for i in range(9))
-INDUSTRIES = (
-    "OIL&GAS",
-    "REFINERY",
-    "CHEMICAL",
-    "POWER",
-    "WATER",
-    "PHARMA",
-    "FOOD",
-    "PULP&PAPER",
-    "MARINE",
-)
+INDUSTRIES = tuple("OIL&GAS REFINERY CHEMICAL POWER WATER PHARMA FOOD PULP&PAPER MARINE".split())
 APPLICATIONS = ("PUMP", "COMPRESSOR", "MIXER", "AGITATOR", "BLOWER", "TURBINE")
-SHAFT_SIZES = np.array([16, 18, 20, 22, 24, 25, 28, 30, 32, 33, 35, 38, 40, 43, 45, 48, 50, 53, 55, 58,
-                        60, 63, 65, 68, 70, 75, 80, 85, 90, 95, 100, 110, 115, 120, 125, 130, 140, 150,
-                        160, 170, 180, 190, 200, 220, 240, 260, 280, 300], dtype=float)  # fmt: skip
+SHAFT_SIZES = np.array(
+    "16 18 20 22 24 25 28 30 32 33 35 38 40 43 45 48 50 53 55 58 60 63 65 68 70 75 80 85 90 95 100 "
+    "110 115 120 125 130 140 150 160 170 180 190 200 220 240 260 280 300".split(),
+    dtype=float,
+)
 # TIME_UNIT spellings as the plant's users typed them: (spelling, value per minute, share)
-TIME_UNITS = [("MIN", 1.0, 40), ("min", 1.0, 10), ("M", 1.0, 6), ("Min", 1.0, 4), ("H", 1 / 60, 8),
-              ("HR", 1 / 60, 7), ("hour", 1 / 60, 4), ("Hrs", 1 / 60, 2), ("SEC", 60.0, 8), ("S", 60.0, 5),
-              ("sec", 60.0, 3), (None, 1.0, 3)]  # fmt: skip
+TIME_UNITS = [("MIN", 1.0, 40), ("min", 1.0, 10), ("M", 1.0, 6), ("Min", 1.0, 4),
+              ("H", 1 / 60, 8), ("HR", 1 / 60, 7), ("hour", 1 / 60, 4), ("Hrs", 1 / 60, 2),
+              ("SEC", 60.0, 8), ("S", 60.0, 5), ("sec", 60.0, 3), (None, 1.0, 3)]  # fmt: skip
 TURN_KINDS = ("cut", "turn", "mill", "grind", "finish")
 MATERIAL_SPEED = np.array([1.2, 1.0, 1.8, 0.7, 1.6, 0.6, 0.8])  # time factor per material class
 EPOCH = np.datetime64("2009-01-01")
@@ -261,75 +310,80 @@ def _pick(rng, n: int, probs) -> np.ndarray:
     return rng.choice(len(p), size=n, p=p / p.sum())
 
 
-def _hide(rng, values: np.ndarray, share_visible: float) -> np.ndarray:
+def _hide(rng, values, share_visible: float) -> np.ndarray:
     """An object array with ``None`` where the export leaves the column empty."""
-    out = values.astype(object)
-    out[rng.random(len(values)) >= share_visible] = None
+    out = np.array(values, dtype=object)
+    out[rng.random(len(out)) >= share_visible] = None
     return out
+
+
+def _fmt(template: str, values: np.ndarray) -> np.ndarray:
+    return np.array([template.format(v) for v in values.tolist()], dtype=object)
+
+
+def _g(values: np.ndarray) -> np.ndarray:
+    """Numbers as the ERP prints them: 45, 45.5 (never 45.0)."""
+    return _fmt("{:g}", values)
+
+
+def _of(values, index: np.ndarray) -> np.ndarray:
+    return np.array(list(values), dtype=object)[index]
 
 
 def _base_items(rng, n: int) -> dict:
     """Hidden truth of ``n`` distinct designs: family, dimensions, industry, routing flags."""
     pt = _pick(rng, n, [p[2] for p in PART_TYPES])
-    mix = np.array([p[7] for p in PART_TYPES], dtype=float)
-    mc = (rng.random(n)[:, None] > np.cumsum(mix[pt] / mix[pt].sum(1, keepdims=True), axis=1)).sum(
-        1
-    )
+    mix = np.array([p[7] for p in PART_TYPES])[pt]
+    mc = (rng.random(n)[:, None] > np.cumsum(mix / mix.sum(1, keepdims=True), axis=1)).sum(1)
     mat = np.empty(n, dtype=np.int64)
     for c in range(len(CLASSES)):
         idx = np.flatnonzero(mc == c)
-        codes = [i for i, m in enumerate(MATERIALS) if m[2] == c]
-        mat[idx] = rng.choice(codes, size=len(idx))
-    med = np.array([p[4] for p in PART_TYPES])[pt]
-    sig = np.array([p[5] for p in PART_TYPES])[pt]
+        mat[idx] = rng.choice([i for i, m in enumerate(MATERIALS) if m[2] == c], size=len(idx))
+    med, sig = (np.array([p[k] for p in PART_TYPES])[pt] for k in (4, 5))
     od = np.clip(np.round(med * np.exp(rng.normal(0, sig)) * 2) / 2, 8, 900)
-    hollow = ~np.isin(pt, [PT["SH"]])
-    idia = np.where(hollow, np.round(od * rng.uniform(0.55, 0.85, n) * 2) / 2, 0.0)
+    idia = np.where(pt != PT["SH"], np.round(od * rng.uniform(0.55, 0.85, n) * 2) / 2, 0.0)
     lo, hi = (np.array([p[6][k] for p in PART_TYPES])[pt] for k in (0, 1))
-    length = np.round(od * rng.uniform(lo, hi), 1)
-    seal_part = np.array([p[3] for p in PART_TYPES])[pt]
-    seal = np.where(seal_part, 1 + _pick(rng, n, [50, 18, 7, 10, 7, 8]), 0)
-    seal[pt == PT["CA"]] = np.array([4, 2, 3])[_pick(rng, int((pt == PT["CA"]).sum()), [5, 3, 2])]
-    seal[pt == PT["BL"]] = 6
-    in_type = np.where(seal_part, _pick(rng, n, [35, 30, 12, 10, 13]), -1)  # B U P Q C
-    industry = _pick(rng, n, [18, 12, 20, 12, 14, 6, 6, 6, 6])
-    oil = industry <= 1
-    flags = np.zeros(n, dtype=np.int64)
-    flags |= np.where(in_type == 2, PUMP, 0)
-    flags |= np.where(
-        (np.isin(industry, [5, 6]) & (rng.random(n) < 0.8)) | (rng.random(n) < 0.03), FINISH, 0
+    seal = np.where(
+        np.array([p[3] for p in PART_TYPES])[pt], 1 + _pick(rng, n, [50, 18, 7, 10, 7, 8]), 0
     )
-    flags |= np.where((oil & (rng.random(n) < 0.7)) | (rng.random(n) < 0.03), API, 0)
-    sleeve = np.isin(pt, [PT["SL"], PT["SH"]])
-    flags |= np.where(sleeve & (oil | (industry == 8)) & (rng.random(n) < 0.6), HARDCOAT, 0)
-    return {"pt": pt, "mc": mc, "mat": mat, "od": od, "id": idia, "len": length, "seal": seal,
-            "in_type": in_type, "industry": industry, "flags": flags,
-            "application": _pick(rng, n, [45, 12, 10, 8, 5, 5]), "name": rng.integers(0, 3, n),
-            "draw": rng.permutation(n) + 10_000, "serial": rng.permutation(n) * 7 + rng.integers(0, 7, n) + 100_000}  # fmt: skip
+    cartridge = pt == PT["CA"]
+    seal[cartridge] = np.array([4, 2, 3])[_pick(rng, int(cartridge.sum()), [5, 3, 2])]
+    seal[pt == PT["BL"]] = 6
+    in_type = np.where(seal > 0, _pick(rng, n, [35, 30, 12, 10, 13]), -1)  # B U P Q C
+    industry = _pick(rng, n, [18, 12, 20, 12, 14, 6, 6, 6, 6])
+    oil, r = industry <= 1, rng.random((4, n))
+    flags = np.where(in_type == 2, PUMP, 0)
+    flags |= np.where((np.isin(industry, [5, 6]) & (r[0] < 0.8)) | (r[1] < 0.03), FINISH, 0)
+    flags |= np.where((oil & (r[2] < 0.7)) | (r[1] > 0.97), API, 0)
+    sleeve = np.isin(pt, [PT["SL"], PT["SH"]]) & (oil | (industry == 8))
+    flags |= np.where(sleeve & (r[3] < 0.6), HARDCOAT, 0)
+    return {
+        "pt": pt, "mc": mc, "mat": mat, "od": od, "id": idia,
+        "len": np.round(od * rng.uniform(lo, hi), 1), "seal": seal, "in_type": in_type,
+        "industry": industry, "flags": flags, "application": _pick(rng, n, [45, 12, 10, 8, 5, 5]),
+        "name": rng.integers(0, 3, n), "draw": rng.permutation(n) + 10_000,
+        "serial": rng.permutation(n) * 7 + rng.integers(0, 7, n) + 100_000,
+    }  # fmt: skip
 
 
 def _variants(rng, base: dict, n_var: int) -> tuple[dict, np.ndarray, np.ndarray]:
     """Near-duplicates of random base designs: same stem, another suffix, small changes."""
-    n_base = len(base["pt"])
-    of = np.sort(rng.integers(0, n_base, n_var))
+    of = np.sort(rng.integers(0, len(base["pt"]), n_var))
     var = {k: v[of].copy() for k, v in base.items()}
-    first = np.r_[True, of[1:] != of[:-1]]
-    starts = np.flatnonzero(first)
+    starts = np.flatnonzero(np.r_[True, of[1:] != of[:-1]])[: max(n_var, 0)]
     rank = np.arange(n_var) - np.repeat(starts, np.diff(np.r_[starts, n_var]))
-    swap = rng.random(n_var) < 0.2  # another material of the same class
-    for i in np.flatnonzero(swap):
+    for i in np.flatnonzero(rng.random(n_var) < 0.2):  # another material of the same class
         same = [j for j, m in enumerate(MATERIALS) if m[2] == var["mc"][i]]
         var["mat"][i] = same[rng.integers(0, len(same))]
-    tweak = rng.random(n_var) < 0.3
-    scale = np.where(tweak, rng.uniform(0.9, 1.1, n_var), 1.0)
+    scale = np.where(rng.random(n_var) < 0.3, rng.uniform(0.9, 1.1, n_var), 1.0)
     for key in ("od", "id", "len"):
         var[key] = np.round(var[key] * scale * 2) / 2
     return var, of, rank
 
 
 def _suffix(rank: int) -> str:
-    letters = ""
-    rank += 1
+    """A, B, … Z, AA, AB …"""
+    letters, rank = "", rank + 1
     while rank:
         rank, r = divmod(rank - 1, 26)
         letters = chr(65 + r) + letters
@@ -341,10 +395,14 @@ def _items(rng, n: int) -> dict:
     base = _base_items(rng, n - n_var)
     var, of, rank = _variants(rng, base, n_var)
     t = {k: np.concatenate([base[k], var[k]]) for k in base}
-    is_var = np.r_[np.zeros(n - n_var, bool), np.ones(n_var, bool)]
     t["base_of"] = np.r_[np.arange(n - n_var), of]
-    suffixes = np.array([None] * (n - n_var) + [_suffix(int(r)) for r in rank], dtype=object)
-    cols = _item_columns(rng, t, is_var, suffixes)
+    t["suffix"] = np.array([""] * (n - n_var) + [_suffix(int(r)) for r in rank], dtype=object)
+    t["raw"] = _raw_kind(rng, t)
+    cols = {**_identity(rng, t), **_classification(rng, t), **_dimensions(rng, t), **_seal(rng, t)}
+    cols = {
+        k: np.asarray(cols[k], dtype=float if k in NUMERIC_ITEM_COLUMNS else object)
+        for k in ITEM_COLUMNS
+    }
     order = np.argsort(cols["ITEM_CD"].astype(str), kind="stable")  # the export is sorted by code
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)
@@ -355,132 +413,125 @@ def _items(rng, n: int) -> dict:
     return t
 
 
-def _item_columns(rng, t: dict, is_var: np.ndarray, suffixes: np.ndarray) -> dict:
+def _identity(rng, t: dict) -> dict:
+    """Codes, names, drawing: a near-duplicate repeats its base's stems with its own suffix."""
+    n, sfx = len(t["pt"]), t["suffix"]
+    dash = np.where(sfx != "", "-", "")
+    pt = _of([p[0] for p in PART_TYPES], t["pt"])
+    names = [[p[1][k % len(p[1])] for k in range(3)] for p in PART_TYPES]
+    part_nm = np.array(names, dtype=object)[t["pt"], t["name"]]
+    sheet = np.array([f"-{ord(x[-1]) - 63:02d}" if x else "" for x in sfx.tolist()], dtype=object)
+    stem = (
+        part_nm
+        + " "
+        + _g(t["od"])
+        + "X"
+        + _g(t["id"])
+        + " "
+        + _of([m[0] for m in MATERIALS], t["mat"])
+    )
+    return {
+        "ITEM_CD": pt + _fmt("{:07d}", t["serial"]) + sfx,
+        "PART_TYPE": pt,
+        "PartNm": _hide(rng, part_nm, 0.92),
+        "ITEM_SUFFIX": np.where(sfx != "", sfx, np.where(rng.random(n) < 0.06, "N", None)),
+        "ITEM_SPEC": _hide(rng, _g(t["od"]) + "X" + _g(t["id"]) + "X" + _g(t["len"]), 0.8),
+        "ITEM_NM": _hide(rng, stem + dash + sfx, 0.99),
+        "DRAW_NO": _hide(rng, pt + "-" + _fmt("{:06d}", t["draw"]) + sheet, 0.7),
+        "DRAW_REV": _hide(rng, _of(list("0ABC1D"), _pick(rng, n, [2, 3, 2, 1, 1, 1])), 0.55),
+        "DRAW_SHEET_NO": _hide(rng, _of(["1", "2", "3"], _pick(rng, n, [70, 20, 10])), 0.18),
+    }  # fmt: skip
+
+
+def _classification(rng, t: dict) -> dict:
+    n, pt, mc = len(t["pt"]), t["pt"], t["mc"]
+    product = np.isin(pt, [PT["CA"], PT["BL"]])
+    unit = np.where(pt == PT["CA"], np.where(rng.random(n) < 0.85, "SET", "EA"), "EA")
+    grp_name = np.array([[f"{p[1][0]} / {c}" for c in CLASSES] for p in PART_TYPES], dtype=object)
+    return {
+        "ADDITIONAL_SPEC": _additional_spec(rng, t["flags"]),
+        "ITEM_MATERIAL": _hide(rng, _of([m[0] for m in MATERIALS], t["mat"]), 0.95),
+        "MATERIAL_DESC": _hide(rng, _of([m[1] for m in MATERIALS], t["mat"]), 0.7),
+        "ITEM_ACCT": np.where(product, "30", np.where(rng.random(n) < 0.85, "20", "25")),
+        "ITEM_TYPE": np.where(rng.random(n) < 0.95, "M", "S"),
+        "ITEM_UNIT": np.where(rng.random(n) < 0.03, "PCS", unit),
+        "ITEM_GRP1": _hide(rng, "G" + _fmt("{:02d}", pt + 1) + _fmt("{}", mc), 0.9),
+        "ITEM_GRP1NM": _hide(rng, grp_name[pt, mc], 0.75),
+        "STANDARD_YN": _of(["Y", "N", None], _pick(rng, n, [30, 50, 20])),
+        "GROUP1": _hide(rng, _of(APPLICATIONS, t["application"]), 0.65),
+        "GROUP2": _hide(rng, _of(INDUSTRIES, t["industry"]), 0.5),
+        "RAW_MATL_KIND": _hide(rng, _of([r[0] or None for r in RAW_KINDS], t["raw"]), 0.85),
+        "RAW_MATL_KINDNM": _hide(rng, _of([r[1] or None for r in RAW_KINDS], t["raw"]), 0.6),
+    }  # fmt: skip
+
+
+def _dimensions(rng, t: dict) -> dict:
+    """Real exports say 0 for a dimension nobody filled in, and now and then NULL."""
     n = len(t["pt"])
-    pt_code = np.array([p[0] for p in PART_TYPES], dtype=object)[t["pt"]]
-    names = np.array([[p[1][k % len(p[1])] for k in range(3)] for p in PART_TYPES], dtype=object)
-    part_nm = names[t["pt"], t["name"]]
-    mat_code = np.array([m[0] for m in MATERIALS], dtype=object)[t["mat"]]
-    mat_desc = np.array([m[1] for m in MATERIALS], dtype=object)[t["mat"]]
-    sfx = np.where(is_var, suffixes, "")
-    base_cd = [f"{p}{s:07d}" for p, s in zip(pt_code.tolist(), t["serial"].tolist(), strict=True)]
-    item_cd = np.array([b + s for b, s in zip(base_cd, sfx.tolist(), strict=True)], dtype=object)
-    od, idia, length = t["od"], t["id"], t["len"]
-    spec = [
-        f"{a:g}X{b:g}X{c:g}"
-        for a, b, c in zip(od.tolist(), idia.tolist(), length.tolist(), strict=True)
-    ]
-    stem = [f"{p} {a:g}X{b:g} {m}" for p, a, b, m in zip(part_nm.tolist(), od.tolist(), idia.tolist(), mat_code.tolist(), strict=True)]  # fmt: skip
-    item_nm = np.array(
-        [s + ("-" + x if x else "") for s, x in zip(stem, sfx.tolist(), strict=True)], dtype=object
+    seen = rng.random((3, n)) < np.array([[0.62], [0.5], [0.45]])
+    dims = [np.where(s, t[k], 0.0) for s, k in zip(seen, ("od", "id", "len"), strict=True)]
+    for d in dims:
+        d[rng.random(n) < 0.02] = np.nan
+    unit = np.where(
+        seen[0] & (rng.random(n) < 0.6), np.where(rng.random(n) < 0.9, "MM", "mm"), None
     )
-    draw = [f"{p}-{d:06d}" for p, d in zip(pt_code.tolist(), t["draw"].tolist(), strict=True)]
-    draw_no = np.array([d + (f"-{ord(x[-1]) - 63:02d}" if x else "") for d, x in zip(draw, sfx.tolist(), strict=True)], dtype=object)  # fmt: skip
-    seal = t["seal"]
-    seal_part = seal > 0
+    return {
+        "OUTDIAMETER": dims[0],
+        "INDIAMETER": dims[1],
+        "OUTTHICKNESS": dims[2],
+        "OUTDIAMETER_UNIT": unit,
+    }
+
+
+def _seal(rng, t: dict) -> dict:
+    """Seal type and size columns: filled for seal parts only, and not always then."""
+    n, seal = len(t["pt"]), t["seal"]
+    part, double = seal > 0, np.isin(seal, [2, 3])
     shaft = SHAFT_SIZES[
-        np.clip(np.searchsorted(SHAFT_SIZES, np.maximum(idia, 16)), 0, len(SHAFT_SIZES) - 1)
+        np.clip(np.searchsorted(SHAFT_SIZES, np.maximum(t["id"], 16)), 0, len(SHAFT_SIZES) - 1)
     ]
-    double = np.isin(seal, [2, 3])
-    out_size = np.where(double, shaft + 10 * rng.integers(1, 4, n), np.nan)
     mid = double & (rng.random(n) < 0.04)
-    grp1 = np.array(
-        [f"G{p + 1:02d}{c}" for p, c in zip(t["pt"].tolist(), t["mc"].tolist(), strict=True)],
-        dtype=object,
+    out_codes = _of("BUP", _pick(rng, n, [5, 3, 2]))
+    in_codes = np.where(
+        seal == 6, "BW", _of(["B", "U", "P", "Q", "C"], np.maximum(t["in_type"], 0))
     )
-    grp1nm = np.array([f"{PART_TYPES[p][1][0]} / {CLASSES[c]}" for p, c in zip(t["pt"].tolist(), t["mc"].tolist(), strict=True)], dtype=object)  # fmt: skip
-    raw = _raw_kind(rng, t)
-    c: dict[str, np.ndarray] = {"ITEM_CD": item_cd}
-    c["PART_TYPE"] = pt_code
-    c["PartNm"] = _hide(rng, part_nm, 0.92)
-    c["ITEM_SUFFIX"] = np.where(is_var, suffixes, np.where(rng.random(n) < 0.06, "N", None))
-    c["ITEM_SPEC"] = _hide(rng, np.array(spec, dtype=object), 0.8)
-    c["ITEM_NM"] = _hide(rng, item_nm, 0.99)
-    c["ADDITIONAL_SPEC"] = _additional_spec(rng, t["flags"])
-    c["ITEM_MATERIAL"] = _hide(rng, mat_code, 0.95)
-    c["MATERIAL_DESC"] = _hide(rng, mat_desc, 0.7)
-    c["ITEM_ACCT"] = np.where(np.isin(t["pt"], [PT["CA"], PT["BL"]]), "30", np.where(rng.random(n) < 0.85, "20", "25")).astype(object)  # fmt: skip
-    c["ITEM_TYPE"] = np.where(rng.random(n) < 0.95, "M", "S").astype(object)
-    unit = np.where(t["pt"] == PT["CA"], np.where(rng.random(n) < 0.85, "SET", "EA"), "EA")
-    c["ITEM_UNIT"] = np.where(rng.random(n) < 0.03, "PCS", unit).astype(object)
-    c["ITEM_GRP1"] = _hide(rng, grp1, 0.9)
-    c["ITEM_GRP1NM"] = _hide(rng, grp1nm, 0.75)
-    c["STANDARD_YN"] = np.array(["Y", "N", None], dtype=object)[_pick(rng, n, [30, 50, 20])]
-    c["GROUP1"] = _hide(rng, np.array(APPLICATIONS, dtype=object)[t["application"]], 0.65)
-    c["GROUP2"] = _hide(rng, np.array(INDUSTRIES, dtype=object)[t["industry"]], 0.5)
-    c["DRAW_NO"] = _hide(rng, draw_no, 0.7)
-    c["DRAW_REV"] = _hide(rng, np.array(["0", "A", "B", "C", "1", "D"], dtype=object)[_pick(rng, n, [20, 30, 20, 10, 10, 10])], 0.55)  # fmt: skip
-    c["DRAW_SHEET_NO"] = _hide(
-        rng, np.array(["1", "2", "3"], dtype=object)[_pick(rng, n, [70, 20, 10])], 0.18
-    )
-    od_seen = rng.random(n) < 0.62
-    c["OUTDIAMETER"] = _dimension(rng, od, od_seen)
-    c["INDIAMETER"] = _dimension(rng, idia, rng.random(n) < 0.5)
-    c["OUTTHICKNESS"] = _dimension(rng, length, rng.random(n) < 0.45)
-    c["OUTDIAMETER_UNIT"] = np.where(
-        od_seen & (rng.random(n) < 0.6), np.where(rng.random(n) < 0.9, "MM", "mm"), None
-    )
-    c["ROTATE_CLOCKWISE"] = np.where(seal_part & (rng.random(n) < 0.10), "Y", None)
-    c["ROTATE_CTRCLOCKWISE"] = np.where(seal_part & (rng.random(n) < 0.06), "Y", None)
-    c["SealTypeGrup"] = np.where(
-        seal_part & (rng.random(n) < 0.85), np.array(SEAL_GROUPS, dtype=object)[seal], None
-    )
-    in_codes = np.array(["B", "U", "P", "Q", "C"], dtype=object)[np.maximum(t["in_type"], 0)]
-    in_codes[seal == 6] = "BW"
-    c["IN_SEALTYPE_CD"] = np.where(seal_part & (rng.random(n) < 0.7), in_codes, None)
-    c["MID_SEALTYPE_CD"] = np.where(mid, "T", None)
-    out_codes = np.array(["B", "U", "P"], dtype=object)[_pick(rng, n, [50, 30, 20])]
-    c["OUT_SEALTYPE_CD"] = np.where(double & (rng.random(n) < 0.8), out_codes, None)
-    for side, size, seen in (("IN", shaft, seal_part & (rng.random(n) < 0.7)),
-                             ("MID", shaft + 5, mid), ("OUT", out_size, double & (rng.random(n) < 0.75))):  # fmt: skip
+    c = {
+        "ROTATE_CLOCKWISE": np.where(part & (rng.random(n) < 0.10), "Y", None),
+        "ROTATE_CTRCLOCKWISE": np.where(part & (rng.random(n) < 0.06), "Y", None),
+        "SealTypeGrup": np.where(part & (rng.random(n) < 0.85), _of(SEAL_GROUPS, seal), None),
+        "IN_SEALTYPE_CD": np.where(part & (rng.random(n) < 0.7), in_codes, None),
+        "MID_SEALTYPE_CD": np.where(mid, "T", None),
+        "OUT_SEALTYPE_CD": np.where(double & (rng.random(n) < 0.8), out_codes, None),
+    }  # fmt: skip
+    outer = shaft + 10 * rng.integers(1, 4, n)
+    sides = (("IN", shaft, part & (rng.random(n) < 0.7)), ("MID", shaft + 5, mid),
+             ("OUT", outer, double & (rng.random(n) < 0.75)))  # fmt: skip
+    for side, size, seen in sides:
         inch = seen & (rng.random(n) < 0.04)
         c[f"{side}_SEALSIZE"] = np.where(
             seen, np.where(inch, np.round(size / 25.4, 3), size), np.nan
         )
         uom = np.where(inch, "INCH", np.where(rng.random(n) < 0.9, "MM", "mm"))
         c[f"{side}_SEALSIZE_UOM"] = np.where(seen & (side != "MID"), uom, None)
-    c["RAW_MATL_KIND"] = _hide(
-        rng, np.array([r[0] or None for r in RAW_KINDS], dtype=object)[raw], 0.85
-    )
-    c["RAW_MATL_KINDNM"] = _hide(
-        rng, np.array([r[1] or None for r in RAW_KINDS], dtype=object)[raw], 0.6
-    )
-    t["raw"] = raw
-    return {
-        k: np.asarray(c[k], dtype=float if k in NUMERIC_ITEM_COLUMNS else object)
-        for k in ITEM_COLUMNS
-    }
-
-
-def _dimension(rng, true: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Real exports say 0 for a dimension nobody filled in, now and then NULL."""
-    out = np.where(seen, true, 0.0)
-    out[rng.random(len(true)) < 0.02] = np.nan
-    return out
+    return c
 
 
 def _additional_spec(rng, flags: np.ndarray) -> np.ndarray:
     n = len(flags)
     r = rng.random(n)
-    out = np.full(n, None, dtype=object)
-    misc = np.array(
-        ["ATEX", "NACE MR0175", "LAPPED 2 LIGHT BANDS", "SPECIAL PACKING"], dtype=object
+    misc = _of(
+        ["ATEX", "NACE MR0175", "LAPPED 2 LIGHT BANDS", "SPECIAL PACKING"], rng.integers(0, 4, n)
     )
-    out[r < 0.03] = misc[rng.integers(0, len(misc), n)][r < 0.03]
-    api = np.where(rng.random(n) < 0.5, "API682 CAT2", "API682 CAT3")
+    out = np.where(r < 0.03, misc, None)
     out = np.where((flags & HARDCOAT > 0) & (r < 0.5), "HARD COATING CR2O3", out)
-    out = np.where(
-        (flags & FINISH > 0) & (r < 0.5),
-        np.where(r < 0.3, "MIRROR FINISH RA0.05", "FDA COMPLIANT"),
-        out,
-    )
+    finish = np.where(r < 0.3, "MIRROR FINISH RA0.05", "FDA COMPLIANT")
+    out = np.where((flags & FINISH > 0) & (r < 0.5), finish, out)
+    api = np.where(rng.random(n) < 0.5, "API682 CAT2", "API682 CAT3")
     return np.where((flags & API > 0) & (r < 0.45), api, out)
 
 
 def _raw_kind(rng, t: dict) -> np.ndarray:
-    n = len(t["pt"])
-    pt, mc, od = t["pt"], t["mc"], t["od"]
-    r = rng.random(n)
+    pt, mc, od, r = t["pt"], t["mc"], t["od"], rng.random(len(t["pt"]))
     raw = np.where(r < 0.9, BAR, FRG)
     raw = np.where((pt == PT["SL"]) & (r < 0.4), PIPE, raw)
     raw = np.where(od > 150, np.where(r < 0.5, FRG, np.where(r < 0.8, PIPE, BAR)), raw)
@@ -605,93 +656,106 @@ def _iso_dates(days: np.ndarray) -> np.ndarray:
 
 def _expand(rng, it: dict, r_item, r_two, inverse, shapes, size) -> dict:
     """One row per operation of every routing, with times in the routing's own unit."""
-    op_codes = list(OPERATIONS)
-    wc_codes = list(WORK_CENTERS)
-    lens = np.array([len(s) for s in shapes])
+    op_codes, wc_codes = list(OPERATIONS), list(WORK_CENTERS)
+    lens = np.array([len(s) for s in shapes])[inverse]
     flat_op = np.array([op_codes.index(op) for s in shapes for op, _ in s])
     flat_wc = np.array([wc_codes.index(wc) for s in shapes for _, wc in s])
-    row_r, within = _ragged(lens[inverse])
-    flat = (np.cumsum(lens) - lens)[inverse][row_r] + within
-    op, wc = flat_op[flat], flat_wc[flat]
-    item = r_item[row_r]
-    rows, routings = len(op), len(r_item)
-    kind = np.array([OPERATIONS[c][5] for c in op_codes], dtype=object)[op]
+    row_r, within = _ragged(lens)
+    flat = (np.cumsum([len(s) for s in shapes]) - [len(s) for s in shapes])[inverse][row_r] + within
+    op, wc, item = flat_op[flat], flat_wc[flat], r_item[row_r]
+    std = _standard_times(rng, it, op, item, size)
+    cols = {
+        "ITEM_CD": it["columns"]["ITEM_CD"][item],
+        "ROUT_NO": np.where(r_two, "02", "01").astype(object)[row_r],
+        "PROC_SEQ": (within + 1) * 10,
+        "JOB_CD": _of(op_codes, op),
+        "JOB_NM": _of([OPERATIONS[c][0] for c in op_codes], op),
+        "RES_CD": _of(wc_codes, wc),
+        "RES_DIS": _of([WORK_CENTERS[c] for c in wc_codes], wc),
+        "INSIDE_FLAG": np.where(std["external"], "N", "Y").astype(object),
+        "MFG_LT": std["days"].astype(float),
+        **_in_units(rng, std, row_r, size[r_item]),
+        **_routing_dates(rng, r_two, row_r),
+    }
+    starts = np.cumsum(lens) - lens
+    return {"columns": {c: cols[c] for c, _ in ROUTING_COLUMNS}, "r_item": r_item, "r_two": r_two,
+            "r_start": starts, "r_len": lens, "hard": it["mc"][item] == HARD, **std}  # fmt: skip
+
+
+def _standard_times(rng, it: dict, op: np.ndarray, item: np.ndarray, size: np.ndarray) -> dict:
+    """Standard minutes per operation row: they grow with the true size and the material."""
+    op_codes, rows = list(OPERATIONS), len(op)
+    kind = _of([OPERATIONS[c][5] for c in op_codes], op)
     external = kind == "ext"
-    machining = np.isin(kind, TURN_KINDS)
-    od, length, mc = it["od"][item], it["len"][item], it["mc"][item]
-    size_f = np.clip((od / 60) ** 0.6, 0.35, 5.0)
-    len_f = np.clip((length / 20) ** 0.35, 0.6, 2.5)
-    scale = np.where(machining, size_f * len_f * MATERIAL_SPEED[mc], np.sqrt(size_f))
-    run_base = np.array([OPERATIONS[c][4] for c in op_codes])[op]
-    run_pc = np.round(run_base * scale * rng.lognormal(0, 0.12, rows), 1)
-    setup = np.array([OPERATIONS[c][3] for c in op_codes], dtype=float)[op]
-    setup = setup * (1 + 0.25 * size[item]) * rng.lognormal(0, 0.1, rows)
+    size_f = np.clip((it["od"][item] / 60) ** 0.6, 0.35, 5.0)
+    len_f = np.clip((it["len"][item] / 20) ** 0.35, 0.6, 2.5)
+    speed = MATERIAL_SPEED[it["mc"][item]]
+    scale = np.where(np.isin(kind, TURN_KINDS), size_f * len_f * speed, np.sqrt(size_f))
+    run_pc = np.round(
+        np.array([OPERATIONS[c][4] for c in op_codes])[op] * scale * rng.lognormal(0, 0.12, rows), 1
+    )
+    setup = (
+        np.array([OPERATIONS[c][3] for c in op_codes])[op]
+        * (1 + 0.25 * size[item])
+        * rng.lognormal(0, 0.1, rows)
+    )
     setup = np.where(setup >= 10, np.round(setup / 5) * 5, np.round(setup))
-    days = np.array([OUTSOURCED_DAYS.get(c, 1) for c in op_codes])[op] + np.where(
-        external, rng.integers(-1, 4, rows), 0
-    )
-    queue = np.where(
-        external, 0.0, np.array([0.0, 30, 60, 120])[_pick(rng, rows, [60, 20, 10, 10])]
-    )
-    move = np.array([0.0, 10, 20, 30])[_pick(rng, rows, [50, 25, 15, 10])]
-    wait = np.where(external, days * 1440.0, 0.0)
-    # run times are written per RUN_TIME_QTY pieces; a few routings leave it 0 or empty
-    small = size[r_item] == 0
+    days = np.array([OUTSOURCED_DAYS.get(c, 1) for c in op_codes])[op]
+    days = days + np.where(external, rng.integers(-1, 4, rows), 0)
+    queue = np.array([0.0, 30, 60, 120])[_pick(rng, rows, [60, 20, 10, 10])]
+    return {
+        "external": external, "days": days, "setup": np.where(external, 0.0, setup),
+        "run_pc": np.where(external, 0.0, run_pc), "queue": np.where(external, 0.0, queue),
+        "wait": np.where(external, days * 1440.0, 0.0),
+        "move": np.array([0.0, 10, 20, 30])[_pick(rng, rows, [50, 25, 15, 10])],
+    }  # fmt: skip
+
+
+def _in_units(rng, std: dict, row_r: np.ndarray, size: np.ndarray) -> dict:
+    """The times as the ERP holds them: per RUN_TIME_QTY pieces, in the routing's TIME_UNIT."""
+    routings = len(size)
     qty = np.array([1.0, 10, 100, 0, np.nan])[_pick(rng, routings, [83, 10, 4, 1.5, 1.5])]
-    qty = np.where(small & (rng.random(routings) < 0.3), 100.0, qty)
-    qty = np.where((size[r_item] == 2) & (qty > 1), 1.0, qty)  # big parts are timed one by one
+    qty = np.where((size == 0) & (rng.random(routings) < 0.3), 100.0, qty)
+    qty = np.where((size == 2) & (qty > 1), 1.0, qty)  # big parts are timed one by one
     per = np.where(np.nan_to_num(qty) >= 1, np.nan_to_num(qty), 1.0)[row_r]
     unit = _pick(rng, routings, [u[2] for u in TIME_UNITS])
     factor = np.array([u[1] for u in TIME_UNITS])[unit][row_r]
     digits = np.where(factor < 1, 4, np.where(factor > 1, 1, 2))
 
-    def in_unit(minutes: np.ndarray) -> np.ndarray:
+    def convert(minutes: np.ndarray) -> np.ndarray:
         value = minutes * factor
-        return np.where(
-            digits == 4,
-            np.round(value, 4),
-            np.where(digits == 1, np.round(value, 1), np.round(value, 2)),
+        return np.select(
+            [digits == 4, digits == 1], [np.round(value, 4), np.round(value, 1)], np.round(value, 2)
         )
 
-    created = rng.integers(0, int((END - EPOCH).astype(int)) - 30, routings)
-    seconds = rng.integers(6 * 3600, 19 * 3600, routings)
-    stamp = np.datetime_as_string(
-        (EPOCH + created.astype("timedelta64[D]")).astype("datetime64[s]")
-        + seconds.astype("timedelta64[s]"),
-        unit="s",
-    )
-    inserted = np.char.replace(stamp, "T", " ").astype(object)
-    valid_to = np.where(r_two & (rng.random(routings) < 0.2), _iso_dates(created + rng.integers(200, 2000, routings)), "9999-12-31")  # fmt: skip
-    valid_from = _iso_dates(created)
-    valid_from[rng.random(routings) < 2e-5] = (
-        "2019-02-30"  # the ERP has let a few impossible dates through
-    )
-    op_arr = np.array(op_codes, dtype=object)
-    wc_arr = np.array(wc_codes, dtype=object)
-    cols = {
-        "ITEM_CD": it["columns"]["ITEM_CD"][item],
-        "ROUT_NO": np.where(r_two, "02", "01").astype(object)[row_r],
-        "PROC_SEQ": (within + 1) * 10,
-        "JOB_CD": op_arr[op],
-        "JOB_NM": np.array([OPERATIONS[c][0] for c in op_codes], dtype=object)[op],
-        "RES_CD": wc_arr[wc],
-        "RES_DIS": np.array([WORK_CENTERS[c] for c in wc_codes], dtype=object)[wc],
-        "INSIDE_FLAG": np.where(external, "N", "Y").astype(object),
-        "TIME_UNIT": np.array([u[0] for u in TIME_UNITS], dtype=object)[unit][row_r],
-        "SETUP_TIME": in_unit(np.where(external, 0.0, setup)),
-        "RUN_TIME": in_unit(np.where(external, 0.0, run_pc * per)),
+    return {
+        "TIME_UNIT": _of([u[0] for u in TIME_UNITS], unit)[row_r],
+        "SETUP_TIME": convert(std["setup"]),
+        "RUN_TIME": convert(std["run_pc"] * per),
         "RUN_TIME_QTY": qty[row_r],
-        "QUEUE_TIME": in_unit(queue),
-        "WAIT_TIME": in_unit(wait),
-        "MOVE_TIME": in_unit(move),
-        "MFG_LT": days.astype(float),
+        "QUEUE_TIME": convert(std["queue"]),
+        "WAIT_TIME": convert(std["wait"]),
+        "MOVE_TIME": convert(std["move"]),
+    }  # fmt: skip
+
+
+def _routing_dates(rng, r_two: np.ndarray, row_r: np.ndarray) -> dict:
+    routings = len(r_two)
+    created = rng.integers(0, int((END - EPOCH).astype(int)) - 30, routings)
+    seconds = rng.integers(6 * 3600, 19 * 3600, routings).astype("timedelta64[s]")
+    stamp = (EPOCH + created.astype("timedelta64[D]")).astype("datetime64[s]") + seconds
+    inserted = np.char.replace(np.datetime_as_string(stamp, unit="s"), "T", " ").astype(object)
+    ended = r_two & (rng.random(routings) < 0.2)
+    valid_to = np.where(
+        ended, _iso_dates(created + rng.integers(200, 2000, routings)), "9999-12-31"
+    )
+    valid_from = _iso_dates(created)
+    valid_from[rng.random(routings) < 2e-5] = "2019-02-30"  # the ERP let a few impossible dates in
+    return {
         "INSRT_DT": inserted[row_r],
         "VALID_FROM_DT": valid_from[row_r],
         "VALID_TO_DT": valid_to.astype(object)[row_r],
     }
-    starts = np.cumsum(lens[inverse]) - lens[inverse]
-    return {"columns": cols, "r_item": r_item, "r_two": r_two, "r_start": starts, "r_len": lens[inverse],
-            "setup": np.where(external, 0.0, setup), "run_pc": run_pc, "external": external, "hard": mc == HARD}  # fmt: skip
 
 
 def _work_orders(rng, it: dict, rt: dict) -> dict:
@@ -705,9 +769,7 @@ def _work_orders(rng, it: dict, rt: dict) -> dict:
     alt = second[rt["r_item"][routing]]
     routing = np.where((alt >= 0) & (rng.random(len(routing)) < 0.3), alt, routing)
     item = rt["r_item"][routing]
-    lot = np.array([120.0, 20, 2])[
-        np.where(it["od"][item] < 30, 0, np.where(it["od"][item] > 250, 2, 1))
-    ]
+    lot = np.select([it["od"][item] < 30, it["od"][item] > 250], [120.0, 2.0], 20.0)
     order_qty = np.maximum(1, np.round(lot * rng.lognormal(0, 0.6, len(routing))))
     order_day = rng.integers(4383, int((END - EPOCH).astype(int)) - 20, len(routing))  # from 2021
     row_o, within = _ragged(rt["r_len"][routing])

@@ -1,4 +1,4 @@
-"""``manage.py make_sample_data --items N --seed S [--out PATH] [--force]``: a synthetic plant DB."""
+"""``manage.py make_sample_data --items N --seed S [--out PATH] [--force]``: sample plant DB."""
 
 from __future__ import annotations
 
