@@ -123,6 +123,8 @@ def test_item_detail_and_unknown_item(api, active_model):
         (json.dumps({"items": [{"item_code": "A"}], "colour": "red"}).encode(), "colour"),
         (json.dumps({"items": [{"attributes": {"OUTDIAMETER": [1, 2]}}]}).encode(), "items.0.attributes"),
     ],
+    ids=["not-json", "empty", "array", "no-items", "101-items", "empty-item", "wrong-types",
+         "absurd-top-k", "negative-quantity", "unknown-field", "list-attribute"],
 )
 def test_bad_predict_bodies_answer_400_with_the_field(api, active_model, raw, field):
     status, body, _ = api.call("POST", "/api/v1/predict", raw=raw)
