@@ -38,6 +38,7 @@ def _options(data: dict) -> dict:
         "min_similarity": data.get("min_similarity", s["min_similarity"]),
         "percentiles": s["percentiles"],
         "prefer_actuals": s["prefer_actuals"],
+        "support_power": s["support_power"],
         "quantity": data.get("quantity", 1.0),
     }
 

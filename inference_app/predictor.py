@@ -126,8 +126,11 @@ def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bo
     return [(int(lb), max(0.0, 1.0 - float(d))) for lb, d in zip(labels[0], distances[0], strict=True)]
 
 
-def group_candidates(model, neighbours: list[tuple[int, float]], limit: int) -> list[dict]:
-    """Distinct operation sequences among the neighbours' primary routings, by weighted support."""
+def group_candidates(model, neighbours: list[tuple[int, float]], limit: int,
+                     power: float = 1.0) -> list[dict]:
+    """Distinct operation sequences among the neighbours' primary routings, ranked by support:
+    the sum of the members' similarities raised to ``power`` (above 1, close neighbours count
+    for more than many distant ones)."""
     groups: dict[int, dict] = {}
     for row, sim in neighbours:
         rt = model.tables.primary_routing(row)
@@ -135,7 +138,7 @@ def group_candidates(model, neighbours: list[tuple[int, float]], limit: int) -> 
             continue
         group = groups.setdefault(model.tables.signature(rt), {"members": [], "support": 0.0})
         group["members"].append((rt, sim, row))
-        group["support"] += sim
+        group["support"] += sim**power
     total = sum(g["support"] for g in groups.values()) or 1.0
     ranked = sorted(groups.values(), key=lambda g: (-g["support"], -g["members"][0][1]))
     for g in ranked:
@@ -176,7 +179,8 @@ def predict_one(model, item: dict, opts: dict, exclude: Callable[[int], bool] | 
         )
         return result
     result["status"] = "predicted"
-    for rank, group in enumerate(group_candidates(model, usable, opts["candidates"]), start=1):
+    groups = group_candidates(model, usable, opts["candidates"], opts.get("support_power", 1.0))
+    for rank, group in enumerate(groups, start=1):
         members = sorted(group["members"], key=lambda m: -m[1])
         ops = candidate_operations(model, [(rt, s) for rt, s, _ in members],
                                    opts["prefer_actuals"], percentiles)

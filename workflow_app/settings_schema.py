@@ -27,12 +27,14 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     s.key: s
     for s in [
-        Setting("top_k", int, 10, "runtime", 1, 200, "Neighbours consulted per prediction."),
+        Setting("top_k", int, 20, "runtime", 1, 200, "Neighbours consulted per prediction."),
         Setting("candidates", int, 4, "runtime", 1, 20, "Candidate routings returned per item."),
         Setting("min_similarity", float, 0.30, "runtime", 0.0, 1.0,
                 "Neighbours below this cosine similarity are ignored."),
         Setting("percentiles", list, [50, 80, 90], "runtime", None, None,
                 "Time percentiles reported per operation (each 1..99)."),
+        Setting("support_power", float, 4.0, "runtime", 0.0, 16.0,
+                "Candidate support = sum of similarity ** power (higher favours the closest items)."),
         Setting("prefer_actuals", bool, True, "runtime", help="Use work-order actuals where they exist."),
         Setting("cache_size", int, 4096, "runtime", 0, 1_000_000, "Cached query results (0 = off)."),
         Setting("feature_weights", dict, {}, "training", help="Per-attribute weight overrides (0..100)."),

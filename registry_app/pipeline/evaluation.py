@@ -201,6 +201,7 @@ def predictor_options(config: dict, quantity: float = 10.0) -> dict:
         "min_similarity": config["min_similarity"],
         "percentiles": config["percentiles"],
         "prefer_actuals": config["prefer_actuals"],
+        "support_power": config.get("support_power", 1.0),
         "quantity": quantity,
         "neighbours_for_existing": False,
     }
