@@ -12,6 +12,8 @@
 
   const $ = (id) => document.getElementById(id);
   const charts = {};
+  // tooltips are HTML: anything that came from the server is escaped first
+  const esc = (text) => echarts.format.encodeHTML(String(text === null || text === undefined ? "" : text));
 
   function chart(id) {
     if (!charts[id]) charts[id] = echarts.init($(id), null, { renderer: "canvas" });
@@ -124,7 +126,7 @@
         formatter: (items) => {
           const e = items.length ? items[0].axisValue : "";
           const n = latency[e] ? latency[e].count : 0;
-          return [e + " (" + n + " requests)", ...items.map((i) => i.marker + i.seriesName + ": " + i.value + " ms")].join("<br>");
+          return [esc(e) + " (" + n + (n === 1 ? " request)" : " requests)"), ...items.map((i) => i.marker + esc(i.seriesName) + ": " + esc(i.value) + " ms")].join("<br>");
         },
       },
       xAxis: { type: "category", data: endpoints, axisLabel: { interval: 0, rotate: endpoints.length > 5 ? 30 : 0 } },
@@ -182,9 +184,9 @@
         trigger: "item",
         formatter: (p) => {
           const r = p.data.run;
-          const stages = Object.entries(r.timings || {}).map(([k, v]) => k + ": " + Number(v).toFixed(1) + " s");
-          return [p.name + " — " + r.state + (r.stage ? " (" + r.stage + ")" : ""), "Duration: " + duration(p.value), ...stages,
-            r.error ? "Error: " + r.error : ""].filter(Boolean).join("<br>");
+          const stages = Object.entries(r.timings || {}).map(([k, v]) => esc(k) + ": " + Number(v).toFixed(1) + " s");
+          return [esc(p.name) + " — " + esc(r.state) + (r.stage ? " (" + esc(r.stage) + ")" : ""), "Duration: " + duration(p.value), ...stages,
+            r.error ? "Error: " + esc(r.error) : ""].filter(Boolean).join("<br>");
         },
       },
       xAxis: { type: "category", data: labels },
