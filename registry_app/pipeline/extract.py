@@ -76,8 +76,9 @@ def extract(
         operations = _operations(src, spec, report)
         say("extract", 0.7, f"{len(operations)} operations; reading work results")
         work_results = _work_results(src, spec, report)
+        roles = {name.lower(): role for role, name in spec["tables"].items() if name}
         for table, reason, n, example in src.issues:
-            report.count(table, reason, n, example)
+            report.count(roles.get(table.lower(), table), reason, n, example)
     report.seconds = time.perf_counter() - started
     say(
         "extract",
@@ -306,7 +307,8 @@ def _sorted_unique_rows(keys: dict, report: ExtractReport, role: str, dedupe: bo
         repeated = np.r_[False, same]
         if repeated.any():
             i = int(np.argmax(repeated))
-            key = f"{keys['item_code'].values[item[i]]}/{keys['routing_no'].values[routing[i]]}/{seq[i]}"
+            code, rout = keys["item_code"].values[item[i]], keys["routing_no"].values[routing[i]]
+            key = f"{code}/{rout}/{seq[i]}"
             report.count(
                 role, "repeated (item, routing, seq): first row kept", int(repeated.sum()), key
             )

@@ -153,7 +153,8 @@ def _resolve_columns(available: list[str], wanted: list[str], table: str, label:
     if missing:
         raise SourceError(
             f"Column(s) {', '.join(repr(m) for m in missing)} not in table {table!r} of {label}. "
-            f"Available columns: {', '.join(available)}. Fix the column names in the mapping profile.",
+            f"Available columns: {', '.join(available)}. "
+            "Fix the column names in the mapping profile.",
             fields={"columns": [f"missing column {m!r} in {table!r}" for m in missing]},
         )
     return out
@@ -164,7 +165,8 @@ def _existing_file(path_text: str, what: str) -> Path:
     if not path.exists():
         raise SourceError(
             f"{what} {path} does not exist. Check the path in the source setting "
-            "(ROUTING_SOURCE or the profile's source); relative paths start from the working folder "
+            "(ROUTING_SOURCE or the profile's source); relative paths start from the working "
+            "folder "
             f"{Path.cwd()}.",
             fields={"source": [f"missing: {path}"]},
         )
@@ -199,7 +201,10 @@ class SqliteSource(Source):
 
     def _table_names(self) -> list[str]:
         # views count as tables here: a SQLite export may well present the ERP views as views
-        sql = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+        sql = (
+            "SELECT name FROM sqlite_master "
+            "WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+        )
         return sorted(r[0] for r in self._execute(sql).fetchall())
 
     def _read(self, table: str, columns: list[str] | None) -> dict[str, np.ndarray]:
@@ -216,7 +221,7 @@ class SqliteSource(Source):
 
 
 def _frame(rows: list, names: list[str]) -> dict[str, np.ndarray]:
-    """Rows of tuples → one array per column: int64/float64/bool when the values allow, else objects."""
+    """Rows of tuples → one array per column: int64/float64/bool where the values allow."""
     if not rows:
         return {n: np.empty(0, dtype=object) for n in names}
     try:  # pandas' C routines (what DataFrame.from_records uses), without its DataFrame copies
@@ -272,7 +277,10 @@ class CsvSource(Source):
                     na_values=[""],
                     encoding=encoding,
                 )
-                return {c: frame[c].to_numpy(dtype=object) for c in unique}
+                return {
+                    c: frame[c].astype(object).where(frame[c].notna(), None).to_numpy()
+                    for c in unique
+                }
             except UnicodeDecodeError:
                 continue
             except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -300,6 +308,18 @@ def _conn_value(conn: str, key: str) -> str | None:
     if not match:
         return None
     return match.group(1).strip().strip("{}").strip()
+
+
+def _check_database_file(conn_str: str) -> None:
+    """File-based drivers (Access DBQ=, SQLite Database=) get a clear "file missing" first."""
+    if _conn_value(conn_str, "DSN"):
+        return
+    targets = [_conn_value(conn_str, "DBQ")]
+    if "sqlite" in (_conn_value(conn_str, "DRIVER") or "").lower():
+        targets.append(_conn_value(conn_str, "Database"))
+    for target in targets:
+        if target and target != ":memory:":
+            _existing_file(target, "Database file")
 
 
 def _decode_datetime(raw: bytes | None, sql_kind: str) -> str | None:
@@ -333,23 +353,21 @@ class OdbcSource(Source):
             import pyodbc
         except ImportError as exc:  # pragma: no cover - pyodbc is a base requirement
             raise SourceError(
-                f"pyodbc is not installed ({exc}); pip install pyodbc. {_driver_hint()}"
+                f"pyodbc is not installed ({exc}): pip install pyodbc. {_driver_hint()}"
             )
         self.pyodbc = pyodbc
         self._check_driver(conn_str)
-        for key in ("DBQ", "Database"):
-            target = _conn_value(conn_str, key)
-            if target and not _conn_value(conn_str, "DSN") and target != ":memory:":
-                _existing_file(target, "Database file")
+        _check_database_file(conn_str)
         try:
             self.conn = pyodbc.connect(conn_str, autocommit=True)
         except pyodbc.Error as exc:
             raise SourceError(self._connect_message(conn_str, exc)) from exc
-        for codes, kind in (
+        kinds = [
             (SQL_TIMESTAMP_TYPES, "timestamp"),
             (SQL_DATE_TYPES, "date"),
             (SQL_TIME_TYPES, "time"),
-        ):
+        ]
+        for codes, kind in kinds:
             for code in codes:
                 self.conn.add_output_converter(code, lambda raw, k=kind: _decode_datetime(raw, k))
 
@@ -359,7 +377,8 @@ class OdbcSource(Source):
         if driver and driver not in installed:
             listing = ", ".join(installed) if installed else "(none)"
             raise SourceError(
-                f"ODBC driver {driver!r} is not installed. Installed drivers: {listing}. {_driver_hint()}",
+                f"ODBC driver {driver!r} is not installed. Installed drivers: {listing}. "
+                + _driver_hint(),
                 fields={"source": [f"missing ODBC driver {driver!r}"]},
             )
 
@@ -369,7 +388,9 @@ class OdbcSource(Source):
         if dsn and ("IM002" in text or "not found" in text.lower()):
             known = ", ".join(sorted(self.pyodbc.dataSources())) or "(none)"
             return (
-                f"ODBC data source {dsn!r} is not defined. Defined DSNs: {known}. {_driver_hint()}"
+                f"ODBC data source {dsn!r} is not defined. Defined DSNs: {known}. Define it in the "
+                "ODBC Data Source Administrator (Windows: the one matching Python's bitness) or in "
+                "odbc.ini (Linux), or use a DRIVER=...;DBQ=... connection string instead."
             )
         return f"Cannot connect to {self.label}: {text}. {_driver_hint()}"
 
@@ -426,12 +447,14 @@ class OdbcSource(Source):
 
 
 def _fetch_all(cur) -> list:
+    """All rows, in chunks. A short chunk ends the loop: mdbtools' driver does not keep saying
+    "no more data" once it has said it, and would hand out rows again on the next call."""
     rows: list = []
     while True:
         chunk = cur.fetchmany(FETCH_ROWS)
-        if not chunk:
-            return rows
         rows.extend(chunk)
+        if len(chunk) < FETCH_ROWS:
+            return rows
 
 
 def _redact(conn_str: str) -> str:
