@@ -17,17 +17,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.core import serializers
 from django.core.management import call_command
-from django.urls import include, path
 
 from accounts_app.testing import PASSWORD, make_user
 
-# Include the saved-routing API here too: the first match wins, so this changes nothing once
-# the site's URL map includes it.
-urlpatterns = [
-    path("api/v1/", include("inference_app.routing_urls")),
-    path("", include("routing_site.urls")),
-]
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -56,23 +49,9 @@ BAD_REQUEST = "Failed to load resource: the server responded with a status of 40
 
 # -- the plant, the model and the browser: built once for the module -------------------------
 def make_plant(path: Path) -> None:
-    try:
-        call_command(
-            "make_sample_data",
-            "--items",
-            "1500",
-            "--seed",
-            "3",
-            "--out",
-            str(path),
-            stdout=StringIO(),
-        )
-    except Exception as exc:  # the command is younger than the generator it wraps
-        if "Unknown command" not in str(exc):
-            raise
-        from registry_app.pipeline.sample_data import generate
-
-        generate(path, items=1500, seed=3)
+    call_command(
+        "make_sample_data", "--items", "1500", "--seed", "3", "--out", str(path), stdout=StringIO()
+    )
 
 
 def hold_out_one_item(path: Path) -> dict:
