@@ -8,14 +8,36 @@ from inference_app.models import RoutingStatus, SavedRouting
 
 @admin.register(SavedRouting)
 class SavedRoutingAdmin(admin.ModelAdmin):
-    list_display = ("id", "item_code", "routing_no", "status", "operation_count",
-                    "source_model_version", "created_at", "created_by")
+    list_display = (
+        "id",
+        "item_code",
+        "routing_no",
+        "status",
+        "operation_count",
+        "source_model_version",
+        "created_at",
+        "created_by",
+    )
     list_filter = ("status",)
     search_fields = ("item_code", "comment")
-    readonly_fields = ("item_code", "routing_no", "operations_table", "source_model_version",
-                       "created_at", "created_by")
-    fields = ("item_code", "routing_no", "status", "comment", "operations_table",
-              "source_model_version", "created_at", "created_by")
+    readonly_fields = (
+        "item_code",
+        "routing_no",
+        "operations_table",
+        "source_model_version",
+        "created_at",
+        "created_by",
+    )
+    fields = (
+        "item_code",
+        "routing_no",
+        "status",
+        "comment",
+        "operations_table",
+        "source_model_version",
+        "created_at",
+        "created_by",
+    )
     actions = ["accept_selected"]
 
     def has_add_permission(self, request):
@@ -28,12 +50,24 @@ class SavedRoutingAdmin(admin.ModelAdmin):
     @admin.display(description="operations")
     def operations_table(self, obj):
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((op.get("seq"), op.get("op_code"), op.get("op_name"), op.get("work_center"),
-              "in-house" if op.get("in_house") else "outsourced") for op in obj.operations or []),
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    op.get("seq"),
+                    op.get("op_code"),
+                    op.get("op_name"),
+                    op.get("work_center"),
+                    "in-house" if op.get("in_house") else "outsourced",
+                )
+                for op in obj.operations or []
+            ),
         )
-        return format_html("<table><tr><th>seq</th><th>op</th><th>name</th><th>work center</th>"
-                           "<th></th></tr>{}</table>", rows)
+        return format_html(
+            "<table><tr><th>seq</th><th>op</th><th>name</th><th>work center</th>"
+            "<th></th></tr>{}</table>",
+            rows,
+        )
 
     @admin.action(description="Mark the selected routings accepted")
     def accept_selected(self, request, queryset):

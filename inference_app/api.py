@@ -46,17 +46,24 @@ def _options(data: dict) -> dict:
 class PredictView(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(request=PredictInput, responses={200: OpenApiResponse(description="Candidates per item")})
+    @extend_schema(
+        request=PredictInput, responses={200: OpenApiResponse(description="Candidates per item")}
+    )
     def post(self, request):
-        """Proposed routings for up to 100 items (existing codes, new items by attributes, or both)."""
+        """Proposed routings for up to 100 items (known codes, new items by attributes, or both)."""
         data = _validated(PredictInput, request)
         model = runtime.require_model()
         request._request.model_version = model.label
         opts = _options(data)
         results, hits = [], 0
         for i, item in enumerate(data["items"]):
-            key = (model.label, runtime.settings_rev, "predict", json.dumps(item, sort_keys=True),
-                   json.dumps(opts, sort_keys=True))
+            key = (
+                model.label,
+                runtime.settings_rev,
+                "predict",
+                json.dumps(item, sort_keys=True),
+                json.dumps(opts, sort_keys=True),
+            )
             answer = runtime.cache.get(key)
             if answer is None:
                 try:
@@ -75,7 +82,9 @@ class PredictView(APIView):
 class SimilarView(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(request=SimilarInput, responses={200: OpenApiResponse(description="Similar items")})
+    @extend_schema(
+        request=SimilarInput, responses={200: OpenApiResponse(description="Similar items")}
+    )
     def post(self, request):
         """Top-K similar items for a code or attributes, with similarity and matched attributes."""
         data = _validated(SimilarInput, request)

@@ -25,8 +25,9 @@ class LoadedModel:
     load_seconds: float = 0.0
 
     @classmethod
-    def open(cls, folder: Path, ef_search: int | None = None,
-             expected_sha256: str | None = None) -> LoadedModel:
+    def open(
+        cls, folder: Path, ef_search: int | None = None, expected_sha256: str | None = None
+    ) -> LoadedModel:
         started = time.perf_counter()
         manifest = verify_version_dir(folder, expected_sha256)
         encoder = FeatureEncoder.load(folder)

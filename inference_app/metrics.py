@@ -13,6 +13,12 @@ from collections import defaultdict, deque
 BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+def _pcts(values: list[float]) -> dict:
+    """p50/p95/p99 of sorted values (nearest rank)."""
+    n = len(values)
+    return {f"p{int(q * 100)}": round(values[min(n - 1, int(q * n))], 2) for q in (0.5, 0.95, 0.99)}
+
+
 class Metrics:
     def __init__(self):
         self._lock = threading.Lock()
@@ -41,20 +47,18 @@ class Metrics:
         out = {}
         for endpoint, values in by_endpoint.items():
             values.sort()
-            pick = lambda q: round(values[min(len(values) - 1, int(q * len(values)))], 2)  # noqa: E731
-            out[endpoint] = {"count": len(values), "p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99)}
+            out[endpoint] = {"count": len(values), **_pcts(values)}
         return out
 
     def render(self, extra: dict[str, float] | None = None) -> str:
         lines = [
-            "# HELP routing_requests_total API requests by endpoint, status class and model version.",
+            "# HELP routing_requests_total API requests by endpoint, status class, model version.",
             "# TYPE routing_requests_total counter",
         ]
         with self._lock:
             for (endpoint, status, version), n in sorted(self.requests.items()):
-                lines.append(
-                    f'routing_requests_total{{endpoint="{endpoint}",status="{status}",version="{version}"}} {n}'
-                )
+                labels = f'endpoint="{endpoint}",status="{status}",version="{version}"'
+                lines.append(f"routing_requests_total{{{labels}}} {n}")
             lines += [
                 "# HELP routing_request_seconds API latency by endpoint and model version.",
                 "# TYPE routing_request_seconds histogram",
@@ -64,8 +68,12 @@ class Metrics:
                 cumulative = 0
                 for bound, n in zip((*BUCKETS, "+Inf"), counts, strict=True):
                     cumulative += n
-                    lines.append(f'routing_request_seconds_bucket{{{labels},le="{bound}"}} {cumulative}')
-                lines.append(f"routing_request_seconds_sum{{{labels}}} {self.sums[(endpoint, version)]:.6f}")
+                    lines.append(
+                        f'routing_request_seconds_bucket{{{labels},le="{bound}"}} {cumulative}'
+                    )
+                lines.append(
+                    f"routing_request_seconds_sum{{{labels}}} {self.sums[(endpoint, version)]:.6f}"
+                )
                 lines.append(f"routing_request_seconds_count{{{labels}}} {cumulative}")
         for name, value in (extra or {}).items():
             lines += [f"# TYPE {name} gauge", f"{name} {value}"]

@@ -55,7 +55,9 @@ class RequestLogMiddleware:
                     "latency_ms": round(seconds * 1000, 2),
                     "active_version": version,
                     "cache_hit": request.cache_hit,
-                    "user": user.get_username() if user is not None and user.is_authenticated else None,
+                    "user": user.get_username()
+                    if user is not None and user.is_authenticated
+                    else None,
                 },
             )
         return response

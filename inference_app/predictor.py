@@ -58,8 +58,17 @@ def own_routing(model, rt: int, prefer_actuals: bool, percentiles: list[int]) ->
     ops = []
     for op in model.tables.operations(rt):
         setup, per_unit, used = _op_values(op, prefer_actuals)
-        ops.append(_operation_dict(op, setup, per_unit * op.times["run_qty"], {},
-                                   "actuals" if used else "standard", 1, op.actual_orders))
+        ops.append(
+            _operation_dict(
+                op,
+                setup,
+                per_unit * op.times["run_qty"],
+                {},
+                "actuals" if used else "standard",
+                1,
+                op.actual_orders,
+            )
+        )
     return ops
 
 
@@ -85,8 +94,9 @@ def _operation_dict(op, setup, run, stats_by_p, source, samples, orders) -> dict
     return out
 
 
-def candidate_operations(model, members: list[tuple[int, float]], prefer_actuals: bool,
-                         percentiles: list[int]) -> list[dict]:
+def candidate_operations(
+    model, members: list[tuple[int, float]], prefer_actuals: bool, percentiles: list[int]
+) -> list[dict]:
     """Operations of one candidate from its members' routings (same sequence, so aligned)."""
     routings = [(model.tables.operations(rt), sim) for rt, sim in members]
     reference = routings[0][0]
@@ -108,8 +118,17 @@ def candidate_operations(model, members: list[tuple[int, float]], prefer_actuals
             for p in ps
             if p != 50 and p in st
         }
-        out.append(_operation_dict(op, st.get(50, 0.0), rn.get(50, 0.0) * run_qty, extra,
-                                   "actuals" if used_any else "standard", len(routings), orders))
+        out.append(
+            _operation_dict(
+                op,
+                st.get(50, 0.0),
+                rn.get(50, 0.0) * run_qty,
+                extra,
+                "actuals" if used_any else "standard",
+                len(routings),
+                orders,
+            )
+        )
     return out
 
 
@@ -122,12 +141,17 @@ def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bo
     try:
         labels, distances = model.index.knn_query(vector.reshape(1, -1), k=k, filter=flt)
     except RuntimeError:  # fewer than k items pass the filter
-        labels, distances = model.index.knn_query(vector.reshape(1, -1), k=max(1, k // 2), filter=flt)
-    return [(int(lb), max(0.0, 1.0 - float(d))) for lb, d in zip(labels[0], distances[0], strict=True)]
+        labels, distances = model.index.knn_query(
+            vector.reshape(1, -1), k=max(1, k // 2), filter=flt
+        )
+    return [
+        (int(lb), max(0.0, 1.0 - float(d))) for lb, d in zip(labels[0], distances[0], strict=True)
+    ]
 
 
-def group_candidates(model, neighbours: list[tuple[int, float]], limit: int,
-                     power: float = 1.0) -> list[dict]:
+def group_candidates(
+    model, neighbours: list[tuple[int, float]], limit: int, power: float = 1.0
+) -> list[dict]:
     """Distinct operation sequences among the neighbours' primary routings, ranked by support:
     the sum of the members' similarities raised to ``power`` (above 1, close neighbours count
     for more than many distant ones)."""
@@ -146,7 +170,9 @@ def group_candidates(model, neighbours: list[tuple[int, float]], limit: int,
     return ranked[:limit]
 
 
-def predict_one(model, item: dict, opts: dict, exclude: Callable[[int], bool] | None = None) -> dict:
+def predict_one(
+    model, item: dict, opts: dict, exclude: Callable[[int], bool] | None = None
+) -> dict:
     code = (item.get("item_code") or "").strip() or None
     given = item.get("attributes") or {}
     tables = model.tables
@@ -182,8 +208,9 @@ def predict_one(model, item: dict, opts: dict, exclude: Callable[[int], bool] | 
     groups = group_candidates(model, usable, opts["candidates"], opts.get("support_power", 1.0))
     for rank, group in enumerate(groups, start=1):
         members = sorted(group["members"], key=lambda m: -m[1])
-        ops = candidate_operations(model, [(rt, s) for rt, s, _ in members],
-                                   opts["prefer_actuals"], percentiles)
+        ops = candidate_operations(
+            model, [(rt, s) for rt, s, _ in members], opts["prefer_actuals"], percentiles
+        )
         result["candidates"].append(
             {
                 "rank": rank,
@@ -191,12 +218,17 @@ def predict_one(model, item: dict, opts: dict, exclude: Callable[[int], bool] | 
                 "support": len(members),
                 "max_similarity": round(members[0][1], 4),
                 "reference_items": [
-                    {"item_code": tables.code_of(r), "routing_no": tables.routing_no(rt),
-                     "similarity": round(s, 4)}
+                    {
+                        "item_code": tables.code_of(r),
+                        "routing_no": tables.routing_no(rt),
+                        "similarity": round(s, 4),
+                    }
                     for rt, s, r in members
                 ],
                 "operations": ops,
-                "time_summary": summarize(ops, opts["quantity"], tuple(f"p{p}" for p in percentiles)),
+                "time_summary": summarize(
+                    ops, opts["quantity"], tuple(f"p{p}" for p in percentiles)
+                ),
             }
         )
     return result
@@ -227,7 +259,12 @@ def _existing(model, code, row, rts, opts, percentiles) -> dict:
         found = neighbours_of(model, vector, opts["top_k"], lambda label: label == row)
         attrs = tables.attributes(row)
         neighbours = [_neighbour(model, attrs, r, s) for r, s in found]
-    return {"item_code": code, "status": "existing", "candidates": candidates, "neighbours": neighbours}
+    return {
+        "item_code": code,
+        "status": "existing",
+        "candidates": candidates,
+        "neighbours": neighbours,
+    }
 
 
 def _neighbour(model, attrs: dict, row: int, sim: float) -> dict:
@@ -245,8 +282,10 @@ def similar(model, item: dict, top_k: int) -> dict:
     row = model.tables.row_of(code) if code else None
     if row is None and not given:
         if code:
-            raise NotFound(f"Unknown item code {code!r}; send attributes instead.",
-                           fields={"item_code": [f"unknown item {code!r}"]})
+            raise NotFound(
+                f"Unknown item code {code!r}; send attributes instead.",
+                fields={"item_code": [f"unknown item {code!r}"]},
+            )
         raise BadInput("Give an item_code or attributes.", fields={"item_code": ["required"]})
     attrs = {**(model.tables.attributes(row) if row is not None else {}), **given}
     vector = model.encoder.embed([attrs])[0]
@@ -260,10 +299,15 @@ def similar(model, item: dict, top_k: int) -> dict:
 def item_detail(model, code: str, prefer_actuals: bool = True) -> dict:
     row = model.tables.row_of(code)
     if row is None:
-        raise NotFound(f"Unknown item code {code!r}.", fields={"item_code": [f"unknown item {code!r}"]})
+        raise NotFound(
+            f"Unknown item code {code!r}.", fields={"item_code": [f"unknown item {code!r}"]}
+        )
     routings = [
-        {"routing_no": model.tables.routing_no(rt), "primary": i == 0,
-         "operations": own_routing(model, rt, prefer_actuals, [])}
+        {
+            "routing_no": model.tables.routing_no(rt),
+            "primary": i == 0,
+            "operations": own_routing(model, rt, prefer_actuals, []),
+        }
         for i, rt in enumerate(model.tables.routings_of(row))
     ]
     return {
@@ -272,4 +316,3 @@ def item_detail(model, code: str, prefer_actuals: bool = True) -> dict:
         "routings": routings,
         "model_version": model.label,
     }
-

@@ -116,10 +116,13 @@ class Runtime:
         if not self.registry_ok and self.registry_error:
             return f"No model loaded: the registry cannot be read ({self.registry_error})."
         if self.active_label and self.active_label in self.failed:
-            return f"No model loaded: active version {self.active_label} was refused: {self.failed[self.active_label]}"
+            why = self.failed[self.active_label]
+            return f"No model loaded: active version {self.active_label} was refused: {why}"
         if not self.active_label:
-            return ("No active model version. Train one (manage.py train --wait), then approve and "
-                    "activate it (manage.py approve V; manage.py activate V).")
+            return (
+                "No active model version. Train one (manage.py train --wait), then approve and "
+                "activate it (manage.py approve V; manage.py activate V)."
+            )
         return f"Model {self.active_label} is loading; retry in a moment."
 
     def alert(self, level: str, message: str) -> None:
@@ -192,8 +195,11 @@ class Runtime:
         if self.model is None:
             pointer = self.read_pointer()
             if pointer and pointer.get("label") not in self.failed:
-                self.alert("WARNING", f"Serving {pointer['label']} from models/{POINTER} "
-                                      "until the registry is readable again.")
+                self.alert(
+                    "WARNING",
+                    f"Serving {pointer['label']} from models/{POINTER} "
+                    "until the registry is readable again.",
+                )
                 self._load_and_swap(pointer["label"], pointer.get("manifest_sha256"))
 
     def _load_and_swap(self, label: str, sha: str | None) -> None:
@@ -212,13 +218,18 @@ class Runtime:
         self.write_pointer(model)
         log.info(
             "model version now serving",
-            extra={"active_version": label, "previous": previous.label if previous else None,
-                   "load_seconds": round(model.load_seconds, 3)},
+            extra={
+                "active_version": label,
+                "previous": previous.label if previous else None,
+                "load_seconds": round(model.load_seconds, 3),
+            },
         )
 
     def _apply_settings(self, values: dict, rev: int) -> None:
         merged = {**settings_schema.defaults(), **values}
-        if self.model is not None and merged["hnsw_ef_search"] != self.settings.get("hnsw_ef_search"):
+        if self.model is not None and merged["hnsw_ef_search"] != self.settings.get(
+            "hnsw_ef_search"
+        ):
             self.model.set_ef(merged["hnsw_ef_search"])
         self.cache.resize(merged["cache_size"])
         self.settings, self.settings_rev = merged, rev
@@ -234,8 +245,15 @@ class Runtime:
         target = settings.MODELS_DIR / POINTER
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         try:
-            tmp.write_text(json.dumps({"label": model.label, "manifest_sha256": model.manifest_sha256,
-                                       "served_at": time.time()}))
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "label": model.label,
+                        "manifest_sha256": model.manifest_sha256,
+                        "served_at": time.time(),
+                    }
+                )
+            )
             os.replace(tmp, target)
         except OSError as exc:
             log.warning("could not write models/%s: %s", POINTER, exc)
@@ -266,7 +284,9 @@ class Runtime:
             "cache": self.cache.stats(),
             "settings_revision": self.settings_rev,
             "swaps": self.swaps,
-            "alerts": [{"level": a.level, "message": a.message, "at": a.at} for a in self.alerts[-5:]],
+            "alerts": [
+                {"level": a.level, "message": a.message, "at": a.at} for a in self.alerts[-5:]
+            ],
             "uptime_s": round(time.time() - self.started_at, 1),
             "pid": os.getpid(),
         }

@@ -21,7 +21,10 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError(
-                    {key: [f"unknown field; allowed: {', '.join(sorted(self.fields))}"] for key in unknown}
+                    {
+                        key: [f"unknown field; allowed: {', '.join(sorted(self.fields))}"]
+                        for key in unknown
+                    }
                 )
         return super().to_internal_value(data)
 
@@ -32,7 +35,11 @@ class AttributesField(serializers.DictField):
         if len(data) > MAX_ATTRIBUTES:
             raise serializers.ValidationError(f"at most {MAX_ATTRIBUTES} attributes")
         for key, value in data.items():
-            if value is not None and not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            if (
+                value is not None
+                and not isinstance(value, (str, int, float))
+                or isinstance(value, bool)
+            ):
                 raise serializers.ValidationError({key: "must be a string, a number or null"})
             if isinstance(value, str) and len(value) > MAX_TEXT:
                 raise serializers.ValidationError({key: f"at most {MAX_TEXT} characters"})
@@ -42,12 +49,16 @@ class AttributesField(serializers.DictField):
 
 
 class ItemInput(StrictSerializer):
-    item_code = serializers.CharField(max_length=64, required=False, allow_blank=True, trim_whitespace=True)
+    item_code = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, trim_whitespace=True
+    )
     attributes = AttributesField(required=False)
 
     def validate(self, data):
         if not data.get("item_code") and not data.get("attributes"):
-            raise serializers.ValidationError({"item_code": ["give an item_code, attributes, or both"]})
+            raise serializers.ValidationError(
+                {"item_code": ["give an item_code, attributes, or both"]}
+            )
         return data
 
 
@@ -66,7 +77,9 @@ class SimilarInput(StrictSerializer):
 
     def validate(self, data):
         if not data.get("item_code") and not data.get("attributes"):
-            raise serializers.ValidationError({"item_code": ["give an item_code, attributes, or both"]})
+            raise serializers.ValidationError(
+                {"item_code": ["give an item_code, attributes, or both"]}
+            )
         return data
 
 

@@ -51,7 +51,11 @@ def summarize(operations: list[dict], quantity: float, percentiles: tuple[str, .
             extra[p] += max(lead, row["lead_min"])
             entry[f"{p}_lead_min"] = round(max(lead, row["lead_min"]), 3)
         breakdown.append(entry)
-    summary = {"quantity": quantity, **_rounded(totals), "lead_hours": round(totals["lead_min"] / 60, 3)}
+    summary = {
+        "quantity": quantity,
+        **_rounded(totals),
+        "lead_hours": round(totals["lead_min"] / 60, 3),
+    }
     for p in percentiles:
         summary[f"{p}_lead_min"] = round(extra[p], 3)
     summary["operations"] = breakdown

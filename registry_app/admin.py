@@ -41,15 +41,29 @@ def comparison_rows(version: ModelVersion, active: ModelVersion | None) -> list[
                 "active": theirs.get("model", {}).get(key),
             }
         )
-    rows.append({"title": "Index recall@10", "model": mine.get("index_recall_at_10"),
-                 "active": theirs.get("index_recall_at_10")})
+    rows.append(
+        {
+            "title": "Index recall@10",
+            "model": mine.get("index_recall_at_10"),
+            "active": theirs.get("index_recall_at_10"),
+        }
+    )
     return rows
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("label", "state_badge", "profile_name", "items", "top1", "hit_at_n",
-                    "created_at", "activated_at", "approved_by")
+    list_display = (
+        "label",
+        "state_badge",
+        "profile_name",
+        "items",
+        "top1",
+        "hit_at_n",
+        "created_at",
+        "activated_at",
+        "approved_by",
+    )
     list_filter = ("state",)
     search_fields = ("label", "status_message")
     readonly_fields = [f.name for f in ModelVersion._meta.fields] + ["evaluation"]
@@ -64,7 +78,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
-        return format_html('<span class="state state-{}">{}</span>', obj.state, obj.get_state_display())
+        return format_html(
+            '<span class="state state-{}">{}</span>', obj.state, obj.get_state_display()
+        )
 
     @admin.display(description="items")
     def items(self, obj):
@@ -90,12 +106,21 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         own = [
-            path("<int:pk>/confirm/<str:verb>/", self.admin_site.admin_view(self.confirm_view),
-                 name="registry_app_modelversion_confirm"),
-            path("rollback/", self.admin_site.admin_view(self.rollback_view),
-                 name="registry_app_modelversion_rollback"),
-            path("train/", self.admin_site.admin_view(self.train_view),
-                 name="registry_app_modelversion_train"),
+            path(
+                "<int:pk>/confirm/<str:verb>/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="registry_app_modelversion_confirm",
+            ),
+            path(
+                "rollback/",
+                self.admin_site.admin_view(self.rollback_view),
+                name="registry_app_modelversion_rollback",
+            ),
+            path(
+                "train/",
+                self.admin_site.admin_view(self.train_view),
+                name="registry_app_modelversion_train",
+            ),
         ]
         return own + super().get_urls()
 
@@ -134,7 +159,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 self.message_user(request, exc.detail, messages.ERROR)
             else:
-                self.message_user(request, f"{version.label} is now {version.state}.", messages.SUCCESS)
+                self.message_user(
+                    request, f"{version.label} is now {version.state}.", messages.SUCCESS
+                )
             return HttpResponseRedirect(reverse("admin:registry_app_modelversion_changelist"))
         active = ModelVersion.objects.active()
         context = {
@@ -157,11 +184,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
         )
         if request.method == "POST" and request.POST.get("confirm") == "yes":
             try:
-                version = ModelVersion.rollback(user=request.user, comment=request.POST.get("comment", ""))
+                version = ModelVersion.rollback(
+                    user=request.user, comment=request.POST.get("comment", "")
+                )
             except DomainError as exc:
                 self.message_user(request, exc.detail, messages.ERROR)
             else:
-                self.message_user(request, f"Rolled back: {version.label} is active.", messages.SUCCESS)
+                self.message_user(
+                    request, f"Rolled back: {version.label} is active.", messages.SUCCESS
+                )
             return HttpResponseRedirect(reverse("admin:registry_app_modelversion_changelist"))
         context = {
             **self.admin_site.each_context(request),
@@ -180,12 +211,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:registry_app_trainingrun_changelist"))
         try:
-            run = enqueue_training(request.POST.get("profile", ""), user=request.user, trigger="admin")
+            run = enqueue_training(
+                request.POST.get("profile", ""), user=request.user, trigger="admin"
+            )
         except DomainError as exc:
             self.message_user(request, exc.detail, messages.ERROR)
             return HttpResponseRedirect(reverse("admin:registry_app_trainingrun_changelist"))
-        self.message_user(request, f"Training run {run.pk} queued; the task cluster will start it.",
-                          messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Training run {run.pk} queued; the task cluster will start it.",
+            messages.SUCCESS,
+        )
         return HttpResponseRedirect(reverse("admin:registry_app_trainingrun_change", args=[run.pk]))
 
 
@@ -202,12 +238,35 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "state", "stage", "progress_bar", "version", "trigger", "profile_name",
-                    "created_at", "duration_s")
+    list_display = (
+        "id",
+        "state",
+        "stage",
+        "progress_bar",
+        "version",
+        "trigger",
+        "profile_name",
+        "created_at",
+        "duration_s",
+    )
     list_filter = ("state", "trigger")
-    readonly_fields = ("state", "stage", "progress_bar", "version", "trigger", "profile_name",
-                       "requested_by", "timings", "created_at", "started_at", "finished_at",
-                       "pid", "task_id", "log_text", "error_text")
+    readonly_fields = (
+        "state",
+        "stage",
+        "progress_bar",
+        "version",
+        "trigger",
+        "profile_name",
+        "requested_by",
+        "timings",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "pid",
+        "task_id",
+        "log_text",
+        "error_text",
+    )
     change_list_template = "admin/registry_app/trainingrun/change_list.html"
 
     @admin.display(description="progress")

@@ -34,12 +34,16 @@ class VersionActionView(APIView):
     permission_classes = [IsAdminRole]
     verb = ""
 
-    @extend_schema(request=CommentInput, responses={200: OpenApiResponse(description="The version")})
+    @extend_schema(
+        request=CommentInput, responses={200: OpenApiResponse(description="The version")}
+    )
     def post(self, request, label: str):
         data = CommentInput(data=request.data)
         data.is_valid(raise_exception=True)
         version = ModelVersion.objects.get_by_label(label)
-        version = getattr(version, self.verb)(user=request.user, comment=data.validated_data["comment"])
+        version = getattr(version, self.verb)(
+            user=request.user, comment=data.validated_data["comment"]
+        )
         return Response(version_dict(version))
 
 
@@ -80,17 +84,23 @@ class TrainingRunListView(APIView):
         profile = data.validated_data["profile"]
         get_input_profile(profile or None)
         run = enqueue_training(profile, user=request.user, trigger="api")
-        return Response(run_dict(run), status=202, headers={"Location": f"/api/v1/training-runs/{run.pk}"})
+        return Response(
+            run_dict(run), status=202, headers={"Location": f"/api/v1/training-runs/{run.pk}"}
+        )
 
     @extend_schema(responses={200: OpenApiResponse(description="Recent training runs")})
     def get(self, request):
-        return Response({"runs": [run_dict(r) for r in TrainingRun.objects.select_related("version")[:50]]})
+        return Response(
+            {"runs": [run_dict(r) for r in TrainingRun.objects.select_related("version")[:50]]}
+        )
 
 
 class TrainingRunView(APIView):
     permission_classes = [IsAdminRole]
 
-    @extend_schema(responses={200: OpenApiResponse(description="State, stage, progress, timings, error")})
+    @extend_schema(
+        responses={200: OpenApiResponse(description="State, stage, progress, timings, error")}
+    )
     def get(self, request, pk: int):
         run = TrainingRun.objects.select_related("version").filter(pk=pk).first()
         if run is None:

@@ -183,7 +183,8 @@ def _check_four_eyes(version: ModelVersion, user) -> None:
     admins = get_user_model().objects.filter(is_active=True, is_superuser=True).count()
     if admins > 1:
         raise BadInput(
-            f"{version.label} was requested by {user.get_username()}; another admin must approve it.",
+            f"{version.label} was requested by {user.get_username()}; "
+            "another admin must approve it.",
             code="four_eyes",
         )
 
@@ -209,6 +210,14 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.version.label} {self.from_state}→{self.to_state}"
 
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit entries are append-only.")
+
     @classmethod
     def record(cls, version, action, from_state, to_state, user=None, comment="") -> AuditEntry:
         return cls.objects.create(
@@ -220,14 +229,6 @@ class AuditEntry(models.Model):
             username=user.get_username() if getattr(user, "pk", None) else "system",
             comment=comment or "",
         )
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionError("Audit entries are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("Audit entries are append-only.")
 
 
 class RunState(models.TextChoices):

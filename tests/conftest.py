@@ -36,6 +36,7 @@ def waitress_server(transactional_db):
 
     server = create_server(application, host="127.0.0.1", port=0, threads=6, _start=True)
     port = server.effective_port
+
     def serve():
         try:
             server.run()

@@ -13,7 +13,9 @@ def new_item(active_model):
     tables = runtime.model.tables
     for row in range(tables.n_items):
         if not tables.routings_of(row):
-            return tables.code_of(row), {k: v for k, v in tables.attributes(row).items() if v is not None}
+            return tables.code_of(row), {
+                k: v for k, v in tables.attributes(row).items() if v is not None
+            }
     pytest.fail("sample data has no item without a routing")
 
 
@@ -29,7 +31,9 @@ def test_predict_gives_an_existing_item_its_own_routing(api, active_model):
     assert body["model_version"] == active_model.label == headers["X-Model-Version"]
     item = body["items"][0]
     assert item["status"] == "existing" and item["item_code"] == code
-    own = runtime.model.tables.operations(runtime.model.tables.primary_routing(runtime.model.tables.row_of(code)))
+    own = runtime.model.tables.operations(
+        runtime.model.tables.primary_routing(runtime.model.tables.row_of(code))
+    )
     assert [o["op_code"] for o in item["candidates"][0]["operations"]] == [o.op_code for o in own]
     assert item["candidates"][0]["reference_items"][0]["item_code"] == code
 
@@ -49,18 +53,37 @@ def test_predict_proposes_ranked_candidates_for_a_new_item(api, new_item):
     sequences = [tuple((o["op_code"], o["work_center"]) for o in c["operations"]) for c in cands]
     assert len(set(sequences)) == len(sequences), "each candidate is a distinct operation sequence"
     for cand in cands:
-        assert cand["reference_items"] and all(r["item_code"] != code for r in cand["reference_items"])
+        assert cand["reference_items"] and all(
+            r["item_code"] != code for r in cand["reference_items"]
+        )
         summary = cand["time_summary"]
         expected = sum(
-            o["setup_min"] + o["run_min"] * 25 / o["run_qty"] + o["queue_min"] + o["wait_min"] + o["move_min"]
+            o["setup_min"]
+            + o["run_min"] * 25 / o["run_qty"]
+            + o["queue_min"]
+            + o["wait_min"]
+            + o["move_min"]
             for o in cand["operations"]
         )
         assert summary["quantity"] == 25
         assert summary["lead_min"] == pytest.approx(expected, rel=1e-3)
         assert summary["p90_lead_min"] >= summary["lead_min"] - 1e-6
         first = cand["operations"][0]
-        assert {"seq", "op_code", "op_name", "work_center", "in_house", "setup_min", "run_min", "run_qty",
-                "queue_min", "wait_min", "move_min", "p80", "p90"} <= set(first)
+        assert {
+            "seq",
+            "op_code",
+            "op_name",
+            "work_center",
+            "in_house",
+            "setup_min",
+            "run_min",
+            "run_qty",
+            "queue_min",
+            "wait_min",
+            "move_min",
+            "p80",
+            "p90",
+        } <= set(first)
     assert item["neighbours"] and all(0 <= n["similarity"] <= 1 for n in item["neighbours"])
 
 
@@ -86,10 +109,26 @@ def test_similar_returns_neighbours_with_matched_attributes(api, active_model):
 
 def test_time_summary_arithmetic(api, active_model):
     ops = [
-        {"seq": 10, "op_code": "CUT", "setup_min": 30, "run_min": 2, "run_qty": 1, "queue_min": 60,
-         "wait_min": 0, "move_min": 10},
-        {"seq": 20, "op_code": "LTH1", "setup_min": 45, "run_min": 12, "run_qty": 4, "queue_min": 0,
-         "wait_min": 15, "move_min": 5},
+        {
+            "seq": 10,
+            "op_code": "CUT",
+            "setup_min": 30,
+            "run_min": 2,
+            "run_qty": 1,
+            "queue_min": 60,
+            "wait_min": 0,
+            "move_min": 10,
+        },
+        {
+            "seq": 20,
+            "op_code": "LTH1",
+            "setup_min": 45,
+            "run_min": 12,
+            "run_qty": 4,
+            "queue_min": 0,
+            "wait_min": 15,
+            "move_min": 5,
+        },
     ]
     status, body, _ = api.post("/api/v1/time-summary", {"operations": ops, "quantity": 8})
     assert status == 200, body
@@ -117,14 +156,31 @@ def test_item_detail_and_unknown_item(api, active_model):
         (json.dumps({"items": []}).encode(), "items"),
         (json.dumps({"items": [{"item_code": "X"}] * 101}).encode(), "items"),
         (json.dumps({"items": [{}]}).encode(), "items.0.item_code"),
-        (json.dumps({"items": [{"item_code": 5, "attributes": "x"}]}).encode(), "items.0.attributes"),
+        (
+            json.dumps({"items": [{"item_code": 5, "attributes": "x"}]}).encode(),
+            "items.0.attributes",
+        ),
         (json.dumps({"items": [{"item_code": "A"}], "top_k": 10**12}).encode(), "top_k"),
         (json.dumps({"items": [{"item_code": "A"}], "quantity": -1}).encode(), "quantity"),
         (json.dumps({"items": [{"item_code": "A"}], "colour": "red"}).encode(), "colour"),
-        (json.dumps({"items": [{"attributes": {"OUTDIAMETER": [1, 2]}}]}).encode(), "items.0.attributes"),
+        (
+            json.dumps({"items": [{"attributes": {"OUTDIAMETER": [1, 2]}}]}).encode(),
+            "items.0.attributes",
+        ),
     ],
-    ids=["not-json", "empty", "array", "no-items", "101-items", "empty-item", "wrong-types",
-         "absurd-top-k", "negative-quantity", "unknown-field", "list-attribute"],
+    ids=[
+        "not-json",
+        "empty",
+        "array",
+        "no-items",
+        "101-items",
+        "empty-item",
+        "wrong-types",
+        "absurd-top-k",
+        "negative-quantity",
+        "unknown-field",
+        "list-attribute",
+    ],
 )
 def test_bad_predict_bodies_answer_400_with_the_field(api, active_model, raw, field):
     status, body, _ = api.call("POST", "/api/v1/predict", raw=raw)
@@ -135,8 +191,9 @@ def test_bad_predict_bodies_answer_400_with_the_field(api, active_model, raw, fi
 
 
 def test_unknown_item_code_without_attributes_is_404_naming_the_item(api, active_model):
-    status, body, _ = api.post("/api/v1/predict", {"items": [{"item_code": routed_item()},
-                                                              {"item_code": "NOPE-1"}]})
+    status, body, _ = api.post(
+        "/api/v1/predict", {"items": [{"item_code": routed_item()}, {"item_code": "NOPE-1"}]}
+    )
     assert status == 404
     assert "items.1.item_code" in body["fields"] and "NOPE-1" in body["detail"]
 
@@ -147,7 +204,11 @@ def test_without_an_active_version_prediction_answers_503_and_health_says_why(ap
     assert status == 503 and body["error"] == "no_model"
     assert "manage.py train" in body["detail"]
     status, health, _ = api.get("/api/v1/health")
-    assert status == 503 and health["status"] == "unavailable" and "No active model" in health["detail"]
+    assert (
+        status == 503
+        and health["status"] == "unavailable"
+        and "No active model" in health["detail"]
+    )
 
 
 def test_requests_are_logged_as_json_lines_with_the_request_id(api, active_model, settings):
@@ -172,7 +233,10 @@ def test_metrics_are_prometheus_text_for_admins_only(api, admin_api, active_mode
     assert api.get("/api/v1/metrics")[0] == 403
     status, text, headers = admin_api.get("/api/v1/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
-    assert f'routing_requests_total{{endpoint="similar",status="2xx",version="{active_model.label}"}}' in text
+    assert (
+        f'routing_requests_total{{endpoint="similar",status="2xx",version="{active_model.label}"}}'
+        in text
+    )
     assert "routing_request_seconds_bucket" in text
 
 

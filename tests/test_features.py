@@ -17,7 +17,9 @@ def columns(n=3000, seed=0):
     fam = rng.integers(0, 6, n)
     return {
         "PART_TYPE": [f"T{f}" if rng.random() > 0.2 else None for f in fam],
-        "OUTDIAMETER": [float(20 + 30 * f + rng.random()) if rng.random() > 0.3 else 0 for f in fam],
+        "OUTDIAMETER": [
+            float(20 + 30 * f + rng.random()) if rng.random() > 0.3 else 0 for f in fam
+        ],
         "ITEM_NM": [f"seal ring {f} type {rng.integers(50)}" for f in fam],
     }
 
@@ -69,9 +71,11 @@ def test_similar_items_are_closer_than_different_ones():
     cols = columns(3000)
     encoder = FeatureEncoder.from_attributes(ATTRS, {}, 16)
     encoder.fit_transform(cols)
-    a, b, c = encoder.embed([
-        {"PART_TYPE": "T2", "OUTDIAMETER": 80.5, "ITEM_NM": "seal ring 2 type 7"},
-        {"PART_TYPE": "T2", "OUTDIAMETER": 81.0, "ITEM_NM": "seal ring 2 type 9"},
-        {"PART_TYPE": "T5", "OUTDIAMETER": 170.0, "ITEM_NM": "seal ring 5 type 7"},
-    ])
+    a, b, c = encoder.embed(
+        [
+            {"PART_TYPE": "T2", "OUTDIAMETER": 80.5, "ITEM_NM": "seal ring 2 type 7"},
+            {"PART_TYPE": "T2", "OUTDIAMETER": 81.0, "ITEM_NM": "seal ring 2 type 9"},
+            {"PART_TYPE": "T5", "OUTDIAMETER": 170.0, "ITEM_NM": "seal ring 5 type 7"},
+        ]
+    )
     assert a @ b > a @ c + 0.1

@@ -37,10 +37,14 @@ def test_switching_versions_under_load_fails_no_request(api, quick_training, set
         i = 0
         while not stop.is_set():
             i += 1
-            body = {"items": [{"attributes": {**attrs, "ITEM_NM": f"probe {n}-{i}"}}]}  # defeat the cache
+            body = {
+                "items": [{"attributes": {**attrs, "ITEM_NM": f"probe {n}-{i}"}}]
+            }  # defeat the cache
             status, answer, _ = api.post("/api/v1/predict", body)
             with lock:
-                results.append((status, answer.get("model_version") if isinstance(answer, dict) else None))
+                results.append(
+                    (status, answer.get("model_version") if isinstance(answer, dict) else None)
+                )
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
     for t in threads:
@@ -49,7 +53,9 @@ def test_switching_versions_under_load_fails_no_request(api, quick_training, set
         for switch in range(10):
             target = second if switch % 2 == 0 else first
             ModelVersion.objects.get(pk=target.pk).activate(comment=f"switch {switch}")
-            assert wait_for(lambda t=target: runtime.model.label == t.label, 2.0), "swap took over 2 s"
+            assert wait_for(lambda t=target: runtime.model.label == t.label, 2.0), (
+                "swap took over 2 s"
+            )
             time.sleep(0.15)
     finally:
         stop.set()
@@ -86,10 +92,14 @@ def test_a_corrupt_version_is_never_swapped_in(quick_training, settings, caplog)
     assert runtime.model.label == good.label  # the last good version keeps serving
     health = runtime.health()
     assert health["status"] == "degraded" and "svd_components.npy" in health["detail"]
-    assert any("svd_components.npy" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+    assert any(
+        "svd_components.npy" in r.getMessage() for r in caplog.records if r.levelname == "ERROR"
+    )
 
 
-def test_it_serves_the_last_verified_version_when_the_registry_is_unreadable(active_model, monkeypatch):
+def test_it_serves_the_last_verified_version_when_the_registry_is_unreadable(
+    active_model, monkeypatch
+):
     from inference_app.runtime import Runtime
 
     fresh = Runtime()

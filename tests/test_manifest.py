@@ -4,7 +4,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from registry_app.pipeline.manifest import ManifestError, RuntimeMismatch, check_runtime, verify_version_dir
+from registry_app.pipeline.manifest import (
+    ManifestError,
+    RuntimeMismatch,
+    check_runtime,
+    verify_version_dir,
+)
 
 
 def flip_one_byte(path):
@@ -51,4 +56,6 @@ def test_an_incompatible_runtime_is_explained():
     message = err.value.detail
     assert "v0007 was built with numpy 1.26.4 (installed 2.3.4)" in message
     assert "pip install -r requirements/base.txt" in message and "train --wait" in message
-    check_runtime(built | {"numpy": "2.3.1"}, "v0007", installed)  # same major.minor? no: 2.3 == 2.3
+    check_runtime(
+        built | {"numpy": "2.3.1"}, "v0007", installed
+    )  # same major.minor? no: 2.3 == 2.3

@@ -105,7 +105,9 @@ def test_audit_entries_cannot_be_edited_or_deleted(quick_training):
         entry.delete()
 
 
-def test_requester_cannot_approve_their_own_version_when_another_admin_exists(quick_training, django_user_model):
+def test_requester_cannot_approve_their_own_version_when_another_admin_exists(
+    quick_training, django_user_model
+):
     alice = django_user_model.objects.create_superuser("alice", "a@example.com", "x-Pass-1234")
     bob = django_user_model.objects.create_superuser("bob", "b@example.com", "x-Pass-1234")
     version = quick_training()

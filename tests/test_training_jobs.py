@@ -73,16 +73,29 @@ def _env(tmp_path, plant_db):
 
 
 def _manage(env, *args, check=True):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, text=True,
-                          capture_output=True, check=check, timeout=300)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
+        check=check,
+        timeout=300,
+    )
 
 
 def test_a_killed_training_leaves_no_half_version(tmp_path, plant_db):
     """Kill -9 during the index stage; the next start marks run and version failed."""
     env = _env(tmp_path, plant_db)
     _manage(env, "migrate", "-v0")
-    proc = subprocess.Popen([sys.executable, "manage.py", "train", "--wait"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "train", "--wait"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen = ""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -98,8 +111,13 @@ def test_a_killed_training_leaves_no_half_version(tmp_path, plant_db):
     out = _manage(env, "versions", "--json").stdout
     assert json.loads(out)[0]["state"] == "training"
     # the next training request recovers: run failed, version failed, temp folder removed
-    _manage(env, "shell", "-c", "from registry_app.pipeline.training import recover_interrupted; "
-                                "print(recover_interrupted())")
+    _manage(
+        env,
+        "shell",
+        "-c",
+        "from registry_app.pipeline.training import recover_interrupted; "
+        "print(recover_interrupted())",
+    )
     versions = json.loads(_manage(env, "versions", "--json").stdout)
     assert versions[0]["state"] == "failed"
     assert not list(models.glob(".tmp-*")) and not (models / "v0001").exists()

@@ -29,22 +29,58 @@ SETTINGS: dict[str, Setting] = {
     for s in [
         Setting("top_k", int, 20, "runtime", 1, 200, "Neighbours consulted per prediction."),
         Setting("candidates", int, 4, "runtime", 1, 20, "Candidate routings returned per item."),
-        Setting("min_similarity", float, 0.30, "runtime", 0.0, 1.0,
-                "Neighbours below this cosine similarity are ignored."),
-        Setting("percentiles", list, [50, 80, 90], "runtime", None, None,
-                "Time percentiles reported per operation (each 1..99)."),
-        Setting("support_power", float, 4.0, "runtime", 0.0, 16.0,
-                "Candidate support = sum of similarity ** power (higher favours the closest items)."),
-        Setting("prefer_actuals", bool, True, "runtime", help="Use work-order actuals where they exist."),
-        Setting("cache_size", int, 4096, "runtime", 0, 1_000_000, "Cached query results (0 = off)."),
-        Setting("feature_weights", dict, {}, "training", help="Per-attribute weight overrides (0..100)."),
+        Setting(
+            "min_similarity",
+            float,
+            0.30,
+            "runtime",
+            0.0,
+            1.0,
+            "Neighbours below this cosine similarity are ignored.",
+        ),
+        Setting(
+            "percentiles",
+            list,
+            [50, 80, 90],
+            "runtime",
+            None,
+            None,
+            "Time percentiles reported per operation (each 1..99).",
+        ),
+        Setting(
+            "support_power",
+            float,
+            4.0,
+            "runtime",
+            0.0,
+            16.0,
+            "Candidate support = sum of similarity ** power (higher favours the closest items).",
+        ),
+        Setting(
+            "prefer_actuals", bool, True, "runtime", help="Use work-order actuals where they exist."
+        ),
+        Setting(
+            "cache_size", int, 4096, "runtime", 0, 1_000_000, "Cached query results (0 = off)."
+        ),
+        Setting(
+            "feature_weights", dict, {}, "training", help="Per-attribute weight overrides (0..100)."
+        ),
         Setting("embedding_dim", int, 64, "training", 8, 512, "Vector dimension after SVD."),
         Setting("hnsw_m", int, 24, "training", 4, 96, "HNSW graph degree M."),
         Setting("hnsw_ef_construction", int, 150, "training", 10, 2000, "HNSW ef at build."),
         Setting("hnsw_ef_search", int, 100, "runtime", 10, 2000, "HNSW ef at query time."),
-        Setting("eval_sample", int, 1000, "training", 0, 100_000,
-                "Held-out items evaluated with every training (0 = skip)."),
-        Setting("routing_rules", dict, {}, "runtime", help="Rules the routing editor and API enforce."),
+        Setting(
+            "eval_sample",
+            int,
+            1000,
+            "training",
+            0,
+            100_000,
+            "Held-out items evaluated with every training (0 = skip).",
+        ),
+        Setting(
+            "routing_rules", dict, {}, "runtime", help="Rules the routing editor and API enforce."
+        ),
     ]
 }
 
@@ -80,14 +116,22 @@ def _check_value(setting: Setting, value) -> Any:
 
 def _check_special(key: str, value):
     if key == "percentiles":
-        if not value or len(value) > 5 or not all(
-            isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 99 for p in value
+        if (
+            not value
+            or len(value) > 5
+            or not all(
+                isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 99 for p in value
+            )
         ):
             raise ValueError("must be a list of 1 to 5 integers between 1 and 99")
         return sorted(set(value))
     if key == "feature_weights":
         for name, weight in value.items():
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 100:
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, (int, float))
+                or not 0 <= weight <= 100
+            ):
                 raise ValueError(f"weight of {name!r} must be a number between 0 and 100")
         return {str(k): float(v) for k, v in value.items()}
     if key == "routing_rules":
@@ -103,7 +147,7 @@ def validate_rules(value: dict) -> dict:
     for key in ("allowed_op_codes", "allowed_work_centers"):
         v = rules[key]
         if v != "from_data" and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
-            raise ValueError(f"{key} must be \"from_data\" or a list of codes")
+            raise ValueError(f'{key} must be "from_data" or a list of codes')
     if not isinstance(rules["mandatory_final_ops"], list) or not all(
         isinstance(x, str) for x in rules["mandatory_final_ops"]
     ):

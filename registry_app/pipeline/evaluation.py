@@ -89,7 +89,12 @@ def routing_of(tables: RoutingTables, row: int) -> dict | None:
     if rt is None:
         return None
     ops = tables.operations(rt)
-    return {"ops": [o.op_code for o in ops], "wcs": [o.work_center for o in ops], "sig": tables.signature(rt), "rt": rt}
+    return {
+        "ops": [o.op_code for o in ops],
+        "wcs": [o.work_center for o in ops],
+        "sig": tables.signature(rt),
+        "rt": rt,
+    }
 
 
 def lead_time(ops: list[dict], quantity: float) -> float:
@@ -109,10 +114,14 @@ def score_item(actual: dict, predicted: list[dict], actual_lead: float, quantity
         "op_edit_similarity": edit_similarity(top["ops"], actual["ops"]),
         "wc_edit_similarity": edit_similarity(top["wcs"], actual["wcs"]),
         "op_jaccard": jaccard(top["ops"], actual["ops"]),
-        "hit_at_n": float(any(c["ops"] == actual["ops"] and c["wcs"] == actual["wcs"] for c in predicted)),
+        "hit_at_n": float(
+            any(c["ops"] == actual["ops"] and c["wcs"] == actual["wcs"] for c in predicted)
+        ),
         "best_op_edit_similarity": max(edit_similarity(c["ops"], actual["ops"]) for c in predicted),
     }
-    error = ape(lead_time(top["operations"], quantity), actual_lead) if top.get("operations") else None
+    error = (
+        ape(lead_time(top["operations"], quantity), actual_lead) if top.get("operations") else None
+    )
     if error is not None:
         out["lead_time_ape"] = error
     return out
@@ -120,8 +129,15 @@ def score_item(actual: dict, predicted: list[dict], actual_lead: float, quantity
 
 def summarise(rows: list[dict]) -> dict:
     out: dict = {"items": len(rows)}
-    keys = ["covered", "top1_exact", "op_edit_similarity", "wc_edit_similarity", "op_jaccard",
-            "hit_at_n", "best_op_edit_similarity"]
+    keys = [
+        "covered",
+        "top1_exact",
+        "op_edit_similarity",
+        "wc_edit_similarity",
+        "op_jaccard",
+        "hit_at_n",
+        "best_op_edit_similarity",
+    ]
     for key in keys:
         values = [r.get(key, 0.0) for r in rows]
         name = "coverage" if key == "covered" else key
@@ -131,8 +147,13 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def evaluate_model(model, holdout_rows: np.ndarray, groups: np.ndarray, opts: dict,
-                   progress: Callable | None = None) -> dict:
+def evaluate_model(
+    model,
+    holdout_rows: np.ndarray,
+    groups: np.ndarray,
+    opts: dict,
+    progress: Callable | None = None,
+) -> dict:
     """Model vs baselines on the held-out rows (each hidden with its group)."""
     from inference_app.predictor import own_routing, predict_one
 
@@ -154,12 +175,17 @@ def evaluate_model(model, holdout_rows: np.ndarray, groups: np.ndarray, opts: di
         quantity = opts["quantity"]
         actual_lead = lead_time(actual_ops, quantity)
         group = groups[row]
-        hide = (lambda label, g=group: groups[label] == g)
+
+        def hide(label, g=group):
+            return groups[label] == g
+
         item = {"attributes": tables.attributes(int(row))}
         answer = predict_one(model, item, opts, exclude=hide)
         cands = [_as_candidate(c) for c in answer["candidates"]]
         results["model"].append(score_item(actual, cands, actual_lead, quantity))
-        results["nearest"].append(score_item(actual, _nearest(model, answer, opts), actual_lead, quantity))
+        results["nearest"].append(
+            score_item(actual, _nearest(model, answer, opts), actual_lead, quantity)
+        )
         results["most_frequent"].append(score_item(actual, frequent, actual_lead, quantity))
         if progress and n % 100 == 0:
             progress("evaluate", n / max(1, len(holdout_rows)), "")
@@ -191,7 +217,9 @@ def _frequent_routing(model, sigs: Counter, opts: dict) -> list[dict]:
         return []
     sig = sigs.most_common(1)[0][0]
     rts = np.flatnonzero(np.asarray(model.tables.a["rt_sig"]) == sig)
-    return [_as_candidate({"operations": own_routing(model, int(rts[0]), opts["prefer_actuals"], [])})]
+    return [
+        _as_candidate({"operations": own_routing(model, int(rts[0]), opts["prefer_actuals"], [])})
+    ]
 
 
 def predictor_options(config: dict, quantity: float = 10.0) -> dict:
@@ -207,7 +235,9 @@ def predictor_options(config: dict, quantity: float = 10.0) -> dict:
     }
 
 
-def evaluate_built(folder, encoder, index, arrays, strings, names, items, config, progress=None) -> dict:
+def evaluate_built(
+    folder, encoder, index, arrays, strings, names, items, config, progress=None
+) -> dict:
     """The evaluation stored with every trained version: a sample of grouped held-out items."""
     tables = RoutingTables(folder, names)
     model = SimpleNamespace(label=folder.name, encoder=encoder, index=index, tables=tables)
@@ -220,13 +250,24 @@ def evaluate_built(folder, encoder, index, arrays, strings, names, items, config
     if len(rows) > sample:
         rows = np.sort(rng.choice(rows, size=sample, replace=False))
     result = evaluate_model(model, rows, groups, predictor_options(config), progress)
-    result["method"] = {"holdout": "grouped 20% (drawing / name stems)", "evaluated_items": int(len(rows)),
-                        "quantity": 10.0}
+    result["method"] = {
+        "holdout": "grouped 20% (drawing / name stems)",
+        "evaluated_items": int(len(rows)),
+        "quantity": 10.0,
+    }
     return result
 
 
-def holdout_evaluation(data, profile: dict, config: dict, holdout: float = 0.2, seed: int = 0,
-                       limit: int = 5000, quantity: float = 10.0, progress=None) -> dict:
+def holdout_evaluation(
+    data,
+    profile: dict,
+    config: dict,
+    holdout: float = 0.2,
+    seed: int = 0,
+    limit: int = 5000,
+    quantity: float = 10.0,
+    progress=None,
+) -> dict:
     """``manage.py evaluate``: fit on the kept items only, predict held-out groups by attributes.
 
     The encoder, its SVD and the index see only the kept items; the held-out items' routings
@@ -243,8 +284,9 @@ def holdout_evaluation(data, profile: dict, config: dict, holdout: float = 0.2, 
     items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
     groups = group_keys(items, names)
     held = split_groups(groups, holdout, seed)
-    encoder = FeatureEncoder.from_attributes(profile["attributes"], config.get("feature_weights"),
-                                             config["embedding_dim"])
+    encoder = FeatureEncoder.from_attributes(
+        profile["attributes"], config.get("feature_weights"), config["embedding_dim"]
+    )
     columns = {n: items[n].to_numpy(dtype=object) for n in names if n in items}
     kept = np.flatnonzero(~held)
     encoder.fit_transform({n: v[kept] for n, v in columns.items()}, seed=seed)
@@ -252,8 +294,12 @@ def holdout_evaluation(data, profile: dict, config: dict, holdout: float = 0.2, 
     arrays, strings = build_tables(items, data.operations, data.work_results, names)
     has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
     labels = np.flatnonzero(has_routing & ~held).astype(np.int64)
-    params = {"M": config["hnsw_m"], "ef_construction": config["hnsw_ef_construction"],
-              "ef_search": config["hnsw_ef_search"], "seed": 100}
+    params = {
+        "M": config["hnsw_m"],
+        "ef_construction": config["hnsw_ef_construction"],
+        "ef_search": config["hnsw_ef_search"],
+        "seed": 100,
+    }
     index = hnsw.build_index(vectors[labels], labels, params)
     rows = np.flatnonzero(held & has_routing)
     if len(rows) > limit:

@@ -195,8 +195,11 @@ class AttributeCodec:
                 rows.append(i)
                 cols.append(entry[0])
                 vals.append(entry[1] * self.weight)
-        return (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64),
-                np.array(vals, dtype=np.float32))
+        return (
+            np.array(rows, dtype=np.int64),
+            np.array(cols, dtype=np.int64),
+            np.array(vals, dtype=np.float32),
+        )
 
     def block(self, distinct: list) -> sp.csr_matrix:
         rows, cols, vals = self.entries(distinct)

@@ -89,12 +89,15 @@ def verify_version_dir(folder: Path, expected_sha256: str | None = None) -> dict
         if not path.is_file():
             problems.append(f"{entry['path']}: missing")
         elif path.stat().st_size != entry["size"]:
-            problems.append(f"{entry['path']}: size {path.stat().st_size}, expected {entry['size']}")
+            problems.append(
+                f"{entry['path']}: size {path.stat().st_size}, expected {entry['size']}"
+            )
         elif sha256_of(path) != entry["sha256"]:
             problems.append(f"{entry['path']}: SHA-256 differs from the manifest")
     if problems:
         raise ManifestError(
-            f"Version {folder.name} failed verification: " + "; ".join(problems)
+            f"Version {folder.name} failed verification: "
+            + "; ".join(problems)
             + ". Restore the folder from backup or train a new version.",
             fields={"files": problems},
         )

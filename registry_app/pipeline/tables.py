@@ -28,8 +28,17 @@ import numpy as np
 
 STRING_FIELDS = ("op_code", "op_name", "work_center", "work_center_name", "routing_no")
 TIME_FIELDS = ("setup", "run", "run_qty", "queue", "wait", "move")
-_OP_ARRAYS = ("op_seq", "op_op_code", "op_op_name", "op_work_center", "op_work_center_name",
-              "op_in_house", "op_act_n", "op_act_setup", "op_act_run")
+_OP_ARRAYS = (
+    "op_seq",
+    "op_op_code",
+    "op_op_name",
+    "op_work_center",
+    "op_work_center_name",
+    "op_in_house",
+    "op_act_n",
+    "op_act_setup",
+    "op_act_run",
+)
 FOLDER = "tables"
 
 

@@ -85,8 +85,10 @@ def recover_interrupted() -> int:
         with training_lock():
             fixed = 0
             for run in TrainingRun.objects.filter(state=RunState.RUNNING):
-                run.fail("Interrupted: the training process stopped before finishing "
-                         f"(it was at stage {run.stage or 'start'}). Start a new training.")
+                run.fail(
+                    "Interrupted: the training process stopped before finishing "
+                    f"(it was at stage {run.stage or 'start'}). Start a new training."
+                )
                 fixed += 1
             for version in ModelVersion.objects.filter(state=VersionState.TRAINING):
                 _fail_version(version, "Interrupted training; no files were kept.")
@@ -121,7 +123,9 @@ class Progress:
     def done(self, name: str, message: str = "") -> None:
         seconds = time.monotonic() - self._stage_started.get(name, time.monotonic())
         self.run.timings[name] = round(seconds, 2)
-        log.info("stage done", extra={"run": self.run.pk, "stage": name, "seconds": round(seconds, 2)})
+        log.info(
+            "stage done", extra={"run": self.run.pk, "stage": name, "seconds": round(seconds, 2)}
+        )
         self.update(name, 1.0, f"done in {seconds:.1f}s {message}".strip(), force=True)
 
     def update(self, stage: str, fraction: float, message: str = "", force: bool = False) -> None:
@@ -158,7 +162,9 @@ def execute_run(run_id: int, echo: Callable[[str], None] | None = None) -> Model
             profile = get_input_profile(run.profile_name or None)
             config = current_settings()
             version = _reserve_version(run, profile["name"])
-            progress.update("extract", 0.0, f"training {version.label} with profile {profile['name']}")
+            progress.update(
+                "extract", 0.0, f"training {version.label} with profile {profile['name']}"
+            )
             version = train_version(version, profile, config, progress)
             run.finish(version)
             log.info("training succeeded", extra={"run": run.pk, "version": version.label})
@@ -186,7 +192,9 @@ def _reserve_version(run: TrainingRun, profile_name: str) -> ModelVersion:
             profile_name=profile_name,
             requested_by=run.requested_by,
         )
-        AuditEntry.record(version, "train", "", VersionState.TRAINING, run.requested_by, f"run {run.pk}")
+        AuditEntry.record(
+            version, "train", "", VersionState.TRAINING, run.requested_by, f"run {run.pk}"
+        )
         run.version = version
         run.save(update_fields=["version"])
     return version
@@ -237,8 +245,14 @@ def train_version(version: ModelVersion, profile: dict, config: dict, progress: 
             version.parameters = built["parameters"]
             version.status_message = "Trained; awaiting approval."
             version.save()
-            AuditEntry.record(version, "trained", VersionState.TRAINING, VersionState.PENDING,
-                              version.requested_by, "")
+            AuditEntry.record(
+                version,
+                "trained",
+                VersionState.TRAINING,
+                VersionState.PENDING,
+                version.requested_by,
+                "",
+            )
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)  # no files without a row that owns them
         raise
@@ -252,7 +266,9 @@ def build_artifacts(folder: Path, data, profile: dict, config: dict, progress: P
     items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
 
     progress.stage("features")
-    encoder = FeatureEncoder.from_attributes(attributes, config.get("feature_weights"), config["embedding_dim"])
+    encoder = FeatureEncoder.from_attributes(
+        attributes, config.get("feature_weights"), config["embedding_dim"]
+    )
     columns = {name: items[name].to_numpy(dtype=object) for name in names if name in items}
     vectors = encoder.fit_transform(columns, seed=0)
     files = encoder.save(folder)
@@ -283,14 +299,27 @@ def build_artifacts(folder: Path, data, profile: dict, config: dict, progress: P
     if config.get("eval_sample", 0) and len(labels) > 20:
         from registry_app.pipeline.evaluation import evaluate_built
 
-        metrics.update(evaluate_built(folder, encoder, index, arrays, strings, names, items, config,
-                                      progress.callback("evaluate")))
+        metrics.update(
+            evaluate_built(
+                folder,
+                encoder,
+                index,
+                arrays,
+                strings,
+                names,
+                items,
+                config,
+                progress.callback("evaluate"),
+            )
+        )
     progress.done("evaluate", _metrics_line(metrics))
     parameters = {
         "embedding_dim": encoder.dim,
         "n_features": encoder.n_features,
         "hnsw": params,
-        "attributes": [{"name": c.name, "kind": c.kind, "weight": c.weight} for c in encoder.codecs],
+        "attributes": [
+            {"name": c.name, "kind": c.kind, "weight": c.weight} for c in encoder.codecs
+        ],
     }
     counts = {"indexed_items": int(len(labels)), "routings": int(len(arrays["rt_no"]))}
     return {"files": files, "parameters": parameters, "metrics": metrics, "counts": counts}

@@ -39,7 +39,9 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=4)
         parser.add_argument("--seconds", type=float, default=15.0, help="load time per endpoint")
         parser.add_argument("--swaps", type=int, default=10)
-        parser.add_argument("--skip-training", action="store_true", help="reuse the work folder's versions")
+        parser.add_argument(
+            "--skip-training", action="store_true", help="reuse the work folder's versions"
+        )
 
     def handle(self, *args, **o):
         if o["items"] < 100 or o["clients"] < 1:
@@ -58,8 +60,15 @@ class Command(BaseCommand):
         self.manage("migrate", "-v0")
         if not (work / "plant.sqlite").exists():
             started = time.perf_counter()
-            self.manage("make_sample_data", "--items", str(o["items"]), "--seed", str(o["seed"]),
-                        "--out", str(work / "plant.sqlite"))
+            self.manage(
+                "make_sample_data",
+                "--items",
+                str(o["items"]),
+                "--seed",
+                str(o["seed"]),
+                "--out",
+                str(work / "plant.sqlite"),
+            )
             self.report("sample data generation", f"{time.perf_counter() - started:.1f} s")
         labels = self.existing_labels() if o["skip_training"] else []
         while len(labels) < 2:
@@ -69,14 +78,21 @@ class Command(BaseCommand):
         for label in labels:
             self.manage("approve", label, check=False)
         self.manage("activate", labels[0])
-        token = self.manage("issue_token", "bench-client", "--role", "admin").strip().splitlines()[-1]
+        token = (
+            self.manage("issue_token", "bench-client", "--role", "admin").strip().splitlines()[-1]
+        )
         self.serve_and_measure(o, token, labels)
         self.stdout.write("\nFIGURES " + json.dumps(self.figures))
 
     # -- helpers -----------------------------------------------------------------------------
     def manage(self, *args, check=True) -> str:
-        proc = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
         if check and proc.returncode:
             raise CommandError(f"manage.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc.stdout
@@ -86,7 +102,11 @@ class Command(BaseCommand):
 
     def existing_labels(self) -> list[str]:
         versions = json.loads(self.manage("versions", "--json"))
-        return [v["label"] for v in versions if v["state"] in ("pending", "approved", "active", "retired")][:2]
+        return [
+            v["label"]
+            for v in versions
+            if v["state"] in ("pending", "approved", "active", "retired")
+        ][:2]
 
     def train(self) -> str:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -96,8 +116,11 @@ class Command(BaseCommand):
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         label = out.strip().splitlines()[-1]
         timings = next((ln for ln in out.splitlines() if ln.startswith("Trained ")), "")
-        self.report(f"training {label} (end to end)", f"{seconds:.1f} s, peak RSS {peak_mb:.0f} MB"
-                    + ("" if peak_mb > before / 1024 else " (max of runs)"))
+        self.report(
+            f"training {label} (end to end)",
+            f"{seconds:.1f} s, peak RSS {peak_mb:.0f} MB"
+            + ("" if peak_mb > before / 1024 else " (max of runs)"),
+        )
         self.report("  stages", timings.split("—")[-1].strip())
         self.figures.setdefault("training_s", []).append(round(seconds, 1))
         self.figures["training_peak_rss_mb"] = round(peak_mb)
@@ -109,11 +132,18 @@ class Command(BaseCommand):
         started = time.perf_counter()
         server = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--port", str(o["port"]), "--threads", "8"],
-            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             client = Client(o["port"], token)
-            probe = {"items": [{"item_code": "__cold_start_probe__", "attributes": {"PART_TYPE": "SEAL"}}]}
+            probe = {
+                "items": [
+                    {"item_code": "__cold_start_probe__", "attributes": {"PART_TYPE": "SEAL"}}
+                ]
+            }
             while True:
                 if server.poll() is not None:
                     raise CommandError("the server exited during start-up; see its logs")
@@ -157,27 +187,51 @@ class Command(BaseCommand):
         return {
             "codes": [tables.code_of(i) for i in routed],
             "new": [{k: v for k, v in tables.attributes(i).items() if v is not None} for i in new],
-            "ops": [{"seq": 10 * (j + 1), "op_code": f"OP{j}", "setup_min": 30, "run_min": 2.5, "run_qty": 1,
-                     "queue_min": 60, "wait_min": 5, "move_min": 10} for j in range(8)],
+            "ops": [
+                {
+                    "seq": 10 * (j + 1),
+                    "op_code": f"OP{j}",
+                    "setup_min": 30,
+                    "run_min": 2.5,
+                    "run_qty": 1,
+                    "queue_min": 60,
+                    "wait_min": 5,
+                    "move_min": 10,
+                }
+                for j in range(8)
+            ],
         }
 
     def load_tests(self, o, token, sample) -> None:
         bodies = {
-            "similar": lambda i: {"item_code": sample["codes"][i % len(sample["codes"])], "top_k": 10},
-            "predict": lambda i: {"items": [{"attributes": sample["new"][i % len(sample["new"])]}],
-                                  "candidates": 4, "quantity": 1 + i % 50},
+            "similar": lambda i: {
+                "item_code": sample["codes"][i % len(sample["codes"])],
+                "top_k": 10,
+            },
+            "predict": lambda i: {
+                "items": [{"attributes": sample["new"][i % len(sample["new"])]}],
+                "candidates": 4,
+                "quantity": 1 + i % 50,
+            },
             "time-summary": lambda i: {"operations": sample["ops"], "quantity": 1 + i % 500},
         }
         for endpoint, make in bodies.items():
-            lat, errors, count = run_load(o["port"], token, f"/api/v1/{endpoint}", make, o["clients"], o["seconds"])
+            lat, errors, count = run_load(
+                o["port"], token, f"/api/v1/{endpoint}", make, o["clients"], o["seconds"]
+            )
             self.report(
                 f"{endpoint} ({o['clients']} clients)",
-                f"p50 {pct(lat, .5):.1f} ms  p95 {pct(lat, .95):.1f} ms  p99 {pct(lat, .99):.1f} ms  "
+                f"p50 {pct(lat, 0.5):.1f} ms  p95 {pct(lat, 0.95):.1f} ms  "
+                f"p99 {pct(lat, 0.99):.1f} ms  "
                 f"{count / o['seconds']:.0f} req/s  errors {errors}",
             )
-            self.figures[endpoint] = {"p50_ms": round(pct(lat, .5), 2), "p95_ms": round(pct(lat, .95), 2),
-                                      "p99_ms": round(pct(lat, .99), 2), "rps": round(count / o["seconds"]),
-                                      "errors": errors}
+            self.figures[endpoint] = {
+                "p50_ms": round(pct(lat, 0.5), 2),
+                "p95_ms": round(pct(lat, 0.95), 2),
+                "p99_ms": round(pct(lat, 0.99), 2),
+                "rps": round(count / o["seconds"]),
+                "errors": errors,
+            }
 
     def recall(self) -> None:
         script = (
@@ -192,8 +246,14 @@ class Command(BaseCommand):
         versions = json.loads(self.manage("versions", "--json"))
         active = next(v["label"] for v in versions if v["state"] == "active")
         folder = Path(self.env["ROUTING_MODELS_DIR"]) / active
-        out = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=REPO, env=self.env,
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(folder)],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         recall = float(out.strip().splitlines()[-1])
         self.report("HNSW recall@10 vs exact (1,000 queries)", f"{recall:.4f}")
         self.figures["recall_at_10"] = round(recall, 4)
@@ -204,9 +264,17 @@ class Command(BaseCommand):
 
         def load():
             holder["result"] = run_load(
-                o["port"], token, "/api/v1/predict",
-                lambda i: {"items": [{"attributes": sample["new"][i % len(sample["new"])]}], "candidates": 4},
-                o["clients"], None, stop, versions=True,
+                o["port"],
+                token,
+                "/api/v1/predict",
+                lambda i: {
+                    "items": [{"attributes": sample["new"][i % len(sample["new"])]}],
+                    "candidates": 4,
+                },
+                o["clients"],
+                None,
+                stop,
+                versions=True,
             )
 
         thread = threading.Thread(target=load)
@@ -218,10 +286,17 @@ class Command(BaseCommand):
         stop.set()
         thread.join()
         lat, errors, count, seen = holder["result"]
-        self.report(f"switches of the active version under load", f"{o['swaps']} switches, {count} requests, "
-                    f"{errors} failed, versions answering {sorted(seen)}")
-        self.figures["swap"] = {"switches": o["swaps"], "requests": count, "errors": errors,
-                                "versions": sorted(seen)}
+        self.report(
+            "switches of the active version under load",
+            f"{o['swaps']} switches, {count} requests, "
+            f"{errors} failed, versions answering {sorted(seen)}",
+        )
+        self.figures["swap"] = {
+            "switches": o["swaps"],
+            "requests": count,
+            "errors": errors,
+            "versions": sorted(seen),
+        }
 
 
 class Client:
@@ -231,8 +306,12 @@ class Client:
 
     def post(self, path: str, body: dict) -> tuple[int, bytes]:
         try:
-            self.conn.request("POST", path, json.dumps(body), {
-                "Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
+            self.conn.request(
+                "POST",
+                path,
+                json.dumps(body),
+                {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+            )
             response = self.conn.getresponse()
             return response.status, response.read()
         except (http.client.HTTPException, OSError):
@@ -274,5 +353,3 @@ def run_load(port, token, path, make, clients, seconds, stop=None, versions=Fals
     if versions:
         return latencies, errors, len(latencies), seen
     return latencies, errors, len(latencies)
-
-

@@ -19,7 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--profile", default="", help="input profile whose source is checked")
         parser.add_argument("--port", type=int, default=settings.SERVE_PORT)
-        parser.add_argument("--skip-port", action="store_true", help="the server is already running")
+        parser.add_argument(
+            "--skip-port", action="store_true", help="the server is already running"
+        )
 
     def handle(self, *args, profile, port, skip_port, **options):
         checks = [
@@ -38,9 +40,13 @@ class Command(BaseCommand):
                 failed += 1
                 self.stdout.write(self.style.ERROR(f"FAIL  {name}: {exc}"))
             else:
-                self.stdout.write(self.style.SUCCESS(f"ok    {name}") + (f": {detail}" if detail else ""))
+                self.stdout.write(
+                    self.style.SUCCESS(f"ok    {name}") + (f": {detail}" if detail else "")
+                )
         if failed:
-            raise CommandError(f"{failed} of {len(checks)} checks failed; fix them and run preflight again.")
+            raise CommandError(
+                f"{failed} of {len(checks)} checks failed; fix them and run preflight again."
+            )
         self.stdout.write(f"All {len(checks)} checks passed.")
 
     def check_source(self, profile_name: str) -> str:
@@ -57,8 +63,10 @@ class Command(BaseCommand):
         wanted = [t for t in profile["tables"].values() if t]
         missing = [t for t in wanted if t not in tables]
         if missing:
-            raise RuntimeError(f"{source}: missing table(s) {', '.join(missing)}; fix the profile's "
-                               "table names (manage.py dump_profile / load_profile).")
+            raise RuntimeError(
+                f"{source}: missing table(s) {', '.join(missing)}; fix the profile's "
+                "table names (manage.py dump_profile / load_profile)."
+            )
         return f"{source} ({len(wanted)} tables found)"
 
     def _check_odbc_driver(self, source: str) -> None:
@@ -67,17 +75,24 @@ class Command(BaseCommand):
         drivers = pyodbc.drivers()
         bits = struct.calcsize("P") * 8
         if not drivers:
-            hint = ("install the Microsoft Access Database Engine with the same bitness as Python "
-                    f"({bits}-bit)") if platform.system() == "Windows" else \
-                "apt-get install unixodbc odbc-mdbtools libsqliteodbc"
+            hint = (
+                (
+                    "install the Microsoft Access Database Engine with the same bitness as Python "
+                    f"({bits}-bit)"
+                )
+                if platform.system() == "Windows"
+                else "apt-get install unixodbc odbc-mdbtools libsqliteodbc"
+            )
             raise RuntimeError(f"no ODBC driver installed: {hint}")
         upper = source.upper()
         if "DRIVER=" in upper:
             wanted = upper.split("DRIVER=", 1)[1].split(";", 1)[0].strip("{}")
             if wanted not in (d.upper() for d in drivers):
-                raise RuntimeError(f"ODBC driver {wanted!r} not installed ({bits}-bit Python sees: "
-                                   f"{', '.join(drivers)}). On Windows the Access driver's bitness "
-                                   "must match Python's.")
+                raise RuntimeError(
+                    f"ODBC driver {wanted!r} not installed ({bits}-bit Python sees: "
+                    f"{', '.join(drivers)}). On Windows the Access driver's bitness "
+                    "must match Python's."
+                )
 
     def check_folders(self) -> str:
         folders = [settings.MODELS_DIR, settings.LOG_DIR, settings.VAR_DIR]
@@ -112,6 +127,8 @@ class Command(BaseCommand):
         with socket.socket() as s:
             s.settimeout(0.5)
             if s.connect_ex((settings.SERVE_HOST, port)) == 0:
-                raise RuntimeError(f"something already listens on {settings.SERVE_HOST}:{port}; stop "
-                                   "it or set ROUTING_PORT")
+                raise RuntimeError(
+                    f"something already listens on {settings.SERVE_HOST}:{port}; stop "
+                    "it or set ROUTING_PORT"
+                )
         return f"{settings.SERVE_HOST}:{port} (pid {os.getpid()} checked)"

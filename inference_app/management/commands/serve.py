@@ -26,12 +26,25 @@ class Command(BaseCommand):
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if probe.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:
-                raise CommandError(f"Port {port} on {host} is already in use: stop the other server "
-                                   "or choose another port with --port.")
+                raise CommandError(
+                    f"Port {port} on {host} is already in use: stop the other server "
+                    "or choose another port with --port."
+                )
         runtime.start()
         health = runtime.health()
-        self.stdout.write(f"Model: {health['serving_version'] or 'none'} ({health['status']})"
-                          + (f" — {health['detail']}" if health["detail"] else ""))
-        self.stdout.write(f"Serving on http://{host}:{port}/ with {threads} threads (Ctrl+C stops).")
-        serve(application, host=host, port=port, threads=threads, ident="routing-ml",
-              channel_timeout=60, connection_limit=200)
+        self.stdout.write(
+            f"Model: {health['serving_version'] or 'none'} ({health['status']})"
+            + (f" — {health['detail']}" if health["detail"] else "")
+        )
+        self.stdout.write(
+            f"Serving on http://{host}:{port}/ with {threads} threads (Ctrl+C stops)."
+        )
+        serve(
+            application,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="routing-ml",
+            channel_timeout=60,
+            connection_limit=200,
+        )

@@ -7,12 +7,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = ("Call /api/v1/health of a running server and confirm it serves the registry's active "
-            "version with the manifest checksum recorded at training.")
+    help = (
+        "Call /api/v1/health of a running server and confirm it serves the registry's active "
+        "version with the manifest checksum recorded at training."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--url", default=f"http://127.0.0.1:{settings.SERVE_PORT}",
-                            help="base URL of the running server")
+        parser.add_argument(
+            "--url",
+            default=f"http://127.0.0.1:{settings.SERVE_PORT}",
+            help="base URL of the running server",
+        )
         parser.add_argument("--timeout", type=float, default=10.0)
 
     def handle(self, *args, url, timeout, **options):
@@ -25,17 +30,24 @@ class Command(BaseCommand):
         except urllib.error.HTTPError as exc:
             body = json.loads(exc.read() or b"{}")
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise CommandError(f"{target} did not answer ({exc}). Is the server running "
-                               "(manage.py serve)?") from None
+            raise CommandError(
+                f"{target} did not answer ({exc}). Is the server running (manage.py serve)?"
+            ) from None
         active = ModelVersion.objects.active()
         serving, sha = body.get("serving_version"), (body.get("manifest") or {}).get("sha256")
         if active is None:
             raise CommandError("The registry has no active version: activate one first.")
         if serving != active.label:
-            raise CommandError(f"Server serves {serving or 'nothing'} but the active version is "
-                               f"{active.label}: {body.get('detail') or 'still loading?'}")
+            raise CommandError(
+                f"Server serves {serving or 'nothing'} but the active version is "
+                f"{active.label}: {body.get('detail') or 'still loading?'}"
+            )
         if sha != active.manifest_sha256:
-            raise CommandError(f"Manifest checksum of {serving} differs: server {sha}, registry "
-                               f"{active.manifest_sha256}. Run manage.py verify {serving}.")
-        self.stdout.write(f"OK: {target} serves {serving}, manifest sha256 {sha[:16]}… matches; "
-                          f"status {body.get('status')}.")
+            raise CommandError(
+                f"Manifest checksum of {serving} differs: server {sha}, registry "
+                f"{active.manifest_sha256}. Run manage.py verify {serving}."
+            )
+        self.stdout.write(
+            f"OK: {target} serves {serving}, manifest sha256 {sha[:16]}… matches; "
+            f"status {body.get('status')}."
+        )

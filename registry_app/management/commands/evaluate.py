@@ -24,11 +24,19 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--profile", default="", help="input mapping profile (default plant-default)")
-        parser.add_argument("--holdout", type=float, default=0.2, help="share of item groups held out")
+        parser.add_argument(
+            "--profile", default="", help="input mapping profile (default plant-default)"
+        )
+        parser.add_argument(
+            "--holdout", type=float, default=0.2, help="share of item groups held out"
+        )
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--limit", type=int, default=5000, help="at most this many held-out items scored")
-        parser.add_argument("--quantity", type=float, default=10.0, help="order quantity for lead times")
+        parser.add_argument(
+            "--limit", type=int, default=5000, help="at most this many held-out items scored"
+        )
+        parser.add_argument(
+            "--quantity", type=float, default=10.0, help="order quantity for lead times"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **o):
@@ -43,8 +51,15 @@ class Command(BaseCommand):
         try:
             profile = get_input_profile(o["profile"] or None)
             data = extract(profile)
-            result = holdout_evaluation(data, profile, current_settings(), o["holdout"], o["seed"],
-                                        o["limit"], o["quantity"])
+            result = holdout_evaluation(
+                data,
+                profile,
+                current_settings(),
+                o["holdout"],
+                o["seed"],
+                o["limit"],
+                o["quantity"],
+            )
         except DomainError as exc:
             raise CommandError(exc.detail) from None
         result["profile"] = profile["name"]
@@ -52,12 +67,18 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result))
             return
         m = result["method"]
-        self.stdout.write(f"Profile {profile['name']}: {m['items']} items, {m['evaluated_items']} held-out "
-                          f"items scored (holdout {m['holdout']}, seed {m['seed']}, quantity {m['quantity']})")
+        self.stdout.write(
+            f"Profile {profile['name']}: {m['items']} items, {m['evaluated_items']} held-out "
+            f"items scored (holdout {m['holdout']}, seed {m['seed']}, quantity {m['quantity']})"
+        )
         self.stdout.write(f"{'figure':36} {'model':>8} {'nearest':>8} {'frequent':>8}")
         for key, title in ROWS:
             vals = [result[k].get(key) for k in ("model", "nearest", "most_frequent")]
-            self.stdout.write(f"{title:36} " + " ".join(f"{'—' if v is None else v:>8}" for v in vals))
+            self.stdout.write(
+                f"{title:36} " + " ".join(f"{'—' if v is None else v:>8}" for v in vals)
+            )
         model, nearest = result["model"], result["nearest"]
-        self.stdout.write(f"Model top-1 exact {model['top1_exact']} vs nearest-item baseline "
-                          f"{nearest['top1_exact']} and most-frequent {result['most_frequent']['top1_exact']}.")
+        self.stdout.write(
+            f"Model top-1 exact {model['top1_exact']} vs nearest-item baseline "
+            f"{nearest['top1_exact']} and most-frequent {result['most_frequent']['top1_exact']}."
+        )

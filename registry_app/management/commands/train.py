@@ -11,8 +11,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--profile", default="", help="input mapping profile (default: plant-default)")
-        parser.add_argument("--wait", action="store_true", help="run here and now, no cluster needed")
+        parser.add_argument(
+            "--profile", default="", help="input mapping profile (default: plant-default)"
+        )
+        parser.add_argument(
+            "--wait", action="store_true", help="run here and now, no cluster needed"
+        )
 
     def handle(self, *args, profile, wait, **options):
         from registry_app.pipeline.training import execute_run, request_run
@@ -23,8 +27,10 @@ class Command(BaseCommand):
             get_input_profile(profile or None)  # fail fast on an unknown or invalid profile
             if not wait:
                 run = enqueue_training(profile, trigger="cli")
-                self.stdout.write(f"Queued training run {run.pk}; the task cluster will pick it up "
-                                  "(manage.py qcluster). Follow it in the admin under Training runs.")
+                self.stdout.write(
+                    f"Queued training run {run.pk}; the task cluster will pick it up "
+                    "(manage.py qcluster). Follow it in the admin under Training runs."
+                )
                 return
             run = request_run(profile, trigger="cli")
             self.stdout.write(f"Training run {run.pk} started in this process.")
@@ -32,9 +38,13 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(exc.detail) from None
         except KeyboardInterrupt:
-            raise CommandError("Interrupted: the run is marked failed and no version was kept.") from None
+            raise CommandError(
+                "Interrupted: the run is marked failed and no version was kept."
+            ) from None
         except Exception as exc:
             raise CommandError(f"Training failed: {type(exc).__name__}: {exc}") from None
-        timings = ", ".join(f"{k} {v:.1f}s" for k, v in run.__class__.objects.get(pk=run.pk).timings.items())
+        timings = ", ".join(
+            f"{k} {v:.1f}s" for k, v in run.__class__.objects.get(pk=run.pk).timings.items()
+        )
         self.stdout.write(f"Trained {version.label} (pending approval) — {timings}")
         self.stdout.write(version.label)

@@ -20,5 +20,7 @@ class Command(BaseCommand):
             raise CommandError(exc.detail) from None
         n = len(manifest["artifacts"])
         size = sum(a["size"] for a in manifest["artifacts"]) / 1e6
-        self.stdout.write(f"{row.label}: OK — {n} files ({size:.1f} MB) match manifest.json; "
-                          f"runtime compatible; manifest sha256 {row.manifest_sha256[:16]}…")
+        self.stdout.write(
+            f"{row.label}: OK — {n} files ({size:.1f} MB) match manifest.json; "
+            f"runtime compatible; manifest sha256 {row.manifest_sha256[:16]}…"
+        )

@@ -20,12 +20,15 @@ class Command(BaseCommand):
         if not versions:
             self.stdout.write("No model versions yet. Train one: manage.py train --wait")
             return
-        self.stdout.write(f"{'version':8} {'state':9} {'items':>8} {'top1':>6} {'hit@N':>6}  created")
+        self.stdout.write(
+            f"{'version':8} {'state':9} {'items':>8} {'top1':>6} {'hit@N':>6}  created"
+        )
         for v in versions:
             model = (v["metrics"] or {}).get("model", {})
             self.stdout.write(
                 f"{v['label']:8} {v['state']:9} {v['data_counts'].get('items', ''):>8} "
-                f"{model.get('top1_exact', ''):>6} {model.get('hit_at_n', ''):>6}  {v['created_at']:%Y-%m-%d %H:%M}"
+                f"{model.get('top1_exact', ''):>6} {model.get('hit_at_n', ''):>6}  "
+                f"{v['created_at']:%Y-%m-%d %H:%M}"
             )
         active = [v["label"] for v in versions if v["state"] == "active"]
         self.stdout.write(f"{len(versions)} versions; active: {active[0] if active else 'none'}")
