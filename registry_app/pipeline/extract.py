@@ -128,15 +128,22 @@ def _scalar_text(value) -> str | None:
 def text_column(series, ranked: bool = False) -> Text:
     """Strip and dictionary-encode a column; blanks are missing. ``ranked``: values sorted."""
     codes, uniques = pd.factorize(pd.Series(series, copy=False), use_na_sentinel=True)
-    cleaned = [_scalar_text(u) for u in uniques]
-    distinct = list(dict.fromkeys(c for c in cleaned if c is not None))
-    if ranked:
-        distinct.sort()
-    position = {v: i for i, v in enumerate(distinct)}
-    remap = np.array([position[c] if c is not None else -1 for c in cleaned] + [-1], dtype=np.int64)
-    values = np.empty(len(distinct), dtype=object)
-    values[:] = distinct
-    return Text(codes=remap[codes], values=values)
+    uniques = np.asarray(uniques, dtype=object)
+    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
+        cleaned = np.array([u.strip() for u in uniques.tolist()] + [""], dtype=object)
+    else:
+        cleaned = np.array([_scalar_text(u) or "" for u in uniques.tolist()] + [""], dtype=object)
+    cleaned[cleaned == ""] = None
+    # stripping can make two raw values one ("A" and "A "): number the cleaned values anew
+    remap, values = pd.factorize(cleaned, use_na_sentinel=True)
+    values = np.asarray(values, dtype=object)
+    if ranked and len(values) > 1:
+        order = np.argsort(values, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        remap = np.where(remap >= 0, rank[np.maximum(remap, 0)], -1)
+        values = values[order]
+    return Text(codes=np.asarray(remap, dtype=np.int64)[codes], values=values)
 
 
 def clean_text(series) -> pd.Series:
@@ -258,7 +265,7 @@ def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
             data[attr["name"]] = clean_number(col, report, "items", attr["column"])[rows]
         else:
             data[attr["name"]] = text_column(col).array(rows)
-    items = pd.DataFrame(data)
+    items = frame_of(data, list(data))
     report.rows_kept["items"] = len(items)
     return items
 
@@ -423,7 +430,7 @@ def _operations(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     for fld in DATE_FIELDS:
         data[fld] = _dates(raw, m, fld, rows, report, "operations")
     report.rows_kept["operations"] = len(rows)
-    return pd.DataFrame(data, columns=OPERATION_COLUMNS)
+    return frame_of(data, OPERATION_COLUMNS)
 
 
 def _work_results(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
@@ -450,7 +457,17 @@ def _work_results(src: Source, spec: dict, report: ExtractReport) -> pd.DataFram
             else np.full(len(rows), np.nan)
         )
     report.rows_kept["work_results"] = len(rows)
-    return pd.DataFrame(data, columns=WORK_RESULT_COLUMNS)
+    return frame_of(data, WORK_RESULT_COLUMNS)
+
+
+def frame_of(data: dict[str, np.ndarray], columns: list[str]) -> pd.DataFrame:
+    """A DataFrame of ``columns``, one block per column: DataFrame(dict) would first copy the
+    object columns into one block, which costs more than everything else here."""
+    rows = len(data[columns[0]]) if columns else 0
+    frame = pd.DataFrame(index=pd.RangeIndex(rows))
+    for name in columns:
+        frame[name] = data[name]
+    return frame
 
 
 def empty_work_results() -> pd.DataFrame:

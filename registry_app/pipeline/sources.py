@@ -228,15 +228,22 @@ def _frame(rows: list, names: list[str]) -> dict[str, np.ndarray]:
         from pandas._libs import lib
 
         table = lib.to_object_array_tuples(rows)
+        convert = lib.maybe_convert_objects
     except (ImportError, AttributeError):  # pragma: no cover - other pandas versions
         table = np.array(rows, dtype=object).reshape(len(rows), len(names))
-    return {n: _column(np.ascontiguousarray(table[:, i])) for i, n in enumerate(names)}
+        convert = _infer_objects
+    # strided column views: pandas' hashing reads them as they are, a copy would cost more
+    return {n: _column(table[:, i], convert) for i, n in enumerate(names)}
 
 
-def _column(values: np.ndarray) -> np.ndarray:
+def _infer_objects(values: np.ndarray) -> np.ndarray:  # pragma: no cover - fallback
+    return pd.Series(values, dtype=object).infer_objects().to_numpy()
+
+
+def _column(values: np.ndarray, convert) -> np.ndarray:
     first = next((v for v in values[:1000] if v is not None), None)
     if isinstance(first, (int, float)) or first is None:  # bool is an int too
-        converted = pd.Series(values, dtype=object).infer_objects().to_numpy()
+        converted = convert(values)
         if converted.dtype.kind in "ifb":
             return converted
     return values
