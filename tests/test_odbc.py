@@ -51,6 +51,26 @@ def test_northwind_lists_its_tables_without_system_tables_or_saved_queries():
     assert "Invoices" not in tables and "Product Sales for 1995" not in tables  # saved queries
 
 
+def test_a_saved_query_or_missing_table_is_refused_with_the_table_list():
+    with open_source(access("nwind.mdb")) as src, pytest.raises(sources.SourceError) as err:
+        src.read_table("Invoices")  # a saved query: mdbtools cannot run it
+    assert "Table 'Invoices' is not in" in err.value.detail
+    assert "Available tables: Categories, Customers" in err.value.detail
+
+
+def test_a_table_the_listing_leaves_out_is_still_read_when_the_driver_can(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "plant.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE parts (code TEXT)")
+        conn.execute("INSERT INTO parts VALUES ('P-1')")
+        conn.execute("CREATE VIEW linked_parts AS SELECT code FROM parts")  # listed as a VIEW
+    with open_source(f"odbc:DRIVER={{SQLite3}};Database={path}") as src:
+        assert src.tables() == ["parts"]
+        assert src.read_table("linked_parts")["code"].tolist() == ["P-1"]
+
+
 def test_northwind_tables_read_with_their_types():
     with open_source(access("nwind.mdb")) as src:
         products = src.read_table(

@@ -44,6 +44,7 @@ FETCH_ROWS = 50_000
 SQL_TIMESTAMP_TYPES = (93, 11)
 SQL_DATE_TYPES = (91, 9)
 SQL_TIME_TYPES = (92, 10)
+TABLE_TYPES = ("TABLE", "LINK", "SYNONYM")
 
 
 class SourceError(BadInput):
@@ -123,12 +124,18 @@ class Source:
         folded = [t for t in names if t.lower() == name.lower()]
         if folded:
             return folded[0]
+        if self._readable_unlisted(name):
+            return name
         listing = ", ".join(names) if names else "(none)"
         raise SourceError(
             f"Table {name!r} is not in {self.label}. Available tables: {listing}. "
             "Fix the table name in the mapping profile.",
             fields={"tables": [f"missing table {name!r}"]},
         )
+
+    def _readable_unlisted(self, name: str) -> bool:
+        """Whether a name the listing leaves out can still be read (ODBC overrides this)."""
+        return False
 
     def _table_names(self) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -408,14 +415,23 @@ class OdbcSource(Source):
             pass
 
     def _table_names(self) -> list[str]:
-        cur = self.conn.cursor()
-        rows = cur.tables().fetchall()
+        # saved queries come back as VIEW and Access' own tables as SYSTEM TABLE or MSys*;
+        # tables linked from the ERP (dbo_…) may be LINK or SYNONYM, depending on the driver
+        rows = self.conn.cursor().tables().fetchall()
         names = [
             r.table_name
             for r in rows
-            if (r.table_type or "").upper() == "TABLE" and not r.table_name.startswith("MSys")
+            if (r.table_type or "").upper() in TABLE_TYPES and not r.table_name.startswith("MSys")
         ]
         return sorted(dict.fromkeys(names))
+
+    def _readable_unlisted(self, name: str) -> bool:
+        """A profile may name an object the listing leaves out (a saved query): try it."""
+        try:
+            self.conn.cursor().execute(f"SELECT * FROM [{name}] WHERE 1 = 0").fetchall()
+        except self.pyodbc.Error:
+            return False
+        return True
 
     def _read(self, table: str, columns: list[str] | None) -> dict[str, np.ndarray]:
         cur = self.conn.cursor()
