@@ -16,18 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts_app.permissions import IsAdminRole, IsViewer
-from inference_app import predictor
+from inference_app import predictor, validation
 from inference_app.metrics import metrics
 from inference_app.runtime import runtime
 from inference_app.serializers import PredictInput, SimilarInput, TimeSummaryInput
 from inference_app.timesummary import summarize
 from routing_site.errors import DomainError
-
-
-def _validated(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _options(data: dict) -> dict:
@@ -51,7 +45,7 @@ class PredictView(APIView):
     )
     def post(self, request):
         """Proposed routings for up to 100 items (known codes, new items by attributes, or both)."""
-        data = _validated(PredictInput, request)
+        data = validation.predict_input(request.data)
         model = runtime.require_model()
         request._request.model_version = model.label
         opts = _options(data)
@@ -87,7 +81,7 @@ class SimilarView(APIView):
     )
     def post(self, request):
         """Top-K similar items for a code or attributes, with similarity and matched attributes."""
-        data = _validated(SimilarInput, request)
+        data = validation.similar_input(request.data)
         model = runtime.require_model()
         request._request.model_version = model.label
         top_k = data.get("top_k") or runtime.settings["top_k"]
@@ -106,7 +100,7 @@ class TimeSummaryView(APIView):
     @extend_schema(request=TimeSummaryInput, responses={200: OpenApiResponse(description="Totals")})
     def post(self, request):
         """Totals and per-operation breakdown: setup + run × qty / run_qty + queue + wait + move."""
-        data = _validated(TimeSummaryInput, request)
+        data = validation.time_summary_input(request.data)
         return Response(summarize(data["operations"], data["quantity"]))
 
 

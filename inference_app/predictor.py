@@ -7,6 +7,7 @@ near-duplicates) never sees its own routing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -15,29 +16,46 @@ from inference_app.timesummary import summarize
 from routing_site.errors import BadInput, NotFound
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    order = np.argsort(values, kind="stable")
-    v, w = values[order], weights[order]
-    cum = np.cumsum(w)
-    target = q * cum[-1]
-    return float(v[min(int(np.searchsorted(cum, target - 1e-12)), len(v) - 1)])
+def weighted_quantile(pairs: list[tuple[float, float]], q: float) -> float:
+    """Weighted quantile of (value, weight) pairs sorted by value (lower weighted median)."""
+    total = sum(w for _, w in pairs)
+    target, running = q * total - 1e-12, 0.0
+    for value, weight in pairs:
+        running += weight
+        if running >= target:
+            return value
+    return pairs[-1][0]
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    """Q1 and Q3 by linear interpolation (numpy's default), for a sorted list."""
+
+    def at(q: float) -> float:
+        pos = q * (len(values) - 1)
+        low = int(pos)
+        high = min(low + 1, len(values) - 1)
+        return values[low] + (values[high] - values[low]) * (pos - low)
+
+    return at(0.25), at(0.75)
 
 
 def trimmed_stats(values: list[float], weights: list[float], percentiles: list[int]) -> dict:
-    """Weighted percentiles after dropping Tukey outliers (when there are enough values)."""
-    v = np.asarray(values, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    keep = np.isfinite(v) & (w > 0)
-    v, w = v[keep], w[keep]
-    if v.size == 0:
+    """Weighted percentiles after dropping Tukey outliers (when there are enough values).
+
+    Plain Python on purpose: a candidate has at most top-K values per operation, where numpy's
+    per-call overhead would cost more than the arithmetic.
+    """
+    pairs = sorted(
+        (v, w) for v, w in zip(values, weights, strict=True) if w > 0 and math.isfinite(v)
+    )
+    if not pairs:
         return {}
-    if v.size >= 4:
-        q1, q3 = np.percentile(v, [25, 75])
+    if len(pairs) >= 4:
+        q1, q3 = _quartiles([v for v, _ in pairs])
         fence = 1.5 * (q3 - q1)
-        inside = (v >= q1 - fence) & (v <= q3 + fence)
-        if inside.any():
-            v, w = v[inside], w[inside]
-    return {p: weighted_quantile(v, w, p / 100.0) for p in percentiles}
+        inside = [(v, w) for v, w in pairs if q1 - fence <= v <= q3 + fence]
+        pairs = inside or pairs
+    return {p: weighted_quantile(pairs, p / 100.0) for p in percentiles}
 
 
 def _op_values(op, prefer_actuals: bool) -> tuple[float, float, bool]:
@@ -197,7 +215,7 @@ def predict_one(
     own = (lambda label: label == row) if row is not None else None
     skip = exclude or own
     found = neighbours_of(model, vector, opts["top_k"], skip)
-    result["neighbours"] = [_neighbour(model, attrs, r, s) for r, s in found]
+    result["neighbours"] = _neighbours(model, attrs, found)
     usable = [(r, s) for r, s in found if s >= opts["min_similarity"]]
     if not usable:
         result["detail"] = (
@@ -258,7 +276,7 @@ def _existing(model, code, row, rts, opts, percentiles) -> dict:
         vector = np.asarray(model.index.get_items([row]), dtype=np.float32)[0]
         found = neighbours_of(model, vector, opts["top_k"], lambda label: label == row)
         attrs = tables.attributes(row)
-        neighbours = [_neighbour(model, attrs, r, s) for r, s in found]
+        neighbours = _neighbours(model, attrs, found)
     return {
         "item_code": code,
         "status": "existing",
@@ -267,13 +285,18 @@ def _existing(model, code, row, rts, opts, percentiles) -> dict:
     }
 
 
-def _neighbour(model, attrs: dict, row: int, sim: float) -> dict:
-    other = model.tables.attributes(row)
-    return {
-        "item_code": model.tables.code_of(row),
-        "similarity": round(sim, 4),
-        "matched_attributes": model.encoder.matched_attributes(attrs, other),
-    }
+def _neighbours(model, attrs: dict, found: list[tuple[int, float]]) -> list[dict]:
+    query = model.encoder.normalised(attrs)
+    return [
+        {
+            "item_code": model.tables.code_of(row),
+            "similarity": round(sim, 4),
+            "matched_attributes": model.encoder.matched_attributes(
+                query, model.tables.attributes(row), normalised=True
+            ),
+        }
+        for row, sim in found
+    ]
 
 
 def similar(model, item: dict, top_k: int) -> dict:
@@ -288,12 +311,19 @@ def similar(model, item: dict, top_k: int) -> dict:
             )
         raise BadInput("Give an item_code or attributes.", fields={"item_code": ["required"]})
     attrs = {**(model.tables.attributes(row) if row is not None else {}), **given}
-    vector = model.encoder.embed([attrs])[0]
+    vector = _vector(model, row, attrs, given)
     if not np.any(vector):
         return {"item_code": code, "neighbours": []}
     skip = (lambda label: label == row) if row is not None else None
     found = neighbours_of(model, vector, top_k, skip)
-    return {"item_code": code, "neighbours": [_neighbour(model, attrs, r, s) for r, s in found]}
+    return {"item_code": code, "neighbours": _neighbours(model, attrs, found)}
+
+
+def _vector(model, row: int | None, attrs: dict, given: dict) -> np.ndarray:
+    """An indexed item's stored vector when nothing overrides its attributes, else an encoding."""
+    if row is not None and not given and model.tables.routings_of(row):
+        return np.asarray(model.index.get_items([row]), dtype=np.float32)[0]
+    return model.encoder.embed([attrs])[0]
 
 
 def item_detail(model, code: str, prefer_actuals: bool = True) -> dict:

@@ -21,6 +21,7 @@ the cosine index.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import zlib
@@ -75,6 +76,14 @@ def norm_number(value, zero_is_missing: bool) -> float:
     if not math.isfinite(number) or (zero_is_missing and number == 0):
         return math.nan
     return number
+
+
+@functools.lru_cache(maxsize=200_000)
+def _normalise(kind: str, zero_is_missing: bool, value):
+    if kind == "numeric":
+        number = norm_number(value, zero_is_missing)
+        return None if math.isnan(number) else number
+    return norm_category(value) if kind == "categorical" else norm_text(value)
 
 
 def _bucket(token: str, buckets: int) -> int:
@@ -186,7 +195,10 @@ class AttributeCodec:
     def entries(self, distinct: list):
         """(row, column, value) of each distinct raw value's block, weight applied."""
         if self.kind == "text":
-            rows, cols, vals = text_entries([norm_text(v) for v in distinct])
+            texts = [norm_text(v) for v in distinct]
+            if all(t is None for t in texts):
+                return _EMPTY
+            rows, cols, vals = text_entries(texts)
             return rows, cols, vals * np.float32(self.weight)
         rows, cols, vals = [], [], []
         for i, value in enumerate(distinct):
@@ -351,23 +363,37 @@ class FeatureEncoder:
         columns = {c.name: [r.get(c.name) for r in records] for c in self.codecs}
         return self._project(self._factorize_all(columns, len(records)), len(records))
 
-    def matched_attributes(self, query: dict, other: dict) -> list[str]:
-        """Names of the attributes on which two items agree (after normalisation)."""
+    def matched_attributes(self, query: dict, other: dict, normalised: bool = False) -> list[str]:
+        """Names of the attributes on which two items agree (after normalisation).
+
+        ``normalised=True`` says ``query`` already is :meth:`normalised` output (one item
+        compared with many neighbours normalises its own values once)."""
+        mine = query if normalised else self.normalised(query)
+        theirs = self.normalised(other)
         out = []
         for c in self.codecs:
-            a, b = query.get(c.name), other.get(c.name)
-            if is_missing(a) or is_missing(b):
+            x, y = mine.get(c.name), theirs.get(c.name)
+            if x is None or y is None:
                 continue
             if c.kind == "numeric":
-                x, y = norm_number(a, c.zero_is_missing), norm_number(b, c.zero_is_missing)
-                close = abs(x - y) <= 0.02 * max(abs(x), abs(y), 1e-9)
-                same = not math.isnan(x) and not math.isnan(y) and close
-            elif c.kind == "categorical":
-                same = norm_category(a) == norm_category(b)
+                same = abs(x - y) <= 0.02 * max(abs(x), abs(y), 1e-9)
             else:
-                same = norm_text(a) == norm_text(b)
+                same = x == y
             if same:
                 out.append(c.name)
+        return out
+
+    def normalised(self, record: dict) -> dict:
+        """Each attribute's comparable value (None when missing); memoised per raw value."""
+        out = {}
+        for c in self.codecs:
+            value = record.get(c.name)
+            if value is None:
+                continue
+            try:
+                out[c.name] = _normalise(c.kind, c.zero_is_missing, value)
+            except TypeError:  # an unhashable value cannot be memoised
+                out[c.name] = _normalise.__wrapped__(c.kind, c.zero_is_missing, value)
         return out
 
     # -- persistence --------------------------------------------------------------------------

@@ -219,7 +219,9 @@ class RoutingTables:
 
     def __init__(self, folder: Path, attribute_names: list[str]):
         base = folder / FOLDER
-        self.a = {p.stem: np.load(p, mmap_mode="r") for p in base.glob("*.npy")}
+        # memory-mapped, viewed as plain arrays: np.memmap's per-item bookkeeping costs more
+        # than the lookups themselves on the request path
+        self.a = {p.stem: np.asarray(np.load(p, mmap_mode="r")) for p in base.glob("*.npy")}
         self.strings = json.loads((base / "strings.json").read_text())
         self.attribute_names = attribute_names
         self.codes = self.a["item_codes"]
