@@ -186,7 +186,7 @@ _NESTED = {"items": _items, "attributes": _attributes, "operations": _operations
 
 def _body(data) -> None:
     if not isinstance(data, dict):
-        raise BadInput("Send a JSON object.", fields={"non_field_errors": ["must be a JSON object"]})
+        raise BadInput("Send a JSON object.", fields={"non_field_errors": ["must be an object"]})
 
 
 def predict_input(data) -> dict:
