@@ -131,10 +131,17 @@ def _scalar_text(value) -> str | None:
     return text.strip() or None
 
 
+def _factorize(values) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct raw values) of a column; a source's Categorical is already that."""
+    if isinstance(values, pd.Categorical):
+        return values.codes, np.asarray(values.categories, dtype=object)
+    codes, uniques = pd.factorize(pd.Series(values, copy=False), use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
 def text_column(series, ranked: bool = False) -> Text:
     """Strip and dictionary-encode a column; blanks are missing. ``ranked``: values sorted."""
-    codes, uniques = pd.factorize(pd.Series(series, copy=False), use_na_sentinel=True)
-    uniques = np.asarray(uniques, dtype=object)
+    codes, uniques = _factorize(series)
     if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
         cleaned = np.array([u.strip() for u in uniques.tolist()] + [""], dtype=object)
     else:
@@ -163,12 +170,11 @@ def _row_counts(codes: np.ndarray, size: int) -> np.ndarray:
 
 def clean_number(series, report: ExtractReport, table: str, column: str) -> np.ndarray:
     """float64; NaN where missing or unparseable (unparseable values are counted)."""
-    s = pd.Series(series, copy=False)
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        out = s.to_numpy(dtype="float64", na_value=np.nan)
+    if getattr(series, "dtype", None) is not None and series.dtype.kind in "iuf":
+        out = np.array(series, dtype="float64")  # a copy: the caller may write into it
         bad_rows, example = 0, None
     else:
-        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        codes, uniques = _factorize(series)
         values = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(
             dtype="float64"
         )
@@ -196,9 +202,9 @@ def clean_number(series, report: ExtractReport, table: str, column: str) -> np.n
 
 def clean_dates(series, report: ExtractReport, table: str, column: str) -> np.ndarray:
     """datetime64[ns]; NaT where missing, unparseable (counted) or open-ended (9999-12-31)."""
-    s = pd.Series(series, copy=False)
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s.to_numpy(dtype="datetime64[ns]")
+    if not isinstance(series, pd.Categorical) and pd.api.types.is_datetime64_any_dtype(series):
+        return pd.Series(series, copy=False).to_numpy(dtype="datetime64[ns]")
+    s = series
     text = text_column(s)
     values = pd.Series(text.values, dtype=object)
     parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")

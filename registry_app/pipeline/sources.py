@@ -106,10 +106,15 @@ class Source:
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         """The table ``name`` (all columns, or ``columns`` in that order, named as requested)."""
-        return pd.DataFrame(self.read_columns(name, columns))
+        data = self.read_columns(name, columns)
+        frame = pd.DataFrame(index=pd.RangeIndex(len(next(iter(data.values()), ()))))
+        for key, values in data.items():  # one block per column: no consolidation copies
+            frame[key] = materialize(values)
+        return frame
 
-    def read_columns(self, name: str, columns: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Like :meth:`read_table`, as one numpy array per column (no DataFrame copy)."""
+    def read_columns(self, name: str, columns: list[str] | None = None) -> dict[str, Column]:
+        """Like :meth:`read_table`, compact: numbers as numpy arrays, the rest as Categoricals
+        over the raw values (what extraction reads: a few bytes a value instead of an object)."""
         table = self._resolve_table(name)
         data = self._read(table, columns)
         if columns is None:
@@ -140,9 +145,7 @@ class Source:
     def _table_names(self) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _read(
-        self, table: str, columns: list[str] | None
-    ) -> dict[str, np.ndarray]:  # pragma: no cover
+    def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:  # pragma: no cover
         """Source column name -> values, for ``columns`` (resolved) or all columns."""
         raise NotImplementedError
 
@@ -214,7 +217,7 @@ class SqliteSource(Source):
         )
         return sorted(r[0] for r in self._execute(sql).fetchall())
 
-    def _read(self, table: str, columns: list[str] | None) -> dict[str, np.ndarray]:
+    def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self._execute(f"SELECT * FROM {_quote(table)} LIMIT 0")
         available = [d[0] for d in cur.description]
         picked = (
@@ -224,36 +227,100 @@ class SqliteSource(Source):
         )
         unique = list(dict.fromkeys(picked))
         cur = self._execute(f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}")
-        return _frame(cur.fetchall(), unique)
+        return encode_rows(_chunks(cur), unique)
 
 
-def _frame(rows: list, names: list[str]) -> dict[str, np.ndarray]:
-    """Rows of tuples → one array per column: int64/float64/bool where the values allow."""
-    if not rows:
-        return {n: np.empty(0, dtype=object) for n in names}
-    try:  # pandas' C routines (what DataFrame.from_records uses), without its DataFrame copies
+# --- rows → compact columns ---------------------------------------------------------------------
+# A 2-million-row table held as Python objects (one per value) needs gigabytes. Rows are read in
+# chunks and each chunk's columns are packed at once: numbers into float64/int64 arrays, anything
+# else into dictionary codes (a pandas Categorical over the distinct raw values).
+
+Column = np.ndarray | pd.Categorical
+
+
+def _chunks(cur):
+    """Chunks of rows. A short chunk is the last: mdbtools' driver does not keep saying "no
+    more data" once it has said it, and would hand out rows again on the next call."""
+    while True:
+        chunk = cur.fetchmany(FETCH_ROWS)
+        if chunk:
+            yield chunk
+        if len(chunk) < FETCH_ROWS:
+            return
+
+
+def encode_rows(chunks, names: list[str]) -> dict[str, Column]:
+    """Rows (in chunks of tuples or pyodbc rows) → one compact column per name."""
+    parts: dict[str, list] = {n: [] for n in names}
+    for rows in chunks:
+        table = _object_table(rows, len(names))
+        for i, name in enumerate(names):
+            parts[name].append(_pack(table[:, i]))
+    return {n: _join(parts[n]) for n in names}
+
+
+def _object_table(rows: list, width: int) -> np.ndarray:
+    try:  # pandas' C routine (what DataFrame.from_records uses)
         from pandas._libs import lib
 
-        table = lib.to_object_array_tuples(rows)
-        convert = lib.maybe_convert_objects
+        return lib.to_object_array_tuples(
+            rows if type(rows[0]) is tuple else [tuple(r) for r in rows]
+        )
     except (ImportError, AttributeError):  # pragma: no cover - other pandas versions
-        table = np.array(rows, dtype=object).reshape(len(rows), len(names))
-        convert = _infer_objects
-    # strided column views: pandas' hashing reads them as they are, a copy would cost more
-    return {n: _column(table[:, i], convert) for i, n in enumerate(names)}
+        table = np.empty((len(rows), width), dtype=object)
+        table[:] = [tuple(r) for r in rows]
+        return table
 
 
-def _infer_objects(values: np.ndarray) -> np.ndarray:  # pragma: no cover - fallback
-    return pd.Series(values, dtype=object).infer_objects().to_numpy()
-
-
-def _column(values: np.ndarray, convert) -> np.ndarray:
+def _pack(values: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """One chunk of one column: a numeric array when every value is a number, else codes."""
     first = next((v for v in values[:1000] if v is not None), None)
-    if isinstance(first, (int, float)) or first is None:  # bool is an int too
-        converted = convert(values)
+    if isinstance(first, (int, float)):  # bool is an int too
+        converted = pd.Series(values, dtype=object).infer_objects().to_numpy()
         if converted.dtype.kind in "ifb":
             return converted
-    return values
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int32), np.asarray(uniques, dtype=object)
+
+
+def _join(parts: list) -> Column:
+    if not parts:
+        return np.empty(0, dtype=object)
+    numeric = [p for p in parts if isinstance(p, np.ndarray)]
+    empty = [p for p in parts if not isinstance(p, np.ndarray) and len(p[1]) == 0]
+    if numeric and len(numeric) + len(empty) == len(parts):  # numbers, with all-NULL chunks
+        if not empty:
+            return np.concatenate(numeric)
+        return np.concatenate(
+            [
+                p.astype(float) if isinstance(p, np.ndarray) else np.full(len(p[0]), np.nan)
+                for p in parts
+            ]
+        )
+    coded = [p if not isinstance(p, np.ndarray) else _codes_of(p) for p in parts]
+    everything = np.concatenate([u for _, u in coded]) if coded else np.empty(0, dtype=object)
+    remap, categories = pd.factorize(everything.astype(object), use_na_sentinel=True)
+    offsets = np.cumsum([0] + [len(u) for _, u in coded])
+    codes = [
+        np.append(remap[o : o + len(u)], -1)[c] for (c, u), o in zip(coded, offsets, strict=False)
+    ]
+    return pd.Categorical.from_codes(
+        np.concatenate(codes),
+        categories=pd.Index(np.asarray(categories, dtype=object), dtype=object),
+    )
+
+
+def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int32), np.asarray(uniques, dtype=object)
+
+
+def materialize(column: Column) -> np.ndarray:
+    """A column as plain values: numbers stay numeric, the rest objects with None for NULL."""
+    if isinstance(column, pd.Categorical):
+        table = np.append(np.asarray(column.categories, dtype=object), None)
+        return table[column.codes]
+    return column
 
 
 class CsvSource(Source):
@@ -272,7 +339,7 @@ class CsvSource(Source):
     def _table_names(self) -> list[str]:
         return sorted(p.stem for p in self.folder.glob("*.csv"))
 
-    def _read(self, table: str, columns: list[str] | None) -> dict[str, np.ndarray]:
+    def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         path = self.folder / f"{table}.csv"
         for encoding in self.ENCODINGS:
             try:
@@ -291,9 +358,9 @@ class CsvSource(Source):
                     na_values=[""],
                     encoding=encoding,
                 )
+                values = (frame[c].astype(object).where(frame[c].notna(), None) for c in unique)
                 return {
-                    c: frame[c].astype(object).where(frame[c].notna(), None).to_numpy()
-                    for c in unique
+                    c: _join([_codes_of(v.to_numpy())]) for c, v in zip(unique, values, strict=True)
                 }
             except UnicodeDecodeError:
                 continue
@@ -433,51 +500,42 @@ class OdbcSource(Source):
             return False
         return True
 
-    def _read(self, table: str, columns: list[str] | None) -> dict[str, np.ndarray]:
+    def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self.conn.cursor()
-        sql = f"SELECT * FROM [{table}]"
         try:
-            cur.execute(sql)
+            cur.execute(f"SELECT * FROM [{table}]")
         except self.pyodbc.Error as exc:
             raise SourceError(f"Cannot read table {table!r} from {self.label}: {exc}") from exc
         names = [d[0] for d in cur.description]
         picked = names if columns is None else _resolve_columns(names, columns, table, self.label)
+        picked = list(dict.fromkeys(picked))
+        index = [names.index(p) for p in picked]
         try:
-            rows = _fetch_all(cur)
+            data = encode_rows(
+                ([tuple(r[i] for i in index) for r in rows] for rows in _chunks(cur)), picked
+            )
         except (self.pyodbc.Error, ValueError, OverflowError, UnicodeDecodeError) as exc:
-            return self._read_by_column(table, names, list(dict.fromkeys(picked)), exc)
-        index = [names.index(p) for p in dict.fromkeys(picked)]
-        return _frame([tuple(r[i] for i in index) for r in rows], list(dict.fromkeys(picked)))
+            return self._read_by_column(table, picked, exc)
+        return data
 
-    def _read_by_column(self, table: str, names: list[str], picked: list[str], first: Exception):
+    def _read_by_column(self, table: str, picked: list[str], first: Exception) -> dict[str, Column]:
         """Re-read one column at a time so one unreadable column cannot sink the table."""
-        columns: dict[str, list] = {}
-        length = None
+        columns: dict[str, Column | None] = {}
         for name in picked:
             cur = self.conn.cursor()
             try:
                 cur.execute(f"SELECT [{name}] FROM [{table}]")
-                values = [r[0] for r in _fetch_all(cur)]
-                length = len(values)
+                columns[name] = encode_rows(_chunks(cur), [name])[name]
             except (self.pyodbc.Error, ValueError, OverflowError, UnicodeDecodeError) as exc:
-                values = None
+                columns[name] = None
                 self.issues.append((table, f"unreadable column {name}", 1, f"{name}: {exc}"))
-            columns[name] = values
-        if length is None:
+        lengths = {len(v) for v in columns.values() if v is not None}
+        if len(lengths) != 1:
             raise SourceError(f"Cannot read table {table!r} from {self.label}: {first}") from first
-        data = {n: (v if v is not None else [None] * length) for n, v in columns.items()}
-        return _frame(list(zip(*data.values(), strict=True)), list(data))
-
-
-def _fetch_all(cur) -> list:
-    """All rows, in chunks. A short chunk ends the loop: mdbtools' driver does not keep saying
-    "no more data" once it has said it, and would hand out rows again on the next call."""
-    rows: list = []
-    while True:
-        chunk = cur.fetchmany(FETCH_ROWS)
-        rows.extend(chunk)
-        if len(chunk) < FETCH_ROWS:
-            return rows
+        rows = lengths.pop()
+        return {
+            n: v if v is not None else np.full(rows, None, dtype=object) for n, v in columns.items()
+        }
 
 
 def _redact(conn_str: str) -> str:
