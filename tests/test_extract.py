@@ -375,3 +375,15 @@ def test_validation_reports_every_problem_at_once():
 def test_a_profile_must_be_an_object():
     with pytest.raises(BadInput, match="JSON object"):
         validate_profile(["not", "a", "profile"])
+
+
+def test_reading_in_small_chunks_gives_the_same_frames(tmp_path, monkeypatch):
+    from registry_app.pipeline import sources
+
+    path = tmp_path / "plant.sqlite"
+    generate(path, items=300, seed=9)
+    whole = extract(load_default_profile(), f"sqlite:///{path}")
+    monkeypatch.setattr(sources, "FETCH_ROWS", 97)
+    chunked = extract(load_default_profile(), f"sqlite:///{path}")
+    for name in ("items", "operations", "work_results"):
+        pd.testing.assert_frame_equal(getattr(whole, name), getattr(chunked, name))

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from registry_app.pipeline.sources import (
@@ -186,3 +187,29 @@ def test_passwords_never_reach_messages():
     from registry_app.pipeline.sources import _redact
 
     assert _redact("DSN=PLANT;UID=erp;PWD=s3cret;") == "DSN=PLANT;UID=erp;PWD=***;"
+
+
+def test_chunked_reads_join_numbers_nulls_and_text_across_chunks(tmp_path, monkeypatch):
+    from registry_app.pipeline import sources
+
+    path = tmp_path / "mixed.sqlite"
+    rows = [(1.5, "A", 1), (2.0, "B", 2), (None, None, None), (None, None, None), (3.0, 7, 5)]
+    rows += [(4.0, "A ", None), ("N/A", "B", 6)]
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (num, txt, qty)")
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    with open_source(f"sqlite:///{path}") as src:
+        whole = src.read_table("t")
+    monkeypatch.setattr(sources, "FETCH_ROWS", 2)  # chunks: numbers | NULLs | mixed | text
+    with open_source(f"sqlite:///{path}") as src:
+        chunked = src.read_table("t")
+        compact = src.read_columns("t")
+    assert (
+        chunked["num"].tolist() == whole["num"].tolist() == [1.5, 2.0, None, None, 3.0, 4.0, "N/A"]
+    )
+    assert chunked["txt"].tolist() == ["A", "B", None, None, 7, "A ", "B"]
+    assert np.allclose(
+        chunked["qty"].to_numpy(dtype=float), [1, 2, np.nan, np.nan, 5, np.nan, 6], equal_nan=True
+    )
+    assert compact["qty"].dtype == np.float64  # numbers stay numbers, NULL chunks and all
+    assert isinstance(compact["txt"], pd.Categorical)
