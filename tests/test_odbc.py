@@ -88,6 +88,17 @@ def test_northwind_tables_read_with_their_types():
     assert first["CustomerID"] == "LILAS" and first["OrderDate"] == "1994-11-16 00:00:00"
 
 
+def test_whole_tables_with_pictures_read_too():
+    with open_source(access("nwind.mdb")) as src:
+        categories = src.read_table("Categories")
+        employees = src.read_table("Employees")
+    assert len(categories) == 8 and len(employees) == 9
+    assert categories.loc[0, "CategoryName"] == "Beverages"
+    assert (
+        isinstance(categories.loc[0, "Picture"], bytes) and len(categories.loc[0, "Picture"]) > 1000
+    )
+
+
 def test_a_profile_alone_extracts_northwind_as_items_and_operations():
     profile = {
         "name": "northwind",

@@ -279,8 +279,7 @@ def _pack(values: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         converted = pd.Series(values, dtype=object).infer_objects().to_numpy()
         if converted.dtype.kind in "ifb":
             return converted
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes.astype(np.int32), np.asarray(uniques, dtype=object)
+    return _codes_of(values)
 
 
 def _join(parts: list) -> Column:
@@ -311,7 +310,11 @@ def _join(parts: list) -> Column:
 
 
 def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable values: Access OLE/attachment columns come as bytearray
+        frozen = [bytes(v) if isinstance(v, (bytearray, memoryview)) else v for v in values]
+        codes, uniques = pd.factorize(np.array(frozen + [None], dtype=object)[:-1])
     return codes.astype(np.int32), np.asarray(uniques, dtype=object)
 
 
