@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts_app.testing import make_user
 from workflow_app.blueprints import DEFAULT_NAME, default_graph, validate_graph
 from workflow_app.models import Blueprint, BlueprintRevision, MappingProfile, WorkflowConfig
+from workflow_app.settings_schema import defaults
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +112,7 @@ def test_the_validate_endpoint_answers_valid_and_errors():
 def test_the_standard_pipeline_is_seeded_once():
     shipped = Blueprint.objects.get(name=DEFAULT_NAME)
     assert shipped.revision == 1 and validate_graph(shipped.graph) == []
-    assert node(shipped.graph, "predictor")["settings"]["top_k"] == 10
+    assert node(shipped.graph, "predictor")["settings"]["top_k"] == defaults()["top_k"]
     from workflow_app.apps import seed_shipped
 
     Blueprint.objects.filter(pk=shipped.pk).update(description="edited by the plant")

@@ -42,7 +42,7 @@ def test_it_shows_values_revision_and_the_schema_of_every_key():
     assert body["values"] == WorkflowConfig.current_values()
     assert set(body["schema"]) == set(settings_schema.SETTINGS)
     assert body["schema"]["top_k"] == {
-        "type": "int", "default": 10, "min": 1, "max": 200, "scope": "runtime",
+        "type": "int", "default": 20, "min": 1, "max": 200, "scope": "runtime",
         "help": "Neighbours consulted per prediction.",
     }  # fmt: skip
     assert body["schema"]["routing_rules"]["default"] == settings_schema.RULE_DEFAULTS
@@ -189,4 +189,4 @@ def test_every_workflow_admin_page_renders(admin_client):
     for url in pages:
         assert admin_client.get(url).status_code == 200, url
     add = admin_client.get(pages[0]).content.decode()
-    assert 'name="top_k"' in add and 'value="10"' in add and 'name="export_profile"' in add
+    assert 'name="top_k"' in add and 'value="20"' in add and 'name="export_profile"' in add

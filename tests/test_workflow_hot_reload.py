@@ -24,7 +24,7 @@ def test_a_patched_top_k_reaches_the_running_server_within_2_s(waitress_server, 
     planner = Api(waitress_server, issue_token("planner", "engineer"))
     tables = runtime.model.tables
     attrs = {k: v for k, v in tables.attributes(0).items() if v is not None}
-    assert neighbours(reader, attrs) == 10  # the default top_k
+    assert neighbours(reader, attrs) == 20  # the default top_k
 
     status, body, _ = planner.call("PATCH", "/api/v1/workflow", {"top_k": 3})
     assert status == 200, body
