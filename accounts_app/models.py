@@ -15,13 +15,14 @@ the flags; they have no usable password and authenticate only with a :class:`Ser
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts_app import cache
@@ -320,5 +321,10 @@ class ServiceToken(models.Model):
         """Record use, at most once per ``TOKEN_TOUCH_INTERVAL`` (not a write per request)."""
         now = timezone.now()
         if self.last_used_at is None or now - self.last_used_at > TOKEN_TOUCH_INTERVAL:
-            ServiceToken.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+            try:
+                ServiceToken.objects.filter(pk=self.pk).update(last_used_at=now)
+            except DatabaseError:
+                # bookkeeping only: a busy or read-only database must never fail the request
+                # that is using the token (it is retried after the next interval)
+                logging.getLogger("routing").debug("token %s: last use not recorded", self.pk)
