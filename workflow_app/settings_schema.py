@@ -60,7 +60,7 @@ SETTINGS: dict[str, Setting] = {
             "prefer_actuals", bool, True, "runtime", help="Use work-order actuals where they exist."
         ),
         Setting(
-            "cache_size", int, 4096, "runtime", 0, 1_000_000, "Cached query results (0 = off)."
+            "cache_size", int, 1024, "runtime", 0, 1_000_000, "Cached query results (0 = off)."
         ),
         Setting(
             "feature_weights", dict, {}, "training", help="Per-attribute weight overrides (0..100)."

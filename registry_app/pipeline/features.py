@@ -277,6 +277,7 @@ class FeatureEncoder:
         self.codecs = codecs
         self.dim = dim
         self.components: np.ndarray | None = None  # (n_features, dim), float32
+        self._memo: dict = {}  # (attribute, raw value) -> projected vector, for predictions
         offset = 0
         for codec in codecs:
             codec.offset = offset
@@ -341,9 +342,7 @@ class FeatureEncoder:
             distinct, codes = factorized[c.name]
             components = self.components[c.offset : c.offset + c.width]
             if blocks is None and len(distinct) <= 64:
-                rows, cols, vals = c.entries(distinct)
-                projected = np.zeros((len(distinct), self.dim), dtype=np.float32)
-                np.add.at(projected, rows, vals[:, None] * components[cols])
+                projected = np.stack([self._value_vector(c, v, components) for v in distinct])
             else:
                 block = blocks[c.name] if blocks else c.block(distinct)
                 projected = np.asarray(block @ components).astype(np.float32, copy=False)
@@ -351,6 +350,25 @@ class FeatureEncoder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return vectors / norms
+
+    def _value_vector(self, codec: AttributeCodec, value, components: np.ndarray) -> np.ndarray:
+        """One raw value's projected contribution, memoised: a plant has few distinct values
+        per attribute, so predictions mostly add up vectors they have already computed."""
+        key = (codec.name, value)
+        try:
+            cached = self._memo.get(key)
+        except TypeError:  # unhashable value: compute without memoising
+            key, cached = None, None
+        if cached is not None:
+            return cached
+        rows, cols, vals = codec.entries([value])
+        vector = (vals[:, None] * components[cols]).sum(axis=0, dtype=np.float32)
+        vector = np.zeros(self.dim, np.float32) if not len(cols) else vector.astype(np.float32)
+        if key is not None:
+            if len(self._memo) >= 100_000:
+                self._memo.clear()
+            self._memo[key] = vector
+        return vector
 
     def transform(self, columns: dict[str, Sequence]) -> np.ndarray:
         """Vectors for whole columns (evaluation of many items), same path as :meth:`embed`."""
