@@ -77,7 +77,8 @@ class Command(BaseCommand):
                 break
         for label in labels:
             self.manage("approve", label, check=False)
-        self.manage("activate", labels[0])
+        if labels[0] not in self.existing_labels(states=("active",)):
+            self.manage("activate", labels[0])
         token = (
             self.manage("issue_token", "bench-client", "--role", "admin").strip().splitlines()[-1]
         )
@@ -100,13 +101,9 @@ class Command(BaseCommand):
     def report(self, name: str, value: str) -> None:
         self.stdout.write(f"{name:44} {value}")
 
-    def existing_labels(self) -> list[str]:
+    def existing_labels(self, states=("pending", "approved", "active", "retired")) -> list[str]:
         versions = json.loads(self.manage("versions", "--json"))
-        return [
-            v["label"]
-            for v in versions
-            if v["state"] in ("pending", "approved", "active", "retired")
-        ][:2]
+        return [v["label"] for v in versions if v["state"] in states][:2]
 
     def train(self) -> str:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
