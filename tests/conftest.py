@@ -160,3 +160,48 @@ def api(waitress_server):
 @pytest.fixture
 def admin_api(waitress_server):
     return Api(waitress_server, issue_token("ops-test", "admin"))
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _quiet_poller(request, settings):
+    """An API request starts the runtime poller. Outside transactional tests its thread would
+    read tables that the test's open transaction holds (SQLite: "table is locked"), so it polls
+    only at start there; tests of the live swap use transactional_db and their own interval."""
+    if "transactional_db" not in request.fixturenames:
+        settings.RUNTIME_POLL_SECONDS = 3600
+
+
+@pytest.fixture
+def engineer_api():
+    from rest_framework.test import APIClient
+
+    from accounts_app.testing import make_user
+
+    client = APIClient()
+    client.force_authenticate(make_user("eng", "engineer"))
+    return client
+
+
+@pytest.fixture
+def viewer_api():
+    from rest_framework.test import APIClient
+
+    from accounts_app.testing import make_user
+
+    client = APIClient()
+    client.force_authenticate(make_user("viv", "viewer"))
+    return client
+
+
+@pytest.fixture
+def admin_client(client):
+    """A logged-in admin (approved account with the admin role), for admin pages."""
+    from accounts_app.testing import make_user
+
+    client.force_login(make_user("boss", "admin"))
+    return client

@@ -15,25 +15,6 @@ from workflow_app.settings_schema import defaults
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _quiet_poller(settings):
-    # an API request starts the runtime poller; polling only at start keeps its thread away from
-    # the test's open transaction
-    settings.RUNTIME_POLL_SECONDS = 3600
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def engineer():
-    client = APIClient()
-    client.force_authenticate(make_user("eng", "engineer"))
-    return client
-
-
 def graph(**node_settings) -> dict:
     """The standard graph with some node settings replaced, e.g. predictor={"top_k": 5}."""
     g = default_graph()
@@ -121,65 +102,67 @@ def test_the_standard_pipeline_is_seeded_once():
     assert Blueprint.objects.get(name=DEFAULT_NAME).description == "edited by the plant"
 
 
-def test_crud_writes_a_revision_on_every_save(engineer):
-    created = engineer.post("/api/v1/blueprints", {"name": "fast", "graph": graph()}, format="json")
+def test_crud_writes_a_revision_on_every_save(engineer_api):
+    created = engineer_api.post(
+        "/api/v1/blueprints", {"name": "fast", "graph": graph()}, format="json"
+    )
     assert created.status_code == 201, created.json()
     pk = created.json()["id"]
     assert created.json()["revision"] == 1
-    changed = engineer.patch(f"/api/v1/blueprints/{pk}",
+    changed = engineer_api.patch(f"/api/v1/blueprints/{pk}",
                              {"graph": graph(predictor={"top_k": 4}), "comment": "fewer"},
                              format="json")  # fmt: skip
     assert changed.status_code == 200 and changed.json()["revision"] == 2
-    renamed = engineer.put(
+    renamed = engineer_api.put(
         f"/api/v1/blueprints/{pk}",
         {"name": "faster", "description": "d", "graph": graph()},
         format="json",
     )
     assert renamed.json()["name"] == "faster" and renamed.json()["revision"] == 3
-    revisions = engineer.get(f"/api/v1/blueprints/{pk}/revisions").json()["revisions"]
+    revisions = engineer_api.get(f"/api/v1/blueprints/{pk}/revisions").json()["revisions"]
     assert [r["number"] for r in revisions] == [3, 2, 1]
     assert revisions[1]["comment"] == "fewer" and revisions[1]["created_by"] == "eng"
     assert node(revisions[1]["graph"], "predictor")["settings"]["top_k"] == 4
-    listed = engineer.get("/api/v1/blueprints").json()
+    listed = engineer_api.get("/api/v1/blueprints").json()
     assert {b["name"] for b in listed["blueprints"]} == {DEFAULT_NAME, "faster"}
     assert "predictor" in listed["node_types"]
-    assert engineer.delete(f"/api/v1/blueprints/{pk}").status_code == 204
+    assert engineer_api.delete(f"/api/v1/blueprints/{pk}").status_code == 204
     assert not BlueprintRevision.objects.filter(blueprint_id=pk).exists()
 
 
-def test_an_invalid_graph_is_400_and_saves_nothing(engineer):
+def test_an_invalid_graph_is_400_and_saves_nothing(engineer_api):
     bp = Blueprint.objects.get(name=DEFAULT_NAME)
     g = graph()
     g["edges"].append({"from": "exporter", "to": "source"})
     g["edges"].append({"from": "source", "to": "predictor"})
-    bad = engineer.put(f"/api/v1/blueprints/{bp.pk}", {"name": bp.name, "graph": g}, format="json")
+    bad = engineer_api.put(
+        f"/api/v1/blueprints/{bp.pk}", {"name": bp.name, "graph": g}, format="json"
+    )
     assert bad.status_code == 400
     assert bad.json()["error"] == "invalid_blueprint" and "graph.edges" in bad.json()["fields"]
     bp.refresh_from_db()
     assert bp.revision == 1 and bp.revisions.count() == 1
-    dup = engineer.post(
+    dup = engineer_api.post(
         "/api/v1/blueprints", {"name": DEFAULT_NAME, "graph": graph()}, format="json"
     )
     assert dup.status_code == 400 and "name" in dup.json()["fields"]
-    assert engineer.post("/api/v1/blueprints", {"name": "x"}, format="json").status_code == 400
-    assert engineer.get("/api/v1/blueprints/999").status_code == 404
+    assert engineer_api.post("/api/v1/blueprints", {"name": "x"}, format="json").status_code == 400
+    assert engineer_api.get("/api/v1/blueprints/999").status_code == 404
 
 
-def test_viewers_may_not_write_or_apply():
-    viewer = APIClient()
-    viewer.force_authenticate(make_user("viv", "viewer"))
+def test_viewers_may_not_write_or_apply(viewer_api):
     bp = Blueprint.objects.get(name=DEFAULT_NAME)
-    assert viewer.get(f"/api/v1/blueprints/{bp.pk}").status_code == 200
+    assert viewer_api.get(f"/api/v1/blueprints/{bp.pk}").status_code == 200
     assert (
-        viewer.post(
+        viewer_api.post(
             "/api/v1/blueprints", {"name": "n", "graph": graph()}, format="json"
         ).status_code
         == 403
     )
-    assert viewer.post(f"/api/v1/blueprints/{bp.pk}/apply").status_code == 403
+    assert viewer_api.post(f"/api/v1/blueprints/{bp.pk}/apply").status_code == 403
 
 
-def test_apply_writes_the_node_settings_as_one_config_revision(engineer):
+def test_apply_writes_the_node_settings_as_one_config_revision(engineer_api):
     MappingProfile.objects.put({**MappingProfile.objects.get(name="erp-routing").document(),
                                 "name": "erp-other"})  # fmt: skip
     g = graph(
@@ -190,7 +173,7 @@ def test_apply_writes_the_node_settings_as_one_config_revision(engineer):
     )
     bp = Blueprint.create("tuned", g)
     before = WorkflowConfig.objects.count()
-    response = engineer.post(f"/api/v1/blueprints/{bp.pk}/apply")
+    response = engineer_api.post(f"/api/v1/blueprints/{bp.pk}/apply")
     assert response.status_code == 200, response.json()
     assert WorkflowConfig.objects.count() == before + 1
     row = WorkflowConfig.current()
@@ -206,25 +189,19 @@ def test_apply_writes_the_node_settings_as_one_config_revision(engineer):
     assert bp.applied_revision == 1 and bp.applied_config_id == row.pk
 
 
-def test_apply_refuses_a_blueprint_whose_profile_is_gone(engineer):
+def test_apply_refuses_a_blueprint_whose_profile_is_gone(engineer_api):
     MappingProfile.objects.put({**MappingProfile.objects.get(name="erp-routing").document(),
                                 "name": "erp-temp"})  # fmt: skip
     bp = Blueprint.create("temp", graph(exporter={"profile": "erp-temp"}))
     MappingProfile.objects.filter(name="erp-temp").delete()
     before = WorkflowConfig.objects.count()
-    response = engineer.post(f"/api/v1/blueprints/{bp.pk}/apply")
+    response = engineer_api.post(f"/api/v1/blueprints/{bp.pk}/apply")
     assert response.status_code == 400
     assert "graph.nodes.7.settings.profile" in response.json()["fields"]
     assert WorkflowConfig.objects.count() == before
 
 
 # --- admin -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(make_user("boss", "admin"))
-    return client
 
 
 def test_the_admin_form_shows_graph_errors_and_saves_nothing(admin_client):

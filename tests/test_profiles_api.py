@@ -11,37 +11,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from accounts_app.testing import make_user
 from workflow_app.models import MappingProfile
 from workflow_app.profiles import load_default_profile
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _quiet_poller(settings):
-    # an API request starts the runtime poller; polling only at start keeps its thread away from
-    # the test's open transaction
-    settings.RUNTIME_POLL_SECONDS = 3600
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def engineer():
-    client = APIClient()
-    client.force_authenticate(make_user("eng", "engineer"))
-    return client
-
-
-@pytest.fixture
-def viewer():
-    client = APIClient()
-    client.force_authenticate(make_user("viv", "viewer"))
-    return client
 
 
 @pytest.fixture
@@ -106,19 +79,19 @@ def broken_profile(db) -> dict:
 # --- CRUD ---------------------------------------------------------------------------------------
 
 
-def test_an_engineer_creates_reads_updates_and_deletes_a_profile(engineer, shop_db):
+def test_an_engineer_creates_reads_updates_and_deletes_a_profile(engineer_api, shop_db):
     spec = shop_profile(shop_db)
     body = {"name": "shop", "description": "ours", "spec": spec}
-    created = engineer.post("/api/v1/mapping-profiles", body, format="json")
+    created = engineer_api.post("/api/v1/mapping-profiles", body, format="json")
     assert created.status_code == 201, created.json()
     answer = created.json()
     assert answer["name"] == "shop" and answer["direction"] == "input"
     assert answer["description"] == "ours" and answer["updated_by"] == "eng"
     assert answer["spec"]["time_units"]["default"] == "min"  # normalised: defaults filled in
     assert "name" not in answer["spec"]
-    assert engineer.get("/api/v1/mapping-profiles/shop").json()["spec"] == answer["spec"]
+    assert engineer_api.get("/api/v1/mapping-profiles/shop").json()["spec"] == answer["spec"]
 
-    patched = engineer.patch(
+    patched = engineer_api.patch(
         "/api/v1/mapping-profiles/shop", {"spec": {"in_house_values": ["make"]}}, format="json"
     )
     assert patched.status_code == 200
@@ -126,25 +99,25 @@ def test_an_engineer_creates_reads_updates_and_deletes_a_profile(engineer, shop_
     assert patched.json()["spec"]["tables"]["items"] == "PARTS"  # PATCH merges the spec
 
     spec["tables"]["items"] = "PARTS_V2"
-    put = engineer.put("/api/v1/mapping-profiles/shop", {"spec": spec}, format="json")
+    put = engineer_api.put("/api/v1/mapping-profiles/shop", {"spec": spec}, format="json")
     assert put.status_code == 200 and put.json()["spec"]["tables"]["items"] == "PARTS_V2"
     assert put.json()["spec"]["in_house_values"] != ["MAKE"]  # PUT replaces the spec
 
     names = [
         p["name"]
-        for p in engineer.get("/api/v1/mapping-profiles?direction=input").json()["profiles"]
+        for p in engineer_api.get("/api/v1/mapping-profiles?direction=input").json()["profiles"]
     ]
     assert names == ["plant-default", "shop"]
-    assert engineer.delete("/api/v1/mapping-profiles/shop").status_code == 204
-    assert engineer.get("/api/v1/mapping-profiles/shop").status_code == 404
+    assert engineer_api.delete("/api/v1/mapping-profiles/shop").status_code == 204
+    assert engineer_api.get("/api/v1/mapping-profiles/shop").status_code == 404
 
 
-def test_an_invalid_profile_is_400_with_field_errors_and_saves_nothing(engineer, shop_db):
+def test_an_invalid_profile_is_400_with_field_errors_and_saves_nothing(engineer_api, shop_db):
     spec = shop_profile(shop_db)
     spec["attributes"][0]["kind"] = "colour"
     del spec["columns"]["operations"]["seq"]
     spec["source"] = "ftp://nowhere"
-    response = engineer.post(
+    response = engineer_api.post(
         "/api/v1/mapping-profiles", {"name": "shop", "spec": spec}, format="json"
     )
     assert response.status_code == 400
@@ -153,34 +126,37 @@ def test_an_invalid_profile_is_400_with_field_errors_and_saves_nothing(engineer,
     assert not MappingProfile.objects.filter(name="shop").exists()
 
     body = {"name": "shop", "spec": shop_profile(shop_db)}
-    good = engineer.post("/api/v1/mapping-profiles", body, format="json")
+    good = engineer_api.post("/api/v1/mapping-profiles", body, format="json")
     assert good.status_code == 201
     before = MappingProfile.objects.get(name="shop").spec
-    bad = engineer.patch("/api/v1/mapping-profiles/shop", {"spec": {"tables": {}}}, format="json")
+    bad = engineer_api.patch(
+        "/api/v1/mapping-profiles/shop", {"spec": {"tables": {}}}, format="json"
+    )
     assert bad.status_code == 400 and "tables.items" in bad.json()["fields"]
     assert MappingProfile.objects.get(name="shop").spec == before
 
 
-def test_bad_bodies_names_and_roles(engineer, viewer, shop_db):
+def test_bad_bodies_names_and_roles(engineer_api, viewer_api, shop_db):
     spec = shop_profile(shop_db)
-    assert engineer.post("/api/v1/mapping-profiles", {"name": "a b", "spec": spec},
+    assert engineer_api.post("/api/v1/mapping-profiles", {"name": "a b", "spec": spec},
                          format="json").json()["fields"] == {"name": [
                              "required: letters, digits, '-' or '_' (at most 100)"]}  # fmt: skip
-    dup = engineer.post(
+    dup = engineer_api.post(
         "/api/v1/mapping-profiles", {"name": "plant-default", "spec": spec}, format="json"
     )
     assert dup.status_code == 400 and dup.json()["error"] == "duplicate"
-    unknown = engineer.post("/api/v1/mapping-profiles", {"name": "x", "spec": spec, "colour": 1},
-                            format="json")  # fmt: skip
+    unknown = engineer_api.post(
+        "/api/v1/mapping-profiles", {"name": "x", "spec": spec, "colour": 1}, format="json"
+    )
     assert unknown.status_code == 400 and "colour" in unknown.json()["fields"]
-    assert viewer.get("/api/v1/mapping-profiles").status_code == 200
-    assert viewer.post("/api/v1/mapping-profiles", {"name": "x", "spec": spec},
+    assert viewer_api.get("/api/v1/mapping-profiles").status_code == 200
+    assert viewer_api.post("/api/v1/mapping-profiles", {"name": "x", "spec": spec},
                        format="json").status_code == 403  # fmt: skip
-    assert viewer.delete("/api/v1/mapping-profiles/plant-default").status_code == 403
+    assert viewer_api.delete("/api/v1/mapping-profiles/plant-default").status_code == 403
     assert APIClient().get("/api/v1/mapping-profiles").status_code == 401
 
 
-def test_output_profiles_are_validated_by_their_own_rules(engineer):
+def test_output_profiles_are_validated_by_their_own_rules(engineer_api):
     spec = {
         "columns": [
             {"name": "A", "field": "nope"},
@@ -188,7 +164,7 @@ def test_output_profiles_are_validated_by_their_own_rules(engineer):
             {"name": "C", "field": "seq", "transform": [{"pad": 0}, {"explode": 1}]},
         ]
     }
-    response = engineer.post(
+    response = engineer_api.post(
         "/api/v1/mapping-profiles",
         {"name": "erp-x", "direction": "output", "spec": spec},
         format="json",
@@ -197,7 +173,7 @@ def test_output_profiles_are_validated_by_their_own_rules(engineer):
     assert set(response.json()["fields"]) == {
         "columns.0.field", "columns.1", "columns.2.transform.0", "columns.2.transform.1",
     }  # fmt: skip
-    listed = engineer.get("/api/v1/mapping-profiles?direction=output").json()["profiles"]
+    listed = engineer_api.get("/api/v1/mapping-profiles?direction=output").json()["profiles"]
     assert [p["name"] for p in listed] == ["erp-routing"]
 
 
@@ -216,9 +192,9 @@ def test_the_shipped_profiles_are_seeded_without_overwriting_edits():
 # --- preview ------------------------------------------------------------------------------------
 
 
-def test_preview_of_a_good_profile(viewer, shop_db):
+def test_preview_of_a_good_profile(viewer_api, shop_db):
     MappingProfile.objects.put(shop_profile(shop_db))
-    response = viewer.get("/api/v1/mapping-profiles/shop/preview?rows=2")
+    response = viewer_api.get("/api/v1/mapping-profiles/shop/preview?rows=2")
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["valid"] is True and body["problems"] == [] and body["rows"] == 2
@@ -236,9 +212,9 @@ def test_preview_of_a_good_profile(viewer, shop_db):
     assert "work_results" not in body["tables"]
 
 
-def test_preview_of_a_broken_profile_names_each_column_problem(viewer, shop_db):
+def test_preview_of_a_broken_profile_names_each_column_problem(viewer_api, shop_db):
     MappingProfile.objects.put(broken_profile(shop_db))
-    body = viewer.get("/api/v1/mapping-profiles/shop-broken/preview").json()
+    body = viewer_api.get("/api/v1/mapping-profiles/shop-broken/preview").json()
     assert body["valid"] is False
     found = sorted(
         (p["table"], p["field"], p["column"], p["code"], p["level"]) for p in body["problems"]
@@ -263,35 +239,35 @@ def test_preview_of_a_broken_profile_names_each_column_problem(viewer, shop_db):
 
 
 def test_preview_of_a_missing_table_and_of_a_source_that_cannot_be_opened(
-    viewer, shop_db, tmp_path
+    viewer_api, shop_db, tmp_path
 ):
     spec = shop_profile(shop_db, "shop-gone")
     spec["tables"]["operations"] = "ROUTES"
     MappingProfile.objects.put(spec)
-    body = viewer.get("/api/v1/mapping-profiles/shop-gone/preview").json()
+    body = viewer_api.get("/api/v1/mapping-profiles/shop-gone/preview").json()
     assert [(p["table"], p["code"]) for p in body["problems"]] == [("operations", "missing_table")]
     assert "Available tables: PARTS, ROUTE_STEPS" in body["problems"][0]["message"]
 
     spec = shop_profile(tmp_path / "missing.sqlite", "shop-nofile")
     MappingProfile.objects.put(spec)
-    response = viewer.get("/api/v1/mapping-profiles/shop-nofile/preview")
+    response = viewer_api.get("/api/v1/mapping-profiles/shop-nofile/preview")
     assert response.status_code == 400
     assert response.json()["error"] == "source_error"
     assert "does not exist" in response.json()["detail"]
 
 
-def test_preview_rows_bounds_and_invalid_stored_profiles(viewer, shop_db):
+def test_preview_rows_bounds_and_invalid_stored_profiles(viewer_api, shop_db):
     MappingProfile.objects.put(shop_profile(shop_db))
-    assert viewer.get("/api/v1/mapping-profiles/shop/preview?rows=101").status_code == 400
-    assert viewer.get("/api/v1/mapping-profiles/shop/preview?rows=x").status_code == 400
+    assert viewer_api.get("/api/v1/mapping-profiles/shop/preview?rows=101").status_code == 400
+    assert viewer_api.get("/api/v1/mapping-profiles/shop/preview?rows=x").status_code == 400
     MappingProfile.objects.filter(name="shop").update(spec={"tables": "nope"})
-    response = viewer.get("/api/v1/mapping-profiles/shop/preview")
+    response = viewer_api.get("/api/v1/mapping-profiles/shop/preview")
     assert response.status_code == 400 and "tables" in response.json()["fields"]
-    assert viewer.get("/api/v1/mapping-profiles/none/preview").status_code == 404
+    assert viewer_api.get("/api/v1/mapping-profiles/none/preview").status_code == 404
 
 
-def test_preview_of_an_output_profile_renders_the_example_routing(viewer):
-    body = viewer.get("/api/v1/mapping-profiles/erp-routing/preview").json()
+def test_preview_of_an_output_profile_renders_the_example_routing(viewer_api):
+    body = viewer_api.get("/api/v1/mapping-profiles/erp-routing/preview").json()
     assert body["columns"][:3] == ["ITEM_CD", "ROUT_NO", "PROC_SEQ"]
     assert body["rows"][1]["INSIDE_FLAG"] == "N" and body["rows"][1]["RUN_TIME"] == 8
 
@@ -356,12 +332,6 @@ def test_load_profile_updates_by_name_and_refuses_invalid_files(tmp_path, shop_d
 
 
 # --- admin --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(make_user("boss", "admin"))
-    return client
 
 
 def test_the_admin_form_shows_profile_errors_and_saves_nothing(admin_client, shop_db):

@@ -28,13 +28,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _quiet_poller(settings):
-    # an API request starts the runtime poller; polling only at start keeps its thread away from
-    # the test's open transaction
-    settings.RUNTIME_POLL_SECONDS = 3600
-
-
 # family -> (kind, alloys, diameter range, routing [(task, cell, setup, run, unit)])
 FAMILIES = {
     "ring": ("O-RING", ["NBR", "FKM"], (5, 60),

@@ -11,7 +11,6 @@ import pytest
 from django.urls import include, path
 from rest_framework.test import APIClient
 
-from accounts_app.testing import make_user
 from inference_app.models import SavedRouting
 from workflow_app.models import MappingProfile, WorkflowConfig
 
@@ -22,18 +21,6 @@ urlpatterns = [
     path("", include("routing_site.urls")),
 ]
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _quiet_poller(settings):
-    # an API request starts the runtime poller; polling only at start keeps its thread away from
-    # the test's open transaction
-    settings.RUNTIME_POLL_SECONDS = 3600
 
 
 ERP_HEADER = [
@@ -66,28 +53,14 @@ def rules():
     WorkflowConfig.apply({"routing_rules": RULES})
 
 
-@pytest.fixture
-def engineer():
-    client = APIClient()
-    client.force_authenticate(make_user("eng", "engineer"))
-    return client
-
-
-@pytest.fixture
-def viewer():
-    client = APIClient()
-    client.force_authenticate(make_user("viv", "viewer"))
-    return client
-
-
 def save(client, operations, **extra):
     body = {"item_code": "NEW-100", "operations": operations, **extra}
     return client.post("/api/v1/routings", body, format="json")
 
 
-def test_it_saves_a_valid_routing_ordered_by_seq(engineer, rules):
+def test_it_saves_a_valid_routing_ordered_by_seq(engineer_api, rules):
     shuffled = [GOOD[2], GOOD[0], GOOD[1]]
-    response = save(engineer, shuffled, comment="from candidate 1")
+    response = save(engineer_api, shuffled, comment="from candidate 1")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert [o["seq"] for o in body["operations"]] == [10, 20, 30]
@@ -101,13 +74,13 @@ def test_it_saves_a_valid_routing_ordered_by_seq(engineer, rules):
     }  # fmt: skip
 
 
-def test_rule_violations_answer_400_with_field_paths_and_save_nothing(engineer, rules):
+def test_rule_violations_answer_400_with_field_paths_and_save_nothing(engineer_api, rules):
     bad = [
         op(10, "CUT", "SAW-01", setup_min=-5),
         op(10, "WELD", "SAW-01", run_qty=0),
         op(30, "LATHE", "CNC-99", run_min=5000),
     ]
-    response = save(engineer, bad)
+    response = save(engineer_api, bad)
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "routing_rules"
@@ -123,19 +96,19 @@ def test_rule_violations_answer_400_with_field_paths_and_save_nothing(engineer, 
     assert SavedRouting.objects.count() == 0
 
 
-def test_too_few_operations_and_bad_types(engineer, rules):
-    response = save(engineer, [op(10, "INSP-F", "QC-01", setup_min="soon", colour="red")])
+def test_too_few_operations_and_bad_types(engineer_api, rules):
+    response = save(engineer_api, [op(10, "INSP-F", "QC-01", setup_min="soon", colour="red")])
     assert response.status_code == 400
     fields = response.json()["fields"]
     assert "operations.0.setup_min" in fields and "operations.0.colour" in fields
     assert "operations" in fields  # fewer than min_operations
-    assert save(engineer, "not a list").status_code == 400
+    assert save(engineer_api, "not a list").status_code == 400
     assert SavedRouting.objects.count() == 0
 
 
-def test_the_live_check_lists_problems_with_codes(viewer, rules):
+def test_the_live_check_lists_problems_with_codes(viewer_api, rules):
     bad = [op(10, "CUT", "SAW-01"), op(10, "CUT", "SAW-01", queue_min=-1), op(20, "BOGUS", "QC-01")]
-    response = viewer.post("/api/v1/routings/validate", {"operations": bad}, format="json")
+    response = viewer_api.post("/api/v1/routings/validate", {"operations": bad}, format="json")
     assert response.status_code == 200
     body = response.json()
     assert body["valid"] is False
@@ -147,52 +120,52 @@ def test_the_live_check_lists_problems_with_codes(viewer, rules):
         (2, "op_code", "missing_final_op"),
     }
     assert all(set(p) == {"index", "field", "code", "message"} for p in body["problems"])
-    good = viewer.post("/api/v1/routings/validate", {"operations": GOOD}, format="json").json()
+    good = viewer_api.post("/api/v1/routings/validate", {"operations": GOOD}, format="json").json()
     assert good == {"valid": True, "problems": []}
 
 
-def test_the_editor_reads_the_effective_rules(viewer, rules):
-    body = viewer.get("/api/v1/routing-rules").json()
+def test_the_editor_reads_the_effective_rules(viewer_api, rules):
+    body = viewer_api.get("/api/v1/routing-rules").json()
     assert body["allowed_op_codes"] == {"CUT": "", "LATHE": "", "INSP-F": ""}
     assert body["allowed_work_centers"] == {"SAW-01": "", "CNC-02": "", "QC-01": ""}
     assert body["mandatory_final_ops"] == ["INSP-F"]
     assert body["max_minutes"] == 1000 and body["min_operations"] == 2
 
 
-def test_without_a_model_from_data_rules_answer_none_and_check_nothing(viewer):
-    body = viewer.get("/api/v1/routing-rules").json()
+def test_without_a_model_from_data_rules_answer_none_and_check_nothing(viewer_api):
+    body = viewer_api.get("/api/v1/routing-rules").json()
     assert body["allowed_op_codes"] is None and body["sources"]["model_version"] is None
-    answer = viewer.post("/api/v1/routings/validate", {"operations": [op(10, "ANY", "WC")]},
+    answer = viewer_api.post("/api/v1/routings/validate", {"operations": [op(10, "ANY", "WC")]},
                          format="json").json()  # fmt: skip
     assert answer["valid"] is True
 
 
-def test_viewers_may_not_save_and_anonymous_users_are_refused(viewer, rules):
-    assert save(viewer, GOOD).status_code == 403
+def test_viewers_may_not_save_and_anonymous_users_are_refused(viewer_api, rules):
+    assert save(viewer_api, GOOD).status_code == 403
     assert save(APIClient(), GOOD).status_code == 401
     assert SavedRouting.objects.count() == 0
 
 
-def test_list_filters_by_item_and_detail_answers_404_for_unknown_ids(engineer, rules):
-    first = save(engineer, GOOD).json()["id"]
-    save(engineer, GOOD, item_code="OTHER-1")
-    listed = engineer.get("/api/v1/routings", {"item_code": "NEW-100"}).json()["routings"]
+def test_list_filters_by_item_and_detail_answers_404_for_unknown_ids(engineer_api, rules):
+    first = save(engineer_api, GOOD).json()["id"]
+    save(engineer_api, GOOD, item_code="OTHER-1")
+    listed = engineer_api.get("/api/v1/routings", {"item_code": "NEW-100"}).json()["routings"]
     assert [r["id"] for r in listed] == [first]
-    assert len(engineer.get("/api/v1/routings").json()["routings"]) == 2
-    assert engineer.get(f"/api/v1/routings/{first}").json()["item_code"] == "NEW-100"
-    missing = engineer.get("/api/v1/routings/99999")
+    assert len(engineer_api.get("/api/v1/routings").json()["routings"]) == 2
+    assert engineer_api.get(f"/api/v1/routings/{first}").json()["item_code"] == "NEW-100"
+    missing = engineer_api.get("/api/v1/routings/99999")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
 
 
-def _saved(engineer) -> int:
-    response = save(engineer, GOOD, routing_no="2")
+def _saved(engineer_api) -> int:
+    response = save(engineer_api, GOOD, routing_no="2")
     assert response.status_code == 201, response.json()
     return response.json()["id"]
 
 
-def test_export_as_csv_in_the_erp_columns(engineer, rules):
-    pk = _saved(engineer)
-    response = engineer.get(
+def test_export_as_csv_in_the_erp_columns(engineer_api, rules):
+    pk = _saved(engineer_api)
+    response = engineer_api.get(
         f"/api/v1/routings/{pk}/export", {"profile": "erp-routing", "format": "csv"}
     )
     assert response.status_code == 200
@@ -211,15 +184,15 @@ def test_export_as_csv_in_the_erp_columns(engineer, rules):
     assert len(rows) == 4
 
 
-def test_export_as_json_and_with_the_default_profile(engineer, rules):
-    pk = _saved(engineer)
-    body = engineer.get(f"/api/v1/routings/{pk}/export").json()
+def test_export_as_json_and_with_the_default_profile(engineer_api, rules):
+    pk = _saved(engineer_api)
+    body = engineer_api.get(f"/api/v1/routings/{pk}/export").json()
     assert body["profile"] == "erp-routing" and body["columns"] == ERP_HEADER
     assert [r["PROC_SEQ"] for r in body["rows"]] == ["0010", "0020", "0030"]
     assert body["rows"][0]["SETUP_TIME"] == 0.5 and body["rows"][0]["INSIDE_FLAG"] == "Y"
 
 
-def test_export_with_an_operator_defined_output_profile(engineer, rules):
+def test_export_with_an_operator_defined_output_profile(engineer_api, rules):
     MappingProfile.objects.put({
         "name": "erp-minutes", "direction": "output",
         "columns": [
@@ -232,8 +205,8 @@ def test_export_with_an_operator_defined_output_profile(engineer, rules):
             {"name": "SAVED", "field": "created_at", "transform": [{"date": "%Y%m%d"}]},
         ],
     })  # fmt: skip
-    pk = _saved(engineer)
-    response = engineer.get(f"/api/v1/routings/{pk}/export?profile=erp-minutes&format=csv")
+    pk = _saved(engineer_api)
+    response = engineer_api.get(f"/api/v1/routings/{pk}/export?profile=erp-minutes&format=csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == ["ITEM", "SEQ", "OUTSIDE", "SETUP_S", "KIND", "PLANT", "SAVED"]
     assert rows[1][:6] == ["NEW-100", "010", "0", "1800", "C", "P1"]
@@ -241,26 +214,26 @@ def test_export_with_an_operator_defined_output_profile(engineer, rules):
     assert len(rows[1][6]) == 8
 
 
-def test_export_refuses_unknown_profiles_formats_and_input_profiles(engineer, rules):
-    pk = _saved(engineer)
+def test_export_refuses_unknown_profiles_formats_and_input_profiles(engineer_api, rules):
+    pk = _saved(engineer_api)
     for query, field in (
         ("?profile=nope", "profile"),
         ("?profile=plant-default", "profile"),
         ("?format=xlsx", "format"),
     ):
-        response = engineer.get(f"/api/v1/routings/{pk}/export{query}")
+        response = engineer_api.get(f"/api/v1/routings/{pk}/export{query}")
         assert response.status_code == 400, query
         assert response["Content-Type"] == "application/json"
         assert field in response.json()["fields"]
-    assert engineer.get("/api/v1/routings/4242/export").status_code == 404
+    assert engineer_api.get("/api/v1/routings/4242/export").status_code == 404
 
 
-def test_the_export_profile_follows_the_workflow_config(engineer, rules):
+def test_the_export_profile_follows_the_workflow_config(engineer_api, rules):
     doc = json.loads(json.dumps(MappingProfile.objects.get(name="erp-routing").document()))
     doc["name"] = "erp-short"
     doc["columns"] = doc["columns"][:3]
     MappingProfile.objects.put(doc)
     WorkflowConfig.apply({}, export_profile="erp-short")
-    pk = _saved(engineer)
-    body = engineer.get(f"/api/v1/routings/{pk}/export").json()
+    pk = _saved(engineer_api)
+    body = engineer_api.get(f"/api/v1/routings/{pk}/export").json()
     assert body["profile"] == "erp-short" and body["columns"] == ["ITEM_CD", "ROUT_NO", "PROC_SEQ"]

@@ -13,18 +13,6 @@ from workflow_app.models import WorkflowConfig
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _quiet_poller(settings):
-    # an API request starts the runtime poller; polling only at start keeps its thread away from
-    # the test's open transaction
-    settings.RUNTIME_POLL_SECONDS = 3600
-
-
 def client_for(role: str | None) -> APIClient:
     client = APIClient()
     if role:
@@ -108,12 +96,6 @@ def test_settings_changes_through_a_blueprint_keep_the_profiles_carried_forward(
 
 
 # --- admin -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(make_user("boss", "admin"))
-    return client
 
 
 def revision_form(**overrides) -> dict:
