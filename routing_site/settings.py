@@ -159,6 +159,16 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# A cache shared by every process on the machine: the task cluster's heartbeat (shown by
+# /api/v1/health) and the login throttle must be seen by all web processes.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        "TIMEOUT": 3600,
+    }
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -163,6 +163,17 @@ def admin_api(waitress_server):
 
 
 @pytest.fixture(autouse=True)
+def _own_cache(settings, request):
+    """Each test gets an empty in-memory cache (the site's file cache outlives test runs)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": request.node.nodeid,
+        }
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
