@@ -23,6 +23,7 @@ def seed_shipped(sender, using="default", **kwargs) -> None:
 
 class WorkflowConfig(AppConfig):
     name = "workflow_app"
+    verbose_name = "Workflow, profiles and blueprints"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -78,7 +78,7 @@ def norm_number(value, zero_is_missing: bool) -> float:
     return number
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=50_000)
 def _normalise(kind: str, zero_is_missing: bool, value):
     if kind == "numeric":
         number = norm_number(value, zero_is_missing)
@@ -365,7 +365,7 @@ class FeatureEncoder:
         vector = (vals[:, None] * components[cols]).sum(axis=0, dtype=np.float32)
         vector = np.zeros(self.dim, np.float32) if not len(cols) else vector.astype(np.float32)
         if key is not None:
-            if len(self._memo) >= 100_000:
+            if len(self._memo) >= 50_000:
                 self._memo.clear()
             self._memo[key] = vector
         return vector
