@@ -88,7 +88,10 @@ class TrainingRunListView(APIView):
             run_dict(run), status=202, headers={"Location": f"/api/v1/training-runs/{run.pk}"}
         )
 
-    @extend_schema(responses={200: OpenApiResponse(description="Recent training runs")})
+    @extend_schema(
+        operation_id="training_runs_list",
+        responses={200: OpenApiResponse(description="Recent training runs")},
+    )
     def get(self, request):
         return Response(
             {"runs": [run_dict(r) for r in TrainingRun.objects.select_related("version")[:50]]}
