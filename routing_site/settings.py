@@ -71,6 +71,7 @@ SECURE_COOKIES = envbool("SECURE_COOKIES", "false")
 SERVE_HOST = os.getenv("ROUTING_HOST", "127.0.0.1")
 SERVE_PORT = envint("ROUTING_PORT", "8000", minimum=1)
 SERVE_THREADS = envint("ROUTING_THREADS", "8", minimum=1)
+SERVE_WORKERS = envint("ROUTING_WORKERS", "1", minimum=1)  # serving processes (Linux: fork)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,50 +1,107 @@
+import os
+import signal
 import socket
+import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+
+WAITRESS_OPTIONS = {"ident": "routing-ml", "channel_timeout": 60, "connection_limit": 200}
 
 
 class Command(BaseCommand):
     help = (
         "Serve the console and the API with waitress (static files included). Loads the active "
-        "model version before accepting requests and follows the registry from then on."
+        "model version before accepting requests and follows the registry from then on. "
+        "--workers N (Linux) forks N serving processes that share the listening socket and the "
+        "model's memory pages, so a 2-core server uses both cores; each process hot-swaps on "
+        "its own."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.SERVE_HOST)
         parser.add_argument("--port", type=int, default=settings.SERVE_PORT)
         parser.add_argument("--threads", type=int, default=settings.SERVE_THREADS)
+        parser.add_argument("--workers", type=int, default=settings.SERVE_WORKERS)
 
-    def handle(self, *args, host, port, threads, **options):
-        from waitress import serve
-
+    def handle(self, *args, host, port, threads, workers, **options):
         from inference_app.runtime import runtime
-        from routing_site.wsgi import application
 
-        if not 0 < port < 65536 or threads < 1:
-            raise CommandError("--port must be 1..65535 and --threads at least 1.")
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if probe.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:
-                raise CommandError(
-                    f"Port {port} on {host} is already in use: stop the other server "
-                    "or choose another port with --port."
-                )
-        runtime.start()
+        if not 0 < port < 65536 or threads < 1 or workers < 1:
+            raise CommandError("--port must be 1..65535, --threads and --workers at least 1.")
+        if workers > 1 and not hasattr(os, "fork"):
+            raise CommandError(
+                "--workers above 1 needs fork (Linux). On Windows run one service per port "
+                "behind the reverse proxy (deploy/nginx/routing.conf)."
+            )
+        listener = self.listen(host, port)
+        runtime.refresh()  # load before forking: the children share the model's pages
         health = runtime.health()
         self.stdout.write(
             f"Model: {health['serving_version'] or 'none'} ({health['status']})"
             + (f" — {health['detail']}" if health["detail"] else "")
         )
         self.stdout.write(
-            f"Serving on http://{host}:{port}/ with {threads} threads (Ctrl+C stops)."
+            f"Serving on http://{host}:{port}/ with {workers} process(es) × {threads} threads "
+            "(Ctrl+C stops)."
         )
-        serve(
-            application,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="routing-ml",
-            channel_timeout=60,
-            connection_limit=200,
-        )
+        self.stdout.flush()
+        if workers == 1:
+            self.serve(listener, threads)
+        else:
+            self.supervise(listener, threads, workers)
+
+    def listen(self, host: str, port: int) -> socket.socket:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if os.name != "nt":  # on Windows SO_REUSEADDR would let two servers share the port
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((host, port))
+        except OSError as exc:
+            listener.close()
+            raise CommandError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}): stop the other server or "
+                "choose another port with --port."
+            ) from None
+        listener.listen(1024)
+        return listener
+
+    def serve(self, listener: socket.socket, threads: int) -> None:
+        from waitress import serve
+
+        from inference_app.runtime import runtime
+        from routing_site.wsgi import application
+
+        runtime.start()
+        serve(application, sockets=[listener], threads=threads, **WAITRESS_OPTIONS)
+
+    def supervise(self, listener: socket.socket, threads: int, workers: int) -> None:
+        """Fork the workers; stop them all when one dies or when we are told to stop."""
+        connections.close_all()  # no database connection may be shared across a fork
+        children = []
+        for _ in range(workers):
+            pid = os.fork()
+            if pid == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                try:
+                    self.serve(listener, threads)
+                finally:
+                    os._exit(0)
+            children.append(pid)
+
+        def stop(signum, frame):
+            for child in children:
+                try:
+                    os.kill(child, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        pid, status = os.wait()  # any worker ending ends the service (its manager restarts it)
+        self.stderr.write(f"Serving process {pid} ended (status {status}); stopping the others.")
+        children.remove(pid)
+        stop(None, None)

@@ -1,0 +1,87 @@
+"""manage.py serve: waitress on a real port, one or several worker processes, clear refusals."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_for(tmp_path) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+        ROUTING_MODELS_DIR=str(tmp_path / "models"),
+        ROUTING_LOG_DIR=str(tmp_path / "logs"),
+        ROUTING_VAR_DIR=str(tmp_path / "var"),
+    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
+    return env
+
+
+def health(port: int) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs fork")
+def test_two_workers_share_the_port_and_stop_together(tmp_path):
+    env, port = env_for(tmp_path), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "2"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                status, body = health(port)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not answer within 30 s")
+        # no model yet: the service runs and says why
+        assert status == 503 and body["status"] == "unavailable"
+        assert "No active model" in body["detail"]
+        workers = psutil.Process(server.pid).children()
+        assert len(workers) == 2
+        pids = {health(port)[1]["pid"] for _ in range(40)}
+        assert pids <= {w.pid for w in workers}
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert all(not w.is_running() or w.status() == psutil.STATUS_ZOMBIE for w in workers)
+
+
+def test_a_port_in_use_is_refused_with_the_fix(tmp_path):
+    env = env_for(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode != 0
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "choose another port with --port" in result.stderr
