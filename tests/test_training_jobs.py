@@ -132,3 +132,18 @@ def test_recovery_does_nothing_while_a_training_runs(db):
     assert recover_interrupted() == 1
     run.refresh_from_db()
     assert run.state == RunState.FAILED and "Interrupted" in run.error
+
+
+def test_a_queued_run_no_cluster_ever_took_is_failed_and_stops_blocking(db, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = request_run("", trigger="api")
+    TrainingRun.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.Q_CLUSTER["retry"] + 60)
+    )
+    fresh = request_run("", trigger="api")  # no longer refused: the lost run is failed first
+    lost.refresh_from_db()
+    assert lost.state == RunState.FAILED and "qcluster" in lost.error
+    assert fresh.state == RunState.QUEUED

@@ -16,6 +16,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,13 @@ def recover_interrupted() -> int:
                 fixed += 1
             for version in ModelVersion.objects.filter(state=VersionState.TRAINING):
                 _fail_version(version, "Interrupted training; no files were kept.")
+                fixed += 1
+            stale = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["retry"])
+            for run in TrainingRun.objects.filter(state=RunState.QUEUED, created_at__lt=stale):
+                run.fail(
+                    "Never started: no task cluster picked it up in time. Is "
+                    "`manage.py qcluster` (or its service) running? Start a new training."
+                )
                 fixed += 1
             for tmp in settings.MODELS_DIR.glob(".tmp-*"):
                 shutil.rmtree(tmp, ignore_errors=True)
