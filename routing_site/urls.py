@@ -9,12 +9,13 @@ admin.site.site_title = "Routing ML console"
 admin.site.index_title = "Operations"
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    # the hot inference routes first: Django tries patterns in order on every request
+    path("api/v1/", include("inference_app.api_urls")),
     path("api/v1/auth/", include("accounts_app.api_urls")),
     path("api/v1/", include("registry_app.api_urls")),
     path("api/v1/", include("workflow_app.api_urls")),
-    path("api/v1/", include("inference_app.api_urls")),
     path("api/v1/", include("inference_app.routing_urls")),
+    path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
