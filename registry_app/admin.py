@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from registry_app.models import AuditEntry, ModelVersion, TrainingRun, VersionState
+from registry_app.models import AuditEntry, ModelVersion, TrainingRun
 from routing_site.errors import DomainError
 
 METRIC_ROWS = [
@@ -163,25 +163,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     request, f"{version.label} is now {version.state}.", messages.SUCCESS
                 )
             return HttpResponseRedirect(reverse("admin:registry_app_modelversion_changelist"))
+        return self._confirm_page(request, f"{verb.capitalize()} {version.label}?", version, verb)
+
+    def _confirm_page(self, request, title: str, version, verb: str):
+        """The intermediate page: the version's evaluation beside the active one's, then Yes/No."""
         active = ModelVersion.objects.active()
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{verb.capitalize()} {version.label}?",
+            "title": title,
             "version": version,
             "verb": verb,
             "active": active,
-            "rows": comparison_rows(version, active),
+            "rows": comparison_rows(version, active) if version else [],
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/registry_app/confirm_action.html", context)
 
     def rollback_view(self, request):
-        active = ModelVersion.objects.active()
-        target = (
-            ModelVersion.objects.filter(state=VersionState.RETIRED, activated_at__isnull=False)
-            .order_by("-activated_at")
-            .first()
-        )
+        target = ModelVersion.rollback_target()
         if request.method == "POST" and request.POST.get("confirm") == "yes":
             try:
                 version = ModelVersion.rollback(
@@ -194,16 +193,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     request, f"Rolled back: {version.label} is active.", messages.SUCCESS
                 )
             return HttpResponseRedirect(reverse("admin:registry_app_modelversion_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Roll back the active version?",
-            "version": target,
-            "verb": "rollback",
-            "active": active,
-            "rows": comparison_rows(target, active) if target else [],
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/registry_app/confirm_action.html", context)
+        return self._confirm_page(request, "Roll back the active version?", target, "rollback")
 
     def train_view(self, request):
         from registry_app.tasks import enqueue_training

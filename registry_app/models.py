@@ -159,13 +159,18 @@ class ModelVersion(models.Model):
         return self
 
     @classmethod
-    def rollback(cls, user=None, comment: str = "") -> ModelVersion:
-        """Re-activate the most recently retired version that was active before this one."""
+    def rollback_target(cls) -> ModelVersion | None:
+        """The most recently retired version that was active before the current one."""
         current = cls.objects.active()
         retired = cls.objects.filter(state=VersionState.RETIRED, activated_at__isnull=False)
         if current is not None:
             retired = retired.exclude(pk=current.pk)
-        target = retired.order_by("-activated_at").first()
+        return retired.order_by("-activated_at").first()
+
+    @classmethod
+    def rollback(cls, user=None, comment: str = "") -> ModelVersion:
+        """Re-activate the version that was active before the current one."""
+        target = cls.rollback_target()
         if target is None:
             raise Conflict(
                 "Nothing to roll back to: no retired version has ever been active.",

@@ -210,7 +210,7 @@ def viewer_api():
 
 
 @pytest.fixture
-def admin_client(client):
+def admin_client(db, client):
     """A logged-in admin (approved account with the admin role), for admin pages."""
     from accounts_app.testing import make_user
 

@@ -1,0 +1,70 @@
+"""The registry in the admin: confirmation pages with figures, actions, read-only history."""
+
+import pytest
+
+from registry_app.models import AuditEntry, ModelVersion, RunState, TrainingRun
+
+
+@pytest.fixture
+def two_versions(quick_training):
+    first, second = quick_training(), quick_training()
+    first.approve()
+    first.activate()
+    return first, second
+
+
+def test_the_approve_page_shows_the_figures_beside_the_active_version(admin_client, two_versions):
+    first, second = two_versions
+    page = admin_client.get(f"/admin/registry_app/modelversion/{second.pk}/confirm/approve/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f"Approve {second.label}?" in html and f"active ({first.label})" in html
+    assert "baseline: nearest item" in html and "Top-1 exact sequence" in html
+    assert str(second.metrics["model"]["top1_exact"]) in html
+    second.refresh_from_db()
+    assert second.state == "pending"  # looking changes nothing
+
+
+def test_confirming_approves_and_activates_with_an_audit_comment(admin_client, two_versions):
+    _, second = two_versions
+    base = f"/admin/registry_app/modelversion/{second.pk}/confirm"
+    admin_client.post(f"{base}/approve/", {"confirm": "yes", "comment": "looks good"})
+    admin_client.post(f"{base}/activate/", {"confirm": "yes", "comment": "go"})
+    second.refresh_from_db()
+    assert second.state == "active"
+    entry = AuditEntry.objects.filter(version=second, action="approve").get()
+    assert entry.comment == "looks good" and entry.username == "boss"
+
+
+def test_a_refused_transition_is_shown_not_raised(admin_client, two_versions):
+    _, second = two_versions
+    page = admin_client.post(
+        f"/admin/registry_app/modelversion/{second.pk}/confirm/activate/",
+        {"confirm": "yes"},
+        follow=True,
+    )
+    assert page.status_code == 200
+    assert "only a version that is approved or retired" in page.content.decode()
+    second.refresh_from_db()
+    assert second.state == "pending"
+
+
+def test_rollback_page_names_the_target_and_rolls_back(admin_client, two_versions):
+    first, second = two_versions
+    second.approve()
+    second.activate()
+    page = admin_client.get("/admin/registry_app/modelversion/rollback/")
+    assert f"Yes, rollback to {first.label}" in page.content.decode()
+    admin_client.post("/admin/registry_app/modelversion/rollback/", {"confirm": "yes"})
+    assert ModelVersion.objects.active() == first
+
+
+def test_train_now_queues_a_run_and_history_is_read_only(admin_client, db):
+    page = admin_client.post("/admin/registry_app/modelversion/train/", follow=True)
+    assert page.status_code == 200
+    run = TrainingRun.objects.get()
+    assert run.state == RunState.QUEUED and run.trigger == "admin"
+    assert admin_client.get("/admin/registry_app/trainingrun/").status_code == 200
+    assert admin_client.get(f"/admin/registry_app/trainingrun/{run.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/registry_app/auditentry/add/").status_code == 403
+    assert admin_client.get("/admin/registry_app/modelversion/add/").status_code == 403
