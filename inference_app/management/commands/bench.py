@@ -337,36 +337,50 @@ class Client:
             raise
 
 
+def _client_loop(port, token, path, make, n, deadline, stop, versions, results) -> None:
+    """One client: sequential requests on one keep-alive connection until told to stop."""
+    client, i = Client(port, token), n * 100_000
+    latencies, errors, seen = [], 0, set()
+    while not stop.is_set() and not (deadline and time.time() > deadline):
+        i += 1
+        t0 = time.perf_counter()
+        try:
+            status, payload = client.post(path, make(i))
+        except OSError:
+            status, payload = 0, b""
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            errors += 1
+        elif versions:
+            seen.add(json.loads(payload).get("model_version"))
+    results.put((latencies, errors, seen))
+
+
 def run_load(port, token, path, make, clients, seconds, stop=None, versions=False):
-    latencies: list[float] = []
-    errors = 0
-    seen: set = set()
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds if seconds else None
+    """``clients`` concurrent clients, each in its own process (forked where the OS can), so
+    the load generator's own interpreter lock does not add to the measured latency."""
+    import multiprocessing as mp
 
-    def worker(n: int):
-        nonlocal errors
-        client, i = Client(port, token), n * 100_000
-        while not (stop and stop.is_set()) and not (deadline and time.perf_counter() > deadline):
-            i += 1
-            t0 = time.perf_counter()
-            try:
-                status, payload = client.post(path, make(i))
-            except OSError:
-                status, payload = 0, b""
-            ms = (time.perf_counter() - t0) * 1000
-            with lock:
-                latencies.append(ms)
-                if status != 200:
-                    errors += 1
-                elif versions:
-                    seen.add(json.loads(payload).get("model_version"))
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
+    results, stop_event = ctx.Queue(), ctx.Event()
+    deadline = time.time() + seconds if seconds else None
+    procs = [
+        ctx.Process(
+            target=_client_loop,
+            args=(port, token, path, make, n, deadline, stop_event, versions, results),
+        )
+        for n in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    if stop is not None:
+        stop.wait()
+        stop_event.set()
+    parts = [results.get() for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = [ms for part in parts for ms in part[0]]
+    errors = sum(part[1] for part in parts)
     if versions:
-        return latencies, errors, len(latencies), seen
+        return latencies, errors, len(latencies), set().union(*(part[2] for part in parts))
     return latencies, errors, len(latencies)
