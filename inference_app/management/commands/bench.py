@@ -38,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--clients", type=int, default=4)
         parser.add_argument("--workers", type=int, default=2, help="serving processes")
+        parser.add_argument("--threads", type=int, default=8, help="waitress threads per process")
         parser.add_argument("--seconds", type=float, default=15.0, help="load time per endpoint")
         parser.add_argument("--swaps", type=int, default=10)
         parser.add_argument(
@@ -136,7 +137,7 @@ class Command(BaseCommand):
                 "--port",
                 str(o["port"]),
                 "--threads",
-                "8",
+                str(o["threads"]),
                 "--workers",
                 str(o["workers"]),
             ],
