@@ -53,6 +53,14 @@ def build_tables(items, operations, work_results, attribute_names: list[str], to
     """Column arrays + string tables from the canonical frames. Returns (arrays, strings)."""
     import pandas as pd
 
+    # copy-on-write: assign / reset_index / filtering of 2.4 M operation rows stay views
+    with pd.option_context("mode.copy_on_write", True):
+        return _build_tables(items, operations, work_results, attribute_names, today)
+
+
+def _build_tables(items, operations, work_results, attribute_names: list[str], today=None):
+    import pandas as pd
+
     items = items.drop_duplicates("item_code").sort_values("item_code", kind="stable")
     codes = items["item_code"].astype(str).to_numpy()
     arrays: dict[str, np.ndarray] = {"item_codes": codes.astype(str)}
