@@ -185,6 +185,16 @@ class Runtime:
         if label in self.failed:
             return  # refused already; retried when a different version becomes active
         self._load_and_swap(label, sha)
+        if self.model is None and label in self.failed:
+            self._serve_last_verified(f"active version {label} was refused")
+
+    def _serve_last_verified(self, why: str) -> None:
+        """With nothing loaded, serve the version this installation last verified and served."""
+        pointer = self.read_pointer()
+        if not pointer or pointer.get("label") in self.failed:
+            return
+        self.alert("WARNING", f"Serving {pointer['label']} from models/{POINTER} because {why}.")
+        self._load_and_swap(pointer["label"], pointer.get("manifest_sha256"))
 
     def _registry_unreadable(self, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {exc}".strip()
@@ -193,14 +203,7 @@ class Runtime:
         if first:
             self.alert("ERROR", f"Registry database unreadable: {message}")
         if self.model is None:
-            pointer = self.read_pointer()
-            if pointer and pointer.get("label") not in self.failed:
-                self.alert(
-                    "WARNING",
-                    f"Serving {pointer['label']} from models/{POINTER} "
-                    "until the registry is readable again.",
-                )
-                self._load_and_swap(pointer["label"], pointer.get("manifest_sha256"))
+            self._serve_last_verified("the registry cannot be read")
 
     def _load_and_swap(self, label: str, sha: str | None) -> None:
         folder = settings.MODELS_DIR / label

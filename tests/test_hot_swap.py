@@ -124,3 +124,24 @@ def test_settings_reach_the_runtime_without_restart(transactional_db, active_mod
     WorkflowConfig.apply({"top_k": 7, "hnsw_ef_search": 40})
     assert wait_for(lambda: runtime.settings["top_k"] == 7, 2.0)
     assert runtime.settings["hnsw_ef_search"] == 40
+
+
+def test_a_fresh_process_serves_the_last_verified_version_when_the_active_one_is_broken(
+    quick_training, settings
+):
+    from inference_app.runtime import Runtime
+
+    good, bad = quick_training(), quick_training()
+    for v in (good, bad):
+        v.approve()
+    good.activate()
+    runtime.refresh()  # this installation verified and served the good version
+    bad.activate()
+    (settings.MODELS_DIR / bad.label / "index.hnsw").unlink()  # lost after activation
+    fresh = Runtime()  # e.g. the service restarted
+    fresh.refresh()
+    assert fresh.model is not None and fresh.model.label == good.label
+    health = fresh.health()
+    assert health["status"] == "degraded" and health["active_version"] == bad.label
+    assert "index.hnsw: missing" in health["detail"]
+    assert any("Serving v0001 from models/active.json" in a["message"] for a in health["alerts"])
