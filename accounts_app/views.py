@@ -21,7 +21,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts_app import tokens
-from accounts_app.authentication import REFRESH_COOKIE, enforce_csrf
+from accounts_app.authentication import ACCESS_COOKIE, REFRESH_COOKIE, enforce_csrf
 from accounts_app.login import check_credentials
 from accounts_app.models import Account
 from accounts_app.permissions import IsAdminRole
@@ -103,8 +103,9 @@ class LogoutView(PublicAPIView):
     def post(self, request):
         """Blacklist the refresh token, clear the cookies, end the page session. Idempotent."""
         raw, from_cookie = _refresh_token(request)
-        if not from_cookie and settings.SESSION_COOKIE_NAME in request.COOKIES:
-            enforce_csrf(request)
+        cookies = (settings.SESSION_COOKIE_NAME, ACCESS_COOKIE, REFRESH_COOKIE)
+        if not from_cookie and any(name in request.COOKIES for name in cookies):
+            enforce_csrf(request)  # a browser session is being ended: same rule as any POST
         if raw:
             tokens.blacklist(raw)
         end_session(request._request)

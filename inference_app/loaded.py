@@ -46,6 +46,3 @@ class LoadedModel:
             tables=tables,
             load_seconds=time.perf_counter() - started,
         )
-
-    def set_ef(self, ef: int) -> None:
-        self.index.set_ef(int(ef))

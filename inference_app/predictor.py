@@ -156,12 +156,14 @@ def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bo
         return []
     k = min(k, n)
     flt = (lambda label: not exclude(label)) if exclude else None
-    try:
-        labels, distances = model.index.knn_query(vector.reshape(1, -1), k=k, filter=flt)
-    except RuntimeError:  # fewer than k items pass the filter
-        labels, distances = model.index.knn_query(
-            vector.reshape(1, -1), k=max(1, k // 2), filter=flt
-        )
+    while True:
+        try:
+            labels, distances = model.index.knn_query(vector.reshape(1, -1), k=k, filter=flt)
+            break
+        except RuntimeError:  # fewer than k items pass the filter: ask for fewer
+            if k == 1:
+                return []
+            k = max(1, k // 2)
     return [
         (int(lb), max(0.0, 1.0 - float(d))) for lb, d in zip(labels[0], distances[0], strict=True)
     ]

@@ -28,6 +28,7 @@ from workflow_app import settings_schema
 
 log = logging.getLogger("routing.runtime")
 POINTER = "active.json"
+RETRY_REFUSED_S = 30.0  # a refused active version is tried again after this pause
 
 
 class ResultCache:
@@ -101,6 +102,7 @@ class Runtime:
         self.cache = ResultCache(self.settings["cache_size"])
         self.started_at = time.time()
         self.swaps = 0
+        self._refused_at = 0.0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -178,12 +180,15 @@ class Runtime:
             self.active_label = None
             return
         label, sha = row
+        if label != self.active_label:
+            self.failed.clear()  # a new decision in the registry: try everything afresh
         self.active_label = label
         current = self.model
         if current is not None and current.label == label:
             return
-        if label in self.failed:
-            return  # refused already; retried when a different version becomes active
+        if label in self.failed and time.time() - self._refused_at < RETRY_REFUSED_S:
+            return  # refused moments ago; an operator may be restoring the folder
+        self.failed.pop(label, None)
         self._load_and_swap(label, sha)
         if self.model is None and label in self.failed:
             self._serve_last_verified(f"active version {label} was refused")
@@ -212,6 +217,7 @@ class Runtime:
         except Exception as exc:
             why = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
             self.failed[label] = str(why)
+            self._refused_at = time.time()
             keeping = f"; still serving {self.model.label}" if self.model else ""
             self.alert("ERROR", f"Model version {label} refused: {why}{keeping}")
             return
@@ -230,12 +236,13 @@ class Runtime:
 
     def _apply_settings(self, values: dict, rev: int) -> None:
         merged = {**settings_schema.defaults(), **values}
-        if self.model is not None and merged["hnsw_ef_search"] != self.settings.get(
-            "hnsw_ef_search"
-        ):
-            self.model.set_ef(merged["hnsw_ef_search"])
+        ef_changed = merged["hnsw_ef_search"] != self.settings.get("hnsw_ef_search")
         self.cache.resize(merged["cache_size"])
         self.settings, self.settings_rev = merged, rev
+        model = self.model
+        if model is not None and ef_changed:
+            # never change a serving index: open the version again with the new ef, swap it in
+            self._load_and_swap(model.label, model.manifest_sha256)
 
     # -- the last good version, for a start without the registry ----------------------------
     def read_pointer(self) -> dict | None:

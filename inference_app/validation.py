@@ -157,8 +157,8 @@ def _attributes(value, path: str, errors: Errors) -> dict:
             errors.add(f"{path}.{key}", "must be a string, a number or null")
         elif isinstance(v, str) and len(v) > MAX_TEXT:
             errors.add(f"{path}.{key}", f"at most {MAX_TEXT} characters")
-        elif isinstance(v, float) and not math.isfinite(v):
-            errors.add(f"{path}.{key}", "must be a finite number")
+        elif isinstance(v, (int, float)) and not abs(v) <= 1e15:
+            errors.add(f"{path}.{key}", "must be a finite number of at most 1e15")
     return value
 
 
@@ -166,8 +166,9 @@ def _item(data, path: str, errors: Errors, fields: dict = ITEM) -> dict:
     before = len(errors)
     item = _object(data, fields, path, errors)
     if len(errors) == before and not item.get("item_code") and not item.get("attributes"):
-        errors.add(f"{path}.item_code" if path else "item_code",
-                   "give an item_code, attributes, or both")
+        errors.add(
+            f"{path}.item_code" if path else "item_code", "give an item_code, attributes, or both"
+        )
     return item
 
 
@@ -193,7 +194,7 @@ def predict_input(data) -> dict:
     _body(data)
     errors = Errors()
     out = _object(data, PREDICT, "", errors)
-    if "items" not in data:
+    if data.get("items") is None:
         errors.add("items", "this field is required")
     errors.raise_if_any()
     return out
@@ -211,7 +212,7 @@ def time_summary_input(data) -> dict:
     _body(data)
     errors = Errors()
     out = _object(data, TIME_SUMMARY, "", errors)
-    if "operations" not in data:
+    if data.get("operations") is None:
         errors.add("operations", "this field is required")
     errors.raise_if_any()
     out.setdefault("quantity", 1.0)

@@ -167,6 +167,11 @@ def test_item_detail_and_unknown_item(api, active_model):
             json.dumps({"items": [{"attributes": {"OUTDIAMETER": [1, 2]}}]}).encode(),
             "items.0.attributes",
         ),
+        (json.dumps({"items": None}).encode(), "items"),
+        (
+            b'{"items": [{"attributes": {"OUTDIAMETER": ' + b"9" * 400 + b"}}]}",
+            "items.0.attributes",
+        ),
     ],
     ids=[
         "not-json",
@@ -180,6 +185,8 @@ def test_item_detail_and_unknown_item(api, active_model):
         "negative-quantity",
         "unknown-field",
         "list-attribute",
+        "null-items",
+        "huge-number",
     ],
 )
 def test_bad_predict_bodies_answer_400_with_the_field(api, active_model, raw, field):
@@ -246,3 +253,10 @@ def test_health_reports_the_verified_manifest(api, active_model):
     assert body["serving_version"] == active_model.label
     assert body["manifest"]["sha256"] == active_model.manifest_sha256
     assert body["registry"]["reachable"] is True
+
+
+def test_null_or_huge_values_on_every_hot_endpoint_answer_400(api, active_model):
+    assert api.post("/api/v1/time-summary", {"operations": None})[0] == 400
+    huge = b'{"attributes": {"OUTDIAMETER": ' + b"9" * 400 + b"}}"
+    status, body, _ = api.call("POST", "/api/v1/similar", raw=huge)
+    assert status == 400 and "attributes.OUTDIAMETER" in body["fields"]

@@ -145,3 +145,37 @@ def test_a_fresh_process_serves_the_last_verified_version_when_the_active_one_is
     assert health["status"] == "degraded" and health["active_version"] == bad.label
     assert "index.hnsw: missing" in health["detail"]
     assert any("Serving v0001 from models/active.json" in a["message"] for a in health["alerts"])
+
+
+def test_a_refused_version_is_tried_again_once_its_folder_is_restored(
+    quick_training, settings, monkeypatch
+):
+    import shutil
+
+    from inference_app import runtime as runtime_module
+
+    version = quick_training()
+    version.approve()
+    version.activate()
+    folder = settings.MODELS_DIR / version.label
+    shutil.move(folder, settings.MODELS_DIR / "aside")
+    runtime.refresh()
+    assert runtime.model is None and version.label in runtime.failed
+    shutil.move(settings.MODELS_DIR / "aside", folder)  # the operator restores the folder
+    runtime.refresh()
+    assert runtime.model is None  # not hammered: retried after a pause
+    monkeypatch.setattr(runtime_module, "RETRY_REFUSED_S", 0.0)
+    runtime.refresh()
+    assert runtime.model is not None and runtime.model.label == version.label
+    assert runtime.health()["status"] == "ok"
+
+
+def test_a_new_ef_is_served_by_a_new_model_object_not_by_changing_the_serving_one(active_model):
+    from workflow_app.models import WorkflowConfig
+
+    serving = runtime.model
+    WorkflowConfig.apply({"hnsw_ef_search": 45})
+    runtime.refresh()
+    assert runtime.model is not serving and runtime.model.label == serving.label
+    assert runtime.model.index.ef == 45
+    assert serving.index.ef != 45  # requests still holding the old object are untouched

@@ -71,7 +71,7 @@ def norm_number(value, zero_is_missing: bool) -> float:
         if isinstance(value, str):
             value = value.strip().replace(",", "")
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return math.nan
     if not math.isfinite(number) or (zero_is_missing and number == 0):
         return math.nan

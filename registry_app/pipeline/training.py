@@ -240,7 +240,6 @@ def train_version(version: ModelVersion, profile: dict, config: dict, progress: 
         if final.exists():
             raise Conflict(f"{final} already exists; refusing to overwrite a version folder.")
         os.replace(tmp, final)
-        progress.done("package", f"{final}")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -253,6 +252,7 @@ def train_version(version: ModelVersion, profile: dict, config: dict, progress: 
             version.parameters = built["parameters"]
             version.status_message = "Trained; awaiting approval."
             version.save()
+            progress.done("package", f"{final}")
             AuditEntry.record(
                 version,
                 "trained",
