@@ -471,3 +471,11 @@ def test_the_site_routes_reach_these_views():
     assert resolve("/api/v1/auth/login", site).func.view_class is views.LoginView
     assert resolve("/api/v1/auth/users/bob/approve", site).func.view_class is views.ApproveView
     assert resolve("/login/", site).func.view_class is pages.LoginPage
+
+
+def test_logout_with_a_body_token_still_needs_csrf_in_a_browser_session(client_http):
+    make_user("dora", "viewer")
+    client_http.login("dora")
+    status, body, _ = client_http.post("/api/v1/auth/logout", {"refresh": "junk"}, csrf=False)
+    assert status == 403
+    assert client_http.cookie("routing_access") is not None  # nothing was ended
