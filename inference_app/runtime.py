@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from inference_app.loaded import LoadedModel
 from routing_site.errors import ServiceUnavailable
@@ -157,7 +157,6 @@ class Runtime:
     def refresh(self) -> None:
         """One poll: read the registry, load a new active version and settings if changed."""
         try:
-            close_old_connections()
             from registry_app.models import ModelVersion, VersionState
             from workflow_app.config import current_settings, settings_revision
 

@@ -206,7 +206,7 @@ def test_preview_of_a_good_profile(viewer_api, shop_db):
     ]
     ops = body["tables"]["operations"]
     assert [c["field"] for c in ops["columns"]] == ["item_code", "seq", "op_code", "work_center",
-                                                     "setup_min", "time_unit"]  # fmt: skip
+                                                     "time_unit", "setup_min"]  # fmt: skip
     assert ops["rows"][1] == {"item_code": "P-1", "seq": 20, "op_code": "INSP", "work_center": "QC",
                               "setup_min": 1.0, "time_unit": "H"}  # fmt: skip
     assert "work_results" not in body["tables"]

@@ -49,12 +49,18 @@ def expected_kind(role: str, field: str) -> str:
     return "text"
 
 
+def _canonical_order(role: str, mapping: dict) -> list[tuple[str, str]]:
+    """The mapped fields in canonical order (a JSON column need not keep the profile's order)."""
+    order = list(FIELDS[role])
+    return sorted(mapping.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 999)
+
+
 def mapped_columns(profile: dict, role: str) -> list[dict]:
     """What the profile reads from the table of ``role``: field, column, expected, required."""
     out = [
         {"field": field, "column": column, "expected": expected_kind(role, field),
          "required": FIELDS[role].get(field, False)}
-        for field, column in profile["columns"].get(role, {}).items()
+        for field, column in _canonical_order(role, profile["columns"].get(role, {}))
     ]  # fmt: skip
     if role == "items":
         for attr in profile["attributes"]:
