@@ -137,6 +137,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Tests use a file too (not SQLite's shared in-memory database, whose table locks fail at
+    # once instead of waiting): the threads of a live server then see what production sees.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-routing.sqlite3")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
