@@ -47,7 +47,7 @@ def test_predict_proposes_ranked_candidates_for_a_new_item(api, new_item):
     item = body["items"][0]
     assert item["status"] == "predicted"
     cands = item["candidates"]
-    assert 1 <= len(cands) <= 3
+    assert len(cands) in (1, 2, 3)
     assert [c["rank"] for c in cands] == list(range(1, len(cands) + 1))
     assert [c["score"] for c in cands] == sorted((c["score"] for c in cands), reverse=True)
     sequences = [tuple((o["op_code"], o["work_center"]) for o in c["operations"]) for c in cands]

@@ -121,7 +121,7 @@ def browser(trained):
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed")
+        pytest.fail("Debian's Chromium is missing: apt-get install chromium (scripts/test.sh does)")
     SCREENS.mkdir(parents=True, exist_ok=True)
     # Playwright's sync API keeps an event loop in this thread, which makes Django refuse ORM
     # calls here; the tests' own queries are plain synchronous reads, so allow them.

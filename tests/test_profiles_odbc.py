@@ -122,7 +122,7 @@ def shop_profile(path, driver: str) -> dict:
 def test_a_model_trained_from_another_schema_over_odbc_predicts_a_new_item(shop_db, settings):
     driver = odbc_driver()
     if driver is None:
-        pytest.skip("no SQLite ODBC driver (apt-get install libsqliteodbc)")
+        pytest.fail("no SQLite ODBC driver: apt-get install libsqliteodbc (scripts/test.sh does)")
     path, articles = shop_db
     MappingProfile.objects.put(shop_profile(path, driver))
     WorkflowConfig.apply({"eval_sample": 100})
