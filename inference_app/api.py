@@ -25,16 +25,13 @@ from routing_site.errors import DomainError
 
 
 def _options(data: dict) -> dict:
-    s = runtime.settings
-    return {
-        "top_k": data.get("top_k") or s["top_k"],
-        "candidates": data.get("candidates") or s["candidates"],
-        "min_similarity": data.get("min_similarity", s["min_similarity"]),
-        "percentiles": s["percentiles"],
-        "prefer_actuals": s["prefer_actuals"],
-        "support_power": s["support_power"],
-        "quantity": data.get("quantity", 1.0),
-    }
+    return predictor.options(
+        runtime.settings,
+        data.get("quantity", 1.0),
+        top_k=data.get("top_k"),
+        candidates=data.get("candidates"),
+        min_similarity=data.get("min_similarity"),
+    )
 
 
 class PredictView(APIView):

@@ -190,6 +190,21 @@ def group_candidates(
     return ranked[:limit]
 
 
+def options(settings: dict, quantity: float = 1.0, **overrides) -> dict:
+    """The predictor's options from workflow settings; a request may override some of them."""
+    opts = {
+        "top_k": settings["top_k"],
+        "candidates": settings["candidates"],
+        "min_similarity": settings["min_similarity"],
+        "percentiles": settings["percentiles"],
+        "prefer_actuals": settings["prefer_actuals"],
+        "support_power": settings.get("support_power", 1.0),
+        "quantity": quantity,
+    }
+    opts.update({k: v for k, v in overrides.items() if v is not None})
+    return opts
+
+
 def predict_one(
     model, item: dict, opts: dict, exclude: Callable[[int], bool] | None = None
 ) -> dict:

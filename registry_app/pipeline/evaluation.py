@@ -223,16 +223,9 @@ def _frequent_routing(model, sigs: Counter, opts: dict) -> list[dict]:
 
 
 def predictor_options(config: dict, quantity: float = 10.0) -> dict:
-    return {
-        "top_k": config["top_k"],
-        "candidates": config["candidates"],
-        "min_similarity": config["min_similarity"],
-        "percentiles": config["percentiles"],
-        "prefer_actuals": config["prefer_actuals"],
-        "support_power": config.get("support_power", 1.0),
-        "quantity": quantity,
-        "neighbours_for_existing": False,
-    }
+    from inference_app.predictor import options
+
+    return options(config, quantity, neighbours_for_existing=False)
 
 
 def evaluate_built(
