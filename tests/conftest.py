@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_dir() -> Path:
-    """The customer's shared folder (real Access files); beside the repository clone."""
-    import os
-
-    return Path(os.getenv("ROUTING_SHARED_DIR", REPO.parent / "shared"))
+TEST_DATA = REPO / "tests" / "data"  # small public files the tests read (see its README)
 
 
 @pytest.fixture(autouse=True)

@@ -11,17 +11,15 @@ from registry_app.pipeline import sources
 from registry_app.pipeline.extract import extract
 from registry_app.pipeline.sample_data import generate
 from registry_app.pipeline.sources import open_source
-from tests.conftest import shared_dir
+from tests.conftest import TEST_DATA
 from workflow_app.profiles import load_default_profile
 
 pytestmark = pytest.mark.odbc
 
-ACCESS = shared_dir() / "data" / "access"
-
 
 def access(name: str) -> str:
-    path = ACCESS / name
-    assert path.exists(), f"{path} is missing: the shared folder holds the sample Access files"
+    path = TEST_DATA / name
+    assert path.exists(), f"{path} is missing: tests/data holds the sample Access files"
     return f"odbc:DRIVER={{MDBTools}};DBQ={path}"
 
 
