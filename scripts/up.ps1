@@ -11,7 +11,14 @@ $wheelhouse = if (Test-Path wheelhouse) { @("--no-index", "--find-links", "wheel
 & $py -m pip install -q @wheelhouse -r requirements\base.txt
 & $py manage.py migrate --noinput -v0
 & $py manage.py collectstatic --noinput -v0
-& $py manage.py create_admin admin | Tee-Object -FilePath var\admin-login.txt
+# The generated login goes to var\admin-login.txt once (readable by its owner only); later runs
+# keep it. A forgotten password: scripts\manage create_admin admin --reset --login-file var\admin-login.txt
+& $py manage.py create_admin admin --login-file var\admin-login.txt
+if (Test-Path var\admin-login.txt) {
+    # owner-only on Windows too: drop inherited permissions, grant the current user alone
+    & icacls var\admin-login.txt /inheritance:r /grant:r "$($env:USERNAME):(R,W)" | Out-Null
+    Get-Content var\admin-login.txt
+}
 if (-not (Test-Path var\plant.sqlite)) {
     & $py manage.py make_sample_data --items $items --seed 1 --out var\plant.sqlite
 }
