@@ -9,6 +9,9 @@ conditional unique constraint; the verbs make it "exactly one" by swapping in on
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import models, transaction
@@ -18,6 +21,25 @@ from django.utils import timezone
 from routing_site.errors import BadInput, Conflict, NotFound
 
 LABEL_RE = re.compile(r"^v\d{4,}$")
+
+# Who acts when there is no signed-in user (a command line, a scheduled task): recorded in the
+# audit trail and as "approved by", so neither is ever blank. Set with ``acting_as``.
+_operator: ContextVar[str] = ContextVar("registry_operator", default="system")
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """Record ``name`` as the operator of the lifecycle verbs called inside the block."""
+    token = _operator.set(name or "system")
+    try:
+        yield
+    finally:
+        _operator.reset(token)
+
+
+def operator_name(user=None) -> str:
+    """The signed-in user's name, else the operator set by ``acting_as``."""
+    return user.get_username() if getattr(user, "pk", None) else _operator.get()
 
 
 class VersionState(models.TextChoices):
@@ -69,6 +91,7 @@ class ModelVersion(models.Model):
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    approved_by_name = models.CharField(max_length=150, blank=True)  # also a cli:<user> operator
     created_at = models.DateTimeField(default=timezone.now)
     approved_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
@@ -115,8 +138,9 @@ class ModelVersion(models.Model):
             _check_four_eyes(locked, user)
             locked.state = VersionState.APPROVED
             locked.approved_by = user
+            locked.approved_by_name = operator_name(user)
             locked.approved_at = timezone.now()
-            locked.save(update_fields=["state", "approved_by", "approved_at"])
+            locked.save(update_fields=["state", "approved_by", "approved_by_name", "approved_at"])
             AuditEntry.record(locked, "approve", VersionState.PENDING, locked.state, user, comment)
         self.refresh_from_db()
         return self
@@ -231,7 +255,7 @@ class AuditEntry(models.Model):
             from_state=from_state or "",
             to_state=to_state,
             user=user if getattr(user, "pk", None) else None,
-            username=user.get_username() if getattr(user, "pk", None) else "system",
+            username=operator_name(user),
             comment=comment or "",
         )
 

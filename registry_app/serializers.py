@@ -12,7 +12,8 @@ def version_dict(v) -> dict:
         "created_at": v.created_at,
         "approved_at": v.approved_at,
         "activated_at": v.activated_at,
-        "approved_by": v.approved_by.get_username() if v.approved_by_id else None,
+        "approved_by": v.approved_by_name
+        or (v.approved_by.get_username() if v.approved_by_id else None),
         "requested_by": v.requested_by.get_username() if v.requested_by_id else None,
         "manifest_sha256": v.manifest_sha256,
         "data_counts": v.data_counts,

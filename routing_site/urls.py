@@ -1,7 +1,9 @@
 """URL map: the REST API under /api/v1/, the admin console, the console pages."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 admin.site.site_header = "Routing ML console"
@@ -16,6 +18,11 @@ urlpatterns = [
     path("api/v1/", include("workflow_app.api_urls")),
     path("api/v1/", include("inference_app.routing_urls")),
     path("admin/", admin.site.urls),
+    # browsers ask for /favicon.ico on every page, the admin's included
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=f"/{settings.STATIC_URL.lstrip('/')}favicon.ico", permanent=True),
+    ),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -63,7 +63,10 @@
   // -- helpers ----------------------------------------------------------------------------
   function showValue(v) {
     if (Array.isArray(v)) return v.join(",");
-    if (v && typeof v === "object") return "{" + Object.keys(v).length + "}";
+    if (v && typeof v === "object") {
+      const entries = Object.entries(v);
+      return entries.length ? entries.map(([k, x]) => k + "=" + showValue(x)).join(", ") : "default";
+    }
     return String(v);
   }
 

@@ -107,7 +107,8 @@
     for (const [endpoint, l] of Object.entries(latency)) {
       if (!slowest || l.p95 > slowest.p95) slowest = { endpoint, p95: l.p95 };
     }
-    setText("r-slowest", slowest ? slowest.p95 + " ms (" + slowest.endpoint + ")" : "—");
+    const slowestText = slowest ? slowest.p95 + " ms (" + slowest.endpoint + ")" : "—";
+    setText("r-slowest", slowestText, slowest ? "Slowest p95: " + slowestText : "");
   }
 
   // -- charts -----------------------------------------------------------------------------

@@ -124,7 +124,10 @@
       const el = nodeEls.get(node.id) || buildNode(node);
       el.style.left = node.position.x + "px";
       el.style.top = node.position.y + "px";
-      el.querySelector(".node-summary").textContent = options.summaryOf(node);
+      const summary = options.summaryOf(node);
+      el.querySelector(".node-summary").textContent = summary;
+      el.querySelector(".node-summary").title = summary; // the box cuts long settings
+      el.querySelector(".node-id").title = node.id;
       const problems = errors.nodes[node.id] || [];
       el.classList.toggle("in-error", problems.length > 0);
       el.classList.toggle("selected", Boolean(selection && selection.node === node.id));
