@@ -259,7 +259,8 @@ def test_a_profile_with_other_names_reads_a_csv_export(db, tmp_path):
 
 
 def test_extract_reads_the_default_source_when_the_profile_names_none(db, tmp_path, item_rows):
-    register_source("default", "sqlite", plant(tmp_path, item_rows, [op("A1", 10)])[len("sqlite:///") :])
+    url = plant(tmp_path, item_rows, [op("A1", 10)])
+    register_source("default", "sqlite", url[len("sqlite:///") :])
     assert resolve_source(small_profile()).name == "default"
     calls = []
     data = extract(

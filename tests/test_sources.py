@@ -19,7 +19,6 @@ from registry_app.pipeline.sources import (
 )
 from routing_site.errors import BadInput
 
-
 pytestmark = pytest.mark.usefixtures("source_roots")
 
 

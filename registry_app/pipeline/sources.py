@@ -482,6 +482,7 @@ class OdbcSource(Source):
             self.conn = pyodbc.connect(conn_str, autocommit=True)
         except pyodbc.Error as exc:
             raise SourceError(self._connect_message(conn_str, exc)) from exc
+        self.quote_char = self._identifier_quote()
         kinds = [
             (SQL_TIMESTAMP_TYPES, "timestamp"),
             (SQL_DATE_TYPES, "date"),
@@ -514,6 +515,22 @@ class OdbcSource(Source):
             )
         return f"Cannot connect to {self.label}: {text}. {_driver_hint()}"
 
+    def _identifier_quote(self) -> str:
+        """The driver's own identifier quote (SQLite ODBC and mdbtools: ", Access: `)."""
+        try:
+            char = self.conn.getinfo(self.pyodbc.SQL_IDENTIFIER_QUOTE_CHAR) or ""
+        except self.pyodbc.Error:  # pragma: no cover - every driver we know answers it
+            char = ""
+        return char if char in ('"', "`") else "["
+
+    def _quote(self, name: str) -> str:
+        """``name`` quoted by the driver's rules, an embedded quote character doubled."""
+        if self.quote_char == "[":
+            return "[" + name.replace("]", "]]") + "]"
+        return (
+            self.quote_char + name.replace(self.quote_char, self.quote_char * 2) + self.quote_char
+        )
+
     def close(self) -> None:
         try:
             self.conn.close()
@@ -541,7 +558,8 @@ class OdbcSource(Source):
         ]
         for view in sorted(views, key=lambda v: v != name):
             try:
-                self.conn.cursor().execute(f"SELECT * FROM {_bracket(view)} WHERE 1 = 0").fetchall()
+                cur = self.conn.cursor().execute(f"SELECT * FROM {self._quote(view)} WHERE 1 = 0")
+                cur.fetchall()
             except self.pyodbc.Error:
                 continue
             return view
@@ -550,7 +568,7 @@ class OdbcSource(Source):
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self.conn.cursor()
         try:
-            cur.execute(f"SELECT * FROM {_bracket(table)}")
+            cur.execute(f"SELECT * FROM {self._quote(table)}")
         except self.pyodbc.Error as exc:
             raise SourceError(f"Cannot read table {table!r} from {self.label}: {exc}") from exc
         names = [d[0] for d in cur.description]
@@ -571,7 +589,7 @@ class OdbcSource(Source):
         for name in picked:
             cur = self.conn.cursor()
             try:
-                cur.execute(f"SELECT {_bracket(name)} FROM {_bracket(table)}")
+                cur.execute(f"SELECT {self._quote(name)} FROM {self._quote(table)}")
                 columns[name] = encode_rows(_chunks(cur), [name])[name]
             except (self.pyodbc.Error, ValueError, OverflowError, UnicodeDecodeError) as exc:
                 columns[name] = None
@@ -583,11 +601,6 @@ class OdbcSource(Source):
         return {
             n: v if v is not None else np.full(rows, None, dtype=object) for n, v in columns.items()
         }
-
-
-def _bracket(name: str) -> str:
-    """An identifier quoted the Access / SQL Server way (what mdbtools and SQLite ODBC read)."""
-    return "[" + name.replace("]", "]]") + "]"
 
 
 def _redact(conn_str: str) -> str:
