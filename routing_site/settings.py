@@ -61,6 +61,9 @@ VAR_DIR = envpath("ROUTING_VAR_DIR", BASE_DIR / "var")
 MODELS_DIR = envpath("ROUTING_MODELS_DIR", BASE_DIR / "models")
 LOG_DIR = envpath("ROUTING_LOG_DIR", BASE_DIR / "logs")
 ROUTING_SOURCE = os.getenv("ROUTING_SOURCE", f"sqlite:///{(VAR_DIR / 'plant.sqlite').as_posix()}")
+# Folders file-based data sources may read (os.pathsep-separated); empty: the default source's
+# folder and var/imports/ (registry_app/pipeline/confinement.py)
+ROUTING_SOURCE_ROOTS = os.getenv("ROUTING_SOURCE_ROOTS", "")
 
 DEBUG = envbool("DEBUG", "false")
 SECRET_KEY = os.getenv("SECRET_KEY") or _secret_from_file(VAR_DIR / "secret_key")

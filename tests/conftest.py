@@ -56,10 +56,27 @@ def plant_db(tmp_path_factory) -> Path:
     return path
 
 
+def register_source(name: str, kind: str, location, **fields):
+    """Register (or re-point) the data source ``name`` as an admin would; returns the row."""
+    from workflow_app.models import DataSource
+
+    row = DataSource.objects.filter(name=name).first()
+    if row is None:
+        return DataSource.objects.register(name=name, kind=kind, location=str(location), **fields)
+    return row.change(kind=kind, location=str(location), **fields)
+
+
 @pytest.fixture
-def plant_source(settings, plant_db) -> str:
+def plant_source(db, settings, plant_db):
+    """The generated plant registered as the ``default`` data source (its folder a root)."""
     settings.ROUTING_SOURCE = f"sqlite:///{plant_db.as_posix()}"
-    return settings.ROUTING_SOURCE
+    return register_source("default", "sqlite", plant_db.as_posix())
+
+
+@pytest.fixture
+def source_roots(settings, tmp_path) -> None:
+    """Lets a test's data sources read the files of its own tmp_path."""
+    settings.ROUTING_SOURCE_ROOTS = str(tmp_path)
 
 
 @pytest.fixture

@@ -14,7 +14,10 @@ from registry_app.pipeline.canonical import OPERATION_COLUMNS, WORK_RESULT_COLUM
 from registry_app.pipeline.extract import clean_text, extract
 from registry_app.pipeline.sample_data import generate
 from routing_site.errors import BadInput
+from tests.conftest import register_source
 from workflow_app.profiles import load_default_profile, resolve_source, validate_profile
+
+pytestmark = pytest.mark.usefixtures("source_roots")
 
 ROUTING_COLS = (
     "ITEM_CD ROUT_NO PROC_SEQ JOB_CD JOB_NM RES_CD RES_DIS INSIDE_FLAG TIME_UNIT SETUP_TIME "
@@ -217,7 +220,7 @@ def test_text_cleaning_strips_blanks_and_writes_whole_numbers_without_decimals()
     assert clean_text(raw).tolist() == ["A", None, None, "45", "45.5", None, "7", "TRUE", "nan"]
 
 
-def test_a_profile_with_other_names_reads_a_csv_export(tmp_path):
+def test_a_profile_with_other_names_reads_a_csv_export(db, tmp_path):
     folder = tmp_path / "export"
     folder.mkdir()
     (folder / "parts.csv").write_text('PartNo,Family,Dia\nP-1,ring,"12,5"\nP-2,sleeve,\n')
@@ -226,7 +229,7 @@ def test_a_profile_with_other_names_reads_a_csv_export(tmp_path):
     )
     profile = {
         "name": "other-plant",
-        "source": f"csv:///{folder}",
+        "source": register_source("other-plant", "csv", folder).name,
         "tables": {"items": "parts", "operations": "steps", "work_results": None},
         "columns": {
             "items": {"item_code": "PartNo"},
@@ -255,9 +258,10 @@ def test_a_profile_with_other_names_reads_a_csv_export(tmp_path):
     assert data.work_results.empty
 
 
-def test_extract_reads_the_site_source_when_the_profile_has_none(tmp_path, settings, item_rows):
-    settings.ROUTING_SOURCE = plant(tmp_path, item_rows, [op("A1", 10)])
-    assert resolve_source(small_profile()) == settings.ROUTING_SOURCE
+def test_extract_reads_the_default_source_when_the_profile_names_none(db, tmp_path, item_rows):
+    url = plant(tmp_path, item_rows, [op("A1", 10)])
+    register_source("default", "sqlite", url[len("sqlite:///") :])
+    assert resolve_source(small_profile()).name == "default"
     calls = []
     data = extract(
         small_profile(), progress=lambda stage, fraction, msg: calls.append((stage, fraction))
@@ -307,7 +311,7 @@ def test_a_generated_plant_extracts_with_consistent_minutes(tmp_path):
 
 def test_the_default_profile_is_valid_and_normalised():
     profile = load_default_profile()
-    assert profile["name"] == "plant-default" and profile["source"] == ""
+    assert profile["name"] == "plant-default" and profile["source"] == "default"
     assert len(profile["attributes"]) == 37
     assert "HR" in profile["time_units"]["hours"] and "Y" in profile["in_house_values"]
     assert validate_profile(profile) == profile
@@ -341,7 +345,9 @@ def test_validation_fills_defaults_and_upper_cases_spellings():
          "unknown canonical field"),
         (lambda p: p["columns"]["operations"].update(op_name=""), "columns.operations.op_name",
          "source column"),
-        (lambda p: p.update(source="mysql://erp"), "source", "Use one of"),
+        (lambda p: p.update(source="mysql://erp"), "source", "not a location"),
+        (lambda p: p.update(source="sqlite:////srv/plant.sqlite"), "source", "not a location"),
+        (lambda p: p.update(source=["default"]), "source", "must name a registered"),
         (lambda p: p["time_units"].update(default="fortnight"), "time_units.default",
          "not a listed"),
         (lambda p: p["time_units"]["hours"].append("MIN"), "time_units.hours", "also listed"),

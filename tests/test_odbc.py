@@ -14,13 +14,21 @@ from registry_app.pipeline.sources import open_source
 from tests.conftest import TEST_DATA
 from workflow_app.profiles import load_default_profile
 
-pytestmark = pytest.mark.odbc
+pytestmark = [pytest.mark.odbc, pytest.mark.usefixtures("source_roots")]
 
 
 def access(name: str) -> str:
     path = TEST_DATA / name
     assert path.exists(), f"{path} is missing: tests/data holds the sample Access files"
     return f"odbc:DRIVER={{MDBTools}};DBQ={path}"
+
+
+def registered(name: str, file: str) -> str:
+    """Register the Access file as a data source (as an admin would); its name for a profile."""
+    from tests.conftest import register_source
+
+    register_source(name, "odbc", access(file)[len("odbc:") :])
+    return name
 
 
 def test_a_plant_read_over_odbc_equals_the_same_file_read_directly(tmp_path):
@@ -97,10 +105,10 @@ def test_whole_tables_with_pictures_read_too():
     )
 
 
-def test_a_profile_alone_extracts_northwind_as_items_and_operations():
+def test_a_profile_alone_extracts_northwind_as_items_and_operations(db):
     profile = {
         "name": "northwind",
-        "source": access("nwind.mdb"),
+        "source": registered("northwind", "nwind.mdb"),
         "tables": {"items": "Products", "operations": "Order Details", "work_results": None},
         "columns": {
             "items": {"item_code": "ProductID"},
@@ -140,7 +148,7 @@ def test_an_access_2007_file_reads_through_mdbtools():
 def date_test_profile() -> dict:
     return {
         "name": "date-test",
-        "source": access("DateTestDatabase.mdb"),
+        "source": registered("date-test", "DateTestDatabase.mdb"),
         "tables": {"items": "DateTest", "operations": "DateTest", "work_results": None},
         "columns": {
             "items": {"item_code": "IDCol"},
@@ -152,7 +160,7 @@ def date_test_profile() -> dict:
     }  # fmt: skip
 
 
-def test_bad_access_dates_are_counted_and_the_read_completes():
+def test_bad_access_dates_are_counted_and_the_read_completes(db):
     with open_source(access("DateTestDatabase.mdb")) as src:
         raw = src.read_table("DateTest")
     assert len(raw) == 6  # pyodbc alone stops at "day is out of range for month"
@@ -168,7 +176,7 @@ def test_bad_access_dates_are_counted_and_the_read_completes():
     assert any("1900-01-00" in e for e in data.report.examples["operations"])
 
 
-def test_a_column_the_driver_cannot_deliver_is_reported_and_left_empty(monkeypatch):
+def test_a_column_the_driver_cannot_deliver_is_reported_and_left_empty(db, monkeypatch):
     real = sources._decode_datetime
 
     def fussy(raw, kind):  # a driver that raises on the day-0 dates, as pyodbc itself does

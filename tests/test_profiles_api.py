@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from tests.conftest import register_source
 from workflow_app.models import MappingProfile
 from workflow_app.profiles import load_default_profile
 
@@ -18,8 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def shop_db(tmp_path):
-    """A small plant database under other names, with a few deliberately bad columns."""
+def shop_db(tmp_path, source_roots):
+    """A small plant database under other names, with a few deliberately bad columns,
+    registered as the data source ``shop``."""
     path = tmp_path / "shop.sqlite"
     conn = sqlite3.connect(path)
     conn.executescript("""
@@ -39,14 +41,15 @@ def shop_db(tmp_path):
     ])  # fmt: skip
     conn.commit()
     conn.close()
+    register_source("shop", "sqlite", path.as_posix())
     return path
 
 
-def shop_profile(db, name="shop") -> dict:
+def shop_profile(db, name="shop", source="shop") -> dict:
     return {
         "name": name,
         "description": "the shop's own schema",
-        "source": f"sqlite:///{db.as_posix()}",
+        "source": source,
         "tables": {"items": "PARTS", "operations": "ROUTE_STEPS", "work_results": None},
         "columns": {
             "items": {"item_code": "PART_NO"},
@@ -144,7 +147,7 @@ def test_bad_bodies_names_and_roles(engineer_api, viewer_api, shop_db):
     dup = engineer_api.post(
         "/api/v1/mapping-profiles", {"name": "plant-default", "spec": spec}, format="json"
     )
-    assert dup.status_code == 400 and dup.json()["error"] == "duplicate"
+    assert dup.status_code == 409 and dup.json()["error"] == "duplicate"
     unknown = engineer_api.post(
         "/api/v1/mapping-profiles", {"name": "x", "spec": spec, "colour": 1}, format="json"
     )
@@ -192,9 +195,9 @@ def test_the_shipped_profiles_are_seeded_without_overwriting_edits():
 # --- preview ------------------------------------------------------------------------------------
 
 
-def test_preview_of_a_good_profile(viewer_api, shop_db):
+def test_preview_of_a_good_profile(engineer_api, shop_db):
     MappingProfile.objects.put(shop_profile(shop_db))
-    response = viewer_api.get("/api/v1/mapping-profiles/shop/preview?rows=2")
+    response = engineer_api.get("/api/v1/mapping-profiles/shop/preview?rows=2")
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["valid"] is True and body["problems"] == [] and body["rows"] == 2
@@ -212,9 +215,9 @@ def test_preview_of_a_good_profile(viewer_api, shop_db):
     assert "work_results" not in body["tables"]
 
 
-def test_preview_of_a_broken_profile_names_each_column_problem(viewer_api, shop_db):
+def test_preview_of_a_broken_profile_names_each_column_problem(engineer_api, shop_db):
     MappingProfile.objects.put(broken_profile(shop_db))
-    body = viewer_api.get("/api/v1/mapping-profiles/shop-broken/preview").json()
+    body = engineer_api.get("/api/v1/mapping-profiles/shop-broken/preview").json()
     assert body["valid"] is False
     found = sorted(
         (p["table"], p["field"], p["column"], p["code"], p["level"]) for p in body["problems"]
@@ -239,35 +242,36 @@ def test_preview_of_a_broken_profile_names_each_column_problem(viewer_api, shop_
 
 
 def test_preview_of_a_missing_table_and_of_a_source_that_cannot_be_opened(
-    viewer_api, shop_db, tmp_path
+    engineer_api, shop_db, tmp_path
 ):
     spec = shop_profile(shop_db, "shop-gone")
     spec["tables"]["operations"] = "ROUTES"
     MappingProfile.objects.put(spec)
-    body = viewer_api.get("/api/v1/mapping-profiles/shop-gone/preview").json()
+    body = engineer_api.get("/api/v1/mapping-profiles/shop-gone/preview").json()
     assert [(p["table"], p["code"]) for p in body["problems"]] == [("operations", "missing_table")]
     assert "Available tables: PARTS, ROUTE_STEPS" in body["problems"][0]["message"]
 
-    spec = shop_profile(tmp_path / "missing.sqlite", "shop-nofile")
+    register_source("nofile", "sqlite", tmp_path / "missing.sqlite")
+    spec = shop_profile(None, "shop-nofile", source="nofile")
     MappingProfile.objects.put(spec)
-    response = viewer_api.get("/api/v1/mapping-profiles/shop-nofile/preview")
+    response = engineer_api.get("/api/v1/mapping-profiles/shop-nofile/preview")
     assert response.status_code == 400
     assert response.json()["error"] == "source_error"
     assert "does not exist" in response.json()["detail"]
 
 
-def test_preview_rows_bounds_and_invalid_stored_profiles(viewer_api, shop_db):
+def test_preview_rows_bounds_and_invalid_stored_profiles(engineer_api, shop_db):
     MappingProfile.objects.put(shop_profile(shop_db))
-    assert viewer_api.get("/api/v1/mapping-profiles/shop/preview?rows=101").status_code == 400
-    assert viewer_api.get("/api/v1/mapping-profiles/shop/preview?rows=x").status_code == 400
+    assert engineer_api.get("/api/v1/mapping-profiles/shop/preview?rows=101").status_code == 400
+    assert engineer_api.get("/api/v1/mapping-profiles/shop/preview?rows=x").status_code == 400
     MappingProfile.objects.filter(name="shop").update(spec={"tables": "nope"})
-    response = viewer_api.get("/api/v1/mapping-profiles/shop/preview")
+    response = engineer_api.get("/api/v1/mapping-profiles/shop/preview")
     assert response.status_code == 400 and "tables" in response.json()["fields"]
-    assert viewer_api.get("/api/v1/mapping-profiles/none/preview").status_code == 404
+    assert engineer_api.get("/api/v1/mapping-profiles/none/preview").status_code == 404
 
 
-def test_preview_of_an_output_profile_renders_the_example_routing(viewer_api):
-    body = viewer_api.get("/api/v1/mapping-profiles/erp-routing/preview").json()
+def test_preview_of_an_output_profile_renders_the_example_routing(engineer_api):
+    body = engineer_api.get("/api/v1/mapping-profiles/erp-routing/preview").json()
     assert body["columns"][:3] == ["ITEM_CD", "ROUT_NO", "PROC_SEQ"]
     assert body["rows"][1]["INSIDE_FLAG"] == "N" and body["rows"][1]["RUN_TIME"] == 8
 

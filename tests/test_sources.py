@@ -19,6 +19,8 @@ from registry_app.pipeline.sources import (
 )
 from routing_site.errors import BadInput
 
+pytestmark = pytest.mark.usefixtures("source_roots")
+
 
 @pytest.fixture
 def plant_db(tmp_path) -> Path:

@@ -16,14 +16,16 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from routing_site.errors import BadInput, DomainError
+from routing_site.errors import BadInput, Conflict, DomainError
 from workflow_app import settings_schema
 from workflow_app.blueprints import validate_graph
 from workflow_app.models import (
     Blueprint,
     BlueprintRevision,
+    DataSource,
     MappingProfile,
     WorkflowConfig,
+    check_source_registered,
     normalise_document,
 )
 
@@ -185,6 +187,63 @@ class WorkflowConfigAdmin(admin.ModelAdmin):
         _copy_into(obj, row)
 
 
+# --- data sources -----------------------------------------------------------------------------
+
+
+class DataSourceForm(forms.ModelForm):
+    class Meta:
+        model = DataSource
+        fields = ["name", "kind", "location", "options", "description"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        row = DataSource(**{k: data.get(k) for k in self.Meta.fields})
+        row.name = row.name or self.instance.name
+        try:
+            row.validate()
+        except BadInput as exc:
+            for key, messages_ in exc.fields.items():
+                for message in messages_:
+                    self.add_error(key if key in self.Meta.fields else None, message)
+        return data
+
+
+@admin.register(DataSource)
+class DataSourceAdmin(admin.ModelAdmin):
+    """Admins only (the whole admin is): engineers name a source, never a location."""
+
+    form = DataSourceForm
+    list_display = ("name", "kind", "shown_location", "description", "updated_at", "updated_by")
+    search_fields = ("name", "description")
+
+    def get_readonly_fields(self, request, obj=None):
+        stamps = ("created_at", "created_by", "updated_at", "updated_by")
+        return ("name", *stamps) if obj else stamps
+
+    def save_model(self, request, obj, form, change):
+        fields = {k: form.cleaned_data.get(k) for k in ("kind", "location", "options")}
+        fields["description"] = form.cleaned_data.get("description") or ""
+        if change:
+            row = DataSource.objects.get(pk=obj.pk).change(user=request.user, **fields)
+        else:
+            row = DataSource.objects.register(
+                user=request.user, name=form.cleaned_data["name"], **fields
+            )
+        _copy_into(obj, row)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj and obj.used_by())
+
+    def delete_queryset(self, request, queryset) -> None:
+        for row in queryset:
+            try:
+                row.remove()
+            except Conflict as exc:
+                self.message_user(request, exc.detail, messages.ERROR)
+
+
 # --- mapping profiles -------------------------------------------------------------------------
 
 
@@ -207,7 +266,9 @@ class MappingProfileForm(forms.ModelForm):
         if data.get("description"):
             document["description"] = data["description"]
         try:
-            self.document = {"direction": data.get("direction"), **normalise_document(document)[1]}
+            direction, spec = normalise_document(document)
+            check_source_registered(direction, spec)
+            self.document = {"direction": data.get("direction"), **spec}
         except BadInput as exc:
             for key, messages_ in exc.fields.items():
                 target = key if key in ("name", "direction") else "spec"
@@ -236,6 +297,17 @@ class MappingProfileAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         row, _ = MappingProfile.objects.put(form.document, user=request.user)
         _copy_into(obj, row)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """The training and export profiles cannot be deleted (their change page says why)."""
+        return super().has_delete_permission(request, obj) and not (obj and obj.uses())
+
+    def delete_queryset(self, request, queryset) -> None:
+        for row in queryset:
+            try:
+                row.remove()
+            except Conflict as exc:
+                self.message_user(request, exc.detail, messages.ERROR)
 
     def get_urls(self):
         own = [

@@ -13,11 +13,12 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts_app.permissions import IsEngineer, IsViewer
+from accounts_app.permissions import IsAdminRole, IsEngineer, IsViewer
 from routing_site.errors import BadInput, NotFound
 from workflow_app.blueprints import node_types, validate_graph
 from workflow_app.models import (
     Blueprint,
+    DataSource,
     MappingProfile,
     WorkflowConfig,
     normalise_document,
@@ -25,10 +26,12 @@ from workflow_app.models import (
 )
 from workflow_app.serializers import (
     BlueprintWrite,
+    DataSourceWrite,
     MappingProfileWrite,
     blueprint_data,
     profile_data,
     revision_data,
+    source_data,
     workflow_data,
 )
 
@@ -42,6 +45,91 @@ def _validated(serializer_class, request, partial: bool = False) -> dict:
 class ViewerReadsEngineerWrites(APIView):
     def get_permissions(self):
         return [IsViewer() if self.request.method in SAFE_METHODS else IsEngineer()]
+
+
+class ReadsSources(IsEngineer):
+    """Reading plant data: a person with the engineer role or higher, never a service token."""
+
+    message = "Reading a data source needs the engineer role or higher; service tokens may not."
+
+    def has_permission(self, request, view) -> bool:
+        account = getattr(request.user, "account", None)
+        return super().has_permission(request, view) and not getattr(account, "is_service", False)
+
+
+class EngineerReadsAdminWrites(APIView):
+    def get_permissions(self):
+        return [ReadsSources() if self.request.method in SAFE_METHODS else IsAdminRole()]
+
+
+# --- data sources -----------------------------------------------------------------------------
+
+
+def _source_or_404(name: str) -> DataSource:
+    row = DataSource.objects.select_related("created_by", "updated_by").filter(name=name).first()
+    if row is None:
+        known = ", ".join(DataSource.objects.names()) or "(none)"
+        raise NotFound(f"No data source {name!r}. Registered: {known}.")
+    return row
+
+
+class DataSourceListView(EngineerReadsAdminWrites):
+    @extend_schema(
+        operation_id="sources_list",
+        responses={200: OpenApiResponse(description="{sources: [...]}")},
+    )
+    def get(self, request):
+        """Every registered data source (passwords in connection strings masked)."""
+        rows = DataSource.objects.select_related("created_by", "updated_by")
+        return Response({"sources": [source_data(r) for r in rows]})
+
+    @extend_schema(
+        request=DataSourceWrite,
+        responses={
+            201: OpenApiResponse(description="Source"),
+            400: OpenApiResponse(description="Bad field, or a location that may not be read"),
+            409: OpenApiResponse(description="The name is taken"),
+        },
+    )
+    def post(self, request):
+        """Register a source {name, kind, location, options?, description?} (admins only)."""
+        data = _validated(DataSourceWrite, request)
+        for key in ("name", "kind", "location"):
+            if key not in data:
+                raise BadInput(f"{key} is required.", fields={key: ["required"]})
+        row = DataSource.objects.register(user=request.user, **data)
+        return Response(source_data(row), status=201)
+
+
+class DataSourceDetailView(EngineerReadsAdminWrites):
+    @extend_schema(responses={200: OpenApiResponse(description="Source")})
+    def get(self, request, name: str):
+        return Response(source_data(_source_or_404(name)))
+
+    @extend_schema(
+        request=DataSourceWrite,
+        responses={
+            200: OpenApiResponse(description="Source"),
+            400: OpenApiResponse(description="Bad field, or a location that may not be read"),
+        },
+    )
+    def patch(self, request, name: str):
+        """Change some of kind, location, options, description (admins only; no renames)."""
+        data = _validated(DataSourceWrite, request, partial=True)
+        if data.pop("name", name) != name:
+            raise BadInput(
+                "The name in the body differs from the URL; sources are not renamed.",
+                fields={"name": [f"must be {name!r}"]},
+            )
+        row = _source_or_404(name)
+        return Response(source_data(row.change(user=request.user, **data)))
+
+    @extend_schema(
+        responses={204: None, 409: OpenApiResponse(description="Profiles still read it")}
+    )
+    def delete(self, request, name: str):
+        _source_or_404(name).remove()
+        return Response(status=204)
 
 
 # --- workflow config --------------------------------------------------------------------------
@@ -119,13 +207,9 @@ class MappingProfileListView(ViewerReadsEngineerWrites):
         data = _validated(MappingProfileWrite, request)
         if "spec" not in data:
             raise BadInput("spec is required.", fields={"spec": ["required"]})
-        if MappingProfile.objects.filter(name=data.get("name") or "").exists():
-            raise BadInput(
-                f"A profile named {data['name']!r} exists already; PUT to change it.",
-                fields={"name": ["already in use"]},
-                code="duplicate",
-            )
-        row, _ = MappingProfile.objects.put(_document(data, None, None, False), user=request.user)
+        row, _ = MappingProfile.objects.put(
+            _document(data, None, None, False), user=request.user, new=True
+        )
         return Response(profile_data(row), status=201)
 
 
@@ -163,12 +247,14 @@ class MappingProfileDetailView(ViewerReadsEngineerWrites):
         )
         return Response(profile_data(row))
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        responses={204: None, 409: OpenApiResponse(description="The training or export profile")}
+    )
     def delete(self, request, name: str):
         row = MappingProfile.objects.filter(name=name).first()
         if row is None:
             raise NotFound(f"No mapping profile {name!r} in the database.")
-        row.delete()
+        row.remove()
         return Response(status=204)
 
 
@@ -177,7 +263,7 @@ class PreviewQuery(serializers.Serializer):
 
 
 class MappingProfilePreviewView(APIView):
-    permission_classes = [IsViewer]
+    permission_classes = [ReadsSources]
 
     @extend_schema(
         parameters=[

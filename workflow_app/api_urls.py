@@ -17,6 +17,8 @@ urlpatterns = [
         api.MappingProfilePreviewView.as_view(),
         name="mapping-profile-preview",
     ),
+    path("sources", api.DataSourceListView.as_view(), name="sources"),
+    path("sources/<slug:name>", api.DataSourceDetailView.as_view(), name="source"),
     path("blueprints", api.BlueprintListView.as_view(), name="blueprints"),
     path("blueprints/validate", api.BlueprintValidateView.as_view(), name="blueprint-validate"),
     path("blueprints/<int:pk>", api.BlueprintDetailView.as_view(), name="blueprint"),

@@ -12,10 +12,10 @@ exactly the same things.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from routing_site.errors import BadInput, NotFound
+from routing_site.errors import BadInput, Conflict, NotFound
 from workflow_app import settings_schema
 
 DEFAULT_INPUT_PROFILE = "plant-default"
@@ -120,6 +120,165 @@ def _check_profile_names(training: str | None, export: str | None) -> None:
         raise BadInput(f"{key}: {fields[key][0]}", fields=fields, code="unknown_profile")
 
 
+class DataSourceQuerySet(models.QuerySet):
+    def names(self) -> list[str]:
+        return list(self.order_by("name").values_list("name", flat=True))
+
+    def get_by_name(self, name: str) -> DataSource:
+        """The source ``name``; SourceError (400) naming the registered ones when unknown."""
+        from registry_app.pipeline.sources import SourceError
+
+        row = self.filter(name=name).first()
+        if row is None:
+            known = ", ".join(self.names()) or "(none)"
+            raise SourceError(
+                f"No data source {name!r} is registered. Registered: {known}. An admin "
+                "registers one in Admin › Data sources, POST /api/v1/sources or manage.py "
+                "add_source.",
+                fields={"source": [f"unknown data source {name!r}"]},
+            )
+        return row
+
+    def default_url(self) -> str | None:
+        row = self.filter(name=DataSource.DEFAULT).first()
+        return row.url() if row else None
+
+    def register(self, user=None, **fields) -> DataSource:
+        """Create a source from ``name, kind, location[, options, description]`` (validated);
+        Conflict (409) when the name is taken, also by a concurrent create."""
+        row = DataSource(**fields)
+        row.created_by = row.updated_by = user if getattr(user, "pk", None) else None
+        row.validate()
+        if self.filter(name=row.name).exists():
+            raise _taken("data source", row.name)
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError:
+            raise _taken("data source", row.name) from None
+        return row
+
+    def seed_default(self) -> bool:
+        """Register ``ROUTING_SOURCE`` as the source named ``default`` when there is none."""
+        from registry_app.pipeline.sources import SourceError, parse_source
+
+        if self.filter(name=DataSource.DEFAULT).exists():
+            return False
+        try:
+            kind, location = parse_source(settings.ROUTING_SOURCE)
+        except SourceError:
+            return False  # preflight reports the setting; nothing sensible to register
+        _, made = self.get_or_create(
+            name=DataSource.DEFAULT,
+            defaults={"kind": kind, "location": location, "description": "From ROUTING_SOURCE."},
+        )
+        return made
+
+
+def _taken(what: str, name: str) -> Conflict:
+    return Conflict(
+        f"A {what} named {name!r} exists already.",
+        fields={"name": ["already in use"]},
+        code="duplicate",
+    )
+
+
+class DataSource(models.Model):
+    """Where plant data may be read from; registered and changed by admins only.
+
+    Mapping profiles name a source (``"source": "default"``) and never carry a location, so an
+    engineer who edits tables and columns cannot point a read anywhere else. Every open goes
+    through the confinement of ``registry_app.pipeline.confinement``.
+    """
+
+    DEFAULT = "default"
+    KIND_CHOICES = [
+        ("sqlite", "SQLite file"),
+        ("odbc", "ODBC connection string"),
+        ("csv", "Folder of CSV files"),
+    ]
+
+    name = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES)
+    location = models.CharField(
+        max_length=1000, help_text="A file or folder path, or the ODBC connection string."
+    )
+    options = models.JSONField(default=dict, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = DataSourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def url(self) -> str:
+        from registry_app.pipeline.sources import source_url
+
+        return source_url(self.kind, self.location)
+
+    def shown_location(self) -> str:
+        """The location with any password in a connection string masked."""
+        from registry_app.pipeline.sources import _redact
+
+        return _redact(self.location) if self.kind == "odbc" else self.location
+
+    def validate(self) -> None:
+        """BadInput naming every bad field; the location must be one confinement allows."""
+        from workflow_app.sources import check_source
+
+        self.location = (self.location or "").strip()
+        self.options = check_source(self)
+
+    def open(self):
+        """The opened source (a context manager); SourceError when it cannot be read."""
+        from registry_app.pipeline.sources import open_source
+
+        return open_source(self.url(), self._default_url())
+
+    def _default_url(self) -> str | None:
+        if self.name == self.DEFAULT:
+            return self.url()
+        return DataSource.objects.default_url()
+
+    def change(self, user=None, **fields) -> DataSource:
+        """Change some of kind, location, options, description (validated), stamped who/when."""
+        for key, value in fields.items():
+            setattr(self, key, value)
+        self.validate()
+        self.updated_at = timezone.now()
+        self.updated_by = user if getattr(user, "pk", None) else None
+        self.save()
+        return self
+
+    def used_by(self) -> list[str]:
+        """The input mapping profiles that read this source."""
+        rows = MappingProfile.objects.filter(direction=MappingProfile.INPUT)
+        return [r.name for r in rows if (r.spec.get("source") or DataSource.DEFAULT) == self.name]
+
+    def remove(self) -> None:
+        """Delete the source; Conflict (409) naming the profiles that still read it."""
+        users = self.used_by()
+        if users:
+            raise Conflict(
+                f"Data source {self.name!r} is read by mapping profile(s) {', '.join(users)}; "
+                "point them at another source first.",
+                fields={"name": [f"used by {', '.join(users)}"]},
+                code="in_use",
+            )
+        self.delete()
+
+
 class MappingProfileQuerySet(models.QuerySet):
     def names(self, direction: str) -> list[str]:
         stored = self.filter(direction=direction).values_list("name", flat=True)
@@ -139,24 +298,31 @@ class MappingProfileQuerySet(models.QuerySet):
         return row
 
     def put(
-        self, document: dict, user=None, name: str | None = None
+        self, document: dict, user=None, name: str | None = None, new: bool = False
     ) -> tuple[MappingProfile, bool]:
         """Create or update the profile named in ``document`` (or ``name``); ``(row, created)``.
 
         ``document`` is the profile JSON as ``dump_profile`` prints it; ``direction`` defaults
-        to ``input``. Nothing is written when it is invalid (BadInput names every problem).
+        to ``input``. Nothing is written when it is invalid (BadInput names every problem), nor
+        when ``new`` and the name is taken (Conflict, 409; also when a concurrent create wins).
         """
         direction, spec = normalise_document(document, name)
-        with transaction.atomic():
-            row = self.select_for_update().filter(name=spec["name"]).first()
-            created = row is None
-            row = row or MappingProfile(name=spec["name"])
-            row.direction = direction
-            row.description = spec.get("description", "")[:300]
-            row.spec = {k: v for k, v in spec.items() if k != "name"}
-            row.updated_at = timezone.now()
-            row.updated_by = user if getattr(user, "pk", None) else None
-            row.save()
+        check_source_registered(direction, spec)
+        try:
+            with transaction.atomic():
+                row = self.select_for_update().filter(name=spec["name"]).first()
+                if new and row is not None:
+                    raise _taken("profile", spec["name"])
+                created = row is None
+                row = row or MappingProfile(name=spec["name"])
+                row.direction = direction
+                row.description = spec.get("description", "")[:300]
+                row.spec = {k: v for k, v in spec.items() if k != "name"}
+                row.updated_at = timezone.now()
+                row.updated_by = user if getattr(user, "pk", None) else None
+                row.save()
+        except IntegrityError:  # a concurrent create of the same name won the race
+            raise _taken("profile", spec["name"]) from None
         return row, created
 
     def seed_shipped(self) -> list[str]:
@@ -175,6 +341,17 @@ class MappingProfileQuerySet(models.QuerySet):
                 if made:
                     created.append(name)
         return created
+
+
+def check_source_registered(direction: str, spec: dict) -> None:
+    """BadInput unless the data source an input profile names is registered."""
+    if direction != MappingProfile.INPUT:
+        return
+    name = spec.get("source") or DataSource.DEFAULT
+    if not DataSource.objects.filter(name=name).exists():
+        known = ", ".join(DataSource.objects.names()) or "(none)"
+        message = f"no data source {name!r} is registered; registered: {known}"
+        raise BadInput(f"source: {message}", fields={"source": [message]})
 
 
 def shipped_profiles(direction: str) -> dict[str, dict]:
@@ -258,6 +435,31 @@ class MappingProfile(models.Model):
     def validated(self) -> dict:
         """The stored spec, validated again (the validators may have grown since it was saved)."""
         return normalise_document(self.document())[1]
+
+    def uses(self) -> list[str]:
+        """Where the workflow reads this profile (the current config's training / export)."""
+        config = WorkflowConfig.current()
+        revision = f"workflow config revision #{config.pk}" if config else "the shipped workflow"
+        return [
+            f"{key.replace('_', ' ')} of {revision}"
+            for key, name in WorkflowConfig.current_profiles().items()
+            if name == self.name
+        ]
+
+    def remove(self) -> None:
+        """Delete the profile; Conflict (409) naming where it is used when it is in use."""
+        with transaction.atomic():
+            # lock the newest config row: a concurrent revision cannot adopt the profile meanwhile
+            WorkflowConfig.objects.select_for_update().order_by("-id").first()
+            uses = self.uses()
+            if uses:
+                raise Conflict(
+                    f"Mapping profile {self.name!r} is the {' and the '.join(uses)}; choose "
+                    "another profile there first (admin › Workflow config or a blueprint).",
+                    fields={"name": [f"in use: {u}" for u in uses]},
+                    code="in_use",
+                )
+            self.delete()
 
 
 class Blueprint(models.Model):

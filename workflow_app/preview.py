@@ -78,11 +78,11 @@ def mapped_columns(profile: dict, role: str) -> list[dict]:
 
 def preview_profile(profile: dict, rows: int = 10) -> dict:
     """The preview of an input ``profile`` (validated); SourceError when the source won't open."""
-    from registry_app.pipeline.sources import SourceError, open_source
+    from registry_app.pipeline.sources import SourceError
 
     rows = max(0, min(int(rows), MAX_ROWS))
     tables, problems = {}, []
-    with open_source(resolve_source(profile)) as source:
+    with resolve_source(profile).open() as source:
         label = source.label
         for role in TABLES:
             name = profile["tables"].get(role)

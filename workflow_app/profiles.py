@@ -2,7 +2,7 @@
 
 A profile is plain JSON (see ``defaults/plant-default.json``)::
 
-    source           "" (use settings.ROUTING_SOURCE), "sqlite:///…", "odbc:…" or "csv:///…"
+    source           the name of a registered data source ("default" when left empty)
     tables           {"items": name, "operations": name, "work_results": name | null}
     columns          per table: canonical field -> source column
     attributes       [{"name", "column", "kind": categorical|numeric|text, "weight"}]
@@ -20,15 +20,16 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from pathlib import Path
-
-from django.conf import settings
 
 from routing_site.errors import BadInput
 
 DEFAULT_PROFILE_PATH = Path(__file__).resolve().parent / "defaults" / "plant-default.json"
 
 KINDS = ("categorical", "numeric", "text")
+DEFAULT_SOURCE = "default"
+SOURCE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,100}")
 MAX_WEIGHT = 100.0
 TABLES = ("items", "operations", "work_results")
 
@@ -88,9 +89,11 @@ def load_default_profile() -> dict:
         return validate_profile(json.load(fh))
 
 
-def resolve_source(profile: dict) -> str:
-    """The profile's source, or the site's ``ROUTING_SOURCE`` when the profile leaves it empty."""
-    return (profile.get("source") or "").strip() or settings.ROUTING_SOURCE
+def resolve_source(profile: dict):
+    """The registered DataSource the profile names; SourceError (400) when none is."""
+    from workflow_app.models import DataSource
+
+    return DataSource.objects.get_by_name((profile.get("source") or "").strip() or DEFAULT_SOURCE)
 
 
 def unit_factor(profile: dict, spelling: str) -> float | None:
@@ -141,17 +144,17 @@ def validate_profile(spec: dict) -> dict:
 
 
 def _check_source(value, errors: _Errors) -> str:
-    from registry_app.pipeline.sources import SourceError, parse_source
-
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, str):
-        errors.add("source", "must be a string (empty means the site's ROUTING_SOURCE)")
-        return ""
-    try:
-        parse_source(value)
-    except SourceError as exc:
-        errors.add("source", exc.detail)
+    """A source is named, never located: the location belongs to the admin's registration."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_SOURCE
+    if not isinstance(value, str) or not SOURCE_NAME.fullmatch(value.strip()):
+        errors.add(
+            "source",
+            "must name a registered data source (letters, digits, '-' or '_', e.g. "
+            f"{DEFAULT_SOURCE!r}), not a location; an admin registers locations in "
+            "Admin › Data sources, POST /api/v1/sources or manage.py add_source",
+        )
+        return DEFAULT_SOURCE
     return value.strip()
 
 

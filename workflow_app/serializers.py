@@ -16,6 +16,7 @@ from workflow_app.models import (
     DEFAULT_OUTPUT_PROFILE,
     Blueprint,
     BlueprintRevision,
+    DataSource,
     MappingProfile,
     WorkflowConfig,
 )
@@ -28,6 +29,14 @@ class MappingProfileWrite(StrictSerializer):
     )
     description = serializers.CharField(max_length=300, required=False, allow_blank=True)
     spec = serializers.DictField(required=False)
+
+
+class DataSourceWrite(StrictSerializer):
+    name = serializers.CharField(max_length=100, required=False)
+    kind = serializers.ChoiceField(choices=[k for k, _ in DataSource.KIND_CHOICES], required=False)
+    location = serializers.CharField(max_length=1000, required=False)
+    options = serializers.DictField(required=False)
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
 class BlueprintWrite(StrictSerializer):
@@ -47,6 +56,20 @@ def profile_data(row: MappingProfile) -> dict:
         "direction": row.direction,
         "description": row.description,
         "spec": row.spec,
+        "updated_at": row.updated_at.isoformat(),
+        "updated_by": _user(row.updated_by),
+    }
+
+
+def source_data(row: DataSource) -> dict:
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "location": row.shown_location(),
+        "options": row.options,
+        "description": row.description,
+        "created_at": row.created_at.isoformat(),
+        "created_by": _user(row.created_by),
         "updated_at": row.updated_at.isoformat(),
         "updated_by": _user(row.updated_by),
     }

@@ -70,12 +70,13 @@ FALLBACK_DATE_FORMATS = (
 def extract(
     profile: dict, source: str | None = None, progress: Progress | None = None
 ) -> PlantData:
-    """Read and clean the profile's tables from ``source`` (default: the profile's own source)."""
+    """Read and clean the profile's tables from ``source`` (default: the registered data source
+    the profile names)."""
     started = time.perf_counter()
     spec = validate_profile(profile)
     say = progress or (lambda stage, fraction, message: None)
     report = ExtractReport()
-    with open_source(source or resolve_source(spec)) as src:
+    with open_source(source) if source else resolve_source(spec).open() as src:
         say("extract", 0.0, f"reading {spec['tables']['items']} from {src.label}")
         items = _items(src, spec, report)
         say("extract", 0.25, f"{len(items)} items; reading {spec['tables']['operations']}")

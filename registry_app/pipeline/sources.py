@@ -18,6 +18,11 @@ Date and time columns come back as ISO-like text (our own output converters), so
 driver cannot turn into a Python datetime (year 9999, day 0) is a value for extraction to count,
 not an exception that aborts the read. Should a driver still fail mid-table, the table is read
 again column by column and the unreadable column is reported in ``issues`` and left empty.
+
+Confinement (see :mod:`registry_app.pipeline.confinement`): every file a source opens is
+checked first, symlinks resolved, and a refused location answers one message whether or not it
+exists. Table names are taken only from the driver's own listing (``sqlite_master``,
+``cursor.tables()``, the folder's ``*.csv`` files) and quoted by the driver's rules.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from registry_app.pipeline import confinement
 from routing_site.errors import BadInput
 
 FORMS = (
@@ -45,6 +51,30 @@ SQL_TIMESTAMP_TYPES = (93, 11)
 SQL_DATE_TYPES = (91, 9)
 SQL_TIME_TYPES = (92, 10)
 TABLE_TYPES = ("TABLE", "LINK", "SYNONYM")
+
+
+# Options a data source of each kind accepts (none yet); anything else is refused by name.
+OPTIONS: dict[str, tuple[str, ...]] = {"sqlite": (), "odbc": (), "csv": ()}
+KINDS = tuple(OPTIONS)
+PREFIXES = {"sqlite": "sqlite:///", "csv": "csv:///", "odbc": "odbc:"}
+
+
+def source_url(kind: str, location: str) -> str:
+    """The source string ``open_source`` reads for a registered ``kind`` and ``location``."""
+    return PREFIXES[kind] + location
+
+
+def check_options(kind: str, options) -> dict:
+    """``options`` when every key is one ``kind`` accepts; BadInput naming the allowed ones."""
+    if not isinstance(options, dict):
+        raise BadInput("options must be a JSON object.", fields={"options": ["not an object"]})
+    allowed = OPTIONS.get(kind, ())
+    unknown = sorted(k for k in options if k not in allowed)
+    if unknown:
+        listing = ", ".join(allowed) or "none"
+        message = f"unknown option(s) {', '.join(unknown)} for a {kind} source; allowed: {listing}"
+        raise BadInput(f"options: {message}", fields={"options": [message]})
+    return dict(options)
 
 
 class SourceError(BadInput):
@@ -70,13 +100,15 @@ def parse_source(source: str) -> tuple[str, str]:
     )
 
 
-def open_source(source: str) -> Source:
-    """Open ``source`` (see the module docstring for the accepted forms)."""
+def open_source(source: str, default_url: str | None = None) -> Source:
+    """Open ``source`` (see the module docstring for the accepted forms) once confinement
+    allows it; ``default_url`` is the default source's URL (None: ``ROUTING_SOURCE``)."""
     scheme, rest = parse_source(source)
+    confinement.check(scheme, rest, default_url)
     if scheme == "sqlite":
         return SqliteSource(rest)
     if scheme == "csv":
-        return CsvSource(rest)
+        return CsvSource(rest, confinement.policy(default_url))
     return OdbcSource(rest)
 
 
@@ -129,8 +161,9 @@ class Source:
         folded = [t for t in names if t.lower() == name.lower()]
         if folded:
             return folded[0]
-        if self._readable_unlisted(name):
-            return name
+        unlisted = self._readable_unlisted(name)
+        if unlisted:
+            return unlisted
         listing = ", ".join(names) if names else "(none)"
         raise SourceError(
             f"Table {name!r} is not in {self.label}. Available tables: {listing}. "
@@ -138,9 +171,10 @@ class Source:
             fields={"tables": [f"missing table {name!r}"]},
         )
 
-    def _readable_unlisted(self, name: str) -> bool:
-        """Whether a name the listing leaves out can still be read (ODBC overrides this)."""
-        return False
+    def _readable_unlisted(self, name: str) -> str | None:
+        """The driver's own name for an object its listing of tables leaves out but can read
+        (ODBC overrides this); never a name taken from the profile."""
+        return None
 
     def _table_names(self) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -174,9 +208,8 @@ def _existing_file(path_text: str, what: str) -> Path:
     path = Path(path_text).expanduser()
     if not path.exists():
         raise SourceError(
-            f"{what} {path} does not exist. Check the path in the source setting "
-            "(ROUTING_SOURCE or the profile's source); relative paths start from the working "
-            "folder "
+            f"{what} {path} does not exist. Check the data source's location (an admin "
+            "changes it in Admin › Data sources); relative paths start from the working folder "
             f"{Path.cwd()}.",
             fields={"source": [f"missing: {path}"]},
         )
@@ -330,7 +363,7 @@ class CsvSource(Source):
     kind = "csv"
     ENCODINGS = ("utf-8-sig", "cp949", "latin-1")
 
-    def __init__(self, folder_text: str) -> None:
+    def __init__(self, folder_text: str, policy: confinement.Policy | None = None) -> None:
         folder = _existing_file(folder_text, "CSV folder")
         if not folder.is_dir():
             raise SourceError(
@@ -338,9 +371,12 @@ class CsvSource(Source):
             )
         super().__init__(f"csv:///{folder}")
         self.folder = folder
+        self.policy = policy or confinement.policy()
 
     def _table_names(self) -> list[str]:
-        return sorted(p.stem for p in self.folder.glob("*.csv"))
+        """The folder's ``*.csv`` files, less any that is a link to a refused file."""
+        files = self.folder.glob("*.csv")
+        return sorted(p.stem for p in files if p.is_file() and self.policy.permits(p))
 
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         path = self.folder / f"{table}.csv"
@@ -446,6 +482,7 @@ class OdbcSource(Source):
             self.conn = pyodbc.connect(conn_str, autocommit=True)
         except pyodbc.Error as exc:
             raise SourceError(self._connect_message(conn_str, exc)) from exc
+        self.quote_char = self._identifier_quote()
         kinds = [
             (SQL_TIMESTAMP_TYPES, "timestamp"),
             (SQL_DATE_TYPES, "date"),
@@ -478,6 +515,22 @@ class OdbcSource(Source):
             )
         return f"Cannot connect to {self.label}: {text}. {_driver_hint()}"
 
+    def _identifier_quote(self) -> str:
+        """The driver's own identifier quote (SQLite ODBC and mdbtools: ", Access: `)."""
+        try:
+            char = self.conn.getinfo(self.pyodbc.SQL_IDENTIFIER_QUOTE_CHAR) or ""
+        except self.pyodbc.Error:  # pragma: no cover - every driver we know answers it
+            char = ""
+        return char if char in ('"', "`") else "["
+
+    def _quote(self, name: str) -> str:
+        """``name`` quoted by the driver's rules, an embedded quote character doubled."""
+        if self.quote_char == "[":
+            return "[" + name.replace("]", "]]") + "]"
+        return (
+            self.quote_char + name.replace(self.quote_char, self.quote_char * 2) + self.quote_char
+        )
+
     def close(self) -> None:
         try:
             self.conn.close()
@@ -495,18 +548,27 @@ class OdbcSource(Source):
         ]
         return sorted(dict.fromkeys(names))
 
-    def _readable_unlisted(self, name: str) -> bool:
-        """A profile may name an object the listing leaves out (a saved query): try it."""
-        try:
-            self.conn.cursor().execute(f"SELECT * FROM [{name}] WHERE 1 = 0").fetchall()
-        except self.pyodbc.Error:
-            return False
-        return True
+    def _readable_unlisted(self, name: str) -> str | None:
+        """A profile may name a view the table listing leaves out (a saved query, a SQLite
+        view): only a view the driver itself lists, and only when the driver can run it."""
+        views = [
+            r.table_name
+            for r in self.conn.cursor().tables(tableType="VIEW").fetchall()
+            if r.table_name == name or r.table_name.lower() == name.lower()
+        ]
+        for view in sorted(views, key=lambda v: v != name):
+            try:
+                cur = self.conn.cursor().execute(f"SELECT * FROM {self._quote(view)} WHERE 1 = 0")
+                cur.fetchall()
+            except self.pyodbc.Error:
+                continue
+            return view
+        return None
 
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self.conn.cursor()
         try:
-            cur.execute(f"SELECT * FROM [{table}]")
+            cur.execute(f"SELECT * FROM {self._quote(table)}")
         except self.pyodbc.Error as exc:
             raise SourceError(f"Cannot read table {table!r} from {self.label}: {exc}") from exc
         names = [d[0] for d in cur.description]
@@ -527,7 +589,7 @@ class OdbcSource(Source):
         for name in picked:
             cur = self.conn.cursor()
             try:
-                cur.execute(f"SELECT [{name}] FROM [{table}]")
+                cur.execute(f"SELECT {self._quote(name)} FROM {self._quote(table)}")
                 columns[name] = encode_rows(_chunks(cur), [name])[name]
             except (self.pyodbc.Error, ValueError, OverflowError, UnicodeDecodeError) as exc:
                 columns[name] = None

@@ -50,15 +50,15 @@ class Command(BaseCommand):
         self.stdout.write(f"All {len(checks)} checks passed.")
 
     def check_source(self, profile_name: str) -> str:
-        from registry_app.pipeline.sources import open_source
         from workflow_app.config import get_input_profile
         from workflow_app.profiles import resolve_source
 
         profile = get_input_profile(profile_name or None)
-        source = resolve_source(profile)
-        if source.startswith("odbc:"):
-            self._check_odbc_driver(source)
-        with open_source(source) as src:
+        registered = resolve_source(profile)
+        source = f"{registered.name} ({registered.kind}:{registered.shown_location()})"
+        if registered.kind == "odbc":
+            self._check_odbc_driver(registered.location)
+        with registered.open() as src:
             tables = set(src.tables())
         wanted = [t for t in profile["tables"].values() if t]
         missing = [t for t in wanted if t not in tables]

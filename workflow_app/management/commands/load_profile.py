@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from routing_site.errors import DomainError
+from workflow_app.management.commands._errors import command_error
 
 
 class Command(BaseCommand):
@@ -29,11 +30,6 @@ class Command(BaseCommand):
         try:
             row, created = MappingProfile.objects.put(document)
         except DomainError as exc:
-            problems = "\n".join(
-                f"  {field}: {message}"
-                for field, messages in exc.fields.items()
-                for message in messages
-            )
-            raise CommandError(f"{exc.detail}\n{problems}" if problems else exc.detail) from None
+            raise command_error(exc) from None
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} {row.direction} mapping profile {row.name!r} from {path}.")
