@@ -11,7 +11,7 @@ $wheelhouse = if (Test-Path wheelhouse) { @("--no-index", "--find-links", "wheel
 & $py -m pip install -q @wheelhouse -r requirements\base.txt
 & $py manage.py migrate --noinput -v0
 & $py manage.py collectstatic --noinput -v0
-& $py manage.py create_admin admin | Tee-Object -FilePath var\admin-login.txt
+& $py manage.py create_admin admin --login-file var\admin-login.txt
 if (-not (Test-Path var\plant.sqlite)) {
     & $py manage.py make_sample_data --items $items --seed 1 --out var\plant.sqlite
 }

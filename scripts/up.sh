@@ -13,7 +13,8 @@ ADMIN_USER="${ADMIN_USER:-admin}"
 
 $PY manage.py migrate --noinput -v0
 $PY manage.py collectstatic --noinput -v0
-$PY manage.py create_admin "$ADMIN_USER" > var/admin-login.txt
+# the login is kept in var/admin-login.txt, created with mode 0600 (a re-run keeps the file)
+$PY manage.py create_admin "$ADMIN_USER" --login-file var/admin-login.txt
 if [ ! -f var/plant.sqlite ]; then
   $PY manage.py make_sample_data --items "$ITEMS" --seed 1 --out var/plant.sqlite
 fi
@@ -30,7 +31,7 @@ QPID=$!
 trap 'kill $QPID 2>/dev/null || true' EXIT INT TERM
 echo
 echo "Task cluster started (pid $QPID, output in logs/qcluster.out)."
-cat var/admin-login.txt
+cat var/admin-login.txt 2>/dev/null || echo "Admin $ADMIN_USER exists; set a new password with: manage.py create_admin $ADMIN_USER --password ..."
 echo "Console:   http://127.0.0.1:${PORT}/      Admin: http://127.0.0.1:${PORT}/admin/"
 echo "API docs:  http://127.0.0.1:${PORT}/api/v1/docs/"
 echo
