@@ -12,7 +12,9 @@ session (a person logged in to the admin or the console pages).
   (``rml_…``, looked up by its SHA-256) or an access JWT. No CSRF: a header is never ambient.
 
 Cost per request: one JWT signature check or one SHA-256, then at most one indexed query for
-the user and account, cached in-process for 5 s (see :mod:`accounts_app.cache`).
+the user and account, cached in-process for 5 s (see :mod:`accounts_app.cache`). An access JWT
+also costs one indexed look-up of its login session among the ended ones (logout must stop the
+token at once in every process, so that answer is never cached); service tokens do not.
 """
 
 from __future__ import annotations
@@ -25,12 +27,19 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts_app import cache
-from accounts_app.models import TOKEN_PREFIX, ServiceToken, token_digest
+from accounts_app.models import TOKEN_PREFIX, EndedSession, ServiceToken, token_digest
 from accounts_app.roles import role_of
 
 ACCESS_COOKIE = "routing_access"
 REFRESH_COOKIE = "routing_refresh"
 WWW_AUTHENTICATE = 'Bearer realm="api"'
+SESSION_CLAIM = "sid"  # the login session, kept across refreshes
+VERSION_CLAIM = "tv"  # the account's token_version when the session began
+
+
+def session_of(token) -> str:
+    """The login session of a JWT (tokens from before sessions had ids: their own jti)."""
+    return str(token.get(SESSION_CLAIM) or token[jwt_settings.JTI_CLAIM])
 
 
 class CsrfFailed(exceptions.PermissionDenied):
@@ -59,7 +68,11 @@ def user_for_access_token(raw: str) -> tuple:
     except TokenError:
         return None, None
     user = load_user(token.get(jwt_settings.USER_ID_CLAIM))
-    return (user, token) if user is not None else (None, None)
+    if user is None or token.get(VERSION_CLAIM, 0) != user.account.token_version:
+        return None, None  # the account's sessions were ended after this token was issued
+    if EndedSession.objects.is_ended(session_of(token)):
+        return None, None  # logged out
+    return user, token
 
 
 def user_for_service_token(raw: str) -> tuple:

@@ -4,34 +4,24 @@ No account enumeration: an unknown user and a wrong password get the same messag
 the same password hash). Only with the *right* password does the answer say more ("awaiting
 approval", "not active").
 
-Throttling: after ``FAILURE_LIMIT`` failures for one username from one address within
-``FAILURE_WINDOW_S``, further attempts are refused with 429 and Retry-After without checking
-the password, and each refusal is logged on the ``routing`` logger at WARNING. The failures
-are counted in Django's cache: per process with the default local-memory cache, shared when a
-shared cache (Redis, database) is configured. The address is REMOTE_ADDR; X-Forwarded-For is
-not trusted, since any client can send it.
+The check is ``django.contrib.auth.authenticate``, so django-axes counts the failures and
+locks a username out from an address after too many (see :mod:`accounts_app.throttle`); the
+admin's login form goes the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import math
-import time
-
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.contrib.auth import authenticate, user_logged_in
+from django.contrib.auth.backends import ModelBackend
 from rest_framework.exceptions import Throttled
 
+from accounts_app import throttle
 from accounts_app.models import AccountStatus
 from accounts_app.roles import role_of
 from routing_site.errors import DomainError
 
-log = logging.getLogger("routing")
-
-FAILURE_LIMIT = 5
-FAILURE_WINDOW_S = 15 * 60
 GENERIC_FAILURE = "Unknown username or wrong password."
+PASSWORD_BACKEND = "accounts_app.login.PasswordBackend"
 
 
 class InvalidCredentials(DomainError):
@@ -49,54 +39,31 @@ class AccountInactive(DomainError):
     code = "account_inactive"
 
 
-class LoginThrottle:
-    """Recent failures of one (username, address) pair, as timestamps in the cache."""
+class PasswordBackend(ModelBackend):
+    """Django's model backend, except that the password check also answers for inactive
+    users (so the login can tell a pending account "awaiting approval"). It never restores
+    the session of an inactive user."""
 
-    def __init__(self, username: str, address: str):
-        pair = f"{username.strip().lower()}|{address}".encode()
-        self.key = "login-failures:" + hashlib.sha256(pair).hexdigest()
-        self.username, self.address = username, address
+    def user_can_authenticate(self, user) -> bool:
+        return True  # the login decides what an inactive account is told
 
-    def _recent(self) -> list[float]:
-        horizon = time.time() - FAILURE_WINDOW_S
-        return [t for t in cache.get(self.key, []) if t > horizon]
-
-    def check(self) -> None:
-        recent = self._recent()
-        if len(recent) < FAILURE_LIMIT:
-            return
-        wait = max(1, math.ceil(recent[-FAILURE_LIMIT] + FAILURE_WINDOW_S - time.time()))
-        log.warning(
-            "login throttled for %r from %s: %d failures in %d min, retry in %d s",
-            self.username,
-            self.address,
-            len(recent),
-            FAILURE_WINDOW_S // 60,
-            wait,
-            extra={"username": self.username, "client": self.address, "retry_after": wait},
-        )
-        raise Throttled(wait=wait, detail="Too many failed logins.")
-
-    def failed(self) -> None:
-        recent = self._recent()[-FAILURE_LIMIT:] + [time.time()]
-        cache.set(self.key, recent, FAILURE_WINDOW_S)
-
-    def reset(self) -> None:
-        cache.delete(self.key)
+    def get_user(self, user_id):
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
 
 
-def check_credentials(username: str, password: str, address: str):
-    """The user, if the password is right and the account may log in; else a DomainError."""
-    throttle = LoginThrottle(username, address)
-    throttle.check()
-    user = get_user_model().objects.select_related("account").filter(username=username).first()
+def check_credentials(request, username: str, password: str):
+    """The user, if the password is right and the account may log in; else a DomainError
+    (``Throttled`` while the username is locked out from this address)."""
+    django_request = getattr(request, "_request", request)
+    try:
+        user = authenticate(django_request, username=username, password=password)
+    finally:
+        throttle.release(django_request)
+    if getattr(django_request, "axes_locked_out", False):
+        raise Throttled(wait=throttle.retry_after(django_request), detail="Too many failed logins.")
     if user is None:
-        get_user_model()().set_password(password)  # the same cost as checking a real one
-    if user is None or not user.check_password(password):
-        throttle.failed()
-        log.info("login refused for %r from %s", username, address)
         raise InvalidCredentials(GENERIC_FAILURE)
-    throttle.reset()
     if role_of(user) is None:
         account = getattr(user, "account", None)
         if account is not None and account.status == AccountStatus.PENDING:
@@ -105,3 +72,9 @@ def check_credentials(username: str, password: str, address: str):
             )
         raise AccountInactive("This account is not active; ask an administrator.")
     return user
+
+
+def logged_in(request, user) -> None:
+    """Record a successful API login (last_login; axes forgets the pair's failures)."""
+    django_request = getattr(request, "_request", request)
+    user_logged_in.send(sender=user.__class__, request=django_request, user=user)

@@ -7,9 +7,18 @@ it is a service account. Decisions are verbs on the model (:meth:`Account.approv
 its :class:`AccountAudit` row in that same transaction, so the trail never disagrees with the
 accounts.
 
-Roles map onto Django's flags for people: an approved *admin* is a staff superuser (the admin
-site is the operations console), engineers and viewers are neither. Service accounts never get
-the flags; they have no usable password and authenticate only with a :class:`ServiceToken`.
+The role lives in one place, ``Account.role``, and changes only through
+:meth:`Account.change_role` (which :meth:`Account.approve` uses for an approved account). Django's
+flags follow it for people: an approved *admin* is a staff superuser (the admin site is the
+operations console), engineers and viewers are neither. Unticking Staff or Superuser of an admin
+in Admin › Users demotes the account to viewer through that same method (see
+:mod:`accounts_app.signals`). Service accounts never get the flags; they have no usable password
+and authenticate only with a :class:`ServiceToken`.
+
+Sessions: every JWT carries the account's ``token_version`` (claim ``tv``) and a login-session id
+(claim ``sid``). :meth:`Account.end_sessions` (a password change, a deactivation, a role change)
+bumps the version and blacklists every refresh token of the user; logout records the session id
+in :class:`EndedSession`, which every process reads.
 """
 
 from __future__ import annotations
@@ -22,8 +31,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
+from django.db.models import F
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts_app import cache
 from accounts_app.roles import Role
@@ -115,6 +128,9 @@ class Account(models.Model):
         related_name="+",
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    token_version = models.PositiveIntegerField(
+        default=0, help_text="Raised to end every token of the user (claim 'tv' of the JWTs)."
+    )
 
     objects = AccountQuerySet.as_manager()
 
@@ -129,34 +145,39 @@ class Account(models.Model):
         return self.user.get_username()
 
     def approve(self, role: str, by=None, via: str = "admin") -> bool:
-        """Approve with ``role`` (or change the role). False when nothing changed."""
-        if role not in Role.values:
-            raise BadInput(
-                f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.",
-                fields={"role": [f"choose one of {', '.join(Role.values)}"]},
-            )
+        """Approve with ``role``; for an approved account, change its role. False when nothing
+        changed."""
+        _check_role(role)
         self._refuse_self(by)
         with transaction.atomic():
-            account = Account.objects.select_for_update().select_related("user").get(pk=self.pk)
-            user = account.user
-            if account.status == AccountStatus.APPROVED and account.role == role and user.is_active:
-                return False
-            account.status, account.role = AccountStatus.APPROVED, role
-            account.approved_by, account.approved_at = by, timezone.now()
-            account.save()  # before the user: the user's post_save must find it approved
-            user.is_active = True
-            if not account.is_service:
-                user.is_staff = user.is_superuser = role == Role.ADMIN
-            user.save(update_fields=["is_active", "is_staff", "is_superuser"])
-            AccountAudit.record(AuditAction.APPROVE, account, by=by, via=via, role=role)
+            account = self._locked()
+            if account.status == AccountStatus.APPROVED and account.user.is_active:
+                changed = account._change_role(role, by, via)
+            else:
+                account._approve(role, by, via)
+                changed = True
         self._reload(account)
-        return True
+        return changed
+
+    def change_role(self, role: str, by=None, via: str = "admin", note: str = "") -> bool:
+        """The one place where an approved account's role changes: audited, and it ends every
+        token of the user (a new role takes a new login). False when it already had ``role``."""
+        _check_role(role)
+        self._refuse_self(by)
+        with transaction.atomic():
+            account = self._locked()
+            if account.status != AccountStatus.APPROVED:
+                raise Conflict("Only an approved account has a role to change; approve it first.")
+            changed = account._change_role(role, by, via, note)
+        self._reload(account)
+        return changed
 
     def reject(self, by=None, via: str = "admin") -> bool:
-        """Refuse (or withdraw) access: the user is deactivated. False when already rejected."""
+        """Refuse (or withdraw) access: the user is deactivated and their tokens end (the
+        deactivation does that, see :mod:`accounts_app.signals`). False when already rejected."""
         self._refuse_self(by)
         with transaction.atomic():
-            account = Account.objects.select_for_update().select_related("user").get(pk=self.pk)
+            account = self._locked()
             user = account.user
             if account.status == AccountStatus.REJECTED and not user.is_active:
                 return False
@@ -169,15 +190,91 @@ class Account(models.Model):
         self._reload(account)
         return True
 
+    def change_password(self, password: str):
+        """Set a new password after Django's password rules; every token of the user ends (the
+        user's signal does that, for every way a password changes). Returns the user."""
+        user = self.user
+        try:
+            validate_password(password, user)
+        except DjangoValidationError as exc:
+            reasons = list(exc.messages)
+            raise BadInput(f"password: {reasons[0]}", fields={"password": reasons}) from None
+        with transaction.atomic():
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        self.refresh_from_db(fields=["token_version"])
+        return user
+
+    def end_sessions(self, reason: str, by=None, via: str = "") -> None:
+        """End every refresh and access token of the user, in every process.
+
+        Refresh tokens are blacklisted in the database at once; access tokens stop when the
+        processes' user cache (at most ``AUTH_CACHE_SECONDS``) sees the new ``token_version``.
+        """
+        with transaction.atomic():
+            Account.objects.filter(pk=self.pk).update(token_version=F("token_version") + 1)
+            live = OutstandingToken.objects.filter(
+                user_id=self.user_id, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+            )
+            BlacklistedToken.objects.bulk_create(
+                [BlacklistedToken(token=token) for token in live], ignore_conflicts=True
+            )
+            AccountAudit.record(AuditAction.SESSIONS_ENDED, self, by=by, via=via, note=reason)
+            user_id = self.user_id
+            transaction.on_commit(lambda: cache.forget_user(user_id))
+        self.refresh_from_db(fields=["token_version"])
+        cache.forget_user(self.user_id)
+
+    def _locked(self) -> Account:
+        return Account.objects.select_for_update().select_related("user").get(pk=self.pk)
+
+    def _approve(self, role: str, by, via: str) -> None:
+        self.status, self.role = AccountStatus.APPROVED, role
+        self.approved_by, self.approved_at = by, timezone.now()
+        self.save()  # before the user: the user's post_save must find it approved
+        self.user.is_active = True
+        self._sync_flags()
+        AccountAudit.record(AuditAction.APPROVE, self, by=by, via=via, role=role)
+
+    def _change_role(self, role: str, by, via: str, note: str = "") -> bool:
+        if self.role == role:
+            return False
+        before, self.role = self.role, role
+        self.approved_by, self.approved_at = by, timezone.now()
+        self.save(update_fields=["role", "approved_by", "approved_at"])
+        self._sync_flags()
+        AccountAudit.record(
+            AuditAction.ROLE_CHANGED, self, by=by, via=via, role=role,
+            note=note or f"was {before or 'none'}",
+        )  # fmt: skip
+        self.end_sessions(f"role changed from {before or 'none'} to {role}", by=by, via=via)
+        return True
+
+    def _sync_flags(self) -> None:
+        """Django's flags follow the role (people only); saving runs the user's signals."""
+        user = self.user
+        if not self.is_service:
+            user.is_staff = user.is_superuser = self.role == Role.ADMIN
+        user.save(update_fields=["is_active", "is_staff", "is_superuser"])
+
     def _refuse_self(self, by) -> None:
         if by is not None and by.pk == self.user_id:
             raise Conflict("You cannot approve, reject or change the role of your own account.")
 
     def _reload(self, fresh: Account) -> None:
-        for field in ("status", "role", "approved_by", "approved_at"):
+        fresh.refresh_from_db(fields=["token_version"])
+        for field in ("status", "role", "approved_by", "approved_at", "token_version"):
             setattr(self, field, getattr(fresh, field))
         self.user = fresh.user
         cache.forget_user(self.user_id)
+
+
+def _check_role(role: str) -> None:
+    if role not in Role.values:
+        raise BadInput(
+            f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.",
+            fields={"role": [f"choose one of {', '.join(Role.values)}"]},
+        )
 
 
 class AuditAction(models.TextChoices):
@@ -186,6 +283,8 @@ class AuditAction(models.TextChoices):
     REJECT = "reject", "Rejected"
     TOKEN_ISSUED = "token_issued", "Service token issued"
     TOKEN_REVOKED = "token_revoked", "Service token revoked"
+    ROLE_CHANGED = "role_changed", "Role changed"
+    SESSIONS_ENDED = "sessions_ended", "Sessions ended"
 
 
 class AccountAudit(models.Model):
@@ -328,3 +427,55 @@ class ServiceToken(models.Model):
                 # bookkeeping only: a busy or read-only database must never fail the request
                 # that is using the token (it is retried after the next interval)
                 logging.getLogger("routing").debug("token %s: last use not recorded", self.pk)
+
+
+class EndedSessionQuerySet(models.QuerySet):
+    def end(self, sid: str, user_id, lifetime: timedelta) -> None:
+        """Refuse the access tokens of login session ``sid`` from now on (logout).
+
+        The row is kept as long as an access token of the session can still be valid
+        (``lifetime``: the access-token lifetime); older rows are pruned here.
+        """
+        now = timezone.now()
+        self.filter(expires_at__lt=now).delete()
+        self.get_or_create(sid=sid, defaults={"user_id": user_id, "expires_at": now + lifetime})
+
+    def is_ended(self, sid: str) -> bool:
+        return self.filter(sid=sid).exists()  # the unique index on sid serves this
+
+
+class EndedSession(models.Model):
+    """A login session ended by logout. Every process reads this table on each request made
+    with an access JWT, so the token is refused at once everywhere, not after its lifetime."""
+
+    sid = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    ended_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    objects = EndedSessionQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"session {self.sid[:8]}… ended {self.ended_at:%Y-%m-%d %H:%M}"
+
+
+class LoginGate(models.Model):
+    """Password checks in flight for one (username, address) pair.
+
+    django-axes counts failures only after a password was checked, so concurrent attempts could
+    all pass its "locked?" test first. The login claims a slot here, under a row lock, before
+    the password is checked (see :mod:`accounts_app.throttle`): failures plus checks in flight
+    never exceed the limit. Slots older than ``STALE_AFTER`` (a process that died mid-check)
+    are ignored.
+    """
+
+    STALE_AFTER = timedelta(minutes=2)
+
+    key = models.CharField(max_length=64, unique=True)
+    in_flight = models.PositiveIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.key[:8]}… ({self.in_flight} in flight)"

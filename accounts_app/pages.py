@@ -1,6 +1,6 @@
 """The login, signup and logout pages: plain forms posted to Django views.
 
-The login page checks the password exactly as the API does (same messages, same throttle),
+The login page checks the password exactly as the API does (same messages, same lockout),
 then opens a Django session (console pages use ``login_required``; the admin) *and* sets the
 JWT cookies, so the pages' own API calls authenticate with the cheap access cookie.
 """
@@ -19,15 +19,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework.exceptions import Throttled
 
-from accounts_app import tokens
-from accounts_app.authentication import REFRESH_COOKIE
-from accounts_app.login import check_credentials
+from accounts_app import throttle, tokens
+from accounts_app.authentication import ACCESS_COOKIE, REFRESH_COOKIE
+from accounts_app.login import PASSWORD_BACKEND, check_credentials
 from accounts_app.models import Account
 from accounts_app.serializers import SignupSerializer
-from accounts_app.views import SIGNUP_RECEIVED, SignupThrottle, client_address
+from accounts_app.views import SIGNUP_RECEIVED, SignupThrottle
 from routing_site.errors import DomainError
-
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def _next_url(request) -> str:
@@ -59,16 +57,13 @@ class LoginPage(View):
             context["error"] = "Enter your username and password."
             return render(request, self.template, context, status=400)
         try:
-            user = check_credentials(username, password, client_address(request))
-        except Throttled as exc:
-            context["error"] = f"Too many failed logins; try again in {exc.wait // 60 + 1} min."
-            response = render(request, self.template, context, status=429)
-            response["Retry-After"] = str(int(exc.wait))
-            return response
+            user = check_credentials(request, username, password)
+        except Throttled:
+            return throttle.lockout_response(request)
         except DomainError as exc:
             context["error"] = exc.detail
             return render(request, self.template, context, status=exc.status_code)
-        start_session(request, user, backend=MODEL_BACKEND)
+        start_session(request, user, backend=PASSWORD_BACKEND)
         response = redirect(context["next"])
         tokens.set_auth_cookies(response, request, tokens.issue_pair(user))
         return response
@@ -108,9 +103,9 @@ class LogoutPage(View):
         return render(request, self.template, {})
 
     def post(self, request):
-        raw = request.COOKIES.get(REFRESH_COOKIE)
-        if raw:
-            tokens.blacklist(raw)
+        tokens.end_session(
+            request.COOKIES.get(REFRESH_COOKIE, ""), request.COOKIES.get(ACCESS_COOKIE, "")
+        )
         end_session(request)
         messages.info(request, "You have been logged out.")
         response = redirect(settings.LOGIN_URL)

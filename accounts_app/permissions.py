@@ -1,4 +1,4 @@
-"""Role permissions for the API: viewer < engineer < admin (superusers count as admin).
+"""Role permissions for the API: viewer < engineer < admin (``Account.role``).
 
 No credentials (or invalid ones) → 401 ``not_authenticated``: DRF raises NotAuthenticated
 because our authentication classes define ``authenticate_header``. Authenticated with too low

@@ -1,7 +1,9 @@
-"""Roles of the console: viewer < engineer < admin. Superusers always count as admin.
+"""Roles of the console: viewer < engineer < admin.
 
-A user has a role only while their account is approved and active; a pending, rejected or
-deactivated account has none, so every permission check refuses it.
+The role has one source of truth, ``Account.role`` (changed only by ``Account.change_role``);
+Django's Staff and Superuser flags follow it and are never read here. A user has a role only
+while their account is approved and active; a pending, rejected or deactivated account has
+none, so every permission check refuses it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ def role_of(user) -> str | None:
     """The user's effective role, or None when they may not use the console at all."""
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    if user.is_superuser:
-        return Role.ADMIN.value
     account = getattr(user, "account", None)  # RelatedObjectDoesNotExist is an AttributeError
     if account is None or account.status != "approved" or not account.role:
         return None

@@ -26,6 +26,20 @@ class SignupSerializer(serializers.Serializer):
         return attrs
 
 
+class PasswordChangeSerializer(serializers.Serializer):
+    """``context["user"]``: whose password changes (the rules are checked by the model)."""
+
+    current_password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
+    password = serializers.CharField(
+        max_length=256, trim_whitespace=False, write_only=True, help_text="The new password."
+    )
+
+    def validate_current_password(self, value: str) -> str:
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("This is not your current password.")
+        return value
+
+
 class LoginSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)

@@ -1,4 +1,4 @@
-"""The auth API under /api/v1/auth/: signup, login, refresh, logout, me, and account approval.
+"""The auth API under /api/v1/auth/: signup, login, refresh, logout, me, password, approval.
 
 Cookie mode (the console): login sets HttpOnly cookies and answers ``{"user", "role"}``;
 refresh and logout read the refresh cookie and then require the CSRF header, like every other
@@ -10,41 +10,45 @@ answers the tokens in the body and sets no cookie; refresh and logout then take
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth import logout as end_session
-from django.contrib.auth.models import update_last_login
+from django.contrib.auth import logout as end_page_session
+from django.contrib.auth import update_session_auth_hash
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.authentication import get_authorization_header
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts_app import tokens
-from accounts_app.authentication import ACCESS_COOKIE, REFRESH_COOKIE, enforce_csrf
-from accounts_app.login import check_credentials
-from accounts_app.models import Account
+from accounts_app.authentication import (
+    ACCESS_COOKIE,
+    REFRESH_COOKIE,
+    BearerTokenAuthentication,
+    enforce_csrf,
+)
+from accounts_app.login import check_credentials, logged_in
+from accounts_app.models import TOKEN_PREFIX, Account
 from accounts_app.permissions import IsAdminRole
 from accounts_app.roles import role_of
 from accounts_app.serializers import (
     ApproveSerializer,
     LoginSerializer,
+    PasswordChangeSerializer,
     RefreshSerializer,
     SignupSerializer,
     UserListQuerySerializer,
     account_body,
     me_body,
 )
+from accounts_app.throttle import client_address
 
 SIGNUP_RECEIVED = {
     "status": "pending",
     "detail": "Request received. An administrator will review it; "
     "you can log in once it is approved.",
 }
-
-
-def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 class SignupThrottle(AnonRateThrottle):
@@ -82,8 +86,8 @@ class LoginView(PublicAPIView):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = check_credentials(data["username"], data["password"], client_address(request))
-        update_last_login(None, user)
+        user = check_credentials(request, data["username"], data["password"])
+        logged_in(request, user)
         refresh = tokens.issue_pair(user)
         return _session_response(request, user, refresh, in_body=data["token"], login=True)
 
@@ -101,14 +105,15 @@ class RefreshView(PublicAPIView):
 class LogoutView(PublicAPIView):
     @extend_schema(request=RefreshSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
-        """Blacklist the refresh token, clear the cookies, end the page session. Idempotent."""
+        """End the login session: its refresh token is blacklisted and its access tokens are
+        refused at once, in every process; clear the cookies, end the page session.
+        Idempotent."""
         raw, from_cookie = _refresh_token(request)
         cookies = (settings.SESSION_COOKIE_NAME, ACCESS_COOKIE, REFRESH_COOKIE)
         if not from_cookie and any(name in request.COOKIES for name in cookies):
             enforce_csrf(request)  # a browser session is being ended: same rule as any POST
-        if raw:
-            tokens.blacklist(raw)
-        end_session(request._request)
+        tokens.end_session(raw, _access_token(request))
+        end_page_session(request._request)
         response = Response({"status": "logged_out"})
         tokens.clear_auth_cookies(response)
         return response
@@ -118,6 +123,21 @@ class MeView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response(me_body(request.user))
+
+
+class PasswordView(APIView):
+    @extend_schema(request=PasswordChangeSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request):
+        """Change your password (the password rules apply). Every other session and token of
+        yours ends; this client gets a new pair (cookies, or in the body for a bearer JWT)."""
+        serializer = PasswordChangeSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        user = request.user.account.change_password(serializer.validated_data["password"])
+        update_session_auth_hash(request._request, user)  # this browser stays logged in
+        in_body = isinstance(request.successful_authenticator, BearerTokenAuthentication)
+        return _session_response(
+            request, user, tokens.issue_pair(user), in_body=in_body, login=False
+        )
 
 
 class UserListView(APIView):
@@ -168,6 +188,15 @@ def _refresh_token(request) -> tuple[str, bool]:
     if raw:
         enforce_csrf(request)
     return raw, bool(raw)
+
+
+def _access_token(request) -> str:
+    """The access JWT this request carries (header or cookie), if any."""
+    parts = get_authorization_header(request).split()
+    if len(parts) == 2 and parts[0].lower() == b"bearer":
+        raw = parts[1].decode("ascii", "replace")
+        return "" if raw.startswith(TOKEN_PREFIX) else raw
+    return request.COOKIES.get(ACCESS_COOKIE, "")
 
 
 def _session_response(request, user, refresh, in_body: bool, login: bool) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,15 +47,26 @@ def envpath(name: str, default: Path) -> Path:
 
 
 def _secret_from_file(path: Path) -> str:
-    """Read a generated secret from ``var/``, creating it on first run (never in the repo)."""
+    """Read a generated secret from ``var/``, creating it on first run (never in the repo).
+
+    The file is created with mode 0600 in the same call that creates it (``O_CREAT|O_EXCL``):
+    there is no moment where another local user could read it. When two processes start at
+    once, the loser of the ``O_EXCL`` race reads the winner's secret.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        try:
-            path.chmod(0o600)
-        except OSError:  # pragma: no cover - Windows ACLs
-            pass
-    return path.read_text().strip()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    for _ in range(50):  # a racing creator may not have written its secret yet
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise ImproperlyConfigured(f"{path} is empty; delete it to have a new secret generated.")
 
 
 VAR_DIR = envpath("ROUTING_VAR_DIR", BASE_DIR / "var")
@@ -146,7 +158,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -280,3 +295,23 @@ LOGGING = {
         "django": {"handlers": ["console", "app_file"], "level": "WARNING", "propagate": False},
     },
 }
+
+# --- Accounts: password rules, login lockout (django-axes), sessions -------------------------
+# Every password check goes through django-axes first; its attempts live in the database, so
+# all processes (and machines) share one counter. See accounts_app/throttle.py and
+# docs/security.md (how an admin unlocks an account).
+INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.auth") + 1, "axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # turns a lockout into a 429 answer
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts_app.login.PasswordBackend",
+]
+AXES_HANDLER = "accounts_app.throttle.SerialLockoutHandler"
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5", minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", "15", minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "accounts_app.throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts_app.throttle.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"handlers": ["app_file"], "level": "WARNING", "propagate": False}

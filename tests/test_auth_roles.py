@@ -121,14 +121,18 @@ def test_a_stale_cookie_counts_as_no_credentials(waitress_server):
     assert client.get("/levels/viewer")[0] == 200
 
 
-def test_the_role_follows_approvals_within_the_cache_window(waitress_server):
+def test_a_role_change_ends_the_session_and_the_next_login_has_the_new_role(waitress_server):
     user = make_user("someone", "engineer")
     client = HttpClient(waitress_server)
     client.login("someone")
     assert client.get("/levels/engineer")[0] == 200
 
-    user.account.approve("viewer", via="test")  # the verb forgets the cached user at once
+    user.account.approve("viewer", via="test")  # a role change: the verb ends every token
+    assert client.get("/levels/viewer")[0] == 401
+    assert client.post("/api/v1/auth/refresh")[0] == 401
+    client.login("someone")
     assert client.get("/levels/engineer")[0] == 403
+    assert client.get("/levels/viewer")[0] == 200
     user.account.reject(via="test")
     assert client.get("/levels/viewer")[0] == 401
     assert client.post("/api/v1/auth/refresh")[0] == 401
@@ -169,14 +173,16 @@ def test_role_of_refuses_anyone_not_approved(db):
     assert role_of(engineer) is None
 
 
-def test_the_auth_path_costs_at_most_one_query_then_none(db, django_assert_num_queries):
+def test_the_auth_path_costs_the_user_once_then_only_the_logout_check(
+    db, django_assert_num_queries
+):
     user = make_user("someone", "engineer")
     factory = APIRequestFactory()
     factory.cookies[ACCESS_COOKIE] = str(issue_pair(user).access_token)
     clear_auth_cache()
-    with django_assert_num_queries(1):  # the user and account, in one indexed query
+    with django_assert_num_queries(2):  # the user and account; is the session logged out?
         authed, _ = CookieJWTAuthentication().authenticate(Request(factory.get("/")))
         assert role_of(authed) == "engineer"
-    with django_assert_num_queries(0):  # cached for AUTH_CACHE_SECONDS
+    with django_assert_num_queries(1):  # the user is cached; a logout must count at once
         authed, _ = CookieJWTAuthentication().authenticate(Request(factory.get("/")))
         assert role_of(authed) == "engineer"
