@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import time
 
+from django.db import DatabaseError
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -114,14 +116,30 @@ class ItemView(APIView):
 
 class HealthView(APIView):
     permission_classes = [AllowAny]
-    authentication_classes: list = []
 
-    @extend_schema(responses={200: OpenApiResponse(description="Health report")})
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(description="ok or degraded; details only with credentials"),
+            503: OpenApiResponse(description="unavailable: no model can serve"),
+        }
+    )
     def get(self, request):
-        """Active version and manifest check, registry, model, cache, task cluster, uptime."""
+        """``{"status": ok|degraded|unavailable}``; with a login or token also the active
+        version and manifest check, registry, model, cache, task cluster, uptime."""
         body = runtime.health()
+        code = 503 if body["status"] == "unavailable" else 200
+        if not _identified(request):
+            return Response({"status": body["status"]}, status=code)
         body["cluster"] = cluster_heartbeat()
-        return Response(body, status=503 if body["status"] == "unavailable" else 200)
+        return Response(body, status=code)
+
+
+def _identified(request) -> bool:
+    """Whether valid credentials came with the request; bad ones or a dead registry: no."""
+    try:
+        return bool(request.user and request.user.is_authenticated)
+    except (APIException, DatabaseError):
+        return False
 
 
 def cluster_heartbeat() -> dict:

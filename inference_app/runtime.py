@@ -24,6 +24,7 @@ from django.db import connection
 
 from inference_app.loaded import LoadedModel
 from routing_site.errors import ServiceUnavailable
+from routing_site.sqlite.base import registry_problem
 from workflow_app import settings_schema
 
 log = logging.getLogger("routing.runtime")
@@ -105,6 +106,7 @@ class Runtime:
         self._refused_at = 0.0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._hasher: threading.Thread | None = None
         self._stop = threading.Event()
 
     # -- state the request path reads -------------------------------------------------------
@@ -168,13 +170,14 @@ class Runtime:
             rev = settings_revision()
             if rev != self.settings_rev:
                 self._apply_settings(current_settings(), rev)
-            self.registry_ok, self.registry_error = True, ""
+            self._registry_state(registry_problem())
         except Exception as exc:  # database down, locked, or not migrated
             self._registry_unreadable(exc)
             return
         finally:
             if threading.current_thread().name == "runtime-poller":
                 connection.close()  # the poller holds no connection between polls
+        self.check_files()
         if row is None:
             self.active_label = None
             return
@@ -201,13 +204,42 @@ class Runtime:
         self._load_and_swap(pointer["label"], pointer.get("manifest_sha256"))
 
     def _registry_unreadable(self, exc: Exception) -> None:
-        message = f"{type(exc).__name__}: {exc}".strip()
-        first = self.registry_ok or not self.registry_error
-        self.registry_ok, self.registry_error = False, message
-        if first:
-            self.alert("ERROR", f"Registry database unreadable: {message}")
+        self.check_files()
+        self._registry_state(f"unreadable: {type(exc).__name__}: {exc}".strip())
         if self.model is None:
             self._serve_last_verified("the registry cannot be read")
+
+    def _registry_state(self, problem: str) -> None:
+        """Record whether the registry database is usable; alert once when it stops being so."""
+        if problem and problem != self.registry_error:
+            self.alert("ERROR", f"Registry database {problem}")
+        self.registry_ok, self.registry_error = not problem, problem
+
+    # -- the serving version's files, re-checked against the manifest -----------------------
+    def check_files(self) -> None:
+        """Sizes and mtimes on every poll; full hashes every ``RUNTIME_VERIFY_SECONDS``, in a
+        thread of their own so that a long hash never delays a swap."""
+        model = self.model
+        if model is None:
+            return
+        self._add_problems(model, model.changed_files())
+        due = time.time() - model.hashed_at >= settings.RUNTIME_VERIFY_SECONDS
+        if due and not (self._hasher and self._hasher.is_alive()):
+            model.hashed_at = time.time()
+            self._hasher = threading.Thread(
+                target=self._hash_files, args=(model,), name="runtime-hasher", daemon=True
+            )
+            self._hasher.start()
+
+    def _hash_files(self, model: LoadedModel) -> None:
+        self._add_problems(model, model.altered_files())
+
+    def _add_problems(self, model: LoadedModel, found: list[str]) -> None:
+        new = sorted(set(found) - set(model.file_problems))
+        if new:
+            listed = "; ".join(new)
+            self.alert("ERROR", f"Files of {model.label} differ from its manifest: {listed}")
+            model.file_problems = sorted({*model.file_problems, *new})
 
     def _load_and_swap(self, label: str, sha: str | None) -> None:
         folder = settings.MODELS_DIR / label
@@ -274,7 +306,7 @@ class Runtime:
         status = "ok"
         if model is None:
             status = "unavailable"
-        elif degraded or not self.registry_ok:
+        elif degraded or not self.registry_ok or model.file_problems:
             status = "degraded"
         return {
             "status": status,
@@ -283,9 +315,10 @@ class Runtime:
             "serving_version": model.label if model else None,
             "manifest": {
                 "sha256": model.manifest_sha256 if model else None,
-                "verified": model is not None,
+                "verified": model is not None and not model.file_problems,
                 "loaded_at": model.loaded_at if model else None,
                 "load_seconds": round(model.load_seconds, 3) if model else None,
+                "problems": list(model.file_problems) if model else [],
             },
             "registry": {"reachable": self.registry_ok, "error": self.registry_error or None},
             "model_loaded": model is not None,
@@ -303,8 +336,10 @@ class Runtime:
     def _health_detail(self, model) -> str:
         if model is None:
             return self.unavailable_reason()
+        if model.file_problems:
+            return f"Files of {model.label} changed on disk: {'; '.join(model.file_problems)}."
         if not self.registry_ok:
-            return f"Registry unreadable ({self.registry_error}); serving {model.label}."
+            return f"Registry database {self.registry_error}; serving {model.label}."
         why = self.failed.get(self.active_label or "", "loading")
         return f"Active version {self.active_label} not served ({why}); serving {model.label}."
 

@@ -8,8 +8,10 @@ reaches that branch).
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -88,7 +90,19 @@ _DRF_CODES = {
 }
 
 
+def registry_unavailable(exc: DatabaseError) -> dict:
+    """The body of a 503 for a registry database that is missing, read-only or down."""
+    log.error("registry database unavailable: %s", exc)
+    return error_body(
+        "registry_unavailable",
+        f"The registry database cannot be used ({exc}). Retry later; /api/v1/health tells "
+        "the state.",
+    )
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, DatabaseError):
+        return Response(registry_unavailable(exc), status=503, headers={"Retry-After": "30"})
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.detail, exc.fields), status=exc.status_code)
     if isinstance(exc, Http404):
@@ -120,4 +134,7 @@ def json_404(request, exception=None):
 
 
 def json_500(request):
+    exc = sys.exc_info()[1]  # Django calls this inside its ``except`` block
+    if isinstance(exc, DatabaseError):
+        return JsonResponse(registry_unavailable(exc), status=503, headers={"Retry-After": "30"})
     return JsonResponse(error_body("server_error", "Internal error; see the logs."), status=500)

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "django_q",
     "accounts_app",
     "registry_app",
@@ -109,6 +110,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "inference_app.middleware.RequestLogMiddleware",
+    "routing_site.limits.BodyLimitMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,6 +148,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, except that it never creates a missing file (only migrate does) and
+    # opens a file without write permission read-only (routing_site/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "routing_site.sqlite"
     # WAL + a busy timeout + immediate transactions: the web server, the task cluster and the
     # trainer write concurrently, and SQLite's default mode answers "database is locked".
     DATABASES["default"]["OPTIONS"] = {
@@ -208,8 +214,24 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "routing_site.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["routing_site.limits.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# Request limits (routing_site/limits.py): a larger body answers 413, deeper JSON 400.
+API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", str(1024 * 1024), minimum=1024)
+API_MAX_JSON_DEPTH = envint("API_MAX_JSON_DEPTH", "32", minimum=2)
+
+# Content-Security-Policy on every response (django-csp): only this origin, no inline code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Swagger UI's and the admin's icons are data: URIs
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
 }
 
 SPECTACULAR_SETTINGS = {
@@ -220,6 +242,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "routing_site.openapi.document_errors",
+    ],
 }
 
 SIMPLE_JWT = {
@@ -255,6 +281,8 @@ if os.getenv("REDIS_URL"):
 # or new workflow settings (the 2-second contract of the hot swap).
 RUNTIME_POLL_SECONDS = float(os.getenv("RUNTIME_POLL_SECONDS", "0.5"))
 RUNTIME_AUTOLOAD = envbool("RUNTIME_AUTOLOAD", "true")
+# Full SHA-256 re-check of the serving version's files (sizes and mtimes: every poll).
+RUNTIME_VERIFY_SECONDS = envint("RUNTIME_VERIFY_SECONDS", "600", minimum=1)
 NIGHTLY_TRAINING_CRON = os.getenv("NIGHTLY_TRAINING_CRON", "30 2 * * *")
 
 LOG_LEVEL = os.getenv("LOG_LEVEL", "INFO")

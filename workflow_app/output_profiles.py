@@ -31,6 +31,7 @@ import csv
 import io
 import json
 import math
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -299,14 +300,30 @@ def export_rows(profile: dict, routing: dict, operations: list[dict], today: dat
     return columns, rows
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def to_csv(columns: list[str], rows: list[dict]) -> str:
-    """CSV text with a header row; empty cells for missing values."""
+    """CSV text with a header row; empty cells for missing values; formula cells neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([safe_cell(c) for c in columns])
     for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        writer.writerow(["" if row[c] is None else safe_cell(row[c]) for c in columns])
     return buffer.getvalue()
+
+
+def safe_cell(value):
+    """A text that a spreadsheet would run as a formula gets a leading ``'`` (OWASP's advice
+    on CSV injection); numbers, and texts that are plain numbers such as ``-12.5``, stay."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START) or _is_plain_number(value):
+        return value
+    return "'" + value
+
+
+def _is_plain_number(text: str) -> bool:
+    return PLAIN_NUMBER.fullmatch(text) is not None
 
 
 EXAMPLE_ROUTING = {

@@ -97,7 +97,7 @@ class Command(BaseCommand):
     def check_folders(self) -> str:
         folders = [settings.MODELS_DIR, settings.LOG_DIR, settings.VAR_DIR]
         db = settings.DATABASES["default"]
-        if db["ENGINE"].endswith("sqlite3"):
+        if "sqlite" in db["ENGINE"]:
             folders.append(Path(db["NAME"]).parent)
         for folder in folders:
             folder.mkdir(parents=True, exist_ok=True)

@@ -19,13 +19,22 @@ class Command(BaseCommand):
             help="base URL of the running server",
         )
         parser.add_argument("--timeout", type=float, default=10.0)
+        parser.add_argument(
+            "--token",
+            default="",
+            help="bearer token for the health details (default: a one-minute access token of "
+            "an admin account, signed here)",
+        )
 
-    def handle(self, *args, url, timeout, **options):
+    def handle(self, *args, url, timeout, token, **options):
         from registry_app.models import ModelVersion
 
         target = url.rstrip("/") + "/api/v1/health"
+        request = urllib.request.Request(
+            target, headers={"Authorization": f"Bearer {token or self.admin_token()}"}
+        )
         try:
-            with urllib.request.urlopen(target, timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             body = json.loads(exc.read() or b"{}")
@@ -51,3 +60,17 @@ class Command(BaseCommand):
             f"OK: {target} serves {serving}, manifest sha256 {sha[:16]}… matches; "
             f"status {body.get('status')}."
         )
+
+    def admin_token(self) -> str:
+        """Anonymous health answers only its status: sign a short access token for an admin."""
+        from datetime import timedelta
+
+        from django.contrib.auth import get_user_model
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        admin = get_user_model().objects.filter(is_superuser=True, is_active=True).first()
+        if admin is None:
+            raise CommandError("No admin account: run manage.py create_admin, or pass --token.")
+        token = AccessToken.for_user(admin)
+        token.set_exp(lifetime=timedelta(minutes=1))
+        return str(token)

@@ -1,0 +1,1 @@
+"""SQLite registry backend that never creates the database file at run time (only ``migrate``)."""
