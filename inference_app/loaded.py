@@ -23,6 +23,7 @@ class LoadedModel:
     tables: RoutingTables
     loaded_at: float = field(default_factory=time.time)
     load_seconds: float = 0.0
+    ef_search: int = 0  # the index's query ef: answers differ with it, so caches key by it
 
     @classmethod
     def open(
@@ -45,4 +46,5 @@ class LoadedModel:
             index=index,
             tables=tables,
             load_seconds=time.perf_counter() - started,
+            ef_search=int(ef),
         )

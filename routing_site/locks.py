@@ -28,7 +28,8 @@ LOCK_WAIT_S = 30
 
 def lock_key(name: str) -> int:
     """A stable signed 64-bit number for ``name`` (the advisory lock's key)."""
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def serialise(name: str, using: str = "default") -> None:

@@ -64,7 +64,9 @@ DATE_FIELDS = ("valid_from", "valid_to", "inserted_at")
 STANDARD_UNITS: dict[str, float] = {
     **dict.fromkeys(("MIN", "MINS", "MINUTE", "MINUTES", "MINUTEN", "M"), 1.0),
     **dict.fromkeys(("H", "HR", "HRS", "HOUR", "HOURS", "STD", "STUNDE", "STUNDEN"), 60.0),
-    **dict.fromkeys(("S", "SEC", "SECS", "SECOND", "SECONDS", "SEK", "SEKUNDE", "SEKUNDEN"), 1 / 60),
+    **dict.fromkeys(
+        ("S", "SEC", "SECS", "SECOND", "SECONDS", "SEK", "SEKUNDE", "SEKUNDEN"), 1 / 60
+    ),
     **dict.fromkeys(("D", "DAY", "DAYS", "TAG", "TAGE"), 1440.0),
 }
 FALLBACK_DATE_FORMATS = (
