@@ -26,9 +26,9 @@ from inference_app.timesummary import summarize
 from routing_site.errors import DomainError
 
 
-def _options(data: dict) -> dict:
+def _options(data: dict, values: dict) -> dict:
     return predictor.options(
-        runtime.settings,
+        values,
         data.get("quantity", 1.0),
         top_k=data.get("top_k"),
         candidates=data.get("candidates"),
@@ -45,14 +45,14 @@ class PredictView(APIView):
     def post(self, request):
         """Proposed routings for up to 100 items (known codes, new items by attributes, or both)."""
         data = validation.predict_input(request.data)
-        model = runtime.require_model()
+        model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
-        opts = _options(data)
+        opts = _options(data, snapshot.values)
         results, hits = [], 0
         for i, item in enumerate(data["items"]):
-            key = (
-                model.label,
-                runtime.settings_rev,
+            key = runtime.cache_key(
+                model,
+                snapshot,
                 "predict",
                 json.dumps(item, sort_keys=True),
                 json.dumps(opts, sort_keys=True),
@@ -81,10 +81,11 @@ class SimilarView(APIView):
     def post(self, request):
         """Top-K similar items for a code or attributes, with similarity and matched attributes."""
         data = validation.similar_input(request.data)
-        model = runtime.require_model()
+        model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
-        top_k = data.get("top_k") or runtime.settings["top_k"]
-        key = (model.label, runtime.settings_rev, "similar", json.dumps(data, sort_keys=True))
+        top_k = data.get("top_k") or snapshot.values["top_k"]
+        query = json.dumps({**data, "top_k": top_k}, sort_keys=True)
+        key = runtime.cache_key(model, snapshot, "similar", query)
         answer = runtime.cache.get(key)
         request._request.cache_hit = answer is not None
         if answer is None:
@@ -111,7 +112,8 @@ class ItemView(APIView):
         """An item's attributes and current routing(s)."""
         model = runtime.require_model()
         request._request.model_version = model.label
-        return Response(predictor.item_detail(model, code, runtime.settings["prefer_actuals"]))
+        prefer_actuals = runtime.snapshot.values["prefer_actuals"]
+        return Response(predictor.item_detail(model, code, prefer_actuals))
 
 
 class HealthView(APIView):

@@ -26,6 +26,7 @@ class LoadedModel:
     files: dict = field(default_factory=dict)  # path -> (size, mtime_ns) when verified
     file_problems: list = field(default_factory=list)  # found by the runtime's re-checks
     hashed_at: float = field(default_factory=time.time)
+    ef_search: int = 0  # the index's query ef: answers differ with it, so caches key by it
 
     @classmethod
     def open(
@@ -49,6 +50,7 @@ class LoadedModel:
             tables=tables,
             load_seconds=time.perf_counter() - started,
             files=_stats(folder, [e["path"] for e in manifest.get("artifacts", [])]),
+            ef_search=int(ef),
         )
 
     def changed_files(self) -> list[str]:

@@ -76,18 +76,35 @@ def own_routing(model, rt: int, prefer_actuals: bool, percentiles: list[int]) ->
     ops = []
     for op in model.tables.operations(rt):
         setup, per_unit, used = _op_values(op, prefer_actuals)
-        ops.append(
-            _operation_dict(
-                op,
-                setup,
-                per_unit * op.times["run_qty"],
-                {},
-                "actuals" if used else "standard",
-                1,
-                op.actual_orders,
-            )
+        out = _operation_dict(
+            op,
+            setup,
+            per_unit * op.times["run_qty"],
+            {},
+            "actuals" if used else "standard",
+            1,
+            op.actual_orders,
         )
+        out["time_samples"] = _time_samples([setup], [per_unit], op)
+        ops.append(out)
     return ops
+
+
+def _minutes(value: float | None, digits: int) -> float | None:
+    """A time for the answer: None where the source gave none (never a made-up 0)."""
+    return round(value, digits) if value is not None and math.isfinite(value) else None
+
+
+def _time_samples(setups: list[float], runs: list[float], op) -> dict:
+    """How many reference values each time figure rests on (missing ones are not counted)."""
+    counts = {"setup_min": _count_finite(setups), "run_min": _count_finite(runs)}
+    for field in ("queue", "wait", "move"):  # the reference operation's own standard times
+        counts[f"{field}_min"] = _count_finite([op.times[field]])
+    return counts
+
+
+def _count_finite(values: list[float]) -> int:
+    return sum(1 for v in values if math.isfinite(v))
 
 
 def _operation_dict(op, setup, run, stats_by_p, source, samples, orders) -> dict:
@@ -98,12 +115,12 @@ def _operation_dict(op, setup, run, stats_by_p, source, samples, orders) -> dict
         "work_center": op.work_center,
         "work_center_name": op.work_center_name,
         "in_house": op.in_house,
-        "setup_min": round(setup, 3),
-        "run_min": round(run, 4),
+        "setup_min": _minutes(setup, 3),
+        "run_min": _minutes(run, 4),
         "run_qty": op.times["run_qty"],
-        "queue_min": round(op.times["queue"], 3),
-        "wait_min": round(op.times["wait"], 3),
-        "move_min": round(op.times["move"], 3),
+        "queue_min": _minutes(op.times["queue"], 3),
+        "wait_min": _minutes(op.times["wait"], 3),
+        "move_min": _minutes(op.times["move"], 3),
         "time_source": source,
         "samples": samples,
         "actual_orders": orders,
@@ -131,22 +148,32 @@ def candidate_operations(
         ps = sorted(set([50, *percentiles]))
         st, rn = trimmed_stats(setups, weights, ps), trimmed_stats(runs, weights, ps)
         run_qty = op.times["run_qty"] or 1.0
-        extra = {
-            f"p{p}": {"setup_min": round(st[p], 3), "run_min": round(rn[p] * run_qty, 4)}
-            for p in ps
-            if p != 50 and p in st
-        }
-        out.append(
-            _operation_dict(
-                op,
-                st.get(50, 0.0),
-                rn.get(50, 0.0) * run_qty,
-                extra,
-                "actuals" if used_any else "standard",
-                len(routings),
-                orders,
-            )
+        extra = _percentile_figures(st, rn, run_qty, ps)
+        entry = _operation_dict(
+            op,
+            st.get(50),
+            rn[50] * run_qty if 50 in rn else None,
+            extra,
+            "actuals" if used_any else "standard",
+            len(routings),
+            orders,
         )
+        entry["time_samples"] = _time_samples(setups, runs, op)
+        out.append(entry)
+    return out
+
+
+def _percentile_figures(setups: dict, runs: dict, run_qty: float, ps: list[int]) -> dict:
+    """``{"p80": {"setup_min", "run_min"}, …}`` with the figures that rest on any value."""
+    out = {}
+    for p in ps:
+        figures = {}
+        if p in setups:
+            figures["setup_min"] = round(setups[p], 3)
+        if p in runs:
+            figures["run_min"] = round(runs[p] * run_qty, 4)
+        if p != 50 and figures:
+            out[f"p{p}"] = figures
     return out
 
 

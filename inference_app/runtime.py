@@ -84,17 +84,37 @@ class Alert:
     at: float = field(default_factory=time.time)
 
 
+@dataclass(frozen=True)
+class SettingsSnapshot:
+    """The workflow settings and their revision, replaced as one object: a request reads
+    ``runtime.snapshot`` once and computes and caches with that pair only."""
+
+    values: dict
+    revision: int
+
+
 class Runtime:
     def __init__(self):
         self.reset()
+
+    @property
+    def settings(self) -> dict:
+        return self.snapshot.values
+
+    @property
+    def settings_rev(self) -> int:
+        return self.snapshot.revision
+
+    def cache_key(self, model: LoadedModel, snapshot: SettingsSnapshot, *parts) -> tuple:
+        """What a cached answer depends on: the version, its index's ef, the settings."""
+        return (model.label, model.ef_search, snapshot.revision, *parts)
 
     def reset(self) -> None:
         """Forget everything (tests, and ``serve`` before it starts)."""
         if getattr(self, "_thread", None) is not None:
             self.stop()
         self.model: LoadedModel | None = None
-        self.settings: dict = settings_schema.defaults()
-        self.settings_rev = -1
+        self.snapshot = SettingsSnapshot(settings_schema.defaults(), -1)
         self.registry_ok = False
         self.registry_error = ""
         self.active_label: str | None = None  # what the registry says, even if not loaded
@@ -160,16 +180,16 @@ class Runtime:
         """One poll: read the registry, load a new active version and settings if changed."""
         try:
             from registry_app.models import ModelVersion, VersionState
-            from workflow_app.config import current_settings, settings_revision
+            from workflow_app.config import current_settings_and_revision, settings_revision
 
             row = (
                 ModelVersion.objects.filter(state=VersionState.ACTIVE)
                 .values_list("label", "manifest_sha256")
                 .first()
             )
-            rev = settings_revision()
-            if rev != self.settings_rev:
-                self._apply_settings(current_settings(), rev)
+            if settings_revision() != self.settings_rev:
+                self._apply_settings(*current_settings_and_revision())
+            self._retry_ef_search()
             self._registry_state(registry_problem())
         except Exception as exc:  # database down, locked, or not migrated
             self._registry_unreadable(exc)
@@ -241,10 +261,11 @@ class Runtime:
             self.alert("ERROR", f"Files of {model.label} differ from its manifest: {listed}")
             model.file_problems = sorted({*model.file_problems, *new})
 
-    def _load_and_swap(self, label: str, sha: str | None) -> None:
+    def _load_and_swap(self, label: str, sha: str | None, ef_search: int | None = None) -> None:
         folder = settings.MODELS_DIR / label
+        ef_search = ef_search or self.settings.get("hnsw_ef_search")
         try:
-            model = LoadedModel.open(folder, self.settings.get("hnsw_ef_search"), sha or None)
+            model = LoadedModel.open(folder, ef_search, sha or None)
         except Exception as exc:
             why = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
             self.failed[label] = str(why)
@@ -267,13 +288,22 @@ class Runtime:
 
     def _apply_settings(self, values: dict, rev: int) -> None:
         merged = {**settings_schema.defaults(), **values}
-        ef_changed = merged["hnsw_ef_search"] != self.settings.get("hnsw_ef_search")
-        self.cache.resize(merged["cache_size"])
-        self.settings, self.settings_rev = merged, rev
         model = self.model
-        if model is not None and ef_changed:
-            # never change a serving index: open the version again with the new ef, swap it in
-            self._load_and_swap(model.label, model.manifest_sha256)
+        if model is not None and merged["hnsw_ef_search"] != model.ef_search:
+            # never change a serving index: open the version again with the new ef and swap it
+            # in before the new settings are published (cache keys carry the model's own ef)
+            self._load_and_swap(model.label, model.manifest_sha256, merged["hnsw_ef_search"])
+        self.cache.resize(merged["cache_size"])
+        self.snapshot = SettingsSnapshot(merged, rev)
+
+    def _retry_ef_search(self) -> None:
+        """A reopen for a new ``hnsw_ef_search`` that failed is tried again (after a pause)."""
+        model, wanted = self.model, self.settings["hnsw_ef_search"]
+        if model is None or model.ef_search == wanted or model.label != self.active_label:
+            return
+        if time.time() - self._refused_at >= RETRY_REFUSED_S:
+            self.failed.pop(model.label, None)
+            self._load_and_swap(model.label, model.manifest_sha256, wanted)
 
     # -- the last good version, for a start without the registry ----------------------------
     def read_pointer(self) -> dict | None:

@@ -3,7 +3,8 @@
 Per operation: ``setup + run × quantity / run_qty + queue + wait + move`` minutes. The totals add
 the operations up; where an operation carries percentile figures (``p80``, ``p90`` …) the same
 sum is made with them, falling back to the operation's central figures where a percentile is not
-known, so a P90 total is never lower than the P50 one.
+known, so a P90 total is never lower than the P50 one and a P10 total never higher. A time
+the operation does not give (null) adds nothing.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def summarize(operations: list[dict], quantity: float, percentiles: tuple[str, .
             totals[key] += row[key]
         entry = {"seq": op.get("seq"), "op_code": op.get("op_code"), **_rounded(row)}
         for p in percentiles:
-            lead = operation_minutes(op, quantity, op.get(p))["lead_min"]
-            extra[p] += max(lead, row["lead_min"])
-            entry[f"{p}_lead_min"] = round(max(lead, row["lead_min"]), 3)
+            lead = _bounded(p, operation_minutes(op, quantity, op.get(p))["lead_min"], row)
+            extra[p] += lead
+            entry[f"{p}_lead_min"] = round(lead, 3)
         breakdown.append(entry)
     summary = {
         "quantity": quantity,
@@ -60,6 +61,12 @@ def summarize(operations: list[dict], quantity: float, percentiles: tuple[str, .
         summary[f"{p}_lead_min"] = round(extra[p], 3)
     summary["operations"] = breakdown
     return summary
+
+
+def _bounded(label: str, lead: float, central: dict) -> float:
+    """A percentile's lead time on the right side of the central one: ``p10`` ≤ P50 ≤ ``p90``."""
+    below_median = int(label.lstrip("p")) < 50
+    return min(lead, central["lead_min"]) if below_median else max(lead, central["lead_min"])
 
 
 def _rounded(values: dict) -> dict:

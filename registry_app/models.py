@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from routing_site.errors import BadInput, Conflict, NotFound
+from routing_site.locks import serialise
 
 LABEL_RE = re.compile(r"^v\d{4,}$")
 
@@ -120,6 +121,9 @@ class ModelVersion(models.Model):
 
     # -- lifecycle verbs -------------------------------------------------------------------
     def _locked(self) -> ModelVersion:
+        # lifecycle verbs run one at a time: each sees the states the previous one committed
+        # (a row lock alone misses a version another transaction is making active)
+        serialise("model registry")
         return ModelVersion.objects.select_for_update().get(pk=self.pk)
 
     def _check_from(self, verb: str, locked: ModelVersion) -> None:
@@ -166,6 +170,17 @@ class ModelVersion(models.Model):
         from registry_app.pipeline.manifest import verify_version_dir
 
         verify_version_dir(self.path, expected_sha256=self.manifest_sha256 or None)
+        try:
+            self._swap_active(user, comment, action)
+        except IntegrityError:  # the database's one_active_version: another writer won
+            raise Conflict(
+                f"Cannot {action} {self.label}: another version was activated at the same time.",
+                code="state_conflict",
+            ) from None
+        self.refresh_from_db()
+        return self
+
+    def _swap_active(self, user, comment: str, action: str) -> None:
         with transaction.atomic():
             locked = self._locked()
             self._check_from("activate", locked)
@@ -179,8 +194,6 @@ class ModelVersion(models.Model):
             locked.activated_at = timezone.now()
             locked.save(update_fields=["state", "activated_at"])
             AuditEntry.record(locked, action, before, locked.state, user, comment)
-        self.refresh_from_db()
-        return self
 
     @classmethod
     def rollback_target(cls) -> ModelVersion | None:

@@ -260,3 +260,71 @@ def test_null_or_huge_values_on_every_hot_endpoint_answer_400(api, active_model)
     huge = b'{"attributes": {"OUTDIAMETER": ' + b"9" * 400 + b"}}"
     status, body, _ = api.call("POST", "/api/v1/similar", raw=huge)
     assert status == 400 and "attributes.OUTDIAMETER" in body["fields"]
+
+
+def test_it_computes_percentiles_below_50(api, new_item):
+    from inference_app.timesummary import summarize
+    from workflow_app.models import WorkflowConfig
+
+    op = {"setup_min": 20, "run_min": 2, "run_qty": 1, "p10": {"setup_min": 5, "run_min": 1},
+          "p90": {"setup_min": 40, "run_min": 3}}  # fmt: skip
+    summary = summarize([op], 10, ("p10", "p90"))
+    assert (summary["p10_lead_min"], summary["lead_min"], summary["p90_lead_min"]) == (15, 40, 70)
+
+    WorkflowConfig.apply({"percentiles": [10, 90]})
+    runtime.refresh()
+    _, attributes = new_item
+    status, body, _ = api.post("/api/v1/predict", {"items": [{"attributes": attributes}],
+                                                   "quantity": 10})  # fmt: skip
+    assert status == 200, body
+    summaries = [c["time_summary"] for c in body["items"][0]["candidates"]]
+    assert all(s["p10_lead_min"] <= s["lead_min"] <= s["p90_lead_min"] for s in summaries)
+    assert any(s["p10_lead_min"] < s["lead_min"] for s in summaries)  # not clamped to P50
+    ops = [o for c in body["items"][0]["candidates"] for o in c["operations"]]
+    assert all(o["p10"]["setup_min"] <= o["setup_min"] for o in ops if "p10" in o)
+    # every figure says how many reference values it rests on
+    assert all(0 <= o["time_samples"]["setup_min"] <= o["samples"] for o in ops)
+
+
+def test_it_keys_the_similar_cache_by_one_settings_snapshot(api, active_model):
+    from inference_app.runtime import SettingsSnapshot
+
+    code, before = routed_item(), runtime.snapshot
+
+    class PublishedMidRequest(dict):
+        """Settings whose top_k read lets the poller publish top_k=3 at that very moment."""
+
+        def __getitem__(self, key):
+            if key == "top_k" and runtime.snapshot.revision == before.revision:
+                runtime._apply_settings({**before.values, "top_k": 3}, before.revision + 1)
+            return super().__getitem__(key)
+
+    runtime.snapshot = SettingsSnapshot(PublishedMidRequest(before.values), before.revision)
+    status, first, _ = api.post("/api/v1/similar", {"item_code": code})
+    assert status == 200 and len(first["neighbours"]) == 20  # computed with the old settings
+    status, second, _ = api.post("/api/v1/similar", {"item_code": code})
+    assert runtime.settings["top_k"] == 3
+    assert status == 200 and len(second["neighbours"]) == 3  # not the old answer from the cache
+
+
+def test_it_keys_the_cache_by_the_reopened_models_ef_search(api, active_model, monkeypatch):
+    from inference_app import runtime as runtime_module
+    from workflow_app.models import WorkflowConfig
+
+    code = routed_item()
+    with monkeypatch.context() as patched:
+
+        def unreachable(*args, **kwargs):
+            raise OSError("models/ briefly unreachable")
+
+        patched.setattr(runtime_module.LoadedModel, "open", unreachable)
+        WorkflowConfig.apply({"hnsw_ef_search": 40})
+        runtime.refresh()  # the new ef arrives before the version can be reopened with it
+    assert runtime.settings["hnsw_ef_search"] == 40 and runtime.model.ef_search == 100
+    assert api.post("/api/v1/similar", {"item_code": code})[0] == 200
+    misses = runtime.cache.stats()["misses"]
+    monkeypatch.setattr(runtime_module, "RETRY_REFUSED_S", 0.0)
+    runtime.refresh()  # the reopen is tried again
+    assert runtime.model.ef_search == 40 and runtime.health()["refused_versions"] == {}
+    assert api.post("/api/v1/similar", {"item_code": code})[0] == 200
+    assert runtime.cache.stats()["misses"] == misses + 1  # the old index's answer is not reused

@@ -8,9 +8,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts_app.testing import make_user
-from workflow_app.blueprints import DEFAULT_NAME, default_graph, validate_graph
+from workflow_app.blueprints import DEFAULT_NAME, NODE_SETTINGS, default_graph, validate_graph
 from workflow_app.models import Blueprint, BlueprintRevision, MappingProfile, WorkflowConfig
-from workflow_app.settings_schema import defaults
+from workflow_app.settings_schema import SETTINGS, defaults
 
 pytestmark = pytest.mark.django_db
 
@@ -187,6 +187,17 @@ def test_apply_writes_the_node_settings_as_one_config_revision(engineer_api):
     assert response.json()["workflow"]["export_profile"] == "erp-other"
     bp.refresh_from_db()
     assert bp.applied_revision == 1 and bp.applied_config_id == row.pk
+
+
+def test_it_lets_a_blueprint_carry_support_power(engineer_api):
+    owned = [key for keys in NODE_SETTINGS.values() for key in keys if key != "profile"]
+    assert sorted(owned) == sorted(SETTINGS)  # every whitelisted setting has exactly one node
+    assert node(default_graph(), "predictor")["settings"]["support_power"] == 4.0
+    assert any("support_power" in m for m in messages(graph(predictor={"support_power": -1})))
+    bp = Blueprint.create("sharper", graph(predictor={"support_power": 8}))
+    response = engineer_api.post(f"/api/v1/blueprints/{bp.pk}/apply")
+    assert response.status_code == 200, response.json()
+    assert WorkflowConfig.current_values()["support_power"] == 8.0
 
 
 def test_apply_refuses_a_blueprint_whose_profile_is_gone(engineer_api):

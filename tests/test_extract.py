@@ -90,16 +90,33 @@ def test_times_are_minutes_whatever_the_unit_spelling(tmp_path, item_rows):
     assert data.report.problems.get("operations", {}) == {}
 
 
-def test_a_missing_or_unknown_unit_uses_the_default_and_is_counted(tmp_path, item_rows):
+def test_it_treats_an_unknown_time_unit_as_a_bad_value(tmp_path, item_rows):
     ops = [op("A1", 10, unit=None, setup=2), op("A1", 20, unit="fortnight", setup=2), op("A1", 30)]
     profile = small_profile()
     profile["time_units"]["default"] = "H"
     data = extract(profile, plant(tmp_path, item_rows, ops))
-    assert data.operations["setup_min"].tolist() == [120.0, 120.0, 10.0]
+    setup = data.operations["setup_min"].tolist()
+    assert setup[0] == 120.0 and np.isnan(setup[1]) and setup[2] == 10.0  # never the default
+    assert np.isnan(data.operations.loc[1, "run_min"])
     problems = data.report.problems["operations"]
     assert problems["missing time unit (TIME_UNIT): default used"] == 1
-    assert problems["unknown time unit (TIME_UNIT): default used"] == 1
+    assert problems["unknown time unit (TIME_UNIT): times missing (NaN)"] == 1
     assert "FORTNIGHT" in " ".join(data.report.examples["operations"]).upper()
+
+
+def test_it_reads_the_time_unit_spellings_plants_write(tmp_path, item_rows):
+    spellings = {"MIN": 1, "mins": 1, "Minute": 1, "MINUTES": 1, "Min": 1, "h": 60, "HR": 60,
+                 "hrs": 60, "Hour": 60, "HOURS": 60, "Std": 60, "STD": 60, "s": 1 / 60,
+                 "SEC": 1 / 60, "Secs": 1 / 60, "Sek": 1 / 60, "d": 1440, "DAY": 1440,
+                 "Days": 1440}  # fmt: skip
+    ops = [op("A1", 10 * (i + 1), unit=u, setup=3.0) for i, u in enumerate(spellings)]
+    profile = small_profile()  # the profile's own lists lack MINS, Std, Sek and the days
+    profile["time_units"] = {"default": "min", "minutes": ["MIN"], "hours": ["H"],
+                             "seconds": ["S"]}  # fmt: skip
+    data = extract(profile, plant(tmp_path, item_rows, ops))
+    expected = [3.0 * minutes for minutes in spellings.values()]
+    assert data.operations["setup_min"].tolist() == pytest.approx(expected, rel=1e-12)
+    assert data.report.problems.get("operations", {}) == {}
 
 
 def test_bad_values_are_counted_and_never_fatal(tmp_path, item_rows):

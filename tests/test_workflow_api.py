@@ -74,6 +74,50 @@ def test_a_bad_patch_is_400_naming_the_key_and_changes_nothing(body, key):
     assert WorkflowConfig.current_values() == values
 
 
+def refused(body: dict) -> dict:
+    """PATCH ``body``; assert 400 and that no revision was written; return the error body."""
+    WorkflowConfig.apply({"top_k": 12})
+    rows, values = WorkflowConfig.objects.count(), WorkflowConfig.current_values()
+    response = patch(client_for("engineer"), body)
+    assert response.status_code == 400, response.json()
+    assert WorkflowConfig.objects.count() == rows and WorkflowConfig.current_values() == values
+    return response.json()
+
+
+def test_it_refuses_feature_weights_that_are_all_zero():
+    from workflow_app.profiles import load_default_profile
+
+    names = [a["name"] for a in load_default_profile()["attributes"]]
+    answer = refused({"feature_weights": dict.fromkeys(names, 0)})
+    assert answer["error"] == "invalid_setting"
+    assert "above 0" in answer["fields"]["feature_weights"][0]
+    # switching some attributes off is fine while one keeps a weight
+    some_off = patch(client_for("engineer"), {"feature_weights": dict.fromkeys(names[1:], 0)})
+    assert some_off.status_code == 200, some_off.json()
+
+
+def test_it_refuses_feature_weights_naming_no_attribute_of_the_training_profile():
+    answer = refused({"feature_weights": {"PART_TYPE": 2, "NO_SUCH_COLUMN": 3}})
+    message = answer["fields"]["feature_weights"][0]
+    assert "NO_SUCH_COLUMN" in message and "not an attribute of the training profile" in message
+    assert "PART_TYPE" in message.split("known:")[1]  # the known names are listed
+
+
+@pytest.mark.parametrize(
+    "body, key, words",
+    [
+        ({"feature_weights": {f"A{i}": 1 for i in range(501)}}, "feature_weights", "at most 500"),
+        ({"feature_weights": {"PART_TYPE": 1e308}}, "feature_weights", "between 0 and 100"),
+        ({"routing_rules": {"allowed_op_codes": ["X" * 101]}}, "routing_rules", "at most 100"),
+        ({"routing_rules": {"mandatory_final_ops": ["Q"] * 501}}, "routing_rules", "at most 500"),
+        ({"support_power": 1e300}, "support_power", "at most"),
+    ],
+)
+def test_it_refuses_oversize_setting_values(body, key, words):
+    answer = refused(body)
+    assert list(answer["fields"]) == [key] and words in answer["fields"][key][0]
+
+
 def test_an_empty_or_non_object_patch_is_400():
     engineer = client_for("engineer")
     assert patch(engineer, {}).status_code == 400

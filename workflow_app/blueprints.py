@@ -29,8 +29,8 @@ NODE_SETTINGS: dict[str, tuple[str, ...]] = {
     "index": ("hnsw_m", "hnsw_ef_construction", "hnsw_ef_search"),
     "registry": ("eval_sample",),
     "runtime": ("cache_size",),
-    "predictor": ("top_k", "candidates", "min_similarity", "percentiles", "prefer_actuals",
-                  "routing_rules"),
+    "predictor": ("top_k", "candidates", "min_similarity", "percentiles", "support_power",
+                  "prefer_actuals", "routing_rules"),
     "exporter": ("profile",),
 }  # fmt: skip
 REQUIRED_TYPES = ("source", "features", "embedding", "index", "registry", "runtime", "predictor")

@@ -19,6 +19,16 @@ def settings_revision() -> int:
     return WorkflowConfig.current_id()
 
 
+def current_settings_and_revision() -> tuple[dict, int]:
+    """The settings in force and their revision, read from one row (never from two moments)."""
+    from workflow_app import settings_schema
+    from workflow_app.models import WorkflowConfig
+
+    row = WorkflowConfig.current()
+    values = {**settings_schema.defaults(), **(row.values if row else {})}
+    return values, row.pk if row else 0
+
+
 def get_input_profile(name: str | None) -> dict:
     """The validated input profile ``name`` (the shipped default when absent from the DB)."""
     from workflow_app.models import MappingProfile, WorkflowConfig

@@ -16,6 +16,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from routing_site.errors import BadInput, Conflict, NotFound
+from routing_site.locks import serialise
 from workflow_app import settings_schema
 
 DEFAULT_INPUT_PROFILE = "plant-default"
@@ -84,11 +85,13 @@ class WorkflowConfig(models.Model):
 
         ``training_profile`` / ``export_profile`` (None = keep) must name existing profiles.
         """
-        cleaned = settings_schema.validate_changes(changes)
+        cleaned = settings_schema.validate_changes(changes, training_profile or None)
         _check_profile_names(training_profile, export_profile)
         with transaction.atomic():
-            # the lock serialises concurrent writers on PostgreSQL (SQLite: IMMEDIATE mode)
-            previous = cls.objects.select_for_update().order_by("-id").first()
+            # one writer at a time, each reading the newest revision after the previous one
+            # committed: two concurrent changes both take effect, neither is lost
+            serialise("workflow config")
+            previous = cls.objects.order_by("-id").first()
             base = {**settings_schema.defaults(), **(previous.values if previous else {})}
             return cls.objects.create(
                 values={**base, **cleaned},

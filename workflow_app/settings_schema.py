@@ -2,15 +2,20 @@
 
 Training reads the ``training`` keys at the start of a run; every inference process reads the
 ``runtime`` keys and picks up changes without a restart. Nothing outside this table can be set,
-through the API, the admin or a blueprint.
+through the API, the admin or a blueprint. ``feature_weights`` name attributes of the training
+profile (at least one attribute keeps a weight above 0); lists and objects are bounded in size.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from routing_site.errors import BadInput
+from routing_site.errors import BadInput, DomainError
+
+MAX_ENTRIES = 500  # attributes in feature_weights, codes in a routing rule list
+MAX_NAME = 100  # characters of an attribute name or a code
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,10 @@ def _check_value(setting: Setting, value) -> Any:
         raise ValueError(f"must be {setting.kind.__name__}, not a boolean")
     if not isinstance(value, kinds):
         raise ValueError(f"must be {' or '.join(k.__name__ for k in kinds)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if isinstance(value, (list, dict)) and len(value) > MAX_ENTRIES:
+        raise ValueError(f"at most {MAX_ENTRIES} entries")
     if setting.minimum is not None and value < setting.minimum:
         raise ValueError(f"must be at least {setting.minimum}")
     if setting.maximum is not None and value > setting.maximum:
@@ -146,12 +155,15 @@ def validate_rules(value: dict) -> dict:
     rules = {**RULE_DEFAULTS, **value}
     for key in ("allowed_op_codes", "allowed_work_centers"):
         v = rules[key]
-        if v != "from_data" and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
-            raise ValueError(f'{key} must be "from_data" or a list of codes')
-    if not isinstance(rules["mandatory_final_ops"], list) or not all(
-        isinstance(x, str) for x in rules["mandatory_final_ops"]
-    ):
-        raise ValueError("mandatory_final_ops must be a list of operation codes")
+        if v != "from_data" and not _codes(v):
+            raise ValueError(
+                f'{key} must be "from_data" or a list of at most {MAX_ENTRIES} codes '
+                f"of at most {MAX_NAME} characters"
+            )
+    if not _codes(rules["mandatory_final_ops"]):
+        raise ValueError(
+            f"mandatory_final_ops must be a list of at most {MAX_ENTRIES} operation codes"
+        )
     mm = rules["max_minutes"]
     if isinstance(mm, bool) or not isinstance(mm, (int, float)) or not 0 < mm <= 10_000_000:
         raise ValueError("max_minutes must be a number between 0 and 10,000,000")
@@ -161,8 +173,48 @@ def validate_rules(value: dict) -> dict:
     return rules
 
 
-def validate_changes(changes: dict) -> dict:
-    """Check a partial update; return the cleaned values or raise BadInput naming every key."""
+def _codes(value) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) <= MAX_ENTRIES
+        and all(isinstance(x, str) and len(x) <= MAX_NAME for x in value)
+    )
+
+
+def check_feature_weights(weights: dict, attributes: list[dict]) -> None:
+    """Every name an attribute of the training profile, and not every weight 0 afterwards."""
+    known = {a["name"]: a.get("weight", 1.0) for a in attributes}
+    unknown = sorted(name for name in weights if name not in known)
+    if unknown:
+        names = ", ".join(unknown[:5])
+        raise ValueError(
+            f"{names}: not an attribute of the training profile; known: {', '.join(known)}"
+        )
+    if not any(weights.get(name, weight) > 0 for name, weight in known.items()):
+        raise ValueError("at least one attribute must keep a weight above 0")
+
+
+def _training_attributes(profile: str | None) -> list[dict]:
+    """Attributes of the input profile ``profile`` (None: the one trainings use now)."""
+    from workflow_app.config import get_input_profile
+
+    return get_input_profile(profile)["attributes"]
+
+
+def _check_weights_against_profile(weights: dict, profile: str | None) -> None:
+    try:
+        attributes = _training_attributes(profile)
+    except DomainError as exc:
+        raise ValueError(f"the training profile cannot be read: {exc.detail}") from None
+    check_feature_weights(weights, attributes)
+
+
+def validate_changes(changes: dict, training_profile: str | None = None) -> dict:
+    """Check a partial update; return the cleaned values or raise BadInput naming every key.
+
+    ``training_profile`` names the input profile the feature weights will apply to (None: the
+    one in force).
+    """
     if not isinstance(changes, dict):
         raise BadInput("Send a JSON object of settings to change.")
     errors: dict[str, list[str]] = {}
@@ -174,6 +226,8 @@ def validate_changes(changes: dict) -> dict:
             continue
         try:
             cleaned[key] = _check_special(key, _check_value(setting, value))
+            if key == "feature_weights":
+                _check_weights_against_profile(cleaned[key], training_profile)
         except ValueError as exc:
             errors[key] = [str(exc)]
     if errors:

@@ -15,8 +15,11 @@ Conventions of the output
 - Dates are datetime64 (NaT when missing or unparseable, the latter counted). ERP end dates
   such as 9999-12-31 mean "open-ended" and become NaT without being counted.
 - ``seq`` is int64; ``routing_no`` is text ('01' for every row when the profile maps none).
-- Times are minutes: each row's TIME_UNIT is looked up in the profile's spellings (hours × 60,
-  seconds ÷ 60); a missing or unknown unit uses the profile's default unit and is counted.
+- Times are minutes: each row's TIME_UNIT is looked up, case-insensitively, in the profile's
+  spellings, then in the spellings plants write (``STANDARD_UNITS``: MIN, MINS, MINUTE(S), H,
+  HR(S), HOUR(S), S, SEC(S), D, DAY(S), German Std, Min, Sek …); hours × 60, seconds ÷ 60,
+  days × 1440. A missing unit uses the profile's default unit (counted); an unknown spelling is
+  a bad value: that row's times are NaN (counted), never read in the default unit.
   A time column the profile does not map is 0; a mapped but empty value is NaN.
 - An operation without a work center keeps its row with ``work_center`` "" (counted).
 - ``run_qty`` is > 0: missing, 0 or negative becomes 1 (counted). ``in_house`` is bool: the
@@ -57,6 +60,15 @@ Progress = Callable[[str, float, str], None]
 OPEN_ENDED_YEAR = 2262  # beyond pandas' datetime64[ns] range: an ERP "no end" date
 TIME_FIELDS = ("setup_min", "run_min", "queue_min", "wait_min", "move_min")
 DATE_FIELDS = ("valid_from", "valid_to", "inserted_at")
+# minutes per unit, by the spellings plants write (upper case; a profile's own spellings win)
+STANDARD_UNITS: dict[str, float] = {
+    **dict.fromkeys(("MIN", "MINS", "MINUTE", "MINUTES", "MINUTEN", "M"), 1.0),
+    **dict.fromkeys(("H", "HR", "HRS", "HOUR", "HOURS", "STD", "STUNDE", "STUNDEN"), 60.0),
+    **dict.fromkeys(
+        ("S", "SEC", "SECS", "SECOND", "SECONDS", "SEK", "SEKUNDE", "SEKUNDEN"), 1 / 60
+    ),
+    **dict.fromkeys(("D", "DAY", "DAYS", "TAG", "TAGE"), 1440.0),
+}
 FALLBACK_DATE_FORMATS = (
     "%Y%m%d",
     "%Y/%m/%d",
@@ -348,28 +360,35 @@ def _dates(raw, m, fld, rows, report, role) -> np.ndarray:
     return clean_dates(raw[m[fld]], report, role, m[fld])[rows]
 
 
+def minutes_per_unit(spec: dict, spelling: str) -> float | None:
+    """Minutes in one ``spelling`` unit: the profile's spellings, then ``STANDARD_UNITS``."""
+    factor = unit_factor(spec, spelling)
+    return factor if factor is not None else STANDARD_UNITS.get(str(spelling).strip().upper())
+
+
 def _unit_factors(raw: _Raw, spec: dict, m: dict, report: ExtractReport) -> np.ndarray:
+    """Minutes per unit of each row: the default where the unit is missing, NaN where unknown."""
     default = unit_factor(spec, spec["time_units"]["default"])
     if "time_unit" not in m:
         return np.full(len(raw), default)
     col = m["time_unit"]
     units = text_column(raw[col])
-    known = [unit_factor(spec, u) for u in units.values]
-    factors = np.array([np.nan if f is None else f for f in known] + [np.nan])[units.codes]
+    known = [minutes_per_unit(spec, u) for u in units.values]
+    factors = np.array([np.nan if f is None else f for f in known] + [default])[units.codes]
     if units.missing.any():
         report.count(
             "operations", f"missing time unit ({col}): default used", int(units.missing.sum())
         )
-    unknown = ~units.missing & np.isnan(factors)
+    unknown = np.isnan(factors)
     if unknown.any():
         seen = sorted(str(u) for u, f in zip(units.values, known, strict=True) if f is None)
         report.count(
             "operations",
-            f"unknown time unit ({col}): default used",
+            f"unknown time unit ({col}): times missing (NaN)",
             int(unknown.sum()),
             f"{col} in {seen[:5]}",
         )
-    return np.where(np.isnan(factors), default, factors)
+    return factors
 
 
 def _in_house(raw: _Raw, spec: dict, m: dict, report: ExtractReport) -> np.ndarray:

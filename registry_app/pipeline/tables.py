@@ -14,8 +14,14 @@ Layout (rows of ``items`` are sorted by item code, so a code is found by binary 
   ``rt_sig`` (int32, id of the routing's (op_code, work_center) sequence), ``rt_op_start/end``
 - ``op_*``            per operation, in routing order: ids into the string tables (op_code,
   op_name, work_center, work_center_name), ``op_seq`` int32, ``op_in_house`` bool, standard
-  times ``op_setup/op_run/op_run_qty/op_queue/op_wait/op_move`` (float32 minutes), work-order
-  actuals ``op_act_setup`` (min per order), ``op_act_run`` (min per unit), ``op_act_n`` (int32)
+  times ``op_setup/op_run/op_run_qty/op_queue/op_wait/op_move`` (float32 minutes; NaN where the
+  source gave none or a bad one: a missing time is never 0), work-order actuals ``op_act_setup``
+  (min per order), ``op_act_run`` (min per unit), ``op_act_n`` (int32)
+
+Routings are told apart by (item row, routing number) itself, never by a number folded from
+them. Work-order actuals belong to a step only when item, routing, seq and operation code agree
+(and the work center too where the result names one); a result that matches no current step —
+the step was revised since, or never existed — is counted in the extract report, not attached.
 """
 
 from __future__ import annotations
@@ -49,16 +55,21 @@ def _factorize(series) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int32), [str(u) for u in uniques]
 
 
-def build_tables(items, operations, work_results, attribute_names: list[str], today=None):
-    """Column arrays + string tables from the canonical frames. Returns (arrays, strings)."""
+def build_tables(
+    items, operations, work_results, attribute_names: list[str], today=None, report=None
+):
+    """Column arrays + string tables from the canonical frames. Returns (arrays, strings).
+
+    ``report`` (an ExtractReport) counts the work results that match no current step.
+    """
     import pandas as pd
 
     # copy-on-write: assign / reset_index / filtering of 2.4 M operation rows stay views
     with pd.option_context("mode.copy_on_write", True):
-        return _build_tables(items, operations, work_results, attribute_names, today)
+        return _build_tables(items, operations, work_results, attribute_names, today, report)
 
 
-def _build_tables(items, operations, work_results, attribute_names: list[str], today=None):
+def _build_tables(items, operations, work_results, attribute_names, today, report):
     import pandas as pd
 
     items = items.drop_duplicates("item_code").sort_values("item_code", kind="stable")
@@ -80,11 +91,10 @@ def _build_tables(items, operations, work_results, attribute_names: list[str], t
     if not _sorted(ops):  # extraction already sorts by item, routing, seq: skip the big sort
         ops = ops.sort_values(["item_row", "routing_no", "seq"], kind="stable")
     ops = ops.reset_index(drop=True)
-    ops = _attach_actuals(ops, work_results)
+    ops = _attach_actuals(ops, work_results, report)
 
-    # routings: one row per (item, routing_no)
-    key = ops["item_row"].astype(np.int64) * 100000 + pd.factorize(ops["routing_no"])[0]
-    starts = np.flatnonzero(np.r_[True, key.to_numpy()[1:] != key.to_numpy()[:-1]])
+    # routings: one row per (item, routing_no); a new one starts wherever either changes
+    starts = _routing_starts(ops["item_row"].to_numpy(), ops["routing_no"].to_numpy(dtype=object))
     ends = np.r_[starts[1:], len(ops)]
     rt_item = ops["item_row"].to_numpy()[starts]
     for field in STRING_FIELDS:
@@ -111,14 +121,20 @@ def _build_tables(items, operations, work_results, attribute_names: list[str], t
 
     arrays["op_seq"] = ops["seq"].to_numpy(dtype=np.int32)
     arrays["op_in_house"] = ops["in_house"].fillna(True).to_numpy(dtype=bool)
-    for field in TIME_FIELDS:
+    for field in TIME_FIELDS:  # a missing time stays NaN: the statistics skip it, never read 0
         col = "run_qty" if field == "run_qty" else f"{field}_min"
-        default = 1.0 if field == "run_qty" else 0.0
-        arrays[f"op_{field}"] = ops[col].fillna(default).to_numpy(dtype=np.float32)
+        values = ops[col].fillna(1.0) if field == "run_qty" else ops[col]
+        arrays[f"op_{field}"] = values.to_numpy(dtype=np.float32, na_value=np.nan)
     arrays["op_act_setup"] = ops["act_setup"].to_numpy(dtype=np.float32)
     arrays["op_act_run"] = ops["act_run"].to_numpy(dtype=np.float32)
     arrays["op_act_n"] = ops["act_n"].to_numpy(dtype=np.int32)
     return arrays, strings
+
+
+def _routing_starts(item_rows: np.ndarray, routing_nos: np.ndarray) -> np.ndarray:
+    """First operation row of each (item, routing) run of the sorted operations."""
+    changed = (item_rows[1:] != item_rows[:-1]) | (routing_nos[1:] != routing_nos[:-1])
+    return np.flatnonzero(np.r_[True, changed]) if len(item_rows) else np.zeros(0, np.int64)
 
 
 def _sorted(ops) -> bool:
@@ -177,23 +193,56 @@ def _primary_routings(ops, starts, rt_item, today) -> np.ndarray:
     return primary
 
 
-def _attach_actuals(ops, work_results):
-    """Median work-order actuals per (item, routing_no, seq), in minutes."""
+STEP_KEY = ["item_code", "routing_no", "seq"]
+
+
+def _attach_actuals(ops, work_results, report=None):
+    """Median work-order actuals per current step, in minutes (see the module docstring)."""
     if work_results is None or work_results.empty:
         ops["act_setup"], ops["act_run"], ops["act_n"] = np.nan, np.nan, 0
         return ops
     qty = work_results["order_qty"].where(work_results["order_qty"] > 0)
-    wr = work_results[["item_code", "routing_no", "seq"]].assign(
+    wr = work_results[[*STEP_KEY, "op_code", "work_center"]].assign(
         setup=work_results["setup_hours"] * 60.0, run=work_results["run_hours"] * 60.0 / qty
     )
+    wr = wr[_matching_step(wr, ops, report)]
     stats = (
-        wr.groupby(["item_code", "routing_no", "seq"], sort=False)
+        wr.groupby(STEP_KEY, sort=False)
         .agg(act_setup=("setup", "median"), act_run=("run", "median"), act_n=("setup", "size"))
         .reset_index()
     )
-    ops = ops.merge(stats, on=["item_code", "routing_no", "seq"], how="left")
+    ops = ops.merge(stats, on=STEP_KEY, how="left")
     ops["act_n"] = ops["act_n"].fillna(0).astype(np.int32)
     return ops
+
+
+def _matching_step(wr, ops, report) -> np.ndarray:
+    """Which work results belong to a current step; the others are counted by reason."""
+    steps = ops[[*STEP_KEY, "op_code", "work_center"]].rename(
+        columns={"op_code": "step_op", "work_center": "step_wc"}
+    )
+    joined = wr[[*STEP_KEY, "op_code", "work_center"]].merge(steps, on=STEP_KEY, how="left")
+    no_step = joined["step_op"].isna().to_numpy()
+    no_op = ~no_step & joined["op_code"].isna().to_numpy()
+    result_op = joined["op_code"].to_numpy(dtype=object)
+    other_op = ~no_step & ~no_op & (result_op != joined["step_op"].to_numpy(dtype=object))
+    result_wc = joined["work_center"].fillna("").astype(str).to_numpy(dtype=object)
+    step_wc = joined["step_wc"].fillna("").astype(str).to_numpy(dtype=object)
+    other_wc = ~(no_step | no_op | other_op) & (result_wc != "") & (step_wc != "")
+    other_wc &= result_wc != step_wc
+    if report is not None:
+        for mask, reason in (
+            (no_step, "work result for no current (item, routing, seq): not attached"),
+            (no_op, "work result without an operation code: not attached"),
+            (other_op, "work result's operation code differs from the step's: not attached"),
+            (other_wc, "work result's work center differs from the step's: not attached"),
+        ):
+            if mask.any():
+                i = int(np.argmax(mask))
+                row = joined.iloc[i]
+                example = f"{row['item_code']}/{row['routing_no']}/{row['seq']} {row['op_code']}"
+                report.count("work_results", reason, int(mask.sum()), example)
+    return ~(no_step | no_op | other_op | other_wc)
 
 
 def save_tables(folder: Path, arrays: dict, strings: dict) -> list[str]:

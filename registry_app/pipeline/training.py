@@ -32,6 +32,7 @@ from registry_app.pipeline import manifest as mf
 from registry_app.pipeline.features import FeatureEncoder
 from registry_app.pipeline.tables import build_tables, save_tables
 from routing_site.errors import Conflict
+from routing_site.locks import serialise
 
 log = logging.getLogger("routing.training")
 
@@ -70,6 +71,7 @@ def request_run(profile_name: str, user=None, trigger: str = "manual") -> Traini
     """Create the queued run row, refusing while another run is queued or running."""
     recover_interrupted()
     with transaction.atomic():
+        serialise("training runs")  # two requests at once: the second sees the first's run
         current = TrainingRun.running()
         if current is not None:
             raise Conflict(busy_message(current), code="training_running")
@@ -283,7 +285,9 @@ def build_artifacts(folder: Path, data, profile: dict, config: dict, progress: P
     progress.done("features", f"{vectors.shape[0]} vectors of dimension {encoder.dim}")
 
     progress.stage("tables")
-    arrays, strings = build_tables(items, data.operations, data.work_results, names)
+    arrays, strings = build_tables(
+        items, data.operations, data.work_results, names, report=data.report
+    )
     files += save_tables(folder, arrays, strings)
     has_routing = arrays["item_rt_end"] > arrays["item_rt_start"]
     labels = np.flatnonzero(has_routing).astype(np.int64)

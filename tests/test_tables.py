@@ -1,0 +1,121 @@
+"""A version's lookup tables: routings told apart, actuals on the right step, missing times."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inference_app.predictor import candidate_operations, own_routing
+from registry_app.pipeline.canonical import (
+    OPERATION_COLUMNS,
+    WORK_RESULT_COLUMNS,
+    ExtractReport,
+)
+from registry_app.pipeline.tables import RoutingTables, build_tables, save_tables
+
+
+def operations(rows: list[dict]) -> pd.DataFrame:
+    base = {
+        "routing_no": "01", "op_name": "", "work_center": "W1", "work_center_name": "",
+        "in_house": True, "setup_min": 10.0, "run_min": 2.0, "run_qty": 1.0, "queue_min": 0.0,
+        "wait_min": 0.0, "move_min": 0.0, "valid_from": pd.NaT, "valid_to": pd.NaT,
+        "inserted_at": pd.NaT,
+    }  # fmt: skip
+    return pd.DataFrame([{**base, **r} for r in rows], columns=OPERATION_COLUMNS)
+
+
+def results(rows: list[dict]) -> pd.DataFrame:
+    base = {"routing_no": "01", "work_center": None, "reported_at": pd.NaT, "setup_hours": 1.0,
+            "run_hours": 1.0, "order_qty": 10.0, "bad_qty": 0.0}  # fmt: skip
+    return pd.DataFrame([{**base, **r} for r in rows], columns=WORK_RESULT_COLUMNS)
+
+
+def items(*codes: str) -> pd.DataFrame:
+    return pd.DataFrame({"item_code": list(codes), "PART_TYPE": ["SL"] * len(codes)})
+
+
+def open_tables(tmp_path, arrays, strings) -> RoutingTables:
+    save_tables(tmp_path, arrays, strings)
+    return RoutingTables(tmp_path, ["PART_TYPE"])
+
+
+def test_it_joins_actuals_on_operation_code(tmp_path):
+    ops = operations([
+        {"item_code": "A", "seq": 10, "op_code": "DEBURR"},  # revised: it was MILL
+        {"item_code": "A", "seq": 20, "op_code": "INSP", "work_center": "Q1"},
+        {"item_code": "A", "seq": 30, "op_code": "PACK", "work_center": ""},
+    ])  # fmt: skip
+    wr = results([
+        {"item_code": "A", "seq": 10, "op_code": "MILL", "setup_hours": 3.0},  # the old step
+        {"item_code": "A", "seq": 20, "op_code": "INSP", "work_center": "Q1", "setup_hours": 0.5},
+        {"item_code": "A", "seq": 20, "op_code": "INSP", "work_center": "Q9", "setup_hours": 9},
+        {"item_code": "A", "seq": 20, "op_code": None, "setup_hours": 9},
+        {"item_code": "A", "seq": 30, "op_code": "PACK", "work_center": "P1", "setup_hours": 0.25},
+        {"item_code": "A", "seq": 99, "op_code": "MILL"},  # no such step
+    ])  # fmt: skip
+    report = ExtractReport()
+    arrays, strings = build_tables(items("A"), ops, wr, ["PART_TYPE"], report=report)
+    steps = open_tables(tmp_path, arrays, strings).operations(0)
+    assert [s.actual_orders for s in steps] == [0, 1, 1]
+    assert steps[0].actual_setup is None  # the milling medians stay off the deburring step
+    assert steps[1].actual_setup == pytest.approx(30.0)  # 0.5 h, the Q1 result only
+    assert steps[2].actual_setup == pytest.approx(15.0)  # the step names no work center
+    assert report.problems["work_results"] == {
+        "work result for no current (item, routing, seq): not attached": 1,
+        "work result without an operation code: not attached": 1,
+        "work result's operation code differs from the step's: not attached": 1,
+        "work result's work center differs from the step's: not attached": 1,
+    }
+    assert "A/01/10 MILL" in report.examples["work_results"]
+    model = SimpleNamespace(tables=open_tables(tmp_path, arrays, strings))
+    answer = own_routing(model, 0, prefer_actuals=True, percentiles=[])
+    assert [op["time_source"] for op in answer] == ["standard", "actuals", "actuals"]
+
+
+def test_it_keeps_missing_standard_times_missing(tmp_path):
+    ops = operations([
+        {"item_code": "A", "seq": 10, "op_code": "LTH", "setup_min": np.nan, "queue_min": np.nan},
+        {"item_code": "B", "seq": 10, "op_code": "LTH", "setup_min": 22.0, "run_min": np.nan},
+        {"item_code": "C", "seq": 10, "op_code": "LTH", "setup_min": np.nan, "run_min": 4.0},
+    ])  # fmt: skip
+    arrays, strings = build_tables(items("A", "B", "C"), ops, None, ["PART_TYPE"])
+    assert np.isnan(arrays["op_setup"][0]) and np.isnan(arrays["op_queue"][0])
+    assert arrays["op_setup"][1] == 22.0 and np.isnan(arrays["op_run"][1])
+    model = SimpleNamespace(tables=open_tables(tmp_path, arrays, strings))
+    members = [(0, 0.9), (1, 0.8), (2, 0.7)]  # routing rows of A, B, C
+    [op] = candidate_operations(model, members, prefer_actuals=False, percentiles=[90])
+    assert op["setup_min"] == 22.0  # the weighted median of {22}, not of {0, 22, 0}
+    assert op["run_min"] == 2.0  # the median of {2, 4}: B's missing run time is skipped
+    assert op["time_samples"] == {
+        "setup_min": 1, "run_min": 2, "queue_min": 0, "wait_min": 1, "move_min": 1
+    }  # fmt: skip
+    assert op["queue_min"] is None and op["samples"] == 3  # A's own queue time is unknown
+    [own] = own_routing(model, 0, prefer_actuals=False, percentiles=[])
+    assert own["setup_min"] is None and own["run_min"] == 2.0
+    assert own["time_samples"]["setup_min"] == 0 and own["time_samples"]["run_min"] == 1
+    assert not any(isinstance(v, float) and math.isnan(v) for v in own.values())
+
+
+def test_it_keys_routings_beyond_100000_routing_numbers(tmp_path):
+    # item A has 100,001 routings; B's first routing shares A's first number: the old key
+    # (item row × 100000 + routing code) gave A's last routing and B's first the same key
+    n = 100_001
+    ops = pd.concat(
+        [
+            operations([{"item_code": "A", "seq": 10, "op_code": "LTH"}] * n).assign(
+                routing_no=[f"R{i:06d}" for i in range(n)]
+            ),
+            operations([{"item_code": "B", "seq": 10, "op_code": "MILL", "routing_no": "R000000"}]),
+        ],
+        ignore_index=True,
+    )
+    arrays, _ = build_tables(items("A", "B"), ops, None, ["PART_TYPE"])
+    assert len(arrays["rt_no"]) == n + 1
+    assert arrays["item_rt_end"][0] - arrays["item_rt_start"][0] == n
+    assert arrays["item_rt_end"][1] - arrays["item_rt_start"][1] == 1
+    b_routing = arrays["item_rt_start"][1]
+    assert arrays["rt_op_end"][b_routing] - arrays["rt_op_start"][b_routing] == 1
