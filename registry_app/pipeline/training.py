@@ -318,6 +318,7 @@ def build_artifacts(folder: Path, data, profile: dict, config: dict, progress: P
                 items,
                 config,
                 progress.callback("evaluate"),
+                attributes=attributes,
             )
         )
     progress.done("evaluate", _metrics_line(metrics))
