@@ -257,13 +257,17 @@ def holdout_evaluation(
     from registry_app.pipeline import index as hnsw
     from registry_app.pipeline.features import FeatureEncoder
     from registry_app.pipeline.tables import build_tables, save_tables
+    from routing_core.numbers import number_locale
 
     names = [a["name"] for a in profile["attributes"]]
     items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
     groups = group_keys(items, profile["attributes"])
     held = split_groups(groups, holdout, seed)
     encoder = FeatureEncoder.from_attributes(
-        profile["attributes"], config.get("feature_weights"), config["embedding_dim"]
+        profile["attributes"],
+        config.get("feature_weights"),
+        config["embedding_dim"],
+        locale=number_locale(profile),
     )
     columns = {n: items[n].to_numpy(dtype=object) for n in names if n in items}
     kept = np.flatnonzero(~held)
