@@ -1,6 +1,7 @@
 """Quality measurement: metric values, a grouped split that never leaks, stored figures."""
 
 import json
+import sqlite3
 from io import StringIO
 
 import numpy as np
@@ -17,8 +18,8 @@ from registry_app.pipeline.evaluation import (
     levenshtein,
     score_item,
     split_groups,
-    stem,
 )
+from registry_app.pipeline.families import family_attributes, family_stem
 
 
 def test_levenshtein_and_edit_similarity_on_hand_made_sequences():
@@ -50,35 +51,69 @@ def test_score_item_counts_top1_and_hit_at_n():
     assert score_item(actual, [], 100.0, 1) == {"covered": 0.0}
 
 
-def test_near_duplicates_share_a_group_and_never_straddle_the_split():
+def test_family_stem_strips_known_variant_suffixes_only():
+    assert family_stem("AD-012040") == "AD-012040"  # the number itself is never cut
+    assert family_stem("AD-012040-02") == "AD-012040"
+    assert family_stem("ad-012040 / 3") == "AD-012040"
+    assert family_stem("SR0100023A") == "SR0100023"
+    assert (
+        family_stem("RING 40X20 SS316-A") == family_stem("ring  40x20 ss316") == "RING 40X20 SS316"
+    )
+    assert family_stem("BX-7 REV B") == "BX-7"
+    assert family_stem("BX-7") == "BX-7"  # "BX" alone would hold no digit: kept whole
+    assert family_stem("BX-7A") == "BX-7"
+    assert family_stem("AD-012041") != family_stem("AD-012040")
+    assert (
+        family_stem(None) is None and family_stem(" ") is None and family_stem(float("nan")) is None
+    )
+
+
+def test_families_join_code_drawing_and_name_stems_transitively():
     items = pd.DataFrame(
         {
-            "item_code": [f"I{i}" for i in range(8)],
-            "DRAW_NO": [
-                "AD-1000-01",
-                "AD-1000-02",
-                "AD-2000-01",
-                None,
-                None,
-                "BX-7",
-                "BX-7A",
-                None,
-            ],
-            "PartNm": [None, None, None, "RING 40", "RING 41", None, None, None],
+            "item_code": ["SR0000001", "SR0000001A", "SR0000002", "SR0000003", "SR0000004", "X9"],
+            "DRAW_NO": ["SR-012040", None, "SR-012040-02", None, "SR-077777", None],
+            "ITEM_NM": [None, "RING 40X20 SS316-A", None, "RING 40X20 SS316", None, None],
+            "PartNm": ["SEAL RING"] * 6,
         }
     )
-    groups = group_keys(items, ["DRAW_NO", "PartNm"])
-    assert groups[0] == groups[1] != groups[2]
-    assert stem("AD-1000-01") == stem("AD-1000-02") == "AD-1000"
-    assert groups[3] == groups[4] != groups[0]  # "RING 40" / "RING 41": same name stem
-    assert groups[5] == groups[6]  # "BX-7" / "BX-7A": same drawing stem
-    assert groups[7] not in set(groups[:7].tolist())  # nothing to group by: its own group
+    attrs = [{"name": n} for n in ("DRAW_NO", "ITEM_NM", "PartNm")]
+    groups = group_keys(items, attrs)
+    # 0~1 by code, 0~2 by drawing, 1~3 by name: one family; 4 and 5 are their own
+    assert len(set(groups[:4].tolist())) == 1
+    assert groups[4] != groups[0] and groups[5] not in set(groups[:5].tolist())
+    # the generic part name is not a family attribute unless the profile marks it
+    marked = group_keys(items, [{"name": "PartNm", "family": True}])
+    assert len(set(marked.tolist())) == 1
+    assert family_attributes(attrs) == ["DRAW_NO", "ITEM_NM"]
+    assert family_attributes([{"name": "DESC"}, {"name": "PART_NO", "family": True}]) == ["PART_NO"]
+
+
+def test_split_keeps_whole_families_on_one_side():
     rng_groups = np.repeat(np.arange(200), 3)
     for seed in range(5):
         held = split_groups(rng_groups, 0.2, seed)
         for g in range(200):
             assert len(set(held[rng_groups == g].tolist())) == 1
         assert 0.15 < held.mean() < 0.25
+
+
+def test_sample_plant_variants_fall_in_their_base_family(tmp_path):
+    from registry_app.pipeline.sample_data import generate
+
+    path = tmp_path / "plant.sqlite"
+    generate(path, 1500, seed=1)
+    with sqlite3.connect(path) as con:
+        items = pd.read_sql(
+            "SELECT ITEM_CD AS item_code, DRAW_NO, ITEM_NM FROM dbo_BI_ITEM_INFO_VIEW", con
+        )
+    groups = group_keys(items, ["DRAW_NO", "ITEM_NM"])
+    base = items["item_code"].str.replace(r"[A-Z]+$", "", regex=True)
+    variants = np.flatnonzero(base != items["item_code"])
+    assert len(variants) > 100
+    row_of = {code: i for i, code in enumerate(items["item_code"])}
+    split = [v for v in variants if groups[v] != groups[row_of[base[v]]]]
+    assert split == []  # every variant shares its base item's family
 
 
 def test_every_trained_version_stores_its_evaluation(quick_training):

@@ -1,8 +1,9 @@
 """Prediction quality, measured on held-out items against two baselines (DESIGN §4).
 
 Held-out items are predicted from their attributes alone: the index is searched with a filter
-that hides the item itself and every item of its near-duplicate group (same drawing stem or same
-name stem), so neither its own routing nor a copy of it can be found. The same predictor code as
+that hides the item itself and every item of its near-duplicate family (item code, drawing and
+name stems joined, see :mod:`registry_app.pipeline.families`), so neither its own routing nor a
+copy of it can be found. The same predictor code as
 the API is used. Baselines, computed in the same run on the same items:
 - ``most_frequent``: the globally most frequent routing (operation sequence) among the others;
 - ``nearest``: the routing of the single nearest (visible) neighbour.
@@ -10,17 +11,14 @@ the API is used. Baselines, computed in the same run on the same items:
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from types import SimpleNamespace
 
 import numpy as np
 
+from registry_app.pipeline.families import family_attributes, family_keys
 from registry_app.pipeline.tables import RoutingTables
-
-GROUP_ATTRIBUTES = ("DRAW_NO", "PartNm", "ITEM_NM")
-_STEM = re.compile(r"[-_./ ]?[A-Z0-9]{1,3}$")
 
 
 # -- metrics on sequences (exact values are unit-tested) ---------------------------------------
@@ -51,28 +49,15 @@ def ape(predicted: float, actual: float) -> float | None:
 
 
 # -- grouping ------------------------------------------------------------------------------
-def stem(value) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    text = str(value).strip().upper()
-    if not text:
-        return None
-    return _STEM.sub("", text) or text
 
 
-def group_keys(items, attribute_names: list[str]) -> np.ndarray:
-    """Near-duplicate group per item: the stem of the first group attribute it has."""
-    keys = np.array([None] * len(items), dtype=object)
-    for name in GROUP_ATTRIBUTES:
-        if name not in attribute_names or name not in items:
-            continue
-        stems = np.array([stem(v) for v in items[name].to_numpy(dtype=object)], dtype=object)
-        empty = np.array([k is None for k in keys])
-        keys[empty] = stems[empty]
-    for i in np.flatnonzero(np.array([k is None for k in keys])):
-        keys[i] = f"item:{i}"
-    codes = {k: n for n, k in enumerate(dict.fromkeys(keys.tolist()))}
-    return np.array([codes[k] for k in keys.tolist()], dtype=np.int64)
+def group_keys(items, attributes: list[dict] | list[str]) -> np.ndarray:
+    """Near-duplicate family per item (see :mod:`registry_app.pipeline.families`).
+
+    ``attributes`` are the profile's attribute dicts, or only their names (then the default
+    family attributes among them are used)."""
+    specs = [a if isinstance(a, dict) else {"name": a} for a in attributes]
+    return family_keys(items, family_attributes(specs))
 
 
 def split_groups(groups: np.ndarray, share: float, seed: int) -> np.ndarray:
@@ -229,12 +214,12 @@ def predictor_options(config: dict, quantity: float = 10.0) -> dict:
 
 
 def evaluate_built(
-    folder, encoder, index, arrays, strings, names, items, config, progress=None
+    folder, encoder, index, arrays, strings, names, items, config, progress=None, attributes=None
 ) -> dict:
     """The evaluation stored with every trained version: a sample of grouped held-out items."""
     tables = RoutingTables(folder, names)
     model = SimpleNamespace(label=folder.name, encoder=encoder, index=index, tables=tables)
-    groups = group_keys(items, names)
+    groups = group_keys(items, attributes or names)
     has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
     held = split_groups(groups, 0.2, seed=7) & has_routing
     rows = np.flatnonzero(held)
@@ -244,7 +229,7 @@ def evaluate_built(
         rows = np.sort(rng.choice(rows, size=sample, replace=False))
     result = evaluate_model(model, rows, groups, predictor_options(config), progress)
     result["method"] = {
-        "holdout": "grouped 20% (drawing / name stems)",
+        "holdout": "grouped 20% (families: item code, drawing and name stems)",
         "evaluated_items": int(len(rows)),
         "quantity": 10.0,
     }
@@ -272,13 +257,17 @@ def holdout_evaluation(
     from registry_app.pipeline import index as hnsw
     from registry_app.pipeline.features import FeatureEncoder
     from registry_app.pipeline.tables import build_tables, save_tables
+    from routing_core.numbers import number_locale
 
     names = [a["name"] for a in profile["attributes"]]
     items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
-    groups = group_keys(items, names)
+    groups = group_keys(items, profile["attributes"])
     held = split_groups(groups, holdout, seed)
     encoder = FeatureEncoder.from_attributes(
-        profile["attributes"], config.get("feature_weights"), config["embedding_dim"]
+        profile["attributes"],
+        config.get("feature_weights"),
+        config["embedding_dim"],
+        locale=number_locale(profile),
     )
     columns = {n: items[n].to_numpy(dtype=object) for n in names if n in items}
     kept = np.flatnonzero(~held)
@@ -305,7 +294,7 @@ def holdout_evaluation(
     result["method"] = {
         "holdout": holdout,
         "seed": seed,
-        "grouping": "near-duplicates (drawing / name stems) kept on one side",
+        "grouping": "near-duplicate families (item code, drawing and name stems) kept on one side",
         "items": int(len(items)),
         "held_out_groups": int(len(np.unique(groups[held]))),
         "evaluated_items": int(len(rows)),

@@ -54,6 +54,8 @@ from registry_app.pipeline.canonical import (
     PlantData,
 )
 from registry_app.pipeline.sources import Source, open_source
+from routing_core.numbers import number_locale, parse_number
+from routing_site.errors import BadInput
 from workflow_app.profiles import resolve_source, unit_factor, validate_profile
 
 Progress = Callable[[str, float, str], None]
@@ -86,6 +88,10 @@ def extract(
     the profile names)."""
     started = time.perf_counter()
     spec = validate_profile(profile)
+    try:
+        number_locale(spec)
+    except ValueError as exc:
+        raise BadInput(str(exc), fields={"number_locale": [str(exc)]}) from None
     say = progress or (lambda stage, fraction, message: None)
     report = ExtractReport()
     with open_source(source) if source else resolve_source(spec).open() as src:
@@ -181,21 +187,21 @@ def _row_counts(codes: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(codes[codes >= 0], minlength=size)
 
 
-def clean_number(series, report: ExtractReport, table: str, column: str) -> np.ndarray:
-    """float64; NaN where missing or unparseable (unparseable values are counted)."""
+def clean_number(
+    series, report: ExtractReport, table: str, column: str, locale: str = "auto"
+) -> np.ndarray:
+    """float64; NaN where missing or unparseable (unparseable values are counted).
+
+    Text is read by :func:`routing_core.numbers.parse_number` in the profile's number locale,
+    the parser the encoder uses at prediction, so both read ``"160,5"`` alike."""
     if getattr(series, "dtype", None) is not None and series.dtype.kind in "iuf":
         out = np.array(series, dtype="float64")  # a copy: the caller may write into it
         bad_rows, example = 0, None
     else:
         codes, uniques = _factorize(series)
-        values = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(
-            dtype="float64"
-        )
-        failed = np.flatnonzero(np.isnan(values))
-        for i in failed:  # "1 234,5" and friends: a second chance, distinct values only
-            text = _scalar_text(uniques[i])
-            if text is not None:
-                values[i] = pd.to_numeric(text.replace(" ", "").replace(",", "."), errors="coerce")
+        values = np.array(
+            [_number_of(u, locale) for u in uniques], dtype="float64"
+        )  # distinct values only
         bad = np.isnan(values) & np.array(
             [_scalar_text(u) is not None for u in uniques], dtype=bool
         )
@@ -211,6 +217,13 @@ def clean_number(series, report: ExtractReport, table: str, column: str) -> np.n
     if bad_rows:
         report.count(table, f"unparseable number in {column}: NaN", bad_rows, example)
     return out
+
+
+def _number_of(value, locale: str) -> float:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return parse_number(float(value), locale)
+    text = _scalar_text(value) if value is not None else None
+    return parse_number(text, locale) if text is not None else np.nan
 
 
 def clean_dates(series, report: ExtractReport, table: str, column: str) -> np.ndarray:
@@ -287,7 +300,9 @@ def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     for attr in attributes:
         col = raw[attr["column"]]
         if attr["kind"] == "numeric":
-            data[attr["name"]] = clean_number(col, report, "items", attr["column"])[rows]
+            data[attr["name"]] = clean_number(
+                col, report, "items", attr["column"], number_locale(spec)
+            )[rows]
         else:
             data[attr["name"]] = text_column(col).array(rows)
     items = frame_of(data, list(data))

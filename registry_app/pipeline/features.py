@@ -11,7 +11,12 @@ Per attribute kind:
   into a small number of hashed buckets (stable CRC32), so a >1,000-value column stays compact;
 - numeric: ``log1p`` for non-negative columns, then robust scaling (median / IQR), clipped; a 0
   counts as missing when the attribute says so (real dimension columns use 0 for "not given");
-- text: character 2–4-grams of the lower-cased value, hashed (CRC32) and L2-normalised.
+- text: case and spacing normalised; character 2–4-grams (hashed, L2-normalised) and word
+  tokens (hashed into their own buckets, L2-normalised), the two halves weighted equally; with
+  ``"numbers": N`` in the profile's attribute, the first N numbers written inside the text
+  (``D20x150`` → 20, 150; ``Ø 40`` → 40; ``M8`` → 8) become N numeric columns scaled like a
+  numeric attribute. Numbers are read by :func:`routing_core.numbers.parse_number` in the
+  profile's number locale, the parser extraction uses.
 
 Each attribute's block is scaled to unit size first and *then* multiplied by its weight, and
 nothing scales afterwards, so the weights are what the engineers set. TruncatedSVD (fitted at
@@ -32,8 +37,13 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from routing_core.numbers import parse_number
+from routing_core.text import numbers_in, word_entries
+
 KINDS = ("categorical", "numeric", "text")
 TEXT_BUCKETS = 2048
+WORD_BUCKETS = 512
+HALF = np.float32(math.sqrt(0.5))
 CAT_HASH_BUCKETS = 16
 MAX_VOCAB = 512
 NGRAMS = (2, 3, 4)
@@ -64,24 +74,19 @@ def norm_text(value) -> str | None:
     return " ".join(str(value).lower().split())
 
 
-def norm_number(value, zero_is_missing: bool) -> float:
+def norm_number(value, zero_is_missing: bool, locale: str = "auto") -> float:
     if is_missing(value):
         return math.nan
-    try:
-        if isinstance(value, str):
-            value = value.strip().replace(",", "")
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return math.nan
-    if not math.isfinite(number) or (zero_is_missing and number == 0):
+    number = parse_number(value, locale)
+    if math.isnan(number) or (zero_is_missing and number == 0):
         return math.nan
     return number
 
 
 @functools.lru_cache(maxsize=50_000)
-def _normalise(kind: str, zero_is_missing: bool, value):
+def _normalise(kind: str, zero_is_missing: bool, value, locale: str = "auto"):
     if kind == "numeric":
-        number = norm_number(value, zero_is_missing)
+        number = norm_number(value, zero_is_missing, locale)
         return None if math.isnan(number) else number
     return norm_category(value) if kind == "categorical" else norm_text(value)
 
@@ -161,6 +166,11 @@ class AttributeCodec:
     scale: float = 1.0
     log: bool = False
     zero_is_missing: bool = True
+    locale: str = "auto"
+    words: bool = False  # text: word tokens beside the character n-grams
+    numbers: int = 0  # text: how many numbers inside the text become numeric columns
+    number_center: list[float] = field(default_factory=list)
+    number_scale: list[float] = field(default_factory=list)
 
     @property
     def width(self) -> int:
@@ -168,7 +178,7 @@ class AttributeCodec:
             return len(self.vocab) + CAT_HASH_BUCKETS
         if self.kind == "numeric":
             return 1
-        return TEXT_BUCKETS
+        return TEXT_BUCKETS + (WORD_BUCKETS if self.words else 0) + self.numbers
 
     def fit(self, distinct: list, counts: np.ndarray) -> None:
         """Learn the vocabulary / scaler from the column's distinct values and their counts."""
@@ -181,25 +191,30 @@ class AttributeCodec:
             frequent = sorted((v for v, n in totals.items() if n >= 2), key=lambda v: -totals[v])
             self.vocab = {v: i for i, v in enumerate(sorted(frequent[:MAX_VOCAB]))}
         elif self.kind == "numeric":
-            nums = np.array([norm_number(v, self.zero_is_missing) for v in distinct], dtype=float)
-            keep = ~np.isnan(nums)
-            nums, weights = nums[keep], counts[keep]
-            self.log = bool(nums.size and nums.min() >= 0)
-            if self.log:
-                nums = np.log1p(nums)
-            if nums.size:
-                nums = np.repeat(nums, weights)
-                q1, med, q3 = np.percentile(nums, [25, 50, 75])
-                self.center, self.scale = float(med), float(q3 - q1) or float(nums.std()) or 1.0
+            nums = np.array(
+                [norm_number(v, self.zero_is_missing, self.locale) for v in distinct], dtype=float
+            )
+            self.log = bool(np.nanmin(nums, initial=0.0) >= 0)
+            self.center, self.scale = _robust_scale(nums, counts, self.log)
+        elif self.numbers:
+            slots = self._text_numbers(distinct)
+            fitted = [_robust_scale(slots[:, j], counts, True) for j in range(self.numbers)]
+            self.number_center = [c for c, _ in fitted]
+            self.number_scale = [s for _, s in fitted]
+
+    def _text_numbers(self, distinct: list) -> np.ndarray:
+        """(distinct values × ``numbers``) numbers written inside each text; NaN where none."""
+        out = np.full((len(distinct), self.numbers), np.nan)
+        for i, value in enumerate(distinct):
+            if not is_missing(value):
+                found = numbers_in(str(value), self.locale)[: self.numbers]
+                out[i, : len(found)] = found
+        return out
 
     def entries(self, distinct: list):
         """(row, column, value) of each distinct raw value's block, weight applied."""
         if self.kind == "text":
-            texts = [norm_text(v) for v in distinct]
-            if all(t is None for t in texts):
-                return _EMPTY
-            rows, cols, vals = text_entries(texts)
-            return rows, cols, vals * np.float32(self.weight)
+            return self._text_entries(distinct)
         rows, cols, vals = [], [], []
         for i, value in enumerate(distinct):
             entry = self._encode_scalar(value)
@@ -213,6 +228,34 @@ class AttributeCodec:
             np.array(vals, dtype=np.float32),
         )
 
+    def _text_entries(self, distinct: list):
+        texts = [norm_text(v) for v in distinct]
+        if all(t is None for t in texts):
+            return _EMPTY
+        parts = [text_entries(texts)]
+        if self.words:
+            rows, cols, vals = word_entries(texts, WORD_BUCKETS)
+            parts = [
+                (parts[0][0], parts[0][1], parts[0][2] * HALF),
+                (rows, cols + TEXT_BUCKETS, vals * HALF),
+            ]
+        if self.numbers:
+            parts.append(self._number_entries(distinct))
+        rows, cols, vals = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return rows, cols, vals.astype(np.float32) * np.float32(self.weight)
+
+    def _number_entries(self, distinct: list):
+        slots = self._text_numbers(distinct)
+        z = (np.log1p(np.maximum(slots, 0.0)) - self.number_center) / self.number_scale
+        z = np.clip(z, -CLIP, CLIP) / CLIP / math.sqrt(self.numbers)
+        rows, slot = np.nonzero(~np.isnan(z) & (z != 0))
+        first = TEXT_BUCKETS + (WORD_BUCKETS if self.words else 0)
+        return (
+            rows.astype(np.int64),
+            (first + slot).astype(np.int64),
+            z[rows, slot].astype(np.float32),
+        )
+
     def block(self, distinct: list) -> sp.csr_matrix:
         rows, cols, vals = self.entries(distinct)
         return sp.csr_matrix((vals, (rows, cols)), shape=(len(distinct), self.width))
@@ -224,7 +267,7 @@ class AttributeCodec:
                 return None
             col = self.vocab.get(c)
             return (col if col is not None else len(self.vocab) + _bucket(c, CAT_HASH_BUCKETS), 1.0)
-        x = norm_number(value, self.zero_is_missing)
+        x = norm_number(value, self.zero_is_missing, self.locale)
         if math.isnan(x):
             return None
         if self.log:
@@ -243,12 +286,30 @@ class AttributeCodec:
             "scale": self.scale,
             "log": self.log,
             "zero_is_missing": self.zero_is_missing,
+            "locale": self.locale,
+            "words": self.words,
+            "numbers": self.numbers,
+            "number_center": self.number_center,
+            "number_scale": self.number_scale,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> AttributeCodec:
         vocab = {v: i for i, v in enumerate(data.pop("vocab"))}
         return cls(vocab=vocab, **data)
+
+
+def _robust_scale(nums: np.ndarray, counts: np.ndarray, log: bool) -> tuple[float, float]:
+    """(median, IQR) of the non-missing values repeated by their counts (``log1p`` first)."""
+    keep = ~np.isnan(nums)
+    nums, weights = nums[keep], counts[keep]
+    if log:
+        nums = np.log1p(np.maximum(nums, 0.0))
+    if not nums.size:
+        return 0.0, 1.0
+    nums = np.repeat(nums, weights)
+    q1, med, q3 = np.percentile(nums, [25, 50, 75])
+    return float(med), float(q3 - q1) or float(nums.std()) or 1.0
 
 
 def _factorize(values: Sequence, n: int) -> tuple[list, np.ndarray]:
@@ -285,17 +346,29 @@ class FeatureEncoder:
         self.n_features = offset
 
     @classmethod
-    def from_attributes(cls, attributes: list[dict], weights: dict | None, dim: int):
+    def from_attributes(
+        cls, attributes: list[dict], weights: dict | None, dim: int, locale: str = "auto"
+    ) -> FeatureEncoder:
+        """Codecs for the profile's attributes: ``weights`` (workflow settings) override the
+        profile's; a weight of 0 or ``"encode": false`` (a family-only identifier) leaves the
+        attribute out."""
         weights = weights or {}
+
+        def weight_of(a: dict) -> float:
+            return float(weights.get(a["name"], a.get("weight", 1.0)))
+
         codecs = [
             AttributeCodec(
                 name=a["name"],
                 kind=a["kind"],
-                weight=float(weights.get(a["name"], a.get("weight", 1.0))),
+                weight=weight_of(a),
                 zero_is_missing=bool(a.get("zero_is_missing", True)),
+                locale=locale,
+                words=a["kind"] == "text" and bool(a.get("words", True)),
+                numbers=int(a.get("numbers", 0)) if a["kind"] == "text" else 0,
             )
             for a in attributes
-            if float(weights.get(a["name"], a.get("weight", 1.0))) > 0
+            if weight_of(a) > 0 and a.get("encode", True) is not False
         ]
         return cls(codecs, dim)
 
@@ -409,9 +482,9 @@ class FeatureEncoder:
             if value is None:
                 continue
             try:
-                out[c.name] = _normalise(c.kind, c.zero_is_missing, value)
+                out[c.name] = _normalise(c.kind, c.zero_is_missing, value, c.locale)
             except TypeError:  # an unhashable value cannot be memoised
-                out[c.name] = _normalise.__wrapped__(c.kind, c.zero_is_missing, value)
+                out[c.name] = _normalise.__wrapped__(c.kind, c.zero_is_missing, value, c.locale)
         return out
 
     # -- persistence --------------------------------------------------------------------------

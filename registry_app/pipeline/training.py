@@ -31,6 +31,7 @@ from registry_app.pipeline import index as hnsw
 from registry_app.pipeline import manifest as mf
 from registry_app.pipeline.features import FeatureEncoder
 from registry_app.pipeline.tables import build_tables, save_tables
+from routing_core.numbers import number_locale
 from routing_site.errors import Conflict
 from routing_site.locks import serialise
 
@@ -277,7 +278,10 @@ def build_artifacts(folder: Path, data, profile: dict, config: dict, progress: P
 
     progress.stage("features")
     encoder = FeatureEncoder.from_attributes(
-        attributes, config.get("feature_weights"), config["embedding_dim"]
+        attributes,
+        config.get("feature_weights"),
+        config["embedding_dim"],
+        locale=number_locale(profile),
     )
     columns = {name: items[name].to_numpy(dtype=object) for name in names if name in items}
     vectors = encoder.fit_transform(columns, seed=0)
@@ -322,6 +326,7 @@ def build_artifacts(folder: Path, data, profile: dict, config: dict, progress: P
                 items,
                 config,
                 progress.callback("evaluate"),
+                attributes=attributes,
             )
         )
     progress.done("evaluate", _metrics_line(metrics))

@@ -1,0 +1,94 @@
+"""Near-duplicate families of items, so a held-out evaluation never leaks a copy of an item.
+
+An item's *family* is the connected component of the graph that joins two items when they share
+the stem of their item code, of their drawing number or of their name (union of the three
+families, computed as connected components, i.e. union-find). A stem is the identifier with its
+known variant suffixes removed, repeatedly, from the end:
+
+- a separator (``-``, ``_``, ``/``, ``.``) followed by one or two digits: a sheet or variant
+  number (``AD-012040-02`` → ``AD-012040``);
+- a separator followed by one or two letters: a variant letter (``RING 40X20 SS316-A`` →
+  ``RING 40X20 SS316``);
+- one or two letters straight after a digit: a revision letter (``SR0100023A`` → ``SR0100023``);
+- ``REV`` with a letter or number (``BX-7 REV B`` → ``BX-7``).
+
+A suffix is only removed when the rest still holds a digit, so a short identifier is never cut
+down to a bare prefix (``BX-7`` stays ``BX-7``; ``AD-012040`` keeps its number). Values are
+upper-cased and their spacing collapsed first.
+
+Which attributes are family attributes: those a mapping profile marks ``"family": true``;
+without any mark, ``DRAW_NO`` and ``ITEM_NM`` when the profile has them. The item code is always
+one. Generic names shared by a whole part class (``PartNm`` = ``SEAL RING``) are not family
+attributes: they would join thousands of unrelated items into one family.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+DEFAULT_FAMILY_ATTRIBUTES = ("DRAW_NO", "ITEM_NM")
+ITEM_KEY = "item_code"
+_SUFFIXES = (
+    re.compile(r"\s*[-_/.]\s*(?:[0-9]{1,2}|[A-Z]{1,2})$"),
+    re.compile(r"(?<=[0-9])[A-Z]{1,2}$"),
+    re.compile(r"[\s\-_/.]*REV\.?\s*[-_.]?\s*[A-Z0-9]{1,2}$"),
+)
+
+
+def family_stem(value) -> str | None:
+    """The identifier without its known variant suffixes; None for a missing value."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = " ".join(str(value).upper().split())
+    if not text or text in ("NAN", "NONE", "NULL"):
+        return None
+    changed = True
+    while changed:
+        changed = False
+        for pattern in _SUFFIXES:
+            shorter = pattern.sub("", text)
+            if shorter != text and any(ch.isdigit() for ch in shorter):
+                text, changed = shorter, True
+                break
+    return text
+
+
+def family_attributes(attributes: list[dict]) -> list[str]:
+    """Names of the profile's family attributes (marked, or the default ones it has)."""
+    marked = [a["name"] for a in attributes if a.get("family")]
+    if marked:
+        return marked
+    names = {a["name"] for a in attributes}
+    return [n for n in DEFAULT_FAMILY_ATTRIBUTES if n in names]
+
+
+def family_keys(items: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """One integer per item: items with the same number belong to one family.
+
+    ``names`` are the family attributes; the item code column is always used when present.
+    """
+    n = len(items)
+    columns = [ITEM_KEY] if ITEM_KEY in items else []
+    columns += [name for name in names if name in items and name != ITEM_KEY]
+    rows, keys = [], []
+    for column in columns:
+        stems = pd.Series([family_stem(v) for v in items[column].to_numpy(dtype=object)])
+        present = np.flatnonzero(stems.notna().to_numpy())
+        rows.append(present)
+        keys.append((column + "\x00" + stems.iloc[present]).to_numpy(dtype=object))
+    if not rows or not sum(len(r) for r in rows):
+        return np.arange(n, dtype=np.int64)
+    row = np.concatenate(rows)
+    codes, _ = pd.factorize(np.concatenate(keys))
+    # bipartite graph items -> stems; a family is a connected component
+    graph = coo_matrix(
+        (np.ones(len(row), dtype=np.int8), (row, n + codes)), shape=(n + codes.max() + 1,) * 2
+    )
+    _, labels = connected_components(graph, directed=False)
+    _, dense = np.unique(labels[:n], return_inverse=True)
+    return dense.astype(np.int64)
