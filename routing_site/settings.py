@@ -236,6 +236,9 @@ if os.getenv("REDIS_URL"):
 # Runtime: how often each inference process checks the registry for a new active version
 # or new workflow settings (the 2-second contract of the hot swap).
 RUNTIME_POLL_SECONDS = float(os.getenv("RUNTIME_POLL_SECONDS", "0.5"))
+# Shared storage (a network file system) may show a version's folder later than its registry row:
+# a version that cannot be verified is retried quietly this long before it is refused.
+RUNTIME_VERIFY_GRACE_SECONDS = float(os.getenv("RUNTIME_VERIFY_GRACE_SECONDS", "30"))
 RUNTIME_AUTOLOAD = envbool("RUNTIME_AUTOLOAD", "true")
 NIGHTLY_TRAINING_CRON = os.getenv("NIGHTLY_TRAINING_CRON", "30 2 * * *")
 

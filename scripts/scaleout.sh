@@ -9,9 +9,13 @@
 #   scripts/scaleout.sh down            stop every process it started (PostgreSQL keeps running)
 #   scripts/scaleout.sh status          one line per service; exit 3 when one is not running
 #   scripts/scaleout.sh start|stop NAME one service: redis worker1 worker2 node1 node2 nginx
+#   scripts/scaleout.sh purge           after down: drop its database and delete SCALEOUT_DIR
 #
 # Environment: SCALEOUT_BASE_PORT (18400: nginx; +1, +2 the nodes; +9 Redis), SCALEOUT_ITEMS
-# (20000 sample items for the first version), SCALEOUT_DIR (var/scaleout). Processes are started
+# (20000 sample items for the first version), SCALEOUT_DIR (var/scaleout), SCALEOUT_DB
+# (routing_scaleout; the PostgreSQL user is routing_scaleout whatever the database),
+# SCALEOUT_EVAL_SAMPLE (unset: the workflow default; set once before the first training, e.g. a
+# small sample for quick trial trainings). Processes are started
 # in their own process group and stopped by the PID in SCALEOUT_DIR/pids/; logs are in
 # SCALEOUT_DIR/logs/. SCALEOUT_DIR/scaleout.env holds the settings every process runs with.
 source "$(dirname "$0")/_env.sh"
@@ -20,7 +24,8 @@ BASE="${SCALEOUT_BASE_PORT:-18400}"
 SO="${SCALEOUT_DIR:-$ROOT/var/scaleout}"
 ITEMS="${SCALEOUT_ITEMS:-20000}"
 SERVICES=(redis worker1 worker2 node1 node2 nginx)
-PG_NAME=routing_scaleout
+PG_USER=routing_scaleout
+PG_DB="${SCALEOUT_DB:-routing_scaleout}"
 
 port_of() {
   case "$1" in
@@ -43,7 +48,7 @@ running() {
 write_env() {
   mkdir -p "$SO/pids" "$SO/logs" "$SO/models" "$SO/var" "$SO/redis" "$SO/nginx"
   cat > "$SO/scaleout.env" <<EOF
-DATABASE_URL=postgres://$PG_NAME:$PG_NAME@127.0.0.1:5432/$PG_NAME
+DATABASE_URL=postgres://$PG_USER:$PG_USER@127.0.0.1:5432/$PG_DB
 REDIS_URL=redis://127.0.0.1:$(port_of redis)/0
 ROUTING_MODELS_DIR=$SO/models
 ROUTING_VAR_DIR=$SO/var
@@ -157,16 +162,31 @@ stop_one() {
   rm -f "$SO/pids/$name.pid"
 }
 
+psql_as_postgres() { su postgres -c "psql -qtc \"$1\""; }
+
 postgres_ready() {
   local version
   version="$(ls /etc/postgresql | sort -V | tail -n 1)"
   # The machine's cluster is shared: start it when it is down, never stop it here.
   su postgres -c "pg_isready -q" || pg_ctlcluster "$version" main start
   wait_for postgresql 60 su postgres -c "pg_isready -q"
-  su postgres -c "psql -qtc \"SELECT 1 FROM pg_roles WHERE rolname='$PG_NAME'\"" | grep -q 1 ||
-    su postgres -c "psql -qc \"CREATE USER $PG_NAME WITH PASSWORD '$PG_NAME'\""
-  su postgres -c "psql -qtc \"SELECT 1 FROM pg_database WHERE datname='$PG_NAME'\"" | grep -q 1 ||
-    su postgres -c "psql -qc \"CREATE DATABASE $PG_NAME OWNER $PG_NAME\""
+  psql_as_postgres "SELECT 1 FROM pg_roles WHERE rolname='$PG_USER'" | grep -q 1 ||
+    psql_as_postgres "CREATE USER $PG_USER WITH PASSWORD '$PG_USER'"
+  psql_as_postgres "SELECT 1 FROM pg_database WHERE datname='$PG_DB'" | grep -q 1 ||
+    psql_as_postgres "CREATE DATABASE $PG_DB OWNER $PG_USER"
+}
+
+purge() {
+  local name
+  for name in "${SERVICES[@]}"; do
+    if running "$name"; then
+      echo "$name is running: run '$0 down' first." >&2
+      return 2
+    fi
+  done
+  su postgres -c "pg_isready -q" && psql_as_postgres "DROP DATABASE IF EXISTS $PG_DB"
+  rm -rf "$SO"
+  echo "Dropped database $PG_DB and deleted $SO."
 }
 
 first_version() {
@@ -174,6 +194,10 @@ first_version() {
     "$PY" manage.py make_sample_data --items "$ITEMS" --seed 1 --out "$SO/plant.sqlite"
   if ! "$PY" manage.py versions --json | grep -q '"state": "active"'; then
     local label
+    if [ -n "${SCALEOUT_EVAL_SAMPLE:-}" ]; then
+      "$PY" manage.py shell -v0 -c "from workflow_app.models import WorkflowConfig; \
+WorkflowConfig.apply({'eval_sample': int('$SCALEOUT_EVAL_SAMPLE')}, comment='scripts/scaleout.sh')"
+    fi
     label="$("$PY" manage.py train --wait | tail -n 1)"
     "$PY" manage.py approve "$label" --comment "first version, scripts/scaleout.sh"
     "$PY" manage.py activate "$label" --comment "first version, scripts/scaleout.sh"
@@ -223,6 +247,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
+  purge) purge ;;
   start | stop)
     [ $# -ge 2 ] || { echo "usage: $0 $1 NAME... (${SERVICES[*]})" >&2; exit 2; }
     action="$1"
@@ -232,7 +257,7 @@ case "${1:-}" in
     for name in "$@"; do "${action}_one" "$name"; done
     ;;
   *)
-    echo "usage: $0 up|down|status|start NAME|stop NAME" >&2
+    echo "usage: $0 up|down|status|purge|start NAME|stop NAME" >&2
     exit 2
     ;;
 esac
