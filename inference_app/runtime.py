@@ -7,6 +7,10 @@ flight keep the object they started with, so nothing fails during a switch. A ve
 verification is never swapped in; the old one keeps serving and the failure is logged at ERROR
 and shown by health and the admin banner. If the registry cannot be read at start, the version
 named in ``models/active.json`` (the last one verified and served) is served with an alert.
+On shared storage a version's folder may reach this host after its registry row: for the first
+``RUNTIME_VERIFY_GRACE_SECONDS`` a version that cannot be verified is retried on every poll
+while the loaded one keeps serving, with no "refused" alert; after that it is refused as above
+(a process with nothing loaded refuses at once and falls back to ``models/active.json``).
 """
 
 from __future__ import annotations
@@ -119,6 +123,7 @@ class Runtime:
         self.registry_error = ""
         self.active_label: str | None = None  # what the registry says, even if not loaded
         self.failed: dict[str, str] = {}  # label -> why it was refused
+        self.unverified: dict[str, tuple[float, str]] = {}  # label -> (first try, why), in grace
         self.alerts: list[Alert] = []
         self.cache = ResultCache(self.settings["cache_size"])
         self.started_at = time.time()
@@ -204,6 +209,7 @@ class Runtime:
         label, sha = row
         if label != self.active_label:
             self.failed.clear()  # a new decision in the registry: try everything afresh
+            self.unverified.clear()
         self.active_label = label
         current = self.model
         if current is not None and current.label == label:
@@ -268,12 +274,16 @@ class Runtime:
             model = LoadedModel.open(folder, ef_search, sha or None)
         except Exception as exc:
             why = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
+            if self.model is not None and self._in_verify_grace(label, str(why)):
+                return  # keep serving the loaded version; nothing loaded: fall back at once
+            self.unverified.pop(label, None)
             self.failed[label] = str(why)
             self._refused_at = time.time()
             keeping = f"; still serving {self.model.label}" if self.model else ""
             self.alert("ERROR", f"Model version {label} refused: {why}{keeping}")
             return
         previous = self.model
+        self.unverified.pop(label, None)
         self.model = model  # the swap: one reference assignment
         self.swaps += 1
         self.write_pointer(model)
@@ -285,6 +295,21 @@ class Runtime:
                 "load_seconds": round(model.load_seconds, 3),
             },
         )
+
+    def _in_verify_grace(self, label: str, why: str) -> bool:
+        """True while a version that cannot be verified yet is still within its grace period."""
+        first = self.unverified.get(label, (time.time(), why))[0]
+        if time.time() - first >= settings.RUNTIME_VERIFY_GRACE_SECONDS:
+            return False
+        if label not in self.unverified:
+            log.warning(
+                "version %s cannot be verified yet (%s); retrying for up to %ss",
+                label,
+                why,
+                settings.RUNTIME_VERIFY_GRACE_SECONDS,
+            )
+        self.unverified[label] = (first, why)
+        return True
 
     def _apply_settings(self, values: dict, rev: int) -> None:
         merged = {**settings_schema.defaults(), **values}
@@ -370,7 +395,10 @@ class Runtime:
             return f"Files of {model.label} changed on disk: {'; '.join(model.file_problems)}."
         if not self.registry_ok:
             return f"Registry database {self.registry_error}; serving {model.label}."
-        why = self.failed.get(self.active_label or "", "loading")
+        label = self.active_label or ""
+        why = self.failed.get(label, "loading")
+        if label in self.unverified:
+            why = f"its files cannot be verified here yet, retrying: {self.unverified[label][1]}"
         return f"Active version {self.active_label} not served ({why}); serving {model.label}."
 
 

@@ -35,14 +35,24 @@ def enqueue_training(profile_name: str = "", user=None, trigger: str = "api"):
     from django_q.tasks import async_task
 
     from registry_app.pipeline.training import request_run
+    from routing_site.errors import ServiceUnavailable
 
     run = request_run(profile_name, user=user, trigger=trigger)
-    task_id = async_task(
-        "registry_app.tasks.run_training",
-        run.pk,
-        task_name=f"training-run-{run.pk}",
-        timeout=settings.TRAINING_TIMEOUT_S,
-    )
+    try:
+        task_id = async_task(
+            "registry_app.tasks.run_training",
+            run.pk,
+            task_name=f"training-run-{run.pk}",
+            timeout=settings.TRAINING_TIMEOUT_S,
+        )
+    except Exception as exc:  # the broker (Redis) is down: nothing was queued
+        message = (
+            f"Not queued: the task broker cannot be reached ({type(exc).__name__}: {exc}). "
+            "Start the broker (REDIS_URL) and request the training again."
+        )
+        run.fail(message)
+        log.error("training not queued", extra={"run": run.pk, "error": str(exc)})
+        raise ServiceUnavailable(message, code="broker_unavailable") from None
     run.task_id = str(task_id or "")
     run.save(update_fields=["task_id"])
     return run

@@ -280,6 +280,9 @@ if os.getenv("REDIS_URL"):
 # Runtime: how often each inference process checks the registry for a new active version
 # or new workflow settings (the 2-second contract of the hot swap).
 RUNTIME_POLL_SECONDS = float(os.getenv("RUNTIME_POLL_SECONDS", "0.5"))
+# Shared storage (a network file system) may show a version's folder later than its registry row:
+# a version that cannot be verified is retried quietly this long before it is refused.
+RUNTIME_VERIFY_GRACE_SECONDS = float(os.getenv("RUNTIME_VERIFY_GRACE_SECONDS", "30"))
 RUNTIME_AUTOLOAD = envbool("RUNTIME_AUTOLOAD", "true")
 # Full SHA-256 re-check of the serving version's files (sizes and mtimes: every poll).
 RUNTIME_VERIFY_SECONDS = envint("RUNTIME_VERIFY_SECONDS", "600", minimum=1)
