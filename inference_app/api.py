@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts_app.permissions import IsAdminRole, IsViewer
-from inference_app import predictor, validation
+from inference_app import drift, online, prediction_log, predictor, validation
 from inference_app.metrics import metrics
 from inference_app.runtime import runtime
 from inference_app.serializers import PredictInput, SimilarInput, TimeSummaryInput
@@ -69,7 +69,14 @@ class PredictView(APIView):
                 hits += 1
             results.append(answer)
         request._request.cache_hit = hits == len(results)
+        _log_predictions(request._request, model.label, opts, data["items"], results)
         return Response({"model_version": model.label, "items": results})
+
+
+def _log_predictions(request, label: str, opts: dict, items: list, results: list) -> None:
+    started = getattr(request, "started_at", None)
+    latency_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+    prediction_log.buffer.append(request.request_id, label, opts, items, results, latency_ms)
 
 
 class SimilarView(APIView):
@@ -133,6 +140,7 @@ class HealthView(APIView):
         if not _identified(request):
             return Response({"status": body["status"]}, status=code)
         body["cluster"] = cluster_heartbeat()
+        body["drift"] = drift.safe_drift_report()
         return Response(body, status=code)
 
 
@@ -178,7 +186,8 @@ class MetricsView(APIView):
             "routing_model_swaps_total": runtime.swaps,
             "routing_uptime_seconds": round(time.time() - runtime.started_at, 1),
         }
-        return HttpResponse(metrics.render(extra), content_type="text/plain; version=0.0.4")
+        text = metrics.render(extra) + "\n".join(online.prometheus_lines(online.online_figures()))
+        return HttpResponse(text + "\n", content_type="text/plain; version=0.0.4")
 
 
 class DashboardDataView(APIView):
@@ -186,7 +195,8 @@ class DashboardDataView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Figures for the dashboard charts")})
     def get(self, request):
-        """Latency percentiles (last 15 minutes), cache, active version, training history."""
+        """Latency percentiles (last 15 minutes), cache, active version, training history,
+        online figures per version and week, drift check."""
         from registry_app.models import TrainingRun
         from registry_app.serializers import run_dict
 
@@ -199,5 +209,7 @@ class DashboardDataView(APIView):
                 "latency": metrics.percentiles(time.time() - 900),
                 "requests": {f"{e}|{s}|{v}": n for (e, s, v), n in metrics.requests.items()},
                 "training_runs": runs,
+                "online": online.online_figures(),
+                "drift": drift.safe_drift_report(),
             }
         )

@@ -28,6 +28,7 @@ class RequestLogMiddleware:
 
     def __call__(self, request):
         started = time.perf_counter()
+        request.started_at = started  # the prediction log's latency
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.cache_hit = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from routing_site.errors import BadInput
@@ -22,12 +22,15 @@ class SavedRoutingQuerySet(models.QuerySet):
         rules: dict,
         vocabulary: dict | None,
         user=None,
+        decision: dict | None = None,
         **meta,
     ) -> SavedRouting:
         """Validate ``operations`` by the routing rules and save them; BadInput otherwise.
 
         ``fields`` name each problem (``operations.2.op_code``) and ``problems`` lists them as
-        the editor's live check does; nothing is written when there is any.
+        the editor's live check does; nothing is written when there is any. The routing and
+        its :class:`RoutingDecision` (``decision``: the resolved proposal, or None for a routing
+        saved without one) are written in one transaction.
         """
         from workflow_app.rules import check_routing, field_errors
 
@@ -41,12 +44,15 @@ class SavedRoutingQuerySet(models.QuerySet):
             )
             error.problems = problems
             raise error
-        return self.create(
-            item_code=item_code,
-            operations=cleaned,
-            created_by=user if getattr(user, "pk", None) else None,
-            **meta,
-        )
+        with transaction.atomic():
+            routing = self.create(
+                item_code=item_code,
+                operations=cleaned,
+                created_by=user if getattr(user, "pk", None) else None,
+                **meta,
+            )
+            RoutingDecision.record(routing, decision or {})
+        return routing
 
 
 class SavedRouting(models.Model):
@@ -97,4 +103,97 @@ class SavedRouting(models.Model):
             "comment": self.comment,
             "source_model_version": self.source_model_version,
             "created_at": timezone.localtime(self.created_at),
+        }
+
+
+class PredictionLog(models.Model):
+    """One answered item of a live ``/predict`` request, kept for the shadow replay, the online
+    figures and the drift check. Bounded: the newest ``prediction_log_size`` rows are kept.
+
+    Written in batches off the request path by :mod:`inference_app.prediction_log`.
+    """
+
+    request_id = models.CharField(max_length=100, db_index=True)
+    item_index = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    model_version = models.CharField(max_length=32, db_index=True)
+    inputs = models.JSONField(default=dict)  # the item as sent: item_code and/or attributes
+    options = models.JSONField(default=dict)  # top_k, candidates, quantity, min_similarity
+    status = models.CharField(max_length=16)
+    confidence = models.CharField(max_length=16, blank=True)
+    best_similarity = models.FloatField(null=True, blank=True)
+    # compact copy of the answer: [{"rank", "ops": [op_code...], "wcs": [work_center...]}]
+    candidates = models.JSONField(default=list)
+    neighbours = models.JSONField(default=list)  # item codes, most similar first
+    latency_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request_id", "item_index"], name="prediction_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}#{self.item_index} {self.model_version} {self.status}"
+
+    def candidate(self, rank: int) -> dict | None:
+        return next((c for c in self.candidates if c.get("rank") == rank), None)
+
+
+class RoutingDecision(models.Model):
+    """What an engineer did with a proposal: saved with the routing, in the same transaction.
+
+    ``proposal`` is the compact list of candidates the model offered (copied from the
+    prediction log or sent by the client); ``chosen_rank`` the one the engineer started from;
+    ``edit_similarity`` the op-code edit similarity of that candidate to the saved routing.
+    A routing saved without a proposal has ``has_proposal`` False and no similarity.
+    """
+
+    routing = models.OneToOneField(SavedRouting, on_delete=models.CASCADE, related_name="decision")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    model_version = models.CharField(max_length=32, blank=True, db_index=True)
+    request_id = models.CharField(max_length=100, blank=True, db_index=True)
+    item_index = models.PositiveSmallIntegerField(default=0)
+    has_proposal = models.BooleanField(default=False)
+    proposal = models.JSONField(default=list)
+    chosen_rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    chosen_ops = models.JSONField(default=list)
+    final_ops = models.JSONField(default=list)
+    edit_similarity = models.FloatField(null=True, blank=True)
+    unchanged = models.BooleanField(default=False)
+    # the item's attributes (from the logged prediction or the client): a new item needs them
+    # to be indexed when the routing becomes training data
+    attributes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"decision on routing #{self.routing_id} ({self.model_version or 'no proposal'})"
+
+    @classmethod
+    def record(cls, routing: SavedRouting, proposal: dict) -> RoutingDecision:
+        """The decision behind ``routing`` (call inside the routing's transaction)."""
+        from registry_app.pipeline.evaluation import edit_similarity
+
+        final_ops = [o["op_code"] for o in routing.operations]
+        final_wcs = [o["work_center"] for o in routing.operations]
+        fields = {k: v for k, v in proposal.items() if k != "chosen_wcs"}
+        decision = cls(routing=routing, final_ops=final_ops, **fields)
+        if decision.has_proposal and decision.chosen_ops:
+            decision.edit_similarity = round(edit_similarity(decision.chosen_ops, final_ops), 4)
+            decision.unchanged = decision.chosen_rank is not None and (
+                (decision.chosen_ops, proposal.get("chosen_wcs")) == (final_ops, final_wcs)
+            )
+        decision.save()
+        return decision
+
+    def as_dict(self) -> dict:
+        return {
+            "model_version": self.model_version or None,
+            "request_id": self.request_id or None,
+            "has_proposal": self.has_proposal,
+            "chosen_rank": self.chosen_rank,
+            "edit_similarity": self.edit_similarity,
+            "unchanged": self.unchanged,
         }

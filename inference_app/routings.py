@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts_app.permissions import IsEngineer, IsViewer
+from inference_app import feedback
 from inference_app.models import RoutingStatus, SavedRouting
 from inference_app.runtime import runtime
 from inference_app.serializers import StrictSerializer
@@ -35,6 +36,8 @@ class RoutingInput(StrictSerializer):
     status = serializers.ChoiceField(
         choices=RoutingStatus.choices, required=False, default=RoutingStatus.DRAFT
     )
+    proposal = feedback.proposal_field()
+    attributes = feedback.attributes_field()
 
 
 class ValidateInput(StrictSerializer):
@@ -85,9 +88,15 @@ class RoutingListView(APIView):
         request=RoutingInput, responses={201: OpenApiResponse(description="Saved routing")}
     )
     def post(self, request):
-        """Save an edited routing; 400 with ``operations.<i>.<field>`` errors when a rule fails."""
+        """Save an edited routing; 400 with ``operations.<i>.<field>`` errors when a rule fails.
+
+        ``proposal`` names what the engineer started from: ``{"request_id", "item_index",
+        "candidate_rank"}`` of a logged prediction, or a compact copy ``{"model_version",
+        "candidates": [{"rank", "op_codes", "work_centers"}], "candidate_rank"}``.
+        """
         data = _validated(RoutingInput, request.data)
         vocabulary, label = _vocabulary()
+        decision = feedback.resolve(data.get("proposal"), data.get("attributes") or {})
         routing = SavedRouting.objects.save_checked(
             data["item_code"],
             data["operations"],
@@ -95,11 +104,14 @@ class RoutingListView(APIView):
             vocabulary,
             user=request.user,
             routing_no=data["routing_no"],
-            source_model_version=data.get("source_model_version") or label or "",
+            source_model_version=(
+                data.get("source_model_version") or decision.get("model_version") or label or ""
+            ),
             comment=data["comment"],
             status=data["status"],
+            decision=decision,
         )
-        return Response(routing.as_dict(), status=201)
+        return Response({**routing.as_dict(), "decision": routing.decision.as_dict()}, status=201)
 
 
 def _routing_or_404(pk: int) -> SavedRouting:

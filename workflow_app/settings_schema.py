@@ -86,8 +86,61 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "routing_rules", dict, {}, "runtime", help="Rules the routing editor and API enforce."
         ),
+        Setting(
+            "feedback",
+            str,
+            "add",
+            "training",
+            help="Saved routings in training: off, add (new items) or override (replace too).",
+        ),
+        Setting(
+            "prediction_log_size",
+            int,
+            5000,
+            "runtime",
+            0,
+            1_000_000,
+            "Live predictions kept for the shadow replay and the figures (0 = none).",
+        ),
+        Setting(
+            "shadow_requests",
+            int,
+            500,
+            "runtime",
+            1,
+            100_000,
+            "Most recent logged predictions replayed by the shadow comparison.",
+        ),
+        Setting(
+            "drift_window",
+            int,
+            200,
+            "runtime",
+            10,
+            100_000,
+            "Recent new-item answers compared with the training distribution.",
+        ),
+        Setting(
+            "drift_similarity_delta",
+            float,
+            0.10,
+            "runtime",
+            0.0,
+            1.0,
+            "Warn when the mean best similarity moves by more than this.",
+        ),
+        Setting(
+            "drift_low_share_delta",
+            float,
+            0.15,
+            "runtime",
+            0.0,
+            1.0,
+            "Warn when the share of low-confidence answers moves by more than this.",
+        ),
     ]
 }
+FEEDBACK_MODES = ("off", "add", "override")
 
 RULE_DEFAULTS = {
     "allowed_op_codes": "from_data",  # or an explicit list
@@ -145,6 +198,8 @@ def _check_special(key: str, value):
         return {str(k): float(v) for k, v in value.items()}
     if key == "routing_rules":
         return validate_rules(value)
+    if key == "feedback" and value not in FEEDBACK_MODES:
+        raise ValueError(f"must be one of {', '.join(FEEDBACK_MODES)}")
     return value
 
 

@@ -152,6 +152,7 @@ def evaluate_model(
                 visible_sigs[tables.signature(rt)] += 1
     frequent = _frequent_routing(model, visible_sigs, opts)
     results = {"model": [], "most_frequent": [], "nearest": []}
+    answers = []  # the live-answer reference the drift check compares with
     for n, row in enumerate(holdout_rows):
         actual = routing_of(tables, int(row))
         if actual is None:
@@ -166,6 +167,7 @@ def evaluate_model(
 
         item = {"attributes": tables.attributes(int(row))}
         answer = predict_one(model, item, opts, exclude=hide)
+        answers.append(answer)
         cands = [_as_candidate(c) for c in answer["candidates"]]
         results["model"].append(score_item(actual, cands, actual_lead, quantity))
         results["nearest"].append(
@@ -174,7 +176,14 @@ def evaluate_model(
         results["most_frequent"].append(score_item(actual, frequent, actual_lead, quantity))
         if progress and n % 100 == 0:
             progress("evaluate", n / max(1, len(holdout_rows)), "")
-    return {name: summarise(rows) for name, rows in results.items()}
+    out = {name: summarise(rows) for name, rows in results.items()}
+    return {**out, "reference": reference_distribution(answers)}
+
+
+def reference_distribution(answers: list[dict]) -> dict:
+    from inference_app.drift import answer_distribution
+
+    return answer_distribution(answers)
 
 
 def _as_candidate(c: dict) -> dict:
@@ -214,14 +223,28 @@ def predictor_options(config: dict, quantity: float = 10.0) -> dict:
 
 
 def evaluate_built(
-    folder, encoder, index, arrays, strings, names, items, config, progress=None, attributes=None
+    folder,
+    encoder,
+    index,
+    arrays,
+    strings,
+    names,
+    items,
+    config,
+    progress=None,
+    attributes=None,
+    never_held=None,
 ) -> dict:
-    """The evaluation stored with every trained version: a sample of grouped held-out items."""
+    """The evaluation stored with every trained version: a sample of grouped held-out items.
+
+    ``never_held``: rows that are never evaluated (routings saved by engineers)."""
     tables = RoutingTables(folder, names)
     model = SimpleNamespace(label=folder.name, encoder=encoder, index=index, tables=tables)
     groups = group_keys(items, attributes or names)
     has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
     held = split_groups(groups, 0.2, seed=7) & has_routing
+    if never_held is not None:
+        held &= ~never_held
     rows = np.flatnonzero(held)
     rng = np.random.default_rng(7)
     sample = int(config.get("eval_sample", 1500))

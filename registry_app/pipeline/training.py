@@ -30,6 +30,7 @@ from registry_app.models import AuditEntry, ModelVersion, RunState, TrainingRun,
 from registry_app.pipeline import index as hnsw
 from registry_app.pipeline import manifest as mf
 from registry_app.pipeline.features import FeatureEncoder
+from registry_app.pipeline.feedback import merge_feedback, never_held_out
 from registry_app.pipeline.tables import build_tables, save_tables
 from routing_core.numbers import number_locale
 from routing_site.errors import Conflict
@@ -226,7 +227,9 @@ def train_version(version: ModelVersion, profile: dict, config: dict, progress: 
             "work_results": int(len(data.work_results)),
         }
         progress.done("extract", f"{counts['items']} items, {counts['operations']} operations")
-        built = build_artifacts(tmp, data, profile, config, progress)
+        data, feedback = merge_feedback(data, profile, config.get("feedback", "add"))
+        counts.update({k: feedback[k] for k in ("feedback_routings", "overridden_items")})
+        built = build_artifacts(tmp, data, profile, config, progress, feedback["items"])
         body = {
             "label": version.label,
             "created_at": timezone.now().isoformat(),
@@ -235,6 +238,7 @@ def train_version(version: ModelVersion, profile: dict, config: dict, progress: 
             "parameters": built["parameters"],
             "data_counts": {**counts, **built["counts"]},
             "extract_report": data.report.as_dict(),
+            "feedback": {k: v for k, v in feedback.items() if k != "items"},
             "metrics": built["metrics"],
         }
         progress.stage("package")
@@ -270,8 +274,13 @@ def train_version(version: ModelVersion, profile: dict, config: dict, progress: 
     return version
 
 
-def build_artifacts(folder: Path, data, profile: dict, config: dict, progress: Progress) -> dict:
-    """Everything the runtime loads, written into ``folder``; returns files, params, metrics."""
+def build_artifacts(
+    folder: Path, data, profile: dict, config: dict, progress: Progress, feedback_items=()
+) -> dict:
+    """Everything the runtime loads, written into ``folder``; returns files, params, metrics.
+
+    ``feedback_items``: codes of items whose routing came from a saved routing; the stored
+    evaluation never holds them out."""
     attributes = profile["attributes"]
     names = [a["name"] for a in attributes]
     items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
@@ -327,6 +336,7 @@ def build_artifacts(folder: Path, data, profile: dict, config: dict, progress: P
                 config,
                 progress.callback("evaluate"),
                 attributes=attributes,
+                never_held=never_held_out(items, list(feedback_items)),
             )
         )
     progress.done("evaluate", _metrics_line(metrics))

@@ -1,4 +1,5 @@
-/* Dashboard: active version, cache, latency, request counts and training history.
+/* Dashboard: active version, cache, latency, request counts, training history, the engineers'
+   acceptance of proposals (online figures per version and week) and the drift warning.
    Reads GET /api/v1/dashboard-data every 5 s (paused while the tab is hidden) and redraws the
    cards and the ECharts charts in place. */
 (function () {
@@ -232,6 +233,83 @@
     }
   }
 
+  // -- online figures and drift -----------------------------------------------------------
+  function share(value) {
+    return value === null || value === undefined ? "—" : (100 * value).toFixed(1) + " %";
+  }
+
+  function num(value, digits) {
+    return value === null || value === undefined ? "—" : Number(value).toFixed(digits);
+  }
+
+  function renderAcceptance(online, serving) {
+    const versions = online.versions || [];
+    const row = versions.find((v) => v.version === serving) || versions[versions.length - 1];
+    setText("acc-version", row ? "(" + row.version + ")" : "");
+    setText("acc-rate", row ? share(row.acceptance_rate) : "—");
+    setText("acc-decisions", row ? String(row.decisions) : "—");
+    setText("acc-similarity", row ? num(row.mean_edit_similarity, 3) : "—");
+    setText("acc-low", row ? share(row.low_share) + " / " + share(row.no_match_share) : "—");
+    setText("acc-latency", row ? num(row.latency_ms_mean, 1) + " ms" : "—");
+    renderOnlineTable(versions);
+  }
+
+  function renderOnlineTable(versions) {
+    const body = $("online-table").tBodies[0];
+    body.replaceChildren();
+    if (!versions.length) {
+      const tr = document.createElement("tr");
+      const td = cell("No live figures yet.", "muted");
+      td.colSpan = 8;
+      tr.append(td);
+      body.append(tr);
+      return;
+    }
+    for (const v of versions) {
+      const tr = document.createElement("tr");
+      tr.append(cell(v.version), cell(String(v.answers), "num"), cell(share(v.low_share), "num"),
+        cell(share(v.no_match_share), "num"), cell(num(v.latency_ms_mean, 1), "num"),
+        cell(String(v.decisions), "num"), cell(share(v.acceptance_rate), "num"),
+        cell(num(v.mean_edit_similarity, 3), "num"));
+      body.append(tr);
+    }
+  }
+
+  function renderOnlineChart(weeks) {
+    const labels = Array.from(new Set(weeks.map((w) => w.week))).sort();
+    const versions = Array.from(new Set(weeks.map((w) => w.version))).sort();
+    const figures = { acceptance_rate: "acceptance", mean_edit_similarity: "edit similarity", low_share: "low confidence" };
+    const series = [];
+    for (const v of versions) {
+      for (const [key, name] of Object.entries(figures)) {
+        series.push({
+          name: v + " " + name, type: key === "low_share" ? "line" : "bar", barMaxWidth: 24,
+          data: labels.map((week) => {
+            const row = weeks.find((w) => w.week === week && w.version === v);
+            return row && row[key] !== null ? row[key] : null;
+          }),
+        });
+      }
+    }
+    chart("chart-online").setOption({
+      animation: false,
+      grid: { left: 50, right: 16, top: 40, bottom: 40 },
+      legend: { top: 0, type: "scroll" },
+      tooltip: { trigger: "axis", valueFormatter: (value) => (value === null ? "—" : Number(value).toFixed(3)) },
+      xAxis: { type: "category", data: labels },
+      yAxis: { type: "value", min: 0, max: 1 },
+      series,
+      graphic: labels.length ? [] : [emptyGraphic("No predictions or saved routings logged yet")],
+    }, { replaceMerge: ["series", "graphic"] });
+  }
+
+  function renderDrift(drift) {
+    const warn = Boolean(drift && drift.warning);
+    $("dash-drift").hidden = !warn;
+    setText("drift-message", warn ? drift.message : "");
+    setText("drift-state", !drift ? "—" : warn ? "warning" : drift.checked ? "none" : "not checked", drift ? drift.message : "");
+  }
+
   // -- refresh loop -----------------------------------------------------------------------
   let timer = null;
 
@@ -247,6 +325,9 @@
       renderLatency(body.latency || {});
       renderRequests(body.requests || {});
       renderTraining(body.training_runs || []);
+      renderAcceptance(body.online || {}, (body.health || {}).serving_version);
+      renderOnlineChart((body.online || {}).weeks || []);
+      renderDrift(body.drift);
       setText("dash-updated", "Updated " + new Date().toLocaleTimeString() + " · refreshes every 5 s");
     } catch (err) {
       const box = $("dash-error");

@@ -1,7 +1,8 @@
 /* Routing editor: predict candidates for an item, take one into the table, edit it, save it.
 
    Data: POST /api/v1/predict, GET /api/v1/routing-rules, POST /api/v1/time-summary (live
-   totals), POST /api/v1/routings (save; 400 carries {"fields": {"operations.2.op_code": [..]}}),
+   totals), POST /api/v1/routings (save, with the proposal it started from: the prediction's
+   request id and the candidate's rank; 400 carries {"fields": {"operations.2.op_code": [..]}}),
    GET /api/v1/routings/<id>/export (links). The table itself is RoutingTable
    (routing-table.js); its checks are RoutingRules (routing-rules.js). */
 (function () {
@@ -15,6 +16,8 @@
   const state = {
     rules: null,
     modelVersion: null,
+    requestId: null, // X-Request-ID of the prediction: the saved decision refers to it
+    takenRank: null, // the candidate the routing in the table started from
     result: null,
     selected: 0,
     dirty: false,
@@ -127,6 +130,7 @@
         return;
       }
       state.modelVersion = data.model_version;
+      state.requestId = res.headers.get("X-Request-ID");
       showResult(data.items[0], item.item_code);
     } catch (err) {
       setStatus("The server could not be reached: " + err.message, "error");
@@ -233,6 +237,7 @@
     const c = state.result.candidates[index];
     if (state.dirty && table.length && !window.confirm("Replace the routing you are editing with candidate #" + c.rank + "?")) return;
     table.load(c.operations);
+    state.takenRank = { requestId: state.requestId, rank: c.rank };
     const from = state.result.status === "existing" ? "routing " + (c.routing_no || "#" + c.rank) + " of " + state.result.item_code : "candidate #" + c.rank + " (" + pct(c.score) + ")";
     $("routing-source").textContent = "From " + from + ", model " + state.modelVersion + ".";
     state.dirty = false;
@@ -298,6 +303,9 @@
     }
     const payload = { item_code: code, operations: table.operations(true), comment: $("save-comment").value.trim() };
     if (state.modelVersion) payload.source_model_version = state.modelVersion;
+    if (state.takenRank && state.takenRank.requestId) {
+      payload.proposal = { request_id: state.takenRank.requestId, item_index: 0, candidate_rank: state.takenRank.rank };
+    }
     const button = $("save-btn");
     button.disabled = true;
     try {
