@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,13 +16,27 @@ from registry_app.pipeline.sources import open_source
 from tests.conftest import TEST_DATA
 from workflow_app.profiles import load_default_profile
 
-pytestmark = [pytest.mark.odbc, pytest.mark.usefixtures("source_roots")]
+pytestmark = [pytest.mark.odbc, pytest.mark.usefixtures("source_roots", "access_copies")]
+
+_COPIES: dict[str, Path] = {}
+
+
+@pytest.fixture
+def access_copies(tmp_path):
+    """The sample Access files copied into the test's own folder: a data source may not read
+    inside the program folder, where tests/data lies."""
+    folder = tmp_path / "access"
+    folder.mkdir()
+    for path in TEST_DATA.iterdir():
+        if path.suffix in (".mdb", ".accdb"):
+            _COPIES[path.name] = Path(shutil.copy(path, folder / path.name))
+    yield folder
+    _COPIES.clear()
 
 
 def access(name: str) -> str:
-    path = TEST_DATA / name
-    assert path.exists(), f"{path} is missing: tests/data holds the sample Access files"
-    return f"odbc:DRIVER={{MDBTools}};DBQ={path}"
+    assert (TEST_DATA / name).exists(), f"tests/data/{name} is missing (see tests/data/README.md)"
+    return f"odbc:DRIVER={{MDBTools}};DBQ={_COPIES[name]}"
 
 
 def registered(name: str, file: str) -> str:
