@@ -1,16 +1,6 @@
 """The registry in the admin: confirmation pages with figures, actions, read-only history."""
 
-import pytest
-
 from registry_app.models import AuditEntry, ModelVersion, RunState, TrainingRun
-
-
-@pytest.fixture
-def two_versions(quick_training):
-    first, second = quick_training(), quick_training()
-    first.approve()
-    first.activate()
-    return first, second
 
 
 def test_the_approve_page_shows_the_figures_beside_the_active_version(admin_client, two_versions):

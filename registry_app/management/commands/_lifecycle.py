@@ -46,7 +46,9 @@ class LifecycleCommand(BaseCommand):
                     version = ModelVersion.objects.get_by_label(options["version"])
                     version = getattr(version, self.verb)(user=user, comment=options["comment"])
                 else:
-                    version = getattr(ModelVersion, self.verb)(user=user, comment=options["comment"])
+                    version = getattr(ModelVersion, self.verb)(
+                        user=user, comment=options["comment"]
+                    )
         except DomainError as exc:
             raise CommandError(exc.detail) from None
         self.stdout.write(f"{version.label} is now {version.state}.")
