@@ -45,7 +45,9 @@ def test_rollback_page_names_the_target_and_rolls_back(admin_client, two_version
     second.activate()
     page = admin_client.get("/admin/registry_app/modelversion/rollback/")
     assert f"Yes, rollback to {first.label}" in page.content.decode()
-    admin_client.post("/admin/registry_app/modelversion/rollback/", {"confirm": "yes"})
+    admin_client.post(
+        "/admin/registry_app/modelversion/rollback/", {"confirm": "yes", "target": first.label}
+    )
     assert ModelVersion.objects.active() == first
 
 
