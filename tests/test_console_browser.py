@@ -237,3 +237,27 @@ def test_the_version_list_shows_all_its_columns_at_1366_px(admin_tab, registry):
     assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
     assert registry["pending"] in page.inner_text("#result_list")
     admin_tab.assert_clean()
+
+
+def test_long_names_on_the_console_pages_have_their_full_text_in_a_tooltip(admin_tab, registry):
+    """Dashboard "Slowest p95" and the blueprint node labels: cut by CSS, never without a
+    tooltip; a features node prints its weights, not ``weights {0}``."""
+    page = admin_tab.page
+    admin_tab.open("/api/v1/health")  # at least one measured API request for the dashboard
+    admin_tab.open("/")
+    page.wait_for_function("document.getElementById('r-slowest').textContent.includes(' ms (')")
+    slowest = page.locator("#r-slowest")
+    assert slowest.get_attribute("title") == "Slowest p95: " + slowest.inner_text()
+
+    admin_tab.open("/blueprints/")
+    page.wait_for_selector(".bp-node .node-summary")
+    for node in page.locator(".bp-node").all():
+        summary = node.locator(".node-summary")
+        assert summary.get_attribute("title") == summary.inner_text()
+        assert "{0}" not in summary.inner_text()
+        assert (
+            node.locator(".node-id").get_attribute("title") == node.locator(".node-id").inner_text()
+        )
+    features = page.locator(".bp-node[data-id=features] .node-summary").inner_text()
+    assert features.startswith("weights ") and features != "weights {0}"
+    admin_tab.assert_clean()
