@@ -39,6 +39,8 @@ def test_the_operations_home_shows_what_needs_doing_with_links(admin_client, two
     assert f"/admin/registry_app/trainingrun/{run.pk}/change/" in html
     assert "Cannot connect to plant. On Debian install odbc-mdbtools." in html
     assert "1 waiting: newbie" in html and "status__exact=pending" in html
+    review = admin_client.get("/admin/accounts_app/account/?status__exact=pending")
+    assert review.status_code == 200 and "newbie" in review.content.decode()
     assert 'id="app-list"' in html or "app-registry_app" in html  # the app list stays below
 
 
