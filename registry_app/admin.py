@@ -2,17 +2,22 @@
 
 Lifecycle actions go through an intermediate confirmation page that shows the version's
 evaluation beside the active version's, then call the model verbs (which write the audit rows).
+The version page is read-only: state badge, the buttons its state allows, its parameters, data
+counts and extract report as tables, and its audit trail inline. The admin index is the
+operations home (templates/admin/operations_home.html, panels from registry_app.console).
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from registry_app.models import AuditEntry, ModelVersion, TrainingRun
+from registry_app import console
+from registry_app.models import AuditEntry, ModelVersion, RunState, TrainingRun
 from routing_site.errors import DomainError
 
 METRIC_ROWS = [
@@ -51,8 +56,50 @@ def comparison_rows(version: ModelVersion, active: ModelVersion | None) -> list[
     return rows
 
 
+SUMMARY_FIELDS = (
+    "label",
+    "state_badge",
+    "status",
+    "profile_name",
+    "created_at",
+    "requested_by",
+    "approver",
+    "approved_at",
+    "activated_at",
+    "manifest_sha256",
+)
+TABLE_FIELDS = ("attribute_table", "index_table", "count_table", "report_table")
+
+
+class ReadOnlyMixin:
+    """History is shown, never added to, edited or deleted from the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AuditInline(ReadOnlyMixin, admin.TabularInline):
+    """The version's audit trail, newest first, on its own page (append-only: read-only)."""
+
+    model = AuditEntry
+    fields = ("at", "action", "from_state", "to_state", "username", "comment")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "audit entry"
+    verbose_name_plural = "audit trail"
+
+
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Versions come from training only and stay; state changes are the lifecycle buttons."""
+
     list_display = (
         "label",
         "state_badge",
@@ -62,19 +109,51 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "hit_at_n",
         "created_at",
         "activated_at",
-        "approved_by",
+        "approver",
     )
     list_filter = ("state",)
     search_fields = ("label", "status_message")
-    readonly_fields = [f.name for f in ModelVersion._meta.fields] + ["evaluation"]
+    fieldsets = [
+        (None, {"fields": SUMMARY_FIELDS}),
+        ("Evaluation beside the active version", {"fields": ("evaluation",)}),
+        ("Parameters and data", {"fields": TABLE_FIELDS}),
+    ]
+    readonly_fields = [*SUMMARY_FIELDS, "evaluation", *TABLE_FIELDS]
+    inlines = [AuditInline]
     actions = ["approve_selected", "reject_selected", "activate_selected", "rollback_action"]
     change_form_template = "admin/registry_app/modelversion/change_form.html"
 
-    def has_add_permission(self, request):
-        return False  # versions come from training only
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        version = ModelVersion.objects.filter(pk=object_id).first()
+        extra = {
+            "verbs": console.valid_verbs(version) if version else [],
+            "status_line": console.status_line(version) if version else "",
+        }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # the history stays; reject or retire instead
+    @admin.display(description="status")
+    def status(self, obj):
+        return console.status_line(obj)
+
+    @admin.display(description="approved by")
+    def approver(self, obj):
+        return console.approver(obj) or "—"
+
+    @admin.display(description="attributes (kind, weight)")
+    def attribute_table(self, obj):
+        return _table("admin/registry_app/attribute_table.html", rows=console.attribute_rows(obj))
+
+    @admin.display(description="index settings")
+    def index_table(self, obj):
+        return _table("admin/registry_app/pairs_table.html", rows=console.index_rows(obj))
+
+    @admin.display(description="data counts")
+    def count_table(self, obj):
+        return _table("admin/registry_app/pairs_table.html", rows=console.count_rows(obj))
+
+    @admin.display(description="extract report")
+    def report_table(self, obj):
+        return _table("admin/registry_app/report_table.html", report=console.extract_report(obj))
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
@@ -96,12 +175,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="evaluation beside the active version")
     def evaluation(self, obj):
-        from django.template.loader import render_to_string
-
         active = ModelVersion.objects.active()
-        return render_to_string(
+        return _table(
             "admin/registry_app/evaluation_table.html",
-            {"rows": comparison_rows(obj, active), "version": obj, "active": active},
+            rows=comparison_rows(obj, active),
+            version=obj,
+            active=active,
         )
 
     def get_urls(self):
@@ -162,10 +241,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 self.message_user(
                     request, f"{version.label} is now {version.state}.", messages.SUCCESS
                 )
-            return HttpResponseRedirect(reverse("admin:registry_app_modelversion_changelist"))
+            return HttpResponseRedirect(console.version_url(version))
         return self._confirm_page(request, f"{verb.capitalize()} {version.label}?", version, verb)
 
-    def _confirm_page(self, request, title: str, version, verb: str):
+    def _confirm_page(self, request, title: str, version, verb: str, status: int = 200, **extra):
         """The intermediate page: the version's evaluation beside the active one's, then Yes/No."""
         active = ModelVersion.objects.active()
         context = {
@@ -176,24 +255,43 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "active": active,
             "rows": comparison_rows(version, active) if version else [],
             "opts": self.model._meta,
+            **extra,
         }
-        return TemplateResponse(request, "admin/registry_app/confirm_action.html", context)
+        return TemplateResponse(
+            request, "admin/registry_app/confirm_action.html", context, status=status
+        )
 
     def rollback_view(self, request):
+        """Roll back to the confirmed target only: the form carries its label, and a POST whose
+        label is no longer the rollback target (another admin acted meanwhile) is refused (409)."""
         target = ModelVersion.rollback_target()
         if request.method == "POST" and request.POST.get("confirm") == "yes":
+            confirmed = request.POST.get("target", "")
+            if target is None or target.label != confirmed:
+                return self._rollback_refused(request, confirmed, target)
             try:
-                version = ModelVersion.rollback(
-                    user=request.user, comment=request.POST.get("comment", "")
-                )
+                comment = request.POST.get("comment", "") or "rollback"
+                target.activate(user=request.user, comment=comment, action="rollback")
             except DomainError as exc:
                 self.message_user(request, exc.detail, messages.ERROR)
             else:
                 self.message_user(
-                    request, f"Rolled back: {version.label} is active.", messages.SUCCESS
+                    request, f"Rolled back: {target.label} is active.", messages.SUCCESS
                 )
-            return HttpResponseRedirect(reverse("admin:registry_app_modelversion_changelist"))
+            return HttpResponseRedirect(console.version_url(target))
         return self._confirm_page(request, "Roll back the active version?", target, "rollback")
+
+    def _rollback_refused(self, request, confirmed: str, target):
+        now = target.label if target else "nothing"
+        detail = (
+            f"Not rolled back: you confirmed {confirmed or 'no version'}, but the rollback target "
+            f"is now {now} (the registry changed since the page was shown). Nothing was changed; "
+            "check the figures again."
+        )
+        self.message_user(request, detail, messages.ERROR)
+        return self._confirm_page(
+            request, "Roll back the active version?", target, "rollback", status=409, refused=detail
+        )
 
     def train_view(self, request):
         from registry_app.tasks import enqueue_training
@@ -215,15 +313,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:registry_app_trainingrun_change", args=[run.pk]))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
+def _table(template: str, **context) -> str:
+    return render_to_string(template, context)
 
-    def has_change_permission(self, request, obj=None):
-        return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(TrainingRun)
@@ -254,15 +349,30 @@ class TrainingRunAdmin(ReadOnlyAdmin):
         "finished_at",
         "pid",
         "task_id",
-        "log_text",
         "error_text",
+        "log_text",
     )
     change_list_template = "admin/registry_app/trainingrun/change_list.html"
+    change_form_template = "admin/registry_app/trainingrun/change_form.html"
+
+    def get_fieldsets(self, request, obj=None):
+        """A failed run shows its error first; every run its log last."""
+        details = tuple(f for f in self.readonly_fields if f not in ("error_text", "log_text"))
+        if obj is not None and obj.state == RunState.FAILED:
+            return [("Why it failed", {"fields": ("error_text",)}), (None, {"fields": details}),
+                    ("Log", {"fields": ("log_text",)})]  # fmt: skip
+        return [(None, {"fields": details}), ("Log", {"fields": ("log_text",)})]
 
     @admin.display(description="progress")
     def progress_bar(self, obj):
         pct = round(obj.progress * 100)
-        return format_html('<progress max="100" value="{}"></progress> {}%', pct, pct)
+        return format_html(
+            '<progress class="run-progress" max="100" value="{}" data-run="{}"></progress> '
+            '<span class="run-progress-text">{}%</span>',
+            pct,
+            obj.pk,
+            pct,
+        )
 
     @admin.display(description="log")
     def log_text(self, obj):
@@ -270,7 +380,15 @@ class TrainingRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="error")
     def error_text(self, obj):
-        return format_html("<pre class='run-log'>{}</pre>", obj.error or "—")
+        summary = console.run_summary(obj)
+        if not summary["headline"]:
+            return "—"
+        return format_html(
+            "<p class='run-error'>{}</p><details><summary>Traceback</summary>"
+            "<pre class='run-log'>{}</pre></details>",
+            summary["headline"],
+            summary["trace"] or "—",
+        )
 
 
 @admin.register(AuditEntry)

@@ -13,6 +13,7 @@ from drf_spectacular.views import (
 admin.site.site_header = "Routing ML console"
 admin.site.site_title = "Routing ML console"
 admin.site.index_title = "Operations"
+admin.site.index_template = "admin/operations_home.html"  # panels above the app list
 
 urlpatterns = [
     # the hot inference routes first: Django tries patterns in order on every request

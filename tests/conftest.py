@@ -164,6 +164,15 @@ def active_model(quick_training):
 
 
 @pytest.fixture
+def two_versions(quick_training):
+    """An active version and a newer pending one (both really trained)."""
+    first, second = quick_training(), quick_training()
+    first.approve()
+    first.activate()
+    return first, second
+
+
+@pytest.fixture
 def api(waitress_server):
     return Api(waitress_server, issue_token("erp-test", "viewer"))
 

@@ -1,16 +1,6 @@
 """The registry in the admin: confirmation pages with figures, actions, read-only history."""
 
-import pytest
-
 from registry_app.models import AuditEntry, ModelVersion, RunState, TrainingRun
-
-
-@pytest.fixture
-def two_versions(quick_training):
-    first, second = quick_training(), quick_training()
-    first.approve()
-    first.activate()
-    return first, second
 
 
 def test_the_approve_page_shows_the_figures_beside_the_active_version(admin_client, two_versions):
@@ -55,7 +45,9 @@ def test_rollback_page_names_the_target_and_rolls_back(admin_client, two_version
     second.activate()
     page = admin_client.get("/admin/registry_app/modelversion/rollback/")
     assert f"Yes, rollback to {first.label}" in page.content.decode()
-    admin_client.post("/admin/registry_app/modelversion/rollback/", {"confirm": "yes"})
+    admin_client.post(
+        "/admin/registry_app/modelversion/rollback/", {"confirm": "yes", "target": first.label}
+    )
     assert ModelVersion.objects.active() == first
 
 
