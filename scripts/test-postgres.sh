@@ -16,7 +16,7 @@ su postgres -c "psql -qtc \"SELECT 1 FROM pg_roles WHERE rolname='routing'\"" | 
   su postgres -c "psql -qc \"CREATE USER routing WITH PASSWORD 'routing' CREATEDB\""
 su postgres -c "psql -qtc \"SELECT 1 FROM pg_database WHERE datname='routing'\"" | grep -q 1 ||
   su postgres -c "psql -qc \"CREATE DATABASE routing OWNER routing\""
-export DATABASE_URL="postgres://routing:routing@127.0.0.1:5432/routing"
+export DATABASE_URL="${DATABASE_URL:-postgres://routing:routing@127.0.0.1:5432/routing}"
 export ROUTING_VAR_DIR="${ROUTING_VAR_DIR:-$ROOT/var/test-postgres}"
 export ROUTING_LOG_DIR="${ROUTING_LOG_DIR:-$ROUTING_VAR_DIR/logs}"
 mkdir -p "$ROUTING_VAR_DIR"

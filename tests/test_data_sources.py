@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 from io import StringIO
 from pathlib import Path
 
@@ -428,27 +427,3 @@ def test_the_admin_does_not_offer_to_delete_the_training_profile(admin_client):
     )
     assert page.status_code == 403
     assert MappingProfile.objects.filter(name="plant-default").exists()
-
-
-def test_two_concurrent_creates_of_one_name_give_one_201_and_one_409(waitress_server, plant):
-    register_source("shop", "sqlite", plant)
-    make_user("eng", "engineer")
-    clients = [HttpClient(waitress_server) for _ in range(2)]
-    for client in clients:
-        client.login("eng")
-    barrier, answers = threading.Barrier(2), []
-
-    def create(client: HttpClient) -> None:
-        barrier.wait()
-        status, body, _ = client.post(
-            "/api/v1/mapping-profiles", {"name": "twin", "spec": profile("twin", "shop")}
-        )
-        answers.append((status, body.get("error") if isinstance(body, dict) else body))
-
-    threads = [threading.Thread(target=create, args=(c,)) for c in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(answers) == [(201, None), (409, "duplicate")]
-    assert MappingProfile.objects.filter(name="twin").count() == 1
