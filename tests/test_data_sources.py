@@ -427,3 +427,21 @@ def test_the_admin_does_not_offer_to_delete_the_training_profile(admin_client):
     )
     assert page.status_code == 403
     assert MappingProfile.objects.filter(name="plant-default").exists()
+
+
+@pytest.mark.django_db
+def test_the_migration_names_the_sources_of_profiles_stored_with_locations():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("workflow_app.migrations.0003_data_sources")
+    for name, source in (("empty", ""), ("erp", "odbc:DSN=PLANT"), ("file", "sqlite:///p.db")):
+        MappingProfile.objects.create(name=name, direction="input", spec={"source": source})
+    migration.sources_by_name(apps, None)
+    sources = {r.name: r.spec["source"] for r in MappingProfile.objects.filter(direction="input")}
+    assert sources["empty"] == "default" and sources["plant-default"] == "default"
+    assert (sources["erp"], sources["file"]) == ("erp-source", "file-source")
+    assert DataSource.objects.get(name="erp-source").location == "DSN=PLANT"
+    assert DataSource.objects.get(name="file-source").kind == "sqlite"
+    assert DataSource.objects.get(name="file-source").location == "p.db"
