@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 from io import StringIO
 from pathlib import Path
 
@@ -430,25 +429,19 @@ def test_the_admin_does_not_offer_to_delete_the_training_profile(admin_client):
     assert MappingProfile.objects.filter(name="plant-default").exists()
 
 
-def test_two_concurrent_creates_of_one_name_give_one_201_and_one_409(waitress_server, plant):
-    register_source("shop", "sqlite", plant)
-    make_user("eng", "engineer")
-    clients = [HttpClient(waitress_server) for _ in range(2)]
-    for client in clients:
-        client.login("eng")
-    barrier, answers = threading.Barrier(2), []
+@pytest.mark.django_db
+def test_the_migration_names_the_sources_of_profiles_stored_with_locations():
+    from importlib import import_module
 
-    def create(client: HttpClient) -> None:
-        barrier.wait()
-        status, body, _ = client.post(
-            "/api/v1/mapping-profiles", {"name": "twin", "spec": profile("twin", "shop")}
-        )
-        answers.append((status, body.get("error") if isinstance(body, dict) else body))
+    from django.apps import apps
 
-    threads = [threading.Thread(target=create, args=(c,)) for c in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(answers) == [(201, None), (409, "duplicate")]
-    assert MappingProfile.objects.filter(name="twin").count() == 1
+    migration = import_module("workflow_app.migrations.0003_data_sources")
+    for name, source in (("empty", ""), ("erp", "odbc:DSN=PLANT"), ("file", "sqlite:///p.db")):
+        MappingProfile.objects.create(name=name, direction="input", spec={"source": source})
+    migration.sources_by_name(apps, None)
+    sources = {r.name: r.spec["source"] for r in MappingProfile.objects.filter(direction="input")}
+    assert sources["empty"] == "default" and sources["plant-default"] == "default"
+    assert (sources["erp"], sources["file"]) == ("erp-source", "file-source")
+    assert DataSource.objects.get(name="erp-source").location == "DSN=PLANT"
+    assert DataSource.objects.get(name="file-source").kind == "sqlite"
+    assert DataSource.objects.get(name="file-source").location == "p.db"

@@ -81,6 +81,7 @@ def trained(tmp_path_factory, django_db_setup, django_db_blocker):
     """
     from registry_app.models import ModelVersion, TrainingRun
     from registry_app.pipeline.training import execute_run, request_run
+    from tests.conftest import register_source
     from workflow_app.models import WorkflowConfig
 
     folder = tmp_path_factory.mktemp("console")
@@ -92,6 +93,7 @@ def trained(tmp_path_factory, django_db_setup, django_db_blocker):
     django_settings.ROUTING_SOURCE = f"sqlite:///{plant.as_posix()}"
     try:
         with django_db_blocker.unblock():
+            register_source("default", "sqlite", plant.as_posix())
             WorkflowConfig.apply({"eval_sample": 0})  # the evaluation is tested elsewhere
             version = execute_run(request_run("", trigger="cli").pk)
             version.approve()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+import threading
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from accounts_app.testing import HttpClient, make_user
 from tests.conftest import register_source
 from workflow_app.models import MappingProfile
 from workflow_app.profiles import load_default_profile
@@ -370,3 +372,26 @@ def test_the_admin_preview_page(admin_client, shop_db):
     out = MappingProfile.objects.get(name="erp-routing")
     page = admin_client.get(f"/admin/workflow_app/mappingprofile/{out.pk}/preview/")
     assert "EXAMPLE-001" in page.content.decode()
+
+
+def test_two_concurrent_creates_of_one_name_give_one_201_and_one_409(waitress_server, shop_db):
+    make_user("eng", "engineer")
+    clients = [HttpClient(waitress_server) for _ in range(2)]
+    for client in clients:
+        client.login("eng")
+    barrier, answers = threading.Barrier(2), []
+
+    def create(client: HttpClient) -> None:
+        barrier.wait()
+        status, body, _ = client.post(
+            "/api/v1/mapping-profiles", {"name": "twin", "spec": shop_profile(shop_db, "twin")}
+        )
+        answers.append((status, body.get("error") if isinstance(body, dict) else body))
+
+    threads = [threading.Thread(target=create, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == [(201, None), (409, "duplicate")]
+    assert MappingProfile.objects.filter(name="twin").count() == 1

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from accounts_app.testing import make_user
 from inference_app.runtime import runtime
 from registry_app.pipeline.training import execute_run, request_run
+from tests.conftest import register_source
 from workflow_app.models import MappingProfile, WorkflowConfig
 
 # the saved-routing API through the URL map of test_routings_export (see there)
@@ -87,10 +88,12 @@ def shop_db(tmp_path):
 
 
 def shop_profile(path, driver: str) -> dict:
+    """The profile, its source registered as an admin would (an ODBC connection string)."""
+    register_source("odbc-shop", "odbc", f"DRIVER={{{driver}}};Database={path}")
     return {
         "name": "odbc-shop",
         "direction": "input",
-        "source": f"odbc:DRIVER={{{driver}}};Database={path}",
+        "source": "odbc-shop",
         "tables": {"items": "ARTICLES", "operations": "WORK_STEPS", "work_results": None},
         "columns": {
             "items": {"item_code": "ARTICLE"},
@@ -128,7 +131,7 @@ def test_a_model_trained_from_another_schema_over_odbc_predicts_a_new_item(shop_
     WorkflowConfig.apply({"eval_sample": 100})
 
     client = APIClient()
-    client.force_authenticate(make_user("viv", "viewer"))
+    client.force_authenticate(make_user("eve", "engineer"))  # previews read the source
     preview = client.get("/api/v1/mapping-profiles/odbc-shop/preview?rows=3").json()
     assert preview["valid"] is True, preview["problems"]
     assert preview["source"].startswith("odbc:")

@@ -121,8 +121,10 @@ def test_requester_cannot_approve_their_own_version_when_another_admin_exists(
 
 def test_a_failed_training_leaves_no_folder_and_a_failed_version(db, settings, tmp_path):
     from registry_app.pipeline.training import execute_run, request_run
+    from tests.conftest import register_source
 
-    settings.ROUTING_SOURCE = f"sqlite:///{(tmp_path / 'missing.sqlite').as_posix()}"
+    settings.ROUTING_SOURCE_ROOTS = str(tmp_path)
+    register_source("default", "sqlite", (tmp_path / "missing.sqlite").as_posix())
     run = request_run("")
     with pytest.raises(Exception, match="missing.sqlite"):
         execute_run(run.pk)

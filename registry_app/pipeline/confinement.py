@@ -84,9 +84,11 @@ def registry_files() -> list[Path]:
     """Every file of the SQLite registry database(s) this process uses."""
     from django.db import connections
 
-    names = {str(s.get("NAME") or "") for s in settings.DATABASES.values()}
-    opened = connections.all(initialized_only=True)  # tests run on a renamed database
-    names |= {str(c.settings_dict.get("NAME") or "") for c in opened}
+    configs = [*settings.DATABASES.values()]
+    configs += [c.settings_dict for c in connections.all(initialized_only=True)]  # test names
+    sqlite = [c for c in configs if str(c.get("ENGINE", "")).endswith("sqlite3")]
+    names = {str(c.get("NAME") or "") for c in sqlite}
+    names |= {str((c.get("TEST") or {}).get("NAME") or "") for c in sqlite}
     files = []
     for name in names:
         if name and name != ":memory:" and not name.startswith("file:"):
