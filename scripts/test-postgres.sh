@@ -16,11 +16,12 @@ su postgres -c "psql -qtc \"SELECT 1 FROM pg_roles WHERE rolname='routing'\"" | 
   su postgres -c "psql -qc \"CREATE USER routing WITH PASSWORD 'routing' CREATEDB\""
 su postgres -c "psql -qtc \"SELECT 1 FROM pg_database WHERE datname='routing'\"" | grep -q 1 ||
   su postgres -c "psql -qc \"CREATE DATABASE routing OWNER routing\""
-export DATABASE_URL="postgres://routing:routing@127.0.0.1:5432/routing"
+export DATABASE_URL="${DATABASE_URL:-postgres://routing:routing@127.0.0.1:5432/routing}"
 export ROUTING_VAR_DIR="${ROUTING_VAR_DIR:-$ROOT/var/test-postgres}"
 export ROUTING_LOG_DIR="${ROUTING_LOG_DIR:-$ROUTING_VAR_DIR/logs}"
 mkdir -p "$ROUTING_VAR_DIR"
 echo "== pytest on PostgreSQL $version"
 exec .venv/bin/pytest tests/test_registry_lifecycle.py tests/test_training_jobs.py \
   tests/test_api_inference.py tests/test_hot_swap.py tests/test_workflow_api.py \
-  tests/test_profiles_api.py tests/test_auth_flow.py tests/test_registry_admin.py "$@"
+  tests/test_profiles_api.py tests/test_auth_flow.py tests/test_auth_lockout.py \
+  tests/test_auth_passwords_and_roles.py tests/test_registry_admin.py "$@"
