@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from accounts_app.models import Account, AccountAudit, ServiceToken
-from accounts_app.roles import Role
+from accounts_app.roles import Role, role_of
 from routing_site.errors import DomainError
 
 
@@ -127,9 +127,14 @@ if admin.site.is_registered(User):
 @admin.register(User)
 class ConsoleUserAdmin(UserAdmin):
     inlines = [AccountInline]
-    list_display = [*UserAdmin.list_display, "account_status"]
+    list_display = [*UserAdmin.list_display, "account_status", "role"]
     list_filter = [*UserAdmin.list_filter, "account__status", "account__role"]
     list_select_related = ["account"]
+
+    @admin.display(ordering="account__role", description="role")
+    def role(self, user) -> str:
+        """The role (Accounts); Staff and Superuser follow it."""
+        return role_of(user) or "—"
 
     @admin.display(ordering="account__status", description="approval")
     def account_status(self, user) -> str:

@@ -438,6 +438,8 @@ class EndedSessionQuerySet(models.QuerySet):
         """
         now = timezone.now()
         self.filter(expires_at__lt=now).delete()
+        if not get_user_model().objects.filter(pk=user_id).exists():
+            user_id = None  # a token of a deleted user: still refuse it, remember no one
         self.get_or_create(sid=sid, defaults={"user_id": user_id, "expires_at": now + lifetime})
 
     def is_ended(self, sid: str) -> bool:

@@ -24,5 +24,5 @@ mkdir -p "$ROUTING_VAR_DIR"
 echo "== pytest on PostgreSQL $version"
 exec .venv/bin/pytest tests/test_registry_lifecycle.py tests/test_training_jobs.py \
   tests/test_api_inference.py tests/test_hot_swap.py tests/test_workflow_api.py \
-  tests/test_profiles_api.py tests/test_auth_flow.py tests/test_registry_admin.py \
-  tests/test_postgres_races.py "$@"
+  tests/test_profiles_api.py tests/test_auth_flow.py tests/test_auth_lockout.py \
+  tests/test_auth_passwords_and_roles.py tests/test_registry_admin.py tests/test_postgres_races.py "$@"
