@@ -49,6 +49,11 @@ MEANING = {
 }
 
 UNSAFE = {"post", "put", "patch", "delete"}
+# Statuses that an operation's body can lead to beyond what its shape tells.
+EXTRA = {
+    "/api/v1/predict": {"404": "An item_code is not a known item; send its attributes instead."},
+    "/api/v1/similar": {"404": "The item_code is not a known item; send attributes instead."},
+}
 AUTH_PREFIX = "/api/v1/auth/"
 
 # Rules of the request serializers that drf-spectacular cannot derive by itself.
@@ -118,4 +123,6 @@ def document_errors(result: dict, generator, request, public) -> dict:
             responses = operation.setdefault("responses", {})
             for status in error_statuses(path, method, operation):
                 responses.setdefault(status, error_response(status))
+            for status, meaning in EXTRA.get(path, {}).items():
+                responses.setdefault(status, {**error_response(status), "description": meaning})
     return result
