@@ -212,7 +212,7 @@ class Runtime:
     def _registry_state(self, problem: str) -> None:
         """Record whether the registry database is usable; alert once when it stops being so."""
         if problem and problem != self.registry_error:
-            self.alert("ERROR", f"Registry database {problem}")
+            self.alert("ERROR", f"Registry: {problem}")
         self.registry_ok, self.registry_error = not problem, problem
 
     # -- the serving version's files, re-checked against the manifest -----------------------
@@ -339,7 +339,7 @@ class Runtime:
         if model.file_problems:
             return f"Files of {model.label} changed on disk: {'; '.join(model.file_problems)}."
         if not self.registry_ok:
-            return f"Registry database {self.registry_error}; serving {model.label}."
+            return f"Registry: {self.registry_error}; serving {model.label}."
         why = self.failed.get(self.active_label or "", "loading")
         return f"Active version {self.active_label} not served ({why}); serving {model.label}."
 

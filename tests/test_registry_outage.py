@@ -39,6 +39,7 @@ def read_only_registry():
     path.chmod(stat.S_IMODE(mode) & ~0o222)
     yield path
     path.chmod(stat.S_IMODE(mode))
+    runtime.refresh()
 
 
 @pytest.fixture
@@ -63,14 +64,14 @@ def test_a_read_only_registry_answers_503_to_writes_and_health_is_degraded(
     engineer, active_model, waitress_server, read_only_registry
 ):
     runtime.refresh()
-    routing = {"item_code": "RO-1", "operations": [{"seq": 10, "op_code": "CUT"}]}
-    assert_503(engineer.post("/api/v1/routings", routing), "readonly")
+    assert_503(engineer.call("PATCH", "/api/v1/workflow", {"top_k": 7}), "readonly")
     status, body, _ = engineer.post("/api/v1/predict", predict_body())
     assert status == 200 and body["model_version"] == active_model.label
     assert engineer.get("/api/v1/versions")[0] == 200  # reading still works
     health = engineer.get("/api/v1/health")[1]
     assert health["status"] == "degraded" and "read-only" in health["detail"]
     assert health["registry"]["reachable"] is False
+    assert engineer.get("/api/v1/workflow")[1]["values"]["top_k"] != 7
     assert Api(waitress_server).get("/api/v1/health")[1] == {"status": "degraded"}
 
 
@@ -103,9 +104,13 @@ def test_pages_answer_503_without_the_registry(waitress_server, missing_registry
     import urllib.error
     import urllib.request
 
+    request = urllib.request.Request(
+        f"{waitress_server}/admin/", headers={"Cookie": "sessionid=a-session-key"}
+    )
     with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(f"{waitress_server}/admin/login/", timeout=10)
+        urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 503
+    assert b"registry_unavailable" in caught.value.read()
     assert not missing_registry.exists()
 
 
