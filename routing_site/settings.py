@@ -46,14 +46,23 @@ def envpath(name: str, default: Path) -> Path:
 
 
 def _secret_from_file(path: Path) -> str:
-    """Read a generated secret from ``var/``, creating it on first run (never in the repo)."""
+    """Read a generated secret from ``var/``, creating it on first run (never in the repo).
+
+    The secret is written to a private (0600) temporary file that is then linked into place:
+    it is never readable by others, and two processes starting at once keep the same one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)  # a leftover of a crash could have another mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
         try:
-            path.chmod(0o600)
-        except OSError:  # pragma: no cover - Windows ACLs
-            pass
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process was first: use its secret
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 

@@ -13,7 +13,9 @@ ADMIN_USER="${ADMIN_USER:-admin}"
 
 $PY manage.py migrate --noinput -v0
 $PY manage.py collectstatic --noinput -v0
-$PY manage.py create_admin "$ADMIN_USER" > var/admin-login.txt
+# the admin's password: private (0600) from the first byte, then moved into place
+(umask 077 && $PY manage.py create_admin "$ADMIN_USER" > var/admin-login.txt.new)
+mv var/admin-login.txt.new var/admin-login.txt
 if [ ! -f var/plant.sqlite ]; then
   $PY manage.py make_sample_data --items "$ITEMS" --seed 1 --out var/plant.sqlite
 fi

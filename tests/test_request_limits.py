@@ -89,3 +89,28 @@ def test_bad_json_and_bare_constants_answer_400(engineer):
     for raw in (b"{", b'{"items": NaN}', b"\xff\xfe", b'{"quantity": Infinity, "items": []}'):
         status, answer, _ = engineer.call("POST", "/api/v1/predict", raw=raw)
         assert status == 400 and answer["error"] == "parse_error", (raw, answer)
+
+
+def test_feature_weights_must_name_attributes_of_the_training_profile(engineer):
+    before = engineer.get("/api/v1/workflow")[1]
+    status, answer, _ = engineer.call(
+        "PATCH", "/api/v1/workflow", {"feature_weights": {"PART_TYPE": 5, "Materiall": 2}}
+    )
+    assert status == 400 and "feature_weights" in answer["fields"]
+    assert "'Materiall' is not an attribute of the training profile" in answer["detail"]
+    assert "PART_TYPE" in answer["detail"]  # the known names are listed
+    assert engineer.get("/api/v1/workflow")[1] == before
+    status, answer, _ = engineer.call(
+        "PATCH", "/api/v1/workflow", {"feature_weights": {"PART_TYPE": 5}}
+    )
+    assert status == 200 and answer["values"]["feature_weights"] == {"PART_TYPE": 5.0}
+
+
+def test_oversize_rule_lists_are_refused_and_change_nothing(engineer):
+    before = engineer.get("/api/v1/workflow")[1]
+    too_many = {"routing_rules": {"allowed_op_codes": [f"OP{i}" for i in range(5001)]}}
+    too_long = {"routing_rules": {"mandatory_final_ops": ["X" * 65]}}
+    for change in (too_many, too_long):
+        status, answer, _ = engineer.call("PATCH", "/api/v1/workflow", change)
+        assert status == 400 and "routing_rules" in answer["fields"], answer
+    assert engineer.get("/api/v1/workflow")[1] == before
