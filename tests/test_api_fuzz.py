@@ -89,3 +89,26 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_status(waitress_serve
     assert not [k for k in seen if k[2] >= 500]
     statuses = {s for (_, _, s) in seen}
     assert 200 in statuses and 400 in statuses  # the run reached both the model and the checks
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_errors_and_the_inputs_the_api_accepts(client):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    assert components["Error"]["required"] == ["error", "detail", "fields"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "503" in responses, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413"} <= set(responses), (method, path)
+    predict = schema["paths"]["/api/v1/predict"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "413", "503"} <= set(predict)
+    assert predict["413"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "401" not in schema["paths"]["/api/v1/health"]["get"]["responses"]
+    assert components["PredictInput"]["properties"]["items"]["minItems"] == 1
+    assert components["PredictInput"]["additionalProperties"] is False
+    assert components["Login"]["properties"]["username"]["minLength"] == 1
+    assert components["Signup"]["properties"]["username"]["minLength"] == 1

@@ -82,3 +82,18 @@ def test_untouched_files_stay_ok_through_a_full_check(api, active_model, setting
     wait_for_hashes()
     body = api.get("/api/v1/health")[1]
     assert body["status"] == "ok" and body["manifest"]["problems"] == []
+
+
+def test_smoke_reads_the_details_with_an_admin_token_it_signs(active_model, waitress_server):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from accounts_app.testing import make_user
+
+    with pytest.raises(CommandError, match="No admin account"):
+        call_command("smoke", "--url", waitress_server, stdout=StringIO())
+    make_user("boss", "admin")
+    out = StringIO()
+    call_command("smoke", "--url", waitress_server, stdout=out)
+    assert f"serves {active_model.label}" in out.getvalue() and "status ok" in out.getvalue()
