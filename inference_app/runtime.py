@@ -212,7 +212,7 @@ class Runtime:
     def _registry_state(self, problem: str) -> None:
         """Record whether the registry database is usable; alert once when it stops being so."""
         if problem and problem != self.registry_error:
-            self.alert("ERROR", f"Registry: {problem}")
+            self.alert("ERROR", f"Registry database {problem}")
         self.registry_ok, self.registry_error = not problem, problem
 
     # -- the serving version's files, re-checked against the manifest -----------------------
@@ -302,11 +302,12 @@ class Runtime:
     # -- reporting --------------------------------------------------------------------------
     def health(self) -> dict:
         model = self.model
+        problems = list(getattr(model, "file_problems", []))
         degraded = bool(self.active_label and (model is None or model.label != self.active_label))
         status = "ok"
         if model is None:
             status = "unavailable"
-        elif degraded or not self.registry_ok or model.file_problems:
+        elif degraded or not self.registry_ok or problems:
             status = "degraded"
         return {
             "status": status,
@@ -315,10 +316,10 @@ class Runtime:
             "serving_version": model.label if model else None,
             "manifest": {
                 "sha256": model.manifest_sha256 if model else None,
-                "verified": model is not None and not model.file_problems,
+                "verified": model is not None and not problems,
                 "loaded_at": model.loaded_at if model else None,
                 "load_seconds": round(model.load_seconds, 3) if model else None,
-                "problems": list(model.file_problems) if model else [],
+                "problems": problems,
             },
             "registry": {"reachable": self.registry_ok, "error": self.registry_error or None},
             "model_loaded": model is not None,
@@ -336,10 +337,11 @@ class Runtime:
     def _health_detail(self, model) -> str:
         if model is None:
             return self.unavailable_reason()
-        if model.file_problems:
-            return f"Files of {model.label} changed on disk: {'; '.join(model.file_problems)}."
+        problems = getattr(model, "file_problems", [])
+        if problems:
+            return f"Files of {model.label} changed on disk: {'; '.join(problems)}."
         if not self.registry_ok:
-            return f"Registry: {self.registry_error}; serving {model.label}."
+            return f"Registry database {self.registry_error}; serving {model.label}."
         why = self.failed.get(self.active_label or "", "loading")
         return f"Active version {self.active_label} not served ({why}); serving {model.label}."
 
