@@ -357,11 +357,12 @@ class Runtime:
     # -- reporting --------------------------------------------------------------------------
     def health(self) -> dict:
         model = self.model
+        problems = list(getattr(model, "file_problems", []))
         degraded = bool(self.active_label and (model is None or model.label != self.active_label))
         status = "ok"
         if model is None:
             status = "unavailable"
-        elif degraded or not self.registry_ok or model.file_problems:
+        elif degraded or not self.registry_ok or problems:
             status = "degraded"
         return {
             "status": status,
@@ -370,10 +371,10 @@ class Runtime:
             "serving_version": model.label if model else None,
             "manifest": {
                 "sha256": model.manifest_sha256 if model else None,
-                "verified": model is not None and not model.file_problems,
+                "verified": model is not None and not problems,
                 "loaded_at": model.loaded_at if model else None,
                 "load_seconds": round(model.load_seconds, 3) if model else None,
-                "problems": list(model.file_problems) if model else [],
+                "problems": problems,
             },
             "registry": {"reachable": self.registry_ok, "error": self.registry_error or None},
             "model_loaded": model is not None,
@@ -391,8 +392,9 @@ class Runtime:
     def _health_detail(self, model) -> str:
         if model is None:
             return self.unavailable_reason()
-        if model.file_problems:
-            return f"Files of {model.label} changed on disk: {'; '.join(model.file_problems)}."
+        problems = getattr(model, "file_problems", [])
+        if problems:
+            return f"Files of {model.label} changed on disk: {'; '.join(problems)}."
         if not self.registry_ok:
             return f"Registry database {self.registry_error}; serving {model.label}."
         label = self.active_label or ""

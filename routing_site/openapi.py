@@ -49,18 +49,55 @@ MEANING = {
 }
 
 UNSAFE = {"post", "put", "patch", "delete"}
+# Statuses that an operation's body can lead to beyond what its shape tells.
+EXTRA = {
+    "/api/v1/predict": {"404": "An item_code is not a known item; send its attributes instead."},
+    "/api/v1/similar": {"404": "The item_code is not a known item; send attributes instead."},
+}
 AUTH_PREFIX = "/api/v1/auth/"
+# Operations that answer 400 to a request without a body.
+BODY_REQUIRED = {
+    "/api/v1/predict",
+    "/api/v1/similar",
+    "/api/v1/time-summary",
+    "/api/v1/routings",
+    "/api/v1/routings/validate",
+    "/api/v1/blueprints/validate",
+    "/api/v1/auth/login",
+    "/api/v1/auth/signup",
+}
 
 # Rules of the request serializers that drf-spectacular cannot derive by itself.
+ATTRIBUTES = {
+    "maxProperties": 200,
+    "additionalProperties": {
+        "nullable": True,
+        "anyOf": [
+            {"type": "string", "maxLength": 500},
+            {"type": "number", "minimum": -1e15, "maximum": 1e15},
+        ],
+    },
+}
+OPERATIONS = {"items": {"$ref": "#/components/schemas/OperationInput"}}
 TIGHTEN = {
     "PredictInput": {"items": {"minItems": 1, "maxItems": 100}},
     "TimeSummaryInput": {"operations": {"minItems": 1, "maxItems": 500}},
-    "ItemInput": {"item_code": {"pattern": r"\S"}, "attributes": {"maxProperties": 200}},
-    "SimilarInput": {"item_code": {"pattern": r"\S"}, "attributes": {"maxProperties": 200}},
+    "ItemInput": {"item_code": {"pattern": r"\S"}, "attributes": ATTRIBUTES},
+    "SimilarInput": {"item_code": {"pattern": r"\S"}, "attributes": ATTRIBUTES},
+    "RoutingInput": {"operations": OPERATIONS},
+    "ValidateInput": {"operations": OPERATIONS},
     "Login": {"username": {"minLength": 1}, "password": {"minLength": 1}},
     "Signup": {"username": {"minLength": 1}, "password": {"minLength": 1}},
 }
-STRICT = ("PredictInput", "ItemInput", "SimilarInput", "TimeSummaryInput", "OperationInput")
+STRICT = (
+    "PredictInput",
+    "ItemInput",
+    "SimilarInput",
+    "TimeSummaryInput",
+    "OperationInput",
+    "RoutingInput",
+    "ValidateInput",
+)
 CODE_OR_ATTRIBUTES = {
     "anyOf": [
         {"required": ["item_code"]},
@@ -115,7 +152,11 @@ def document_errors(result: dict, generator, request, public) -> dict:
     _tighten(schemas)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            if path in BODY_REQUIRED and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
             responses = operation.setdefault("responses", {})
             for status in error_statuses(path, method, operation):
                 responses.setdefault(status, error_response(status))
+            for status, meaning in EXTRA.get(path, {}).items():
+                responses.setdefault(status, {**error_response(status), "description": meaning})
     return result

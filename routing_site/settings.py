@@ -80,7 +80,11 @@ ROUTING_SOURCE_ROOTS = os.getenv("ROUTING_SOURCE_ROOTS", "")
 DEBUG = envbool("DEBUG", "false")
 SECRET_KEY = os.getenv("SECRET_KEY") or _secret_from_file(VAR_DIR / "secret_key")
 JWT_SIGNING_KEY = os.getenv("JWT_SIGNING_KEY") or _secret_from_file(VAR_DIR / "jwt_signing_key")
-ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+# The host names clients use. Unset: loopback only (any host with DEBUG); `manage.py preflight`
+# fails when it is '*' (or loopback only) and the server listens on another address.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+_default_hosts = "*" if DEBUG else ",".join(LOOPBACK_HOSTS)
+ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", _default_hosts).split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 SECURE_COOKIES = envbool("SECURE_COOKIES", "false")
 SERVE_HOST = os.getenv("ROUTING_HOST", "127.0.0.1")

@@ -237,3 +237,32 @@ def test_the_export_profile_follows_the_workflow_config(engineer_api, rules):
     pk = _saved(engineer_api)
     body = engineer_api.get(f"/api/v1/routings/{pk}/export").json()
     assert body["profile"] == "erp-short" and body["columns"] == ["ITEM_CD", "ROUT_NO", "PROC_SEQ"]
+
+
+def test_csv_export_neutralises_formula_cells_but_keeps_numbers(engineer_api, rules):
+    MappingProfile.objects.put({
+        "name": "erp-names", "direction": "output",
+        "columns": [
+            {"name": "NAME", "field": "op_name"},
+            {"name": "WC_NAME", "field": "work_center_name"},
+            {"name": "NEG", "constant": -12.5},
+            {"name": "NEG_TEXT", "constant": "-7"},
+            {"name": "TAB", "constant": "\tx"},
+            {"name": "CR", "constant": "\r=1"},
+        ],
+    })  # fmt: skip
+    names = ['=HYPERLINK("http://x")', "+SUM(A1)", "@cmd"]
+    operations = [{**o, "op_name": n} for o, n in zip(GOOD, names, strict=True)]
+    operations[0]["work_center_name"] = "-2+3"
+    operations[1]["work_center_name"] = "-"
+    operations[2]["work_center_name"] = "Saw - manual"
+    response = save(engineer_api, operations)
+    assert response.status_code == 201, response.json()
+    pk = response.json()["id"]
+    csv_text = engineer_api.get(f"/api/v1/routings/{pk}/export?profile=erp-names&format=csv")
+    rows = list(csv.reader(io.StringIO(csv_text.content.decode())))
+    assert rows[1] == ['\'=HYPERLINK("http://x")', "'-2+3", "-12.5", "-7", "'\tx", "'\r=1"]
+    assert rows[2][:2] == ["'+SUM(A1)", "'-"]
+    assert rows[3][:2] == ["'@cmd", "Saw - manual"]
+    body = engineer_api.get(f"/api/v1/routings/{pk}/export?profile=erp-names").json()
+    assert body["rows"][0]["NAME"] == names[0]  # JSON carries the values unchanged

@@ -34,9 +34,19 @@ def env_for(tmp_path) -> dict:
     return env
 
 
-def health(port: int) -> tuple[int, dict]:
+def issue_token(env: dict) -> str:
+    """A viewer's service token in the server's registry: the health details need one."""
+    command = [sys.executable, "manage.py", "issue_token", "probe", "--role", "viewer"]
+    run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    return run.stdout.strip().splitlines()[-1]
+
+
+def health(port: int, token: str = "") -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/health", headers={"Authorization": f"Bearer {token}"}
+    )
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) as r:
+        with urllib.request.urlopen(request, timeout=5) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
@@ -45,6 +55,7 @@ def health(port: int) -> tuple[int, dict]:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs fork")
 def test_two_workers_share_the_port_and_stop_together(tmp_path):
     env, port = env_for(tmp_path), free_port()
+    token = issue_token(env)
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "2"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -53,7 +64,7 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                status, body = health(port)
+                status, body = health(port, token)
                 break
             except OSError:
                 time.sleep(0.1)
@@ -64,7 +75,8 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         assert "No active model" in body["detail"]
         workers = psutil.Process(server.pid).children()
         assert len(workers) == 2
-        pids = {health(port)[1]["pid"] for _ in range(40)}
+        assert health(port) == (503, {"status": "unavailable"})  # anonymous: the status only
+        pids = {health(port, token)[1]["pid"] for _ in range(40)}
         assert pids <= {w.pid for w in workers}
     finally:
         server.terminate()

@@ -188,6 +188,13 @@ def _check_special(key: str, value):
             raise ValueError("must be a list of 1 to 5 integers between 1 and 99")
         return sorted(set(value))
     if key == "feature_weights":
+        known = training_attributes()
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"{unknown[0]!r} is not an attribute of the training profile; known: "
+                + ", ".join(sorted(known))
+            )
         for name, weight in value.items():
             if (
                 isinstance(weight, bool)
@@ -203,6 +210,25 @@ def _check_special(key: str, value):
     return value
 
 
+def training_attributes() -> set[str]:
+    """The attribute names of the input profile that training uses (feature weights' keys)."""
+    from workflow_app.config import get_input_profile
+
+    return {a["name"] for a in get_input_profile(None)["attributes"]}
+
+
+MAX_CODES = 5000  # per list of codes in the routing rules
+MAX_CODE_LENGTH = 64
+
+
+def _codes(value) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) <= MAX_CODES
+        and all(isinstance(x, str) and len(x) <= MAX_CODE_LENGTH for x in value)
+    )
+
+
 def validate_rules(value: dict) -> dict:
     unknown = set(value) - set(RULE_DEFAULTS)
     if unknown:
@@ -212,12 +238,12 @@ def validate_rules(value: dict) -> dict:
         v = rules[key]
         if v != "from_data" and not _codes(v):
             raise ValueError(
-                f'{key} must be "from_data" or a list of at most {MAX_ENTRIES} codes '
-                f"of at most {MAX_NAME} characters"
+                f'{key} must be "from_data" or a list of at most {MAX_CODES} codes of at most '
+                f"{MAX_CODE_LENGTH} characters"
             )
     if not _codes(rules["mandatory_final_ops"]):
         raise ValueError(
-            f"mandatory_final_ops must be a list of at most {MAX_ENTRIES} operation codes"
+            f"mandatory_final_ops must be a list of at most {MAX_CODES} operation codes"
         )
     mm = rules["max_minutes"]
     if isinstance(mm, bool) or not isinstance(mm, (int, float)) or not 0 < mm <= 10_000_000:

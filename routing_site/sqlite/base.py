@@ -30,9 +30,9 @@ def problem(name: str) -> str:
     """Why the registry file cannot serve reads and writes ("" when it can)."""
     path = Path(name)
     if not path.is_file():
-        return f"registry database {path} does not exist; run manage.py migrate"
+        return f"file {path} does not exist; run manage.py migrate"
     if read_only(path):
-        return f"registry database {path} is read-only"
+        return f"file {path} is read-only"
     return ""
 
 

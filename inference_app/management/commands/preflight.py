@@ -20,11 +20,15 @@ class Command(BaseCommand):
         parser.add_argument("--profile", default="", help="input profile whose source is checked")
         parser.add_argument("--port", type=int, default=settings.SERVE_PORT)
         parser.add_argument(
+            "--host", default=settings.SERVE_HOST, help="address the server will listen on"
+        )
+        parser.add_argument(
             "--skip-port", action="store_true", help="the server is already running"
         )
 
-    def handle(self, *args, profile, port, skip_port, **options):
+    def handle(self, *args, profile, port, host, skip_port, **options):
         checks = [
+            ("allowed host names", lambda: self.check_hosts(host)),
             ("source database readable", lambda: self.check_source(profile)),
             ("folders writable", self.check_folders),
             ("registry database", self.check_database),
@@ -93,6 +97,22 @@ class Command(BaseCommand):
                     f"{', '.join(drivers)}). On Windows the Access driver's bitness "
                     "must match Python's."
                 )
+
+    def check_hosts(self, host: str) -> str:
+        hosts = settings.ALLOWED_HOSTS
+        if settings.DEBUG or host in ("127.0.0.1", "localhost", "::1"):
+            return ", ".join(hosts)
+        if "*" in hosts:
+            raise RuntimeError(
+                f"ALLOWED_HOSTS is '*' while the server listens on {host}: any Host header is "
+                "accepted. Set ALLOWED_HOSTS to the names clients use (comma-separated)."
+            )
+        if not set(hosts) - set(settings.LOOPBACK_HOSTS):
+            raise RuntimeError(
+                f"ALLOWED_HOSTS lists only loopback names while the server listens on {host}: "
+                "clients on other machines would get 400. Set ALLOWED_HOSTS to their names."
+            )
+        return ", ".join(hosts)
 
     def check_folders(self) -> str:
         folders = [settings.MODELS_DIR, settings.LOG_DIR, settings.VAR_DIR]
