@@ -200,6 +200,20 @@ def test_it_lets_a_blueprint_carry_support_power(engineer_api):
     assert WorkflowConfig.current_values()["support_power"] == 8.0
 
 
+def test_it_refuses_feature_weights_the_source_profile_does_not_have():
+    from workflow_app.profiles import load_default_profile
+
+    names = [a["name"] for a in load_default_profile()["attributes"]]
+    refused = messages(graph(features={"feature_weights": {"NOPE": 2}}))
+    assert any("NOPE" in m and "not an attribute of the training profile" in m for m in refused)
+    all_zero = graph(features={"feature_weights": dict.fromkeys(names, 0)})
+    assert any("above 0" in m for m in messages(all_zero))
+    assert messages(graph(features={"feature_weights": {"PART_TYPE": 0}})) == []
+    odd = graph()
+    node(odd, "source")["settings"] = ["not", "an", "object"]
+    assert any("settings must be an object" in m for m in messages(odd))  # no crash
+
+
 def test_apply_refuses_a_blueprint_whose_profile_is_gone(engineer_api):
     MappingProfile.objects.put({**MappingProfile.objects.get(name="erp-routing").document(),
                                 "name": "erp-temp"})  # fmt: skip

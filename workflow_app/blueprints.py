@@ -92,6 +92,7 @@ def _check_nodes(nodes: list, errors: _Errors) -> dict[str, str]:
     """Node by node; returns {id: type} of the nodes whose id is usable."""
     types: dict[str, str] = {}
     seen_types: dict[str, str] = {}
+    training_profile = _source_profile(nodes)
     for i, node in enumerate(nodes):
         path = f"graph.nodes.{i}"
         if not isinstance(node, dict):
@@ -127,7 +128,7 @@ def _check_nodes(nodes: list, errors: _Errors) -> dict[str, str]:
             )
         else:
             seen_types[kind] = node_id or "?"
-            _check_settings(node, kind, node_id, path, errors)
+            _check_settings(node, kind, node_id, path, errors, training_profile)
         _check_keys_and_position(node, node_id, path, errors)
         if node_id is not None:
             types[node_id] = kind
@@ -135,6 +136,16 @@ def _check_nodes(nodes: list, errors: _Errors) -> dict[str, str]:
         if kind not in seen_types:
             errors.add(f"a {kind} node is required", path="graph.nodes")
     return types
+
+
+def _source_profile(nodes: list) -> str | None:
+    """The input profile the source node names (feature weights must be its attributes)."""
+    for node in nodes:
+        if isinstance(node, dict) and node.get("type") == "source":
+            values = node.get("settings")
+            profile = values.get("profile") if isinstance(values, dict) else None
+            return profile if isinstance(profile, str) and profile else None
+    return None
 
 
 def _check_keys_and_position(node: dict, node_id, path: str, errors: _Errors) -> None:
@@ -161,7 +172,9 @@ def _check_keys_and_position(node: dict, node_id, path: str, errors: _Errors) ->
         )
 
 
-def _check_settings(node: dict, kind: str, node_id, path: str, errors: _Errors) -> None:
+def _check_settings(
+    node: dict, kind: str, node_id, path: str, errors: _Errors, training_profile: str | None
+) -> None:
     values = node.get("settings", {})
     if not isinstance(values, dict):
         errors.add(
@@ -179,7 +192,7 @@ def _check_settings(node: dict, kind: str, node_id, path: str, errors: _Errors) 
             )
     workflow = {k: v for k, v in values.items() if k in allowed and k != "profile"}
     try:
-        settings_schema.validate_changes(workflow)
+        settings_schema.validate_changes(workflow, training_profile)
     except BadInput as exc:
         for key, messages in exc.fields.items():
             errors.add(

@@ -85,7 +85,8 @@ class WorkflowConfig(models.Model):
 
         ``training_profile`` / ``export_profile`` (None = keep) must name existing profiles.
         """
-        cleaned = settings_schema.validate_changes(changes, training_profile or None)
+        weights_for = DEFAULT_INPUT_PROFILE if training_profile == "" else training_profile
+        cleaned = settings_schema.validate_changes(changes, weights_for)
         _check_profile_names(training_profile, export_profile)
         with transaction.atomic():
             # one writer at a time, each reading the newest revision after the previous one

@@ -23,7 +23,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from workflow_app.profiles import FIELDS, TABLES, resolve_source, unit_factor
+from workflow_app.profiles import FIELDS, TABLES, resolve_source
 
 MAX_ROWS = 100
 NUMBER_FIELDS = {
@@ -179,7 +179,11 @@ def _bad_values(profile: dict, expected: str, values: pd.Series) -> list:
         checked = {v: _parses_as_date(v) for v in pd.unique(values.astype(str))}
         return [v for v in values.tolist() if not checked[str(v)]]
     if expected == "time_unit":
-        known = {v: unit_factor(profile, v) is not None for v in pd.unique(values.astype(str))}
+        from registry_app.pipeline.extract import minutes_per_unit
+
+        known = {
+            v: minutes_per_unit(profile, v) is not None for v in pd.unique(values.astype(str))
+        }
         return [v for v in values.tolist() if not known[str(v)]]
     return []
 
@@ -241,7 +245,7 @@ def _describe(expected: str) -> str:
         "number": "numbers",
         "integer": "whole numbers",
         "date": "dates",
-        "time_unit": "time units listed in the profile's time_units",
+        "time_unit": "time units listed in the profile's time_units or spelled as plants do",
     }.get(expected, expected)
 
 
