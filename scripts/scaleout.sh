@@ -8,7 +8,7 @@
 #   scripts/scaleout.sh up              install what is missing, start what is not running
 #   scripts/scaleout.sh down            stop every process it started (PostgreSQL keeps running)
 #   scripts/scaleout.sh status          one line per service; exit 3 when one is not running
-#   scripts/scaleout.sh start|stop NAME one service: redis worker1 worker2 node1 node2 nginx
+#   scripts/scaleout.sh start|stop NAME...  services: redis worker1 worker2 node1 node2 nginx
 #   scripts/scaleout.sh purge           after down: drop its database and delete SCALEOUT_DIR
 #
 # Environment: SCALEOUT_BASE_PORT (18400: nginx; +1, +2 the nodes; +9 Redis), SCALEOUT_ITEMS
@@ -42,7 +42,7 @@ pid_of() { cat "$SO/pids/$1.pid" 2>/dev/null || true; }
 running() {
   local pid
   pid="$(pid_of "$1")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status"
+  [ -n "$pid" ] && running_pids "$pid"
 }
 
 write_env() {
@@ -148,18 +148,34 @@ start_one() {
   esac
 }
 
-stop_one() {
-  local name="$1" pid
-  pid="$(pid_of "$name")"
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.25
-    done
+# Stops the named services together: TERM to each process group, KILL what is left after 10 s.
+stop_many() {
+  local name pid pids=()
+  for name in "$@"; do
+    pid="$(pid_of "$name")"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  for _ in $(seq 1 40); do
+    running_pids "${pids[@]}" || break
+    sleep 0.25
+  done
+  for pid in "${pids[@]}"; do
     kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$SO/pids/$name.pid"
+  done
+  for name in "$@"; do
+    rm -f "$SO/pids/$name.pid"
+  done
+}
+
+running_pids() {
+  local pid
+  for pid in "$@"; do
+    kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && return 0
+  done
+  return 1
 }
 
 psql_as_postgres() { su postgres -c "psql -qtc \"$1\""; }
@@ -222,10 +238,7 @@ up() {
 }
 
 down() {
-  local i
-  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
-    stop_one "${SERVICES[$i]}"
-  done
+  stop_many "${SERVICES[@]}"
   echo "Stopped (PostgreSQL is shared and keeps running)."
 }
 
@@ -253,8 +266,15 @@ case "${1:-}" in
     action="$1"
     shift
     [ -f "$SO/scaleout.env" ] || { echo "Run '$0 up' first." >&2; exit 2; }
+    for name in "$@"; do
+      [[ " ${SERVICES[*]} " == *" $name "* ]] || { echo "Unknown service '$name' (one of: ${SERVICES[*]})" >&2; exit 2; }
+    done
     load_env
-    for name in "$@"; do "${action}_one" "$name"; done
+    if [ "$action" = stop ]; then
+      stop_many "$@"
+    else
+      for name in "$@"; do start_one "$name"; done
+    fi
     ;;
   *)
     echo "usage: $0 up|down|status|purge|start NAME|stop NAME" >&2

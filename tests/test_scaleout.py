@@ -46,12 +46,13 @@ class Topology:
         self.env = {**os.environ, **TOPOLOGY_ENV}
         self.report: dict = {}
 
-    def sh(self, *args: str) -> str:
+    def sh(self, *args: str, code: int = 0) -> str:
         done = subprocess.run(
             ["bash", str(SCRIPT), *args], env=self.env, capture_output=True, text=True, cwd=REPO
         )
-        assert done.returncode == 0, f"scaleout.sh {' '.join(args)}:\n{done.stdout}{done.stderr}"
-        return done.stdout
+        output = done.stdout + done.stderr
+        assert done.returncode == code, f"scaleout.sh {' '.join(args)}:\n{output}"
+        return output
 
     def load_settings(self) -> None:
         for line in (DIR / "scaleout.env").read_text().splitlines():
@@ -150,6 +151,18 @@ def _load_through_nginx(topo: Topology, stop: threading.Event, holder: dict) -> 
     thread = threading.Thread(target=load)
     thread.start()
     return thread
+
+
+@pytest.mark.scaleout
+def test_the_script_refuses_bad_commands_and_changes_nothing(topo):
+    before = topo.sh("status")
+    assert before.count(" running ") == 6
+    assert "usage:" in topo.sh("restart", code=2)
+    assert "Unknown service 'postgres'" in topo.sh("stop", "postgres", code=2)
+    assert "is running: run" in topo.sh("purge", code=2)
+    assert (DIR / "plant.sqlite").exists()
+    after = topo.sh("status")
+    assert after == before  # the same processes, by PID
 
 
 @pytest.mark.scaleout
