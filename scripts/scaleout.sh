@@ -10,6 +10,8 @@
 #   scripts/scaleout.sh status          one line per service; exit 3 when one is not running
 #   scripts/scaleout.sh start|stop NAME...  services: redis worker1 worker2 node1 node2 nginx
 #   scripts/scaleout.sh purge           after down: drop its database and delete SCALEOUT_DIR
+#   scripts/scaleout.sh bench [SECONDS] requests/s through nginx with 2 nodes, with 1, and of one
+#                                       node without nginx (4 clients; 20 s per endpoint)
 #
 # Environment: SCALEOUT_BASE_PORT (18400: nginx; +1, +2 the nodes; +9 Redis), SCALEOUT_ITEMS
 # (20000 sample items for the first version), SCALEOUT_DIR (var/scaleout), SCALEOUT_DB
@@ -118,33 +120,41 @@ EOF
   nginx -q -t -p "$SO/nginx" -c "$SO/nginx/nginx.conf"
 }
 
-start_one() {
-  local name="$1"
-  if running "$name"; then
-    return 0
-  fi
-  case "$name" in
+# Starts the named services that are not running, all at once, then waits until each answers.
+start_many() {
+  local name started=()
+  for name in "$@"; do
+    running "$name" && continue
+    launch "$name"
+    started+=("$name")
+  done
+  for name in "${started[@]}"; do
+    ready "$name"
+  done
+}
+
+launch() {
+  case "$1" in
     redis)
       spawn redis redis-server --port "$(port_of redis)" --bind 127.0.0.1 --dir "$SO/redis" \
         --appendonly yes --appendfsync always --save "" --daemonize no
-      wait_for redis 40 redis-cli -p "$(port_of redis)" ping
       ;;
-    worker1 | worker2)
-      spawn "$name" "$PY" manage.py qcluster
-      ;;
+    worker1 | worker2) spawn "$1" "$PY" manage.py qcluster ;;
     node1 | node2)
-      spawn "$name" "$PY" manage.py serve --host 127.0.0.1 --port "$(port_of "$name")" --workers 1
-      wait_for "$name" 120 http_ok "http://127.0.0.1:$(port_of "$name")/api/v1/health"
+      spawn "$1" "$PY" manage.py serve --host 127.0.0.1 --port "$(port_of "$1")" --workers 1
       ;;
     nginx)
       render_nginx
       spawn nginx nginx -p "$SO/nginx" -c "$SO/nginx/nginx.conf" -g "daemon off;"
-      wait_for nginx 40 http_ok "http://127.0.0.1:$(port_of nginx)/api/v1/health"
       ;;
-    *)
-      echo "Unknown service '$name' (one of: ${SERVICES[*]})" >&2
-      return 2
-      ;;
+  esac
+}
+
+ready() {
+  case "$1" in
+    redis) wait_for redis 40 redis-cli -p "$(port_of redis)" ping ;;
+    worker1 | worker2) wait_for "$1" 10 running "$1" ;;
+    *) wait_for "$1" 120 http_ok "http://127.0.0.1:$(port_of "$1")/api/v1/health" ;;
   esac
 }
 
@@ -227,13 +237,12 @@ up() {
   postgres_ready
   write_env
   load_env
-  start_one redis
+  start_many redis
   "$PY" manage.py migrate --noinput -v0
   "$PY" manage.py collectstatic --noinput -v0
   first_version
-  for name in worker1 worker2 node1 node2 nginx; do
-    start_one "$name"
-  done
+  start_many worker1 worker2 node1 node2
+  start_many nginx
   status
 }
 
@@ -256,11 +265,29 @@ status() {
   return "$all"
 }
 
+bench() {
+  local seconds="${1:-20}" token
+  status >/dev/null || { echo "Every service must be running: $0 up" >&2; return 2; }
+  token="$("$PY" manage.py issue_token scaleout-bench --role viewer --name "scaleout.sh bench" | tail -n 1)"
+  measure() { "$PY" scripts/scaleout_bench.py "$1" "$2" "$token" "$seconds" "$SO/plant.sqlite"; }
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  measure "nginx -> node1 + node2" "$SCALEOUT_URL"
+  stop_many node2
+  measure "nginx -> node1 (node2 stopped)" "$SCALEOUT_URL"
+  measure "node1 directly (no nginx)" "$SCALEOUT_NODE1_URL"
+  start_many node2
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
   purge) purge ;;
+  bench)
+    load_env
+    bench "${2:-20}"
+    ;;
   start | stop)
     [ $# -ge 2 ] || { echo "usage: $0 $1 NAME... (${SERVICES[*]})" >&2; exit 2; }
     action="$1"
@@ -270,14 +297,10 @@ case "${1:-}" in
       [[ " ${SERVICES[*]} " == *" $name "* ]] || { echo "Unknown service '$name' (one of: ${SERVICES[*]})" >&2; exit 2; }
     done
     load_env
-    if [ "$action" = stop ]; then
-      stop_many "$@"
-    else
-      for name in "$@"; do start_one "$name"; done
-    fi
+    "${action}_many" "$@"
     ;;
   *)
-    echo "usage: $0 up|down|status|purge|start NAME|stop NAME" >&2
+    echo "usage: $0 up|down|status|purge|bench [SECONDS]|start NAME...|stop NAME..." >&2
     exit 2
     ;;
 esac

@@ -311,7 +311,8 @@ def test_a_training_queued_in_redis_survives_a_redis_restart(topo):
     assert status == 202 and queued["state"] == "queued", queued
     os.kill(topo.pid("redis"), signal.SIGKILL)  # no clean shutdown: the append-only file only
     assert _wait(lambda: _gone(topo.pid("redis")), 5)
-    topo.sh("start", "redis", "worker1", "worker2")
+    topo.sh("start", "redis")
+    topo.sh("start", "worker1", "worker2")
     done = topo.wait_run(queued["id"], lambda r: r["state"] in ("succeeded", "failed"))
     assert done["state"] == "succeeded", done
     assert (topo.models / done["version"] / "manifest.json").exists()
