@@ -364,3 +364,23 @@ def test_a_version_still_unverifiable_after_the_grace_is_refused_with_an_alert(
     assert runtime.model.label == old.label  # the old one keeps serving
     assert "index.hnsw: missing" in runtime.failed[new.label]
     assert any(f"Model version {new.label} refused" in a.message for a in runtime.alerts)
+
+
+def test_altered_files_get_no_grace(quick_training, settings):
+    from inference_app.runtime import runtime
+
+    settings.RUNTIME_VERIFY_GRACE_SECONDS = 30
+    old, new = quick_training(), quick_training()
+    for version in (old, new):
+        version.approve()
+    old.activate()
+    runtime.refresh()
+    new.activate()
+    victim = settings.MODELS_DIR / new.label / "index.hnsw"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other content: corruption, not a lagging share
+    victim.write_bytes(bytes(data))
+    runtime.refresh()
+    assert runtime.model.label == old.label
+    assert "index.hnsw: SHA-256 differs" in runtime.failed[new.label]
+    assert runtime.unverified == {}
