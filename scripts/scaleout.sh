@@ -41,10 +41,18 @@ port_of() {
 
 pid_of() { cat "$SO/pids/$1.pid" 2>/dev/null || true; }
 
+# Running = the PID in its file is alive and still runs the service's program (a PID file left
+# by a reboot may name an unrelated process, which must not be reported, let alone signalled).
 running() {
-  local pid
+  local pid program
   pid="$(pid_of "$1")"
-  [ -n "$pid" ] && running_pids "$pid"
+  case "$1" in
+    redis) program=redis-server ;;
+    worker1 | worker2) program="manage.py qcluster" ;;
+    node1 | node2) program="manage.py serve" ;;
+    *) program=nginx ;;
+  esac
+  [ -n "$pid" ] && running_pids "$pid" && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "$program"
 }
 
 write_env() {
@@ -163,7 +171,7 @@ stop_many() {
   local name pid pids=()
   for name in "$@"; do
     pid="$(pid_of "$name")"
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if running "$name"; then
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
       pids+=("$pid")
     fi
@@ -232,8 +240,7 @@ WorkflowConfig.apply({'eval_sample': int('$SCALEOUT_EVAL_SAMPLE')}, comment='scr
 
 up() {
   need_debs postgresql redis-server nginx
-  ensure_venv requirements/base.txt
-  "$PY" -m pip install -q -r requirements/scaleout.txt
+  ensure_venv requirements/scaleout.txt
   postgres_ready
   write_env
   load_env

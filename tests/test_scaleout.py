@@ -33,7 +33,7 @@ TOPOLOGY_ENV = {
     "SCALEOUT_DIR": str(DIR),
     "SCALEOUT_BASE_PORT": str(BASE_PORT),
     "SCALEOUT_DB": "routing_scaleout_test",
-    "SCALEOUT_ITEMS": os.getenv("SCALEOUT_ITEMS", "4000"),
+    "SCALEOUT_ITEMS": os.getenv("SCALEOUT_ITEMS", "3000"),
     "SCALEOUT_EVAL_SAMPLE": "100",  # trainings of a few seconds, as in the other test modules
 }
 CLIENTS = 4
