@@ -17,9 +17,9 @@
 # (20000 sample items for the first version), SCALEOUT_DIR (var/scaleout), SCALEOUT_DB
 # (routing_scaleout; the PostgreSQL user is routing_scaleout whatever the database),
 # SCALEOUT_EVAL_SAMPLE (unset: the workflow default; set once before the first training, e.g. a
-# small sample for quick trial trainings). Processes are started
-# in their own process group and stopped by the PID in SCALEOUT_DIR/pids/; logs are in
-# SCALEOUT_DIR/logs/. SCALEOUT_DIR/scaleout.env holds the settings every process runs with.
+# small sample for quick trial trainings). Processes are started in their own process group and
+# stopped by the PID in SCALEOUT_DIR/pids/; logs are in SCALEOUT_DIR/logs/.
+# SCALEOUT_DIR/scaleout.env holds the settings every process runs with.
 source "$(dirname "$0")/_env.sh"
 PY="$ROOT/.venv/bin/python"
 BASE="${SCALEOUT_BASE_PORT:-18400}"
@@ -52,7 +52,8 @@ running() {
     node1 | node2) program="manage.py serve" ;;
     *) program=nginx ;;
   esac
-  [ -n "$pid" ] && running_pids "$pid" && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "$program"
+  [ -n "$pid" ] && running_pids "$pid" &&
+    { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -q "$program"
 }
 
 write_env() {
@@ -223,19 +224,25 @@ purge() {
   echo "Dropped database $PG_DB and deleted $SO."
 }
 
+# The first version, once: train, approve, activate (one process: each start of manage.py costs
+# seconds on a busy 2-core machine).
 first_version() {
   [ -f "$SO/plant.sqlite" ] ||
     "$PY" manage.py make_sample_data --items "$ITEMS" --seed 1 --out "$SO/plant.sqlite"
-  if ! "$PY" manage.py versions --json | grep -q '"state": "active"'; then
-    local label
-    if [ -n "${SCALEOUT_EVAL_SAMPLE:-}" ]; then
-      "$PY" manage.py shell -v0 -c "from workflow_app.models import WorkflowConfig; \
-WorkflowConfig.apply({'eval_sample': int('$SCALEOUT_EVAL_SAMPLE')}, comment='scripts/scaleout.sh')"
-    fi
-    label="$("$PY" manage.py train --wait | tail -n 1)"
-    "$PY" manage.py approve "$label" --comment "first version, scripts/scaleout.sh"
-    "$PY" manage.py activate "$label" --comment "first version, scripts/scaleout.sh"
-  fi
+  SCALEOUT_EVAL_SAMPLE="${SCALEOUT_EVAL_SAMPLE:-}" "$PY" manage.py shell -v0 -c "
+import os
+from django.core.management import call_command
+from registry_app.models import ModelVersion, VersionState
+from workflow_app.models import WorkflowConfig
+if not ModelVersion.objects.filter(state=VersionState.ACTIVE).exists():
+    if os.environ['SCALEOUT_EVAL_SAMPLE']:
+        sample = int(os.environ['SCALEOUT_EVAL_SAMPLE'])
+        WorkflowConfig.apply({'eval_sample': sample}, comment='scripts/scaleout.sh')
+    call_command('train', '--wait')
+    label = ModelVersion.objects.order_by('-number').first().label
+    for verb in ('approve', 'activate'):
+        call_command(verb, label, '--comment', 'first version, scripts/scaleout.sh')
+"
 }
 
 up() {

@@ -80,14 +80,14 @@ class Topology:
         return Api(base or self.url, self.token)
 
     def run_pid(self, run_id: int) -> int:
-        out = self.manage(
-            "shell",
-            "-v0",
-            "-c",
-            "from registry_app.models import TrainingRun; "
-            f"print(TrainingRun.objects.get(pk={run_id}).pid)",
-        )
-        return int(out.strip().splitlines()[-1])
+        """The process that runs a training (the registry records it; not in the API)."""
+        import psycopg
+
+        with psycopg.connect(self.env["DATABASE_URL"]) as db:
+            row = db.execute(
+                "SELECT pid FROM registry_app_trainingrun WHERE id = %s", (run_id,)
+            ).fetchone()
+        return int(row[0])
 
     def wait_run(self, run_id: int, done, timeout: float = 90.0) -> dict:
         deadline = time.time() + timeout
