@@ -8,9 +8,9 @@ verification is never swapped in; the old one keeps serving and the failure is l
 and shown by health and the admin banner. If the registry cannot be read at start, the version
 named in ``models/active.json`` (the last one verified and served) is served with an alert.
 On shared storage a version's folder may reach this host after its registry row: for the first
-``RUNTIME_VERIFY_GRACE_SECONDS`` a version that cannot be verified is retried on every poll
-while the loaded one keeps serving, with no "refused" alert; after that it is refused as above
-(a process with nothing loaded refuses at once and falls back to ``models/active.json``).
+``RUNTIME_VERIFY_GRACE_SECONDS`` a version whose folder, manifest or files are missing or
+shorter than recorded is retried on every poll while the loaded one keeps serving, with no
+"refused" alert; after that it is refused as above. Altered content is refused at once.
 """
 
 from __future__ import annotations
@@ -274,8 +274,8 @@ class Runtime:
             model = LoadedModel.open(folder, ef_search, sha or None)
         except Exception as exc:
             why = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
-            if self.model is not None and self._in_verify_grace(label, str(why)):
-                return  # keep serving the loaded version; nothing loaded: fall back at once
+            if self._may_still_arrive(folder, exc) and self._in_verify_grace(label, str(why)):
+                return  # keep serving the loaded version
             self.unverified.pop(label, None)
             self.failed[label] = str(why)
             self._refused_at = time.time()
@@ -295,6 +295,17 @@ class Runtime:
                 "load_seconds": round(model.load_seconds, 3),
             },
         )
+
+    def _may_still_arrive(self, folder, exc: Exception) -> bool:
+        """What a lagging share shows: no folder or manifest yet, files missing or still short.
+        Files of the right size with other content, or a library mismatch, are refused at once,
+        and so is anything when nothing is loaded (it falls back to ``models/active.json``)."""
+        if self.model is None:
+            return False
+        if not (folder / "manifest.json").is_file():
+            return True
+        files = (getattr(exc, "fields", None) or {}).get("files") or []
+        return bool(files) and all(f.endswith(": missing") or ": size " in f for f in files)
 
     def _in_verify_grace(self, label: str, why: str) -> bool:
         """True while a version that cannot be verified yet is still within its grace period."""

@@ -8,16 +8,18 @@
 #   scripts/scaleout.sh up              install what is missing, start what is not running
 #   scripts/scaleout.sh down            stop every process it started (PostgreSQL keeps running)
 #   scripts/scaleout.sh status          one line per service; exit 3 when one is not running
-#   scripts/scaleout.sh start|stop NAME one service: redis worker1 worker2 node1 node2 nginx
+#   scripts/scaleout.sh start|stop NAME...  services: redis worker1 worker2 node1 node2 nginx
 #   scripts/scaleout.sh purge           after down: drop its database and delete SCALEOUT_DIR
+#   scripts/scaleout.sh bench [SECONDS] requests/s through nginx with 2 nodes, with 1, and of one
+#                                       node without nginx (4 clients; 20 s per endpoint)
 #
 # Environment: SCALEOUT_BASE_PORT (18400: nginx; +1, +2 the nodes; +9 Redis), SCALEOUT_ITEMS
 # (20000 sample items for the first version), SCALEOUT_DIR (var/scaleout), SCALEOUT_DB
 # (routing_scaleout; the PostgreSQL user is routing_scaleout whatever the database),
 # SCALEOUT_EVAL_SAMPLE (unset: the workflow default; set once before the first training, e.g. a
-# small sample for quick trial trainings). Processes are started
-# in their own process group and stopped by the PID in SCALEOUT_DIR/pids/; logs are in
-# SCALEOUT_DIR/logs/. SCALEOUT_DIR/scaleout.env holds the settings every process runs with.
+# small sample for quick trial trainings). Processes are started in their own process group and
+# stopped by the PID in SCALEOUT_DIR/pids/; logs are in SCALEOUT_DIR/logs/.
+# SCALEOUT_DIR/scaleout.env holds the settings every process runs with.
 source "$(dirname "$0")/_env.sh"
 PY="$ROOT/.venv/bin/python"
 BASE="${SCALEOUT_BASE_PORT:-18400}"
@@ -39,10 +41,19 @@ port_of() {
 
 pid_of() { cat "$SO/pids/$1.pid" 2>/dev/null || true; }
 
+# Running = the PID in its file is alive and still runs the service's program (a PID file left
+# by a reboot may name an unrelated process, which must not be reported, let alone signalled).
 running() {
-  local pid
+  local pid program
   pid="$(pid_of "$1")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status"
+  case "$1" in
+    redis) program=redis-server ;;
+    worker1 | worker2) program="manage.py qcluster" ;;
+    node1 | node2) program="manage.py serve" ;;
+    *) program=nginx ;;
+  esac
+  [ -n "$pid" ] && running_pids "$pid" &&
+    { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -q "$program"
 }
 
 write_env() {
@@ -118,48 +129,72 @@ EOF
   nginx -q -t -p "$SO/nginx" -c "$SO/nginx/nginx.conf"
 }
 
-start_one() {
-  local name="$1"
-  if running "$name"; then
-    return 0
-  fi
-  case "$name" in
+# Starts the named services that are not running, all at once, then waits until each answers.
+start_many() {
+  local name started=()
+  for name in "$@"; do
+    running "$name" && continue
+    launch "$name"
+    started+=("$name")
+  done
+  for name in "${started[@]}"; do
+    ready "$name"
+  done
+}
+
+launch() {
+  case "$1" in
     redis)
       spawn redis redis-server --port "$(port_of redis)" --bind 127.0.0.1 --dir "$SO/redis" \
         --appendonly yes --appendfsync always --save "" --daemonize no
-      wait_for redis 40 redis-cli -p "$(port_of redis)" ping
       ;;
-    worker1 | worker2)
-      spawn "$name" "$PY" manage.py qcluster
-      ;;
+    worker1 | worker2) spawn "$1" "$PY" manage.py qcluster ;;
     node1 | node2)
-      spawn "$name" "$PY" manage.py serve --host 127.0.0.1 --port "$(port_of "$name")" --workers 1
-      wait_for "$name" 120 http_ok "http://127.0.0.1:$(port_of "$name")/api/v1/health"
+      spawn "$1" "$PY" manage.py serve --host 127.0.0.1 --port "$(port_of "$1")" --workers 1
       ;;
     nginx)
       render_nginx
       spawn nginx nginx -p "$SO/nginx" -c "$SO/nginx/nginx.conf" -g "daemon off;"
-      wait_for nginx 40 http_ok "http://127.0.0.1:$(port_of nginx)/api/v1/health"
-      ;;
-    *)
-      echo "Unknown service '$name' (one of: ${SERVICES[*]})" >&2
-      return 2
       ;;
   esac
 }
 
-stop_one() {
-  local name="$1" pid
-  pid="$(pid_of "$name")"
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.25
-    done
+ready() {
+  case "$1" in
+    redis) wait_for redis 40 redis-cli -p "$(port_of redis)" ping ;;
+    worker1 | worker2) wait_for "$1" 10 running "$1" ;;
+    *) wait_for "$1" 120 http_ok "http://127.0.0.1:$(port_of "$1")/api/v1/health" ;;
+  esac
+}
+
+# Stops the named services together: TERM to each process group, KILL what is left after 10 s.
+stop_many() {
+  local name pid pids=()
+  for name in "$@"; do
+    pid="$(pid_of "$name")"
+    if running "$name"; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  for _ in $(seq 1 40); do
+    running_pids "${pids[@]}" || break
+    sleep 0.25
+  done
+  for pid in "${pids[@]}"; do
     kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$SO/pids/$name.pid"
+  done
+  for name in "$@"; do
+    rm -f "$SO/pids/$name.pid"
+  done
+}
+
+running_pids() {
+  local pid
+  for pid in "$@"; do
+    kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && return 0
+  done
+  return 1
 }
 
 psql_as_postgres() { su postgres -c "psql -qtc \"$1\""; }
@@ -189,43 +224,44 @@ purge() {
   echo "Dropped database $PG_DB and deleted $SO."
 }
 
+# The first version, once: train, approve, activate (one process: each start of manage.py costs
+# seconds on a busy 2-core machine).
 first_version() {
   [ -f "$SO/plant.sqlite" ] ||
     "$PY" manage.py make_sample_data --items "$ITEMS" --seed 1 --out "$SO/plant.sqlite"
-  if ! "$PY" manage.py versions --json | grep -q '"state": "active"'; then
-    local label
-    if [ -n "${SCALEOUT_EVAL_SAMPLE:-}" ]; then
-      "$PY" manage.py shell -v0 -c "from workflow_app.models import WorkflowConfig; \
-WorkflowConfig.apply({'eval_sample': int('$SCALEOUT_EVAL_SAMPLE')}, comment='scripts/scaleout.sh')"
-    fi
-    label="$("$PY" manage.py train --wait | tail -n 1)"
-    "$PY" manage.py approve "$label" --comment "first version, scripts/scaleout.sh"
-    "$PY" manage.py activate "$label" --comment "first version, scripts/scaleout.sh"
-  fi
+  SCALEOUT_EVAL_SAMPLE="${SCALEOUT_EVAL_SAMPLE:-}" "$PY" manage.py shell -v0 -c "
+import os
+from django.core.management import call_command
+from registry_app.models import ModelVersion, VersionState
+from workflow_app.models import WorkflowConfig
+if not ModelVersion.objects.filter(state=VersionState.ACTIVE).exists():
+    if os.environ['SCALEOUT_EVAL_SAMPLE']:
+        sample = int(os.environ['SCALEOUT_EVAL_SAMPLE'])
+        WorkflowConfig.apply({'eval_sample': sample}, comment='scripts/scaleout.sh')
+    call_command('train', '--wait')
+    label = ModelVersion.objects.order_by('-number').first().label
+    for verb in ('approve', 'activate'):
+        call_command(verb, label, '--comment', 'first version, scripts/scaleout.sh')
+"
 }
 
 up() {
   need_debs postgresql redis-server nginx
-  ensure_venv requirements/base.txt
-  "$PY" -m pip install -q -r requirements/scaleout.txt
+  ensure_venv requirements/scaleout.txt
   postgres_ready
   write_env
   load_env
-  start_one redis
+  start_many redis
   "$PY" manage.py migrate --noinput -v0
   "$PY" manage.py collectstatic --noinput -v0
   first_version
-  for name in worker1 worker2 node1 node2 nginx; do
-    start_one "$name"
-  done
+  start_many worker1 worker2 node1 node2
+  start_many nginx
   status
 }
 
 down() {
-  local i
-  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
-    stop_one "${SERVICES[$i]}"
-  done
+  stop_many "${SERVICES[@]}"
   echo "Stopped (PostgreSQL is shared and keeps running)."
 }
 
@@ -243,21 +279,42 @@ status() {
   return "$all"
 }
 
+bench() {
+  local seconds="${1:-20}" token
+  status >/dev/null || { echo "Every service must be running: $0 up" >&2; return 2; }
+  token="$("$PY" manage.py issue_token scaleout-bench --role viewer --name "scaleout.sh bench" | tail -n 1)"
+  measure() { "$PY" scripts/scaleout_bench.py "$1" "$2" "$token" "$seconds" "$SO/plant.sqlite"; }
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  measure "nginx -> node1 + node2" "$SCALEOUT_URL"
+  stop_many node2
+  measure "nginx -> node1 (node2 stopped)" "$SCALEOUT_URL"
+  measure "node1 directly (no nginx)" "$SCALEOUT_NODE1_URL"
+  start_many node2
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
   purge) purge ;;
+  bench)
+    load_env
+    bench "${2:-20}"
+    ;;
   start | stop)
     [ $# -ge 2 ] || { echo "usage: $0 $1 NAME... (${SERVICES[*]})" >&2; exit 2; }
     action="$1"
     shift
     [ -f "$SO/scaleout.env" ] || { echo "Run '$0 up' first." >&2; exit 2; }
+    for name in "$@"; do
+      [[ " ${SERVICES[*]} " == *" $name "* ]] || { echo "Unknown service '$name' (one of: ${SERVICES[*]})" >&2; exit 2; }
+    done
     load_env
-    for name in "$@"; do "${action}_one" "$name"; done
+    "${action}_many" "$@"
     ;;
   *)
-    echo "usage: $0 up|down|status|purge|start NAME|stop NAME" >&2
+    echo "usage: $0 up|down|status|purge|bench [SECONDS]|start NAME...|stop NAME..." >&2
     exit 2
     ;;
 esac

@@ -33,7 +33,7 @@ TOPOLOGY_ENV = {
     "SCALEOUT_DIR": str(DIR),
     "SCALEOUT_BASE_PORT": str(BASE_PORT),
     "SCALEOUT_DB": "routing_scaleout_test",
-    "SCALEOUT_ITEMS": os.getenv("SCALEOUT_ITEMS", "4000"),
+    "SCALEOUT_ITEMS": os.getenv("SCALEOUT_ITEMS", "3000"),
     "SCALEOUT_EVAL_SAMPLE": "100",  # trainings of a few seconds, as in the other test modules
 }
 CLIENTS = 4
@@ -46,12 +46,13 @@ class Topology:
         self.env = {**os.environ, **TOPOLOGY_ENV}
         self.report: dict = {}
 
-    def sh(self, *args: str) -> str:
+    def sh(self, *args: str, code: int = 0) -> str:
         done = subprocess.run(
             ["bash", str(SCRIPT), *args], env=self.env, capture_output=True, text=True, cwd=REPO
         )
-        assert done.returncode == 0, f"scaleout.sh {' '.join(args)}:\n{done.stdout}{done.stderr}"
-        return done.stdout
+        output = done.stdout + done.stderr
+        assert done.returncode == code, f"scaleout.sh {' '.join(args)}:\n{output}"
+        return output
 
     def load_settings(self) -> None:
         for line in (DIR / "scaleout.env").read_text().splitlines():
@@ -79,14 +80,14 @@ class Topology:
         return Api(base or self.url, self.token)
 
     def run_pid(self, run_id: int) -> int:
-        out = self.manage(
-            "shell",
-            "-v0",
-            "-c",
-            "from registry_app.models import TrainingRun; "
-            f"print(TrainingRun.objects.get(pk={run_id}).pid)",
-        )
-        return int(out.strip().splitlines()[-1])
+        """The process that runs a training (the registry records it; not in the API)."""
+        import psycopg
+
+        with psycopg.connect(self.env["DATABASE_URL"]) as db:
+            row = db.execute(
+                "SELECT pid FROM registry_app_trainingrun WHERE id = %s", (run_id,)
+            ).fetchone()
+        return int(row[0])
 
     def wait_run(self, run_id: int, done, timeout: float = 90.0) -> dict:
         deadline = time.time() + timeout
@@ -150,6 +151,18 @@ def _load_through_nginx(topo: Topology, stop: threading.Event, holder: dict) -> 
     thread = threading.Thread(target=load)
     thread.start()
     return thread
+
+
+@pytest.mark.scaleout
+def test_the_script_refuses_bad_commands_and_changes_nothing(topo):
+    before = topo.sh("status")
+    assert before.count(" running ") == 6
+    assert "usage:" in topo.sh("restart", code=2)
+    assert "Unknown service 'postgres'" in topo.sh("stop", "postgres", code=2)
+    assert "is running: run" in topo.sh("purge", code=2)
+    assert (DIR / "plant.sqlite").exists()
+    after = topo.sh("status")
+    assert after == before  # the same processes, by PID
 
 
 @pytest.mark.scaleout
@@ -298,7 +311,8 @@ def test_a_training_queued_in_redis_survives_a_redis_restart(topo):
     assert status == 202 and queued["state"] == "queued", queued
     os.kill(topo.pid("redis"), signal.SIGKILL)  # no clean shutdown: the append-only file only
     assert _wait(lambda: _gone(topo.pid("redis")), 5)
-    topo.sh("start", "redis", "worker1", "worker2")
+    topo.sh("start", "redis")
+    topo.sh("start", "worker1", "worker2")
     done = topo.wait_run(queued["id"], lambda r: r["state"] in ("succeeded", "failed"))
     assert done["state"] == "succeeded", done
     assert (topo.models / done["version"] / "manifest.json").exists()
@@ -350,3 +364,23 @@ def test_a_version_still_unverifiable_after_the_grace_is_refused_with_an_alert(
     assert runtime.model.label == old.label  # the old one keeps serving
     assert "index.hnsw: missing" in runtime.failed[new.label]
     assert any(f"Model version {new.label} refused" in a.message for a in runtime.alerts)
+
+
+def test_altered_files_get_no_grace(quick_training, settings):
+    from inference_app.runtime import runtime
+
+    settings.RUNTIME_VERIFY_GRACE_SECONDS = 30
+    old, new = quick_training(), quick_training()
+    for version in (old, new):
+        version.approve()
+    old.activate()
+    runtime.refresh()
+    new.activate()
+    victim = settings.MODELS_DIR / new.label / "index.hnsw"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other content: corruption, not a lagging share
+    victim.write_bytes(bytes(data))
+    runtime.refresh()
+    assert runtime.model.label == old.label
+    assert "index.hnsw: SHA-256 differs" in runtime.failed[new.label]
+    assert runtime.unverified == {}
