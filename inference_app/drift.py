@@ -58,10 +58,10 @@ def live_distribution(label: str, window: int) -> dict:
 
 def drift_report(settings: dict | None = None) -> dict:
     """The drift check of the active version (``warning`` True with the figures when it moved)."""
-    from inference_app.runtime import runtime
     from registry_app.models import ModelVersion, VersionState
+    from workflow_app.config import current_settings
 
-    settings = settings or runtime.settings
+    settings = settings or current_settings()
     active = (
         ModelVersion.objects.filter(state=VersionState.ACTIVE)
         .values_list("label", "metrics")

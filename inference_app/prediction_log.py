@@ -71,11 +71,10 @@ def row_fields(entry: tuple, index: int, item: dict, answer: dict) -> dict:
 class PredictionBuffer:
     def __init__(self):
         self._pending: deque = deque(maxlen=MAX_PENDING)
-        self._lock = threading.Lock()
         self._flushing = threading.Lock()
 
     def append(self, request_id: str, label: str, options: dict, items, answers, latency_ms):
-        """The request path's only cost: one tuple appended (deque appends are atomic)."""
+        """The request path's only cost: one tuple appended (deque appends are thread-safe)."""
         self._pending.append(
             (request_id, time.time(), label, options, latency_ms, items, answers, time.monotonic())
         )
@@ -84,30 +83,47 @@ class PredictionBuffer:
         return len(self._pending)
 
     def maybe_flush(self, **_signal) -> None:
-        pending = self._pending
-        if pending and (len(pending) >= BATCH or time.monotonic() - pending[0][7] >= MAX_WAIT_S):
-            self.flush()
+        """After a response: write when a batch is due; a flush already running is not waited
+        for (that thread writes what is pending)."""
+        try:
+            due = (
+                len(self._pending) >= BATCH or time.monotonic() - self._pending[0][7] >= MAX_WAIT_S
+            )
+        except IndexError:  # nothing pending
+            return
+        if due and self._flushing.acquire(blocking=False):
+            try:
+                self._write_pending()
+            finally:
+                self._flushing.release()
 
     def flush(self) -> int:
-        """Write every pending entry; returns the number of rows written."""
+        """Write every pending entry now (readers call this); returns the rows written."""
         with self._flushing:
-            entries = self._take()
-            if not entries:
-                return 0
-            try:
-                return _write(entries)
-            except Exception as exc:  # never let the log break a request
-                log.warning("prediction log not written (%s items dropped): %s", len(entries), exc)
-                return 0
+            return self._write_pending()
 
     def discard(self) -> None:
         self._take()
 
+    def _write_pending(self) -> int:
+        entries = self._take()
+        if not entries:
+            return 0
+        try:
+            return _write(entries)
+        except Exception as exc:  # never let the log break a request
+            log.warning("prediction log not written (%s items dropped): %s", len(entries), exc)
+            return 0
+
     def _take(self) -> list[tuple]:
-        with self._lock:
-            entries = list(self._pending)
-            self._pending.clear()
-        return entries
+        # popleft one by one: safe against appends from other threads meanwhile
+        entries = []
+        pending = self._pending
+        while True:
+            try:
+                entries.append(pending.popleft())
+            except IndexError:
+                return entries
 
 
 def _write(entries: list[tuple]) -> int:

@@ -118,8 +118,9 @@ def shadow_report(version, limit: int | None = None) -> dict:
     """The shadow comparison of ``version`` (a ModelVersion) against the active version."""
     from inference_app.runtime import runtime
     from registry_app.models import ModelVersion
+    from workflow_app.config import current_settings
 
-    settings = runtime.settings
+    settings = current_settings()  # this process may not run the runtime's poller
     active = ModelVersion.objects.active()
     if active is None:
         return _unavailable(version.label, "No active version to compare with.")
