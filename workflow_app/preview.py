@@ -181,9 +181,7 @@ def _bad_values(profile: dict, expected: str, values: pd.Series) -> list:
     if expected == "time_unit":
         from registry_app.pipeline.extract import minutes_per_unit
 
-        known = {
-            v: minutes_per_unit(profile, v) is not None for v in pd.unique(values.astype(str))
-        }
+        known = {v: minutes_per_unit(profile, v) is not None for v in pd.unique(values.astype(str))}
         return [v for v in values.tolist() if not known[str(v)]]
     return []
 
