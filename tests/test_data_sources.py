@@ -445,3 +445,12 @@ def test_the_migration_names_the_sources_of_profiles_stored_with_locations():
     assert DataSource.objects.get(name="erp-source").location == "DSN=PLANT"
     assert DataSource.objects.get(name="file-source").kind == "sqlite"
     assert DataSource.objects.get(name="file-source").location == "p.db"
+
+
+@pytest.mark.django_db
+def test_passwords_in_connection_strings_are_masked_when_sources_are_listed(engineer_api):
+    register_source("erp", "odbc", "DSN=PLANT;UID=erp;PWD=s3cret")
+    listed = engineer_api.get("/api/v1/sources").json()["sources"]
+    assert {s["name"]: s["location"] for s in listed}["erp"] == "DSN=PLANT;UID=erp;PWD=***"
+    assert "s3cret" not in json.dumps(engineer_api.get("/api/v1/sources/erp").json())
+    assert DataSource.objects.get(name="erp").location.endswith("PWD=s3cret")

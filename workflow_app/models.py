@@ -229,9 +229,9 @@ class DataSource(models.Model):
 
     def shown_location(self) -> str:
         """The location with any password in a connection string masked."""
-        from registry_app.pipeline.sources import _redact
+        from registry_app.pipeline.sources import redact
 
-        return _redact(self.location) if self.kind == "odbc" else self.location
+        return redact(self.location) if self.kind == "odbc" else self.location
 
     def validate(self) -> None:
         """BadInput naming every bad field; the location must be one confinement allows."""
