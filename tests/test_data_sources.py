@@ -18,7 +18,7 @@ from registry_app.pipeline.confinement import REFUSED
 from registry_app.pipeline.sources import SourceError, open_source
 from routing_site.errors import BadInput
 from tests.conftest import Api, issue_token, register_source
-from workflow_app.models import DataSource, MappingProfile, WorkflowConfig
+from workflow_app.models import DataSource, DataSourceChange, MappingProfile, WorkflowConfig
 
 
 def write_plant(path: Path, extra_tables: dict | None = None) -> Path:
@@ -110,6 +110,12 @@ def test_an_admin_registers_changes_and_deletes_a_source_over_http(
     MappingProfile.objects.filter(name="shop-profile").delete()
     assert admin.request("DELETE", "/api/v1/sources/shop")[0] == 204
     assert admin.get("/api/v1/sources/shop")[0] == 404
+    trail = DataSourceChange.objects.filter(source_name="shop").order_by("id")
+    assert [(c.action, c.by.username) for c in trail] == [
+        ("created", "boss"), ("changed", "boss"), ("deleted", "boss"),
+    ]  # fmt: skip
+    assert trail[1].before["description"] == "ERP copy" and trail[1].after["description"] == "v2"
+    assert trail[2].before["location"] == str(plant) and trail[2].after == {}
 
 
 def test_only_admins_write_sources_and_only_people_with_the_engineer_role_read_them(
@@ -445,3 +451,13 @@ def test_the_migration_names_the_sources_of_profiles_stored_with_locations():
     assert DataSource.objects.get(name="erp-source").location == "DSN=PLANT"
     assert DataSource.objects.get(name="file-source").kind == "sqlite"
     assert DataSource.objects.get(name="file-source").location == "p.db"
+
+
+@pytest.mark.django_db
+def test_passwords_in_connection_strings_are_masked_when_sources_are_listed(engineer_api):
+    register_source("erp", "odbc", "DSN=PLANT;UID=erp;PWD=s3cret")
+    listed = engineer_api.get("/api/v1/sources").json()["sources"]
+    assert {s["name"]: s["location"] for s in listed}["erp"] == "DSN=PLANT;UID=erp;PWD=***"
+    assert "s3cret" not in json.dumps(engineer_api.get("/api/v1/sources/erp").json())
+    assert DataSource.objects.get(name="erp").location.endswith("PWD=s3cret")
+    assert DataSourceChange.objects.get(source_name="erp").after["location"].endswith("PWD=***")

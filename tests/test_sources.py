@@ -186,9 +186,9 @@ def test_odbc_reads_a_sqlite_file_through_the_sqlite_driver(plant_db):
 
 
 def test_passwords_never_reach_messages():
-    from registry_app.pipeline.sources import _redact
+    from registry_app.pipeline.sources import redact
 
-    assert _redact("DSN=PLANT;UID=erp;PWD=s3cret;") == "DSN=PLANT;UID=erp;PWD=***;"
+    assert redact("DSN=PLANT;UID=erp;PWD=s3cret;") == "DSN=PLANT;UID=erp;PWD=***;"
 
 
 def test_chunked_reads_join_numbers_nulls_and_text_across_chunks(tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ from workflow_app.models import (
     Blueprint,
     BlueprintRevision,
     DataSource,
+    DataSourceChange,
     MappingProfile,
     WorkflowConfig,
     check_source_registered,
@@ -236,12 +237,33 @@ class DataSourceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and not (obj and obj.used_by())
 
+    def delete_model(self, request, obj) -> None:
+        obj.remove(user=request.user)
+
     def delete_queryset(self, request, queryset) -> None:
         for row in queryset:
             try:
-                row.remove()
+                row.remove(user=request.user)
             except Conflict as exc:
                 self.message_user(request, exc.detail, messages.ERROR)
+
+
+@admin.register(DataSourceChange)
+class DataSourceChangeAdmin(admin.ModelAdmin):
+    """The audit trail of data sources: read only."""
+
+    list_display = ("at", "source_name", "action", "by", "before", "after")
+    list_filter = ("action",)
+    search_fields = ("source_name",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 # --- mapping profiles -------------------------------------------------------------------------

@@ -128,7 +128,7 @@ class DataSourceDetailView(EngineerReadsAdminWrites):
         responses={204: None, 409: OpenApiResponse(description="Profiles still read it")}
     )
     def delete(self, request, name: str):
-        _source_or_404(name).remove()
+        _source_or_404(name).remove(user=request.user)
         return Response(status=204)
 
 

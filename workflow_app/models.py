@@ -158,6 +158,7 @@ class DataSourceQuerySet(models.QuerySet):
         try:
             with transaction.atomic():
                 row.save()
+                DataSourceChange.record(row, DataSourceChange.CREATED, user, after=row.snapshot())
         except IntegrityError:
             raise _taken("data source", row.name) from None
         return row
@@ -172,10 +173,17 @@ class DataSourceQuerySet(models.QuerySet):
             kind, location = parse_source(settings.ROUTING_SOURCE)
         except SourceError:
             return False  # preflight reports the setting; nothing sensible to register
-        _, made = self.get_or_create(
-            name=DataSource.DEFAULT,
-            defaults={"kind": kind, "location": location, "description": "From ROUTING_SOURCE."},
-        )
+        with transaction.atomic():
+            row, made = self.get_or_create(
+                name=DataSource.DEFAULT,
+                defaults={
+                    "kind": kind,
+                    "location": location,
+                    "description": "From ROUTING_SOURCE.",
+                },
+            )
+            if made:
+                DataSourceChange.record(row, DataSourceChange.CREATED, after=row.snapshot())
         return made
 
 
@@ -233,9 +241,9 @@ class DataSource(models.Model):
 
     def shown_location(self) -> str:
         """The location with any password in a connection string masked."""
-        from registry_app.pipeline.sources import _redact
+        from registry_app.pipeline.sources import redact
 
-        return _redact(self.location) if self.kind == "odbc" else self.location
+        return redact(self.location) if self.kind == "odbc" else self.location
 
     def validate(self) -> None:
         """BadInput naming every bad field; the location must be one confinement allows."""
@@ -255,14 +263,27 @@ class DataSource(models.Model):
             return self.url()
         return DataSource.objects.default_url()
 
+    def snapshot(self) -> dict:
+        """What an audit row keeps of the source (a connection string's password masked)."""
+        return {
+            "kind": self.kind,
+            "location": self.shown_location(),
+            "options": self.options,
+            "description": self.description,
+        }
+
     def change(self, user=None, **fields) -> DataSource:
-        """Change some of kind, location, options, description (validated), stamped who/when."""
+        """Change some of kind, location, options, description (validated), stamped who/when
+        and audited (before and after) in the same transaction."""
         for key, value in fields.items():
             setattr(self, key, value)
         self.validate()
-        self.updated_at = timezone.now()
-        self.updated_by = user if getattr(user, "pk", None) else None
-        self.save()
+        with transaction.atomic():
+            before = DataSource.objects.select_for_update().get(pk=self.pk).snapshot()
+            self.updated_at = timezone.now()
+            self.updated_by = user if getattr(user, "pk", None) else None
+            self.save()
+            DataSourceChange.record(self, DataSourceChange.CHANGED, user, before, self.snapshot())
         return self
 
     def used_by(self) -> list[str]:
@@ -270,8 +291,8 @@ class DataSource(models.Model):
         rows = MappingProfile.objects.filter(direction=MappingProfile.INPUT)
         return [r.name for r in rows if (r.spec.get("source") or DataSource.DEFAULT) == self.name]
 
-    def remove(self) -> None:
-        """Delete the source; Conflict (409) naming the profiles that still read it."""
+    def remove(self, user=None) -> None:
+        """Delete the source (audited); Conflict (409) naming the profiles that still read it."""
         users = self.used_by()
         if users:
             raise Conflict(
@@ -280,7 +301,45 @@ class DataSource(models.Model):
                 fields={"name": [f"used by {', '.join(users)}"]},
                 code="in_use",
             )
-        self.delete()
+        with transaction.atomic():
+            DataSourceChange.record(self, DataSourceChange.DELETED, user, before=self.snapshot())
+            self.delete()
+
+
+class DataSourceChange(models.Model):
+    """One registration, change or deletion of a data source: who, when, before and after."""
+
+    CREATED, CHANGED, DELETED = "created", "changed", "deleted"
+
+    source_name = models.CharField(max_length=100)
+    action = models.CharField(
+        max_length=16, choices=[(CREATED, "created"), (CHANGED, "changed"), (DELETED, "deleted")]
+    )
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "data source change"
+
+    def __str__(self) -> str:
+        return f"{self.source_name} {self.action} ({self.at:%Y-%m-%d %H:%M})"
+
+    @classmethod
+    def record(
+        cls, source: DataSource, action: str, user=None, before=None, after=None
+    ) -> DataSourceChange:
+        return cls.objects.create(
+            source_name=source.name,
+            action=action,
+            before=before or {},
+            after=after or {},
+            by=user if getattr(user, "pk", None) else None,
+        )
 
 
 class MappingProfileQuerySet(models.QuerySet):

@@ -468,7 +468,7 @@ class OdbcSource(Source):
     kind = "odbc"
 
     def __init__(self, conn_str: str) -> None:
-        super().__init__(f"odbc:{_redact(conn_str)}")
+        super().__init__(f"odbc:{redact(conn_str)}")
         try:
             import pyodbc
         except ImportError as exc:  # pragma: no cover - pyodbc is a base requirement
@@ -603,5 +603,6 @@ class OdbcSource(Source):
         }
 
 
-def _redact(conn_str: str) -> str:
+def redact(conn_str: str) -> str:
+    """``conn_str`` with the value of every PWD= / Password= key masked."""
     return re.sub(r"(?i)(pwd|password)\s*=\s*[^;]*", r"\1=***", conn_str)
