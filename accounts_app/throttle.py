@@ -105,13 +105,9 @@ def lockout_response(
     """AXES_LOCKOUT_CALLABLE: the API's error shape under /api/, a page in the browser."""
     username = get_client_username(request, credentials) or ""
     wait = retry_after(request)
-    log.warning(
-        "login throttled for %r from %s: locked for %d s",
-        username,
-        client_address(request),
-        wait,
-        extra={"username": username, "client": client_address(request), "retry_after": wait},
-    )
+    if not getattr(request, "_lockout_logged", False):  # the page and the middleware both ask
+        request._lockout_logged = True
+        _log_lockout(request, username, wait)
     detail = (
         f"Too many failed logins; try again in {wait // 60 + (wait % 60 > 0)} min "
         "or ask an administrator to unlock the account."
@@ -122,3 +118,14 @@ def lockout_response(
         response = render(request, "accounts/locked.html", {"detail": detail}, status=429)
     response["Retry-After"] = str(wait)
     return response
+
+
+def _log_lockout(request, username: str, wait: int) -> None:
+    address = client_address(request)
+    log.warning(
+        "login throttled for %r from %s: locked for %d s",
+        username,
+        address,
+        wait,
+        extra={"username": username, "client": address, "retry_after": wait},
+    )

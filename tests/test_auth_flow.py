@@ -194,10 +194,14 @@ def test_it_rotates_on_refresh_and_ends_on_logout(client_http):
     status, body, _ = client_http.post("/api/v1/auth/refresh", {"refresh": first_refresh})
     assert status == 401  # rotated: the old token is blacklisted
 
+    access = client_http.cookie("routing_access").value
     status, body, _ = client_http.post("/api/v1/auth/logout")
     assert (status, body) == (200, {"status": "logged_out"})
     assert client_http.cookie("routing_access") is None
     assert client_http.cookie("routing_refresh") is None
+    stolen = HttpClient(client_http.base_url)  # someone who copied the cookie's token
+    status, _, _ = stolen.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {access}"})
+    assert status == 401  # at once, not when the token expires
 
     status, body, _ = client_http.post("/api/v1/auth/refresh", {"refresh": second_refresh})
     assert (status, body["error"]) == (401, "session_expired")
@@ -360,10 +364,14 @@ def test_the_login_page_opens_a_session_and_sets_the_cookies(client_http):
 
     html, token = page_form(client_http, "/logout/")  # base.html: the user, the role, logout
     assert "alice" in html and ">engineer<" in html and 'action="/logout/"' in html
+    access = client_http.cookie("routing_access").value
     status, _, headers = client_http.post("/logout/", {"csrfmiddlewaretoken": token}, form=True)
     assert (status, headers["Location"]) == (302, "/login/")
     assert client_http.cookie("routing_access") is None
     assert client_http.cookie("sessionid") is None
+    stolen = HttpClient(client_http.base_url)
+    status, _, _ = stolen.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {access}"})
+    assert status == 401
 
 
 def test_the_login_page_says_what_the_api_says(client_http):
