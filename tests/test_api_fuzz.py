@@ -26,7 +26,7 @@ from tests.conftest import issue_token
 
 pytestmark = pytest.mark.slow
 
-FUZZ_EXAMPLES = int(os.getenv("FUZZ_EXAMPLES", "15"))
+FUZZ_EXAMPLES = int(os.getenv("FUZZ_EXAMPLES", "10"))
 READ_ONLY_POSTS = {
     "/api/v1/predict",
     "/api/v1/similar",
