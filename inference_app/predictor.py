@@ -7,12 +7,14 @@ near-duplicates) never sees its own routing.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
 import numpy as np
 
 from inference_app.timesummary import summarize
+from routing_core.candidates import align, propose
 from routing_site.errors import BadInput, NotFound
 
 
@@ -130,36 +132,29 @@ def _operation_dict(op, setup, run, stats_by_p, source, samples, orders) -> dict
 
 
 def candidate_operations(
-    model, members: list[tuple[int, float]], prefer_actuals: bool, percentiles: list[int]
+    model,
+    medoid_rt: int,
+    members: list[tuple[int, float]],
+    prefer_actuals: bool,
+    percentiles: list[int],
+    read: Callable | None = None,
 ) -> list[dict]:
-    """Operations of one candidate from its members' routings (same sequence, so aligned)."""
-    routings = [(model.tables.operations(rt), sim) for rt, sim in members]
-    reference = routings[0][0]
+    """Operations of one candidate: the medoid's steps, with times from every member's step
+    aligned to it (same operation and work center, else same operation). ``read`` reads a
+    routing's operations (a request passes a memoised reader)."""
+    read = read or model.tables.operations
+    reference = read(medoid_rt)
+    steps = [(op.op_code, op.work_center) for op in reference]
+    per_step: list[list[tuple[object, float]]] = [[] for _ in reference]
+    for rt, sim in members:
+        ops = read(rt)
+        mapping = align(steps, [(o.op_code, o.work_center) for o in ops])
+        for j, k in enumerate(mapping):
+            if k is not None:
+                per_step[j].append((ops[k], sim))
     out = []
-    for j, op in enumerate(reference):
-        setups, runs, weights, used_any, orders = [], [], [], False, 0
-        for ops, sim in routings:
-            s, r, used = _op_values(ops[j], prefer_actuals)
-            setups.append(s)
-            runs.append(r)
-            weights.append(sim)
-            used_any |= used
-            orders += ops[j].actual_orders
-        ps = sorted(set([50, *percentiles]))
-        st, rn = trimmed_stats(setups, weights, ps), trimmed_stats(runs, weights, ps)
-        run_qty = op.times["run_qty"] or 1.0
-        extra = _percentile_figures(st, rn, run_qty, ps)
-        entry = _operation_dict(
-            op,
-            st.get(50),
-            rn[50] * run_qty if 50 in rn else None,
-            extra,
-            "actuals" if used_any else "standard",
-            len(routings),
-            orders,
-        )
-        entry["time_samples"] = _time_samples(setups, runs, op)
-        out.append(entry)
+    for op, found in zip(reference, per_step, strict=True):
+        out.append(_step_statistics(op, found or [(op, 1.0)], prefer_actuals, percentiles))
     return out
 
 
@@ -175,6 +170,31 @@ def _percentile_figures(setups: dict, runs: dict, run_qty: float, ps: list[int])
         if p != 50 and figures:
             out[f"p{p}"] = figures
     return out
+
+
+def _step_statistics(op, found: list, prefer_actuals: bool, percentiles: list[int]) -> dict:
+    setups, runs, weights, used_any, orders = [], [], [], False, 0
+    for member_op, sim in found:
+        s, r, used = _op_values(member_op, prefer_actuals)
+        setups.append(s)
+        runs.append(r)
+        weights.append(sim)
+        used_any |= used
+        orders += member_op.actual_orders
+    ps = sorted(set([50, *percentiles]))
+    st, rn = trimmed_stats(setups, weights, ps), trimmed_stats(runs, weights, ps)
+    run_qty = op.times["run_qty"] or 1.0
+    entry = _operation_dict(
+        op,
+        st.get(50),
+        rn[50] * run_qty if 50 in rn else None,
+        _percentile_figures(st, rn, run_qty, ps),
+        "actuals" if used_any else "standard",
+        len(found),
+        orders,
+    )
+    entry["time_samples"] = _time_samples(setups, runs, op)
+    return entry
 
 
 def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bool] | None):
@@ -199,22 +219,44 @@ def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bo
 def group_candidates(
     model, neighbours: list[tuple[int, float]], limit: int, power: float = 1.0
 ) -> list[dict]:
-    """Distinct operation sequences among the neighbours' primary routings, ranked by support:
-    the sum of the members' similarities raised to ``power`` (above 1, close neighbours count
-    for more than many distant ones)."""
-    groups: dict[int, dict] = {}
+    """Candidates from clusters of similar routings among the neighbours' primary routings
+    (:mod:`routing_core.candidates`): each proposes its medoid routing, ranked by support, the
+    sum of the members' similarities raised to ``power`` (above 1, close neighbours count for
+    more than many distant ones)."""
+    members, sequences = [], []
     for row, sim in neighbours:
         rt = model.tables.primary_routing(row)
         if rt is None:
             continue
-        group = groups.setdefault(model.tables.signature(rt), {"members": [], "support": 0.0})
-        group["members"].append((rt, sim, row))
-        group["support"] += sim**power
-    total = sum(g["support"] for g in groups.values()) or 1.0
-    ranked = sorted(groups.values(), key=lambda g: (-g["support"], -g["members"][0][1]))
-    for g in ranked:
-        g["share"] = g["support"] / total
-    return ranked[:limit]
+        members.append((rt, sim, row))
+        sequences.append(tuple((o.op_code, o.work_center) for o in model.tables.operations(rt)))
+    if not members:
+        return []
+    weights = [m[1] ** power for m in members]
+    proposals = propose(sequences, weights, limit)
+    total = sum(weights) or 1.0
+    return [
+        {
+            "members": [members[i] for i in p.members],
+            "medoid_rt": members[p.routing][0],
+            "support": p.support,
+            "share": p.support / total,
+        }
+        for p in proposals
+    ]
+
+
+def _steps(tables, rt: int) -> tuple:
+    """A routing's (operation code id, work center id) steps, read from the arrays directly."""
+    a = tables.a
+    start, end = int(a["rt_op_start"][rt]), int(a["rt_op_end"][rt])
+    return tuple(
+        zip(
+            a["op_op_code"][start:end].tolist(),
+            a["op_work_center"][start:end].tolist(),
+            strict=True,
+        )
+    )
 
 
 def options(settings: dict, quantity: float = 1.0, **overrides) -> dict:
@@ -252,7 +294,13 @@ def predict_one(
         )
     attrs = {**(tables.attributes(row) if row is not None else {}), **given}
     vector = model.encoder.embed([attrs])[0]
-    result = {"item_code": code, "status": "no_match", "candidates": [], "neighbours": []}
+    result = {
+        "item_code": code,
+        "status": "no_match",
+        "confidence": "none",
+        "candidates": [],
+        "neighbours": [],
+    }
     if not np.any(vector):
         result["detail"] = "None of the given attributes is known to the model."
         return result
@@ -260,40 +308,55 @@ def predict_one(
     skip = exclude or own
     found = neighbours_of(model, vector, opts["top_k"], skip)
     result["neighbours"] = _neighbours(model, attrs, found)
-    usable = [(r, s) for r, s in found if s >= opts["min_similarity"]]
-    if not usable:
-        result["detail"] = (
-            f"No similar item above the similarity threshold {opts['min_similarity']}."
-        )
+    if not found:
+        result["detail"] = "The model has no item with a routing to compare with."
         return result
-    result["status"] = "predicted"
+    usable = [(r, s) for r, s in found if s >= opts["min_similarity"]]
+    result["status"], result["confidence"] = "predicted", "high"
+    if not usable:
+        usable = found
+        result["confidence"] = "low"
+        result["detail"] = (
+            f"No similar item above the similarity threshold {opts['min_similarity']} "
+            f"(best {found[0][1]:.2f}): the closest items' routings, to be checked."
+        )
     groups = group_candidates(model, usable, opts["candidates"], opts.get("support_power", 1.0))
+    read = functools.lru_cache(maxsize=None)(model.tables.operations)
     for rank, group in enumerate(groups, start=1):
-        members = sorted(group["members"], key=lambda m: -m[1])
-        ops = candidate_operations(
-            model, [(rt, s) for rt, s, _ in members], opts["prefer_actuals"], percentiles
-        )
-        result["candidates"].append(
-            {
-                "rank": rank,
-                "score": round(group["share"], 4),
-                "support": len(members),
-                "max_similarity": round(members[0][1], 4),
-                "reference_items": [
-                    {
-                        "item_code": tables.code_of(r),
-                        "routing_no": tables.routing_no(rt),
-                        "similarity": round(s, 4),
-                    }
-                    for rt, s, r in members
-                ],
-                "operations": ops,
-                "time_summary": summarize(
-                    ops, opts["quantity"], tuple(f"p{p}" for p in percentiles)
-                ),
-            }
-        )
+        result["candidates"].append(_candidate(model, rank, group, opts, percentiles, read))
     return result
+
+
+def _candidate(
+    model, rank: int, group: dict, opts: dict, percentiles: list[int], read: Callable
+) -> dict:
+    tables = model.tables
+    members = sorted(group["members"], key=lambda m: -m[1])
+    ops = candidate_operations(
+        model,
+        group["medoid_rt"],
+        [(rt, s) for rt, s, _ in members],
+        opts["prefer_actuals"],
+        percentiles,
+        read,
+    )
+    return {
+        "rank": rank,
+        "score": round(group["share"], 4),
+        "support": len(members),
+        "max_similarity": round(members[0][1], 4),
+        "reference_items": [
+            {
+                "item_code": tables.code_of(r),
+                "routing_no": tables.routing_no(rt),
+                "similarity": round(s, 4),
+                "medoid": rt == group["medoid_rt"],
+            }
+            for rt, s, r in members
+        ],
+        "operations": ops,
+        "time_summary": summarize(ops, opts["quantity"], tuple(f"p{p}" for p in percentiles)),
+    }
 
 
 def _existing(model, code, row, rts, opts, percentiles) -> dict:
@@ -324,6 +387,7 @@ def _existing(model, code, row, rts, opts, percentiles) -> dict:
     return {
         "item_code": code,
         "status": "existing",
+        "confidence": "high",
         "candidates": candidates,
         "neighbours": neighbours,
     }

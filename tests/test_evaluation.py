@@ -119,7 +119,14 @@ def test_sample_plant_variants_fall_in_their_base_family(tmp_path):
 def test_every_trained_version_stores_its_evaluation(quick_training):
     version = quick_training()
     metrics = version.metrics
-    for side in ("model", "nearest", "most_frequent"):
+    assert set(metrics["baselines"]) == {
+        "most_frequent",
+        "same_attributes",
+        "nearest",
+        "knn_medoid",
+    }
+    for side in ("model", *metrics["baselines"]):
+        figures = metrics["baselines"].get(side, metrics[side])
         assert {
             "top1_exact",
             "hit_at_n",
@@ -128,7 +135,8 @@ def test_every_trained_version_stores_its_evaluation(quick_training):
             "op_jaccard",
             "lead_time_mdape",
             "coverage",
-        } <= set(metrics[side])
+        } <= set(figures)
+        assert figures["coverage"] == 1.0
     assert metrics["method"]["evaluated_items"] > 0
     assert metrics["index_recall_at_10"] > 0.9
     assert metrics["model"]["top1_exact"] > metrics["most_frequent"]["top1_exact"]
@@ -138,12 +146,24 @@ def test_evaluate_prints_one_json_object_with_model_and_baselines(db, plant_sour
     out = StringIO()
     call_command("evaluate", "--holdout", "0.25", "--seed", "3", "--json", stdout=out)
     result = json.loads(out.getvalue())
-    assert set(result) >= {"model", "nearest", "most_frequent", "method", "profile"}
+    assert set(result) >= {"model", "baselines", "method", "profile"}
+    assert list(result["baselines"]) == [
+        "most_frequent",
+        "same_attributes",
+        "nearest",
+        "knn_medoid",
+    ]
     assert result["method"]["holdout"] == 0.25 and result["method"]["seed"] == 3
     assert result["method"]["evaluated_items"] > 50
-    model, frequent = result["model"], result["most_frequent"]
+    model, baselines = result["model"], result["baselines"]
+    frequent = baselines["most_frequent"]
     assert model["top1_exact"] > frequent["top1_exact"]
     assert model["op_edit_similarity"] > frequent["op_edit_similarity"]
+    # the 5-NN medoid uses more evidence than the single nearest item
+    assert baselines["knn_medoid"]["op_edit_similarity"] >= baselines["nearest"][
+        "op_edit_similarity"
+    ] - 0.02
+    assert model["best_op_edit_similarity"] >= model["op_edit_similarity"]
 
 
 def test_evaluate_refuses_bad_arguments(db, plant_source):

@@ -79,3 +79,54 @@ def test_similar_items_are_closer_than_different_ones():
         ]
     )
     assert a @ b > a @ c + 0.1
+
+
+def test_numbers_written_inside_text_are_found():
+    from routing_core.text import numbers_in, words_of
+
+    assert numbers_in("Shaft D20x150 stainless") == [20.0, 150.0]
+    assert numbers_in("Ø 40") == [40.0] and numbers_in("M8 bolt") == [8.0]
+    assert numbers_in("plate 160,5 x 12") == [160.5, 12.0]
+    assert numbers_in("no numbers here") == []
+    assert words_of("shaft d20x150 st.steel") == ["shaft", "d20x150", "st", "steel"]
+
+
+def text_encoder(numbers: int, seed: int = 0) -> FeatureEncoder:
+    rng = np.random.default_rng(seed)
+    kinds = ["shaft", "flange", "pin", "plate"]
+    texts = [
+        f"{kinds[rng.integers(4)]} D{rng.integers(5, 400)}x{rng.integers(5, 900)} steel"
+        for _ in range(1500)
+    ]
+    attrs = [{"name": "DESC", "kind": "text", "weight": 1.0, "numbers": numbers}]
+    encoder = FeatureEncoder.from_attributes(attrs, {}, 32)
+    encoder.fit_transform({"DESC": texts})
+    return encoder
+
+
+def test_text_is_normalised_and_word_order_matters_less_than_words():
+    encoder = text_encoder(numbers=0)
+    a, b, c, d = encoder.embed(
+        [
+            {"DESC": "Shaft D20x150 stainless"},
+            {"DESC": "  SHAFT   d20x150 STAINLESS "},
+            {"DESC": "stainless shaft D20x150"},
+            {"DESC": "flange D20x150 stainless"},
+        ]
+    )
+    assert np.allclose(a, b)  # case and spacing
+    assert a @ c > a @ d  # same words in another order beat another word in the same order
+
+
+def test_numbers_in_text_make_close_sizes_closer_when_the_profile_asks():
+    plain, with_numbers = text_encoder(numbers=0), text_encoder(numbers=2)
+    assert with_numbers.codecs[0].width == plain.codecs[0].width + 2
+    query = [{"DESC": "shaft D20x150 steel"}]
+    near, far = [{"DESC": "shaft D22x160 steel"}], [{"DESC": "shaft D320x850 steel"}]
+
+    def gap(encoder):
+        q = encoder.embed(query)[0]
+        return q @ encoder.embed(near)[0] - q @ encoder.embed(far)[0]
+
+    assert gap(with_numbers) > gap(plain)
+    assert gap(with_numbers) > 0

@@ -4,9 +4,14 @@ Held-out items are predicted from their attributes alone: the index is searched 
 that hides the item itself and every item of its near-duplicate family (item code, drawing and
 name stems joined, see :mod:`registry_app.pipeline.families`), so neither its own routing nor a
 copy of it can be found. The same predictor code as
-the API is used. Baselines, computed in the same run on the same items:
-- ``most_frequent``: the globally most frequent routing (operation sequence) among the others;
-- ``nearest``: the routing of the single nearest (visible) neighbour.
+the API is used. Baselines, computed in the same run on the same items and stored under
+``baselines`` (also top-level, beside ``model``):
+- ``most_frequent``: the most frequent routing among the visible items;
+- ``same_attributes``: the most frequent routing of visible items with the same categorical and
+  text attribute values (normalised), else ``most_frequent``;
+- ``nearest``: the routing of the single nearest (visible) neighbour (1-NN);
+- ``knn_medoid``: of the 5 nearest neighbours' routings, the one most similar to the others by
+  edit similarity over (operation, work center) steps.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 
 from registry_app.pipeline.families import family_attributes, family_keys
 from registry_app.pipeline.tables import RoutingTables
+from routing_core.candidates import medoid_of
 
 
 # -- metrics on sequences (exact values are unit-tested) ---------------------------------------
@@ -132,6 +139,10 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+BASELINES = ("most_frequent", "same_attributes", "nearest", "knn_medoid")
+KNN_MEDOID_K = 5
+
+
 def evaluate_model(
     model,
     holdout_rows: np.ndarray,
@@ -143,15 +154,10 @@ def evaluate_model(
     from inference_app.predictor import own_routing, predict_one
 
     tables = model.tables
-    visible_sigs = Counter()
     held_groups = set(groups[holdout_rows].tolist())
-    for row in range(tables.n_items):
-        if groups[row] not in held_groups:
-            rt = tables.primary_routing(row)
-            if rt is not None:
-                visible_sigs[tables.signature(rt)] += 1
-    frequent = _frequent_routing(model, visible_sigs, opts)
-    results = {"model": [], "most_frequent": [], "nearest": []}
+    visible = [r for r in range(tables.n_items) if groups[r] not in held_groups]
+    lookup = _AttributeLookup(model, visible, opts)
+    results = {name: [] for name in ("model", *BASELINES)}
     answers = []  # the live-answer reference the drift check compares with
     for n, row in enumerate(holdout_rows):
         actual = routing_of(tables, int(row))
@@ -168,16 +174,21 @@ def evaluate_model(
         item = {"attributes": tables.attributes(int(row))}
         answer = predict_one(model, item, opts, exclude=hide)
         answers.append(answer)
-        cands = [_as_candidate(c) for c in answer["candidates"]]
-        results["model"].append(score_item(actual, cands, actual_lead, quantity))
-        results["nearest"].append(
-            score_item(actual, _nearest(model, answer, opts), actual_lead, quantity)
-        )
-        results["most_frequent"].append(score_item(actual, frequent, actual_lead, quantity))
+        proposals = {
+            "model": [_as_candidate(c) for c in answer["candidates"]],
+            "most_frequent": lookup.frequent,
+            "same_attributes": lookup.same_values(int(row)),
+            "nearest": _knn_medoid(model, answer, opts, 1),
+            "knn_medoid": _knn_medoid(model, answer, opts, KNN_MEDOID_K),
+        }
+        for name, candidates in proposals.items():
+            results[name].append(score_item(actual, candidates, actual_lead, quantity))
         if progress and n % 100 == 0:
             progress("evaluate", n / max(1, len(holdout_rows)), "")
     out = {name: summarise(rows) for name, rows in results.items()}
-    return {**out, "reference": reference_distribution(answers)}
+    out["baselines"] = {name: out[name] for name in BASELINES}
+    out["reference"] = reference_distribution(answers)
+    return out
 
 
 def reference_distribution(answers: list[dict]) -> dict:
@@ -194,26 +205,80 @@ def _as_candidate(c: dict) -> dict:
     }
 
 
-def _nearest(model, answer: dict, opts: dict) -> list[dict]:
+def _routing_candidate(model, rt: int, opts: dict) -> list[dict]:
     from inference_app.predictor import own_routing
 
-    if not answer["neighbours"]:
-        return []
-    row = model.tables.row_of(answer["neighbours"][0]["item_code"])
-    rt = model.tables.primary_routing(row)
     return [_as_candidate({"operations": own_routing(model, rt, opts["prefer_actuals"], [])})]
 
 
-def _frequent_routing(model, sigs: Counter, opts: dict) -> list[dict]:
-    from inference_app.predictor import own_routing
-
-    if not sigs:
+def _knn_medoid(model, answer: dict, opts: dict, k: int) -> list[dict]:
+    """The routing of the k nearest (visible) neighbours most similar to the others by edit
+    similarity over (operation, work center) steps; k = 1 is the nearest item's routing."""
+    tables = model.tables
+    rts = []
+    for neighbour in answer["neighbours"][:k]:
+        rt = tables.primary_routing(tables.row_of(neighbour["item_code"]))
+        if rt is not None:
+            rts.append(rt)
+    if not rts:
         return []
-    sig = sigs.most_common(1)[0][0]
-    rts = np.flatnonzero(np.asarray(model.tables.a["rt_sig"]) == sig)
-    return [
-        _as_candidate({"operations": own_routing(model, int(rts[0]), opts["prefer_actuals"], [])})
-    ]
+    steps = [[(o.op_code, o.work_center) for o in tables.operations(rt)] for rt in rts]
+    return _routing_candidate(model, rts[medoid_of(steps)], opts)
+
+
+class _AttributeLookup:
+    """The most frequent routing overall, and per combination of the categorical and text
+    attribute values (normalised as the encoder does) among the visible items."""
+
+    def __init__(self, model, visible: list[int], opts: dict):
+        self.model, self.opts = model, opts
+        self.keys = _value_keys(model)
+        overall: Counter = Counter()
+        by_values: dict[int, Counter] = {}
+        first_rt: dict = {}
+        for row in visible:
+            rt = model.tables.primary_routing(row)
+            if rt is None:
+                continue
+            sig = model.tables.signature(rt)
+            first_rt.setdefault(sig, rt)
+            overall[sig] += 1
+            by_values.setdefault(int(self.keys[row]), Counter())[sig] += 1
+        self.first_rt, self.by_values = first_rt, by_values
+        self.frequent = self._routing(overall)
+
+    def _routing(self, counts: Counter) -> list[dict]:
+        if not counts:
+            return []
+        sig = counts.most_common(1)[0][0]
+        return _routing_candidate(self.model, self.first_rt[sig], self.opts)
+
+    def same_values(self, row: int) -> list[dict]:
+        """The most frequent routing of items with the same values; else the overall one."""
+        counts = self.by_values.get(int(self.keys[row]))
+        return self._routing(counts) if counts else self.frequent
+
+
+def _value_keys(model) -> np.ndarray:
+    """Per item, one integer for its combination of normalised categorical and text values
+    (each attribute's distinct strings are normalised once, then combined row-wise)."""
+    from registry_app.pipeline.features import _normalise
+
+    tables = model.tables
+    ids = np.asarray(tables.a["item_attrs"])
+    columns = []
+    for codec in model.encoder.codecs:
+        if codec.kind == "numeric" or codec.name not in tables.attribute_names:
+            continue
+        table = tables.strings["attributes"][codec.name]
+        normed = [_normalise(codec.kind, codec.zero_is_missing, v, codec.locale) for v in table]
+        codes, _ = pd.factorize(pd.Series(normed + [None], dtype=object))
+        raw = ids[:, tables.attribute_names.index(codec.name)]
+        columns.append(codes[np.where(raw >= 0, raw, len(table))])
+    if not columns:
+        return np.zeros(tables.n_items, dtype=np.int64)
+    _, keys = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+    return keys.reshape(-1)
 
 
 def predictor_options(config: dict, quantity: float = 10.0) -> dict:

@@ -117,10 +117,28 @@ WORK_ORDER_COLUMNS = [
 Progress = Callable[[str, float, str], None]
 
 
-def generate(path: str | Path, items: int, seed: int, progress: Progress | None = None) -> dict:
-    """Write the synthetic plant database to ``path`` (replaced atomically); returns counts."""
+STYLES = ("plant", "shopfloor")
+
+
+def generate(
+    path: str | Path,
+    items: int,
+    seed: int,
+    progress: Progress | None = None,
+    style: str = "plant",
+) -> dict:
+    """Write the synthetic plant database to ``path`` (replaced atomically); returns counts.
+
+    ``style="shopfloor"`` writes a machine-shop order log instead
+    (:mod:`registry_app.pipeline.sample_shopfloor`)."""
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
     if items < 1:
         raise ValueError("items must be at least 1")
+    if style == "shopfloor":
+        from registry_app.pipeline.sample_shopfloor import generate_shopfloor
+
+        return generate_shopfloor(path, items, seed, progress)
     started = time.perf_counter()
     report = progress or (lambda stage, fraction, message: None)
     rng = np.random.default_rng(seed)
@@ -130,15 +148,7 @@ def generate(path: str | Path, items: int, seed: int, progress: Progress | None 
     rt = _routings(rng, it)
     report("work_orders", 0.4, "simulating work orders")
     wo = _work_orders(rng, it, rt)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    try:
-        _write(tmp, it["columns"], rt["columns"], wo, report)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: _write(tmp, it["columns"], rt["columns"], wo, report))
     counts = {
         "items": items,
         "routed_items": int(it["has_routing"].sum()),
@@ -149,6 +159,19 @@ def generate(path: str | Path, items: int, seed: int, progress: Progress | None 
     }
     report("done", 1.0, f"{counts['operations']} operations written")
     return counts
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
+    """``write`` a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # --- items --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from registry_app.pipeline.sample_data import generate
+from registry_app.pipeline.sample_data import STYLES, generate
 from registry_app.pipeline.sources import SourceError, parse_source
 
 MAX_ITEMS = 5_000_000
@@ -34,7 +34,9 @@ class Command(BaseCommand):
     help = (
         "Write a synthetic plant database (SQLite) with the ERP export's three tables "
         "dbo_BI_ITEM_INFO_VIEW, dbo_BI_ROUTING_VIEW and dbo_BI_WORK_ORDER_RESULTS. "
-        "The same --items and --seed always give the same data."
+        "With --style shopfloor, a machine-shop order log (SF_ORDERS, SF_ORDER_STEPS; read it "
+        "with registry_app/pipeline/shopfloor_profile.json) instead. "
+        "The same --items, --seed and --style always give the same data."
     )
 
     def add_arguments(self, parser) -> None:
@@ -46,6 +48,12 @@ class Command(BaseCommand):
             "--out", help="SQLite file to write (default: the file in ROUTING_SOURCE)"
         )
         parser.add_argument("--force", action="store_true", help="replace an existing file")
+        parser.add_argument(
+            "--style",
+            choices=STYLES,
+            default="plant",
+            help="plant (the ERP export, default) or shopfloor (a job shop's order log)",
+        )
 
     def handle(self, *args, **options) -> None:
         items, seed = options["items"], options["seed"]
@@ -70,7 +78,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {fraction:4.0%} {stage}: {message}")
 
         try:
-            counts = generate(out, items=items, seed=seed, progress=progress)
+            counts = generate(
+                out, items=items, seed=seed, progress=progress, style=options["style"]
+            )
         except OSError as exc:
             raise CommandError(f"Cannot write {out}: {exc}") from exc
         self.stdout.write(

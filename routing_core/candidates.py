@@ -1,0 +1,153 @@
+"""Routing candidates from clusters of *similar* routings, not only identical ones.
+
+The neighbours' routings are sequences of (operation, work center) steps. Two routings are as
+similar as their normalised edit similarity over those steps (rapidfuzz's Levenshtein on lists:
+1 − edits / longer length). Clustering, over the distinct sequences (identical routings are one
+point with the summed weight of their items, so identical sequences stay the special case of a
+tight cluster):
+
+1. every sequence's *centrality* is the weighted sum of its similarity to all sequences, the
+   weight of a sequence being the support of its items (Σ similarity^power);
+2. the most central sequence not yet taken opens a cluster with every remaining sequence at
+   least ``radius`` similar to it; repeat until all are taken;
+3. each cluster proposes its *medoid*: the member sequence most similar to the others
+   (weighted), so the proposal is a routing that really exists;
+4. clusters are ranked by support (Σ similarity^power of all their items), ties broken by the
+   medoid's centrality.
+
+Times come from all members: :func:`align` maps each medoid step to the member's step with the
+same operation and work center (else the same operation) nearest in position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cdist
+
+RADIUS = 0.75
+
+
+@dataclass
+class Cluster:
+    medoid: int  # index into the distinct sequences
+    medoid_member: int  # the input routing with the medoid sequence and the highest weight
+    members: list[int]  # indices into the input routings
+    support: float
+    centrality: float
+    spread: list[float] = field(default_factory=list)  # members' similarity to the medoid
+
+
+def similarity_matrix(sequences: Sequence[Sequence[Hashable]]) -> np.ndarray:
+    """Pairwise normalised edit similarity of step sequences (1.0 on the diagonal)."""
+    keyed = [[hash(step) for step in seq] for seq in sequences]
+    return cdist(keyed, keyed, scorer=Levenshtein.normalized_similarity, dtype=np.float32)
+
+
+def cluster_routings(
+    sequences: Sequence[Sequence[Hashable]],
+    weights: Sequence[float],
+    radius: float = RADIUS,
+) -> tuple[list[Cluster], list[tuple]]:
+    """Clusters of the routings ``sequences`` (one per neighbour, ``weights`` their support).
+
+    Returns the clusters, best first, and the distinct sequences their ``medoid`` indexes."""
+    distinct: dict[tuple, int] = {}
+    point_of = []
+    for seq in sequences:
+        point_of.append(distinct.setdefault(tuple(seq), len(distinct)))
+    points = list(distinct)
+    mass = np.zeros(len(points))
+    np.add.at(mass, point_of, np.asarray(weights, dtype=float))
+    sim = similarity_matrix(points).astype(float)
+    centrality = sim @ mass
+    open_points = set(range(len(points)))
+    clusters = []
+    for centre in np.argsort(-centrality, kind="stable").tolist():
+        if centre not in open_points:
+            continue
+        taken = [p for p in sorted(open_points) if sim[centre, p] >= radius]
+        open_points.difference_update(taken)
+        inner = sim[np.ix_(taken, taken)] @ mass[taken]
+        medoid = taken[int(np.argmax(inner))]
+        members = [i for i, p in enumerate(point_of) if p in set(taken)]
+        clusters.append(
+            Cluster(
+                medoid=medoid,
+                medoid_member=max(
+                    (i for i in members if point_of[i] == medoid), key=lambda i: weights[i]
+                ),
+                members=members,
+                support=float(mass[taken].sum()),
+                centrality=float(centrality[medoid]),
+                spread=[float(sim[medoid, point_of[i]]) for i in members],
+            )
+        )
+    clusters.sort(key=lambda c: (-c.support, -c.centrality))
+    return clusters, points
+
+
+def medoid_of(sequences: Sequence[Sequence[Hashable]]) -> int:
+    """Index of the sequence most similar to the others (the first such on ties)."""
+    if len(sequences) <= 2:
+        return 0
+    sim = similarity_matrix(sequences)
+    return int(np.argmax(sim.sum(axis=1)))
+
+
+def align(medoid: Sequence[tuple], member: Sequence[tuple]) -> list[int | None]:
+    """For each medoid step (operation, work center), the index of the member's step to take
+    times from: same operation and work center, else same operation, nearest in position and
+    each member step used once; None when the member has no such operation."""
+    used: set[int] = set()
+    out: list[int | None] = []
+    for j, (op, wc) in enumerate(medoid):
+        best = None
+        for exact in (True, False):
+            found = [
+                k
+                for k, (o, w) in enumerate(member)
+                if k not in used and o == op and (w == wc or not exact)
+            ]
+            if found:
+                best = min(found, key=lambda k: abs(k - j))
+                break
+        if best is not None:
+            used.add(best)
+        out.append(best)
+    return out
+
+
+@dataclass
+class Proposal:
+    routing: int  # index of the input routing proposed (a medoid, or a variant)
+    members: list[int]  # input routings whose times it uses
+    support: float
+    variant: bool = False  # a distinct routing inside a cluster, offered after the medoids
+
+
+def propose(
+    sequences: Sequence[Sequence[Hashable]],
+    weights: Sequence[float],
+    limit: int,
+    radius: float = RADIUS,
+) -> list[Proposal]:
+    """Up to ``limit`` proposals, by support: each cluster's medoid (support: the whole
+    cluster's) and each other distinct routing inside a cluster (support: its own items'), so a
+    frequent close variant still gets a slot before a far, thin cluster. The first proposal is
+    always the best cluster's medoid (no variant outweighs the cluster holding it)."""
+    clusters, _ = cluster_routings(sequences, weights, radius)
+    out = [Proposal(c.medoid_member, c.members, c.support) for c in clusters]
+    taken = {tuple(sequences[p.routing]) for p in out}
+    variants: dict[tuple, list[int]] = {}
+    for i, seq in enumerate(sequences):
+        if tuple(seq) not in taken:
+            variants.setdefault(tuple(seq), []).append(i)
+    for idx in variants.values():
+        best = max(idx, key=lambda i: weights[i])
+        out.append(Proposal(best, idx, float(sum(weights[i] for i in idx)), variant=True))
+    out.sort(key=lambda p: (-p.support, p.variant, p.routing))
+    return out[:limit]

@@ -1,0 +1,125 @@
+"""Candidates from clusters of similar routings: clustering, medoid, alignment, ranking."""
+
+from __future__ import annotations
+
+import pytest
+
+from routing_core.candidates import align, cluster_routings, medoid_of, propose
+
+A = [("SAW", "S1"), ("TURN", "L1"), ("MILL", "M1"), ("DEBURR", "B1"), ("INSP", "Q1")]
+A_REWORK = [("SAW", "S1"), ("TURN", "L1"), ("TURN", "L1"), ("MILL", "M1"), ("DEBURR", "B1"),
+            ("INSP", "Q1")]  # fmt: skip
+A_SKIP = [("SAW", "S1"), ("TURN", "L1"), ("DEBURR", "B1"), ("INSP", "Q1")]
+A_ALT = [("SAW", "S1"), ("TURN", "L2"), ("MILL", "M1"), ("DEBURR", "B1"), ("INSP", "Q1")]
+B = [("CUT", "X1"), ("BEND", "P1"), ("WELD", "W1"), ("PAINT", "P2"), ("INSP", "Q1")]
+B_SWAP = [("CUT", "X1"), ("WELD", "W1"), ("BEND", "P1"), ("PAINT", "P2"), ("INSP", "Q1")]
+
+
+def test_similar_routings_form_one_cluster_whose_medoid_is_the_central_one():
+    # no two routings of family A are identical: grouping identical sequences gave 5 groups of 1
+    sequences = [A_REWORK, A_SKIP, A, A_ALT, B]
+    clusters, points = cluster_routings(sequences, [1.0] * 5)
+    assert len(clusters) == 2
+    best = clusters[0]
+    assert sorted(best.members) == [0, 1, 2, 3]
+    assert list(points[best.medoid]) == A  # one edit from each of the others
+    assert best.medoid_member == 2
+    assert best.support == pytest.approx(4.0)
+    assert clusters[1].members == [4]
+
+
+def test_identical_routings_are_a_tight_cluster_and_weights_decide_the_order():
+    sequences = [B, B, A, B_SWAP]
+    clusters, _ = cluster_routings(sequences, [0.2, 0.2, 0.9, 0.1], radius=0.6)
+    assert [sorted(c.members) for c in clusters] == [[2], [0, 1, 3]]  # 0.9 > 0.5
+    assert clusters[1].spread == [1.0, 1.0, pytest.approx(0.6)]  # a swap is two edits of five
+    assert clusters[1].medoid_member == 0  # B, the sequence of the heavier items
+    clusters, _ = cluster_routings(sequences, [0.4, 0.4, 0.5, 0.1], radius=0.6)
+    assert sorted(clusters[0].members) == [0, 1, 3]
+    clusters, _ = cluster_routings(sequences, [0.4, 0.4, 0.5, 0.1])  # 0.6 < default radius
+    assert [sorted(c.members) for c in clusters] == [[0, 1], [2], [3]]
+
+
+def test_a_radius_of_one_groups_identical_sequences_only():
+    clusters, _ = cluster_routings([A, A, A_ALT], [1.0, 1.0, 1.0], radius=1.0)
+    assert [sorted(c.members) for c in clusters] == [[0, 1], [2]]
+
+
+def test_medoid_of_a_handful_of_routings():
+    assert medoid_of([A_SKIP, A, A_ALT]) == 1
+    assert medoid_of([A_REWORK, A_SKIP, A_ALT, A]) == 3
+    assert medoid_of([B]) == 0 and medoid_of([A, B]) == 0
+
+
+def test_proposals_put_the_best_cluster_first_then_frequent_variants_before_thin_clusters():
+    sequences = [A, A, A_ALT, A_ALT, A_SKIP, B]
+    weights = [1.0, 1.0, 0.9, 0.9, 0.5, 0.3]
+    proposals = propose(sequences, weights, limit=4)
+    assert [p.routing for p in proposals] == [0, 2, 4, 5]
+    assert not proposals[0].variant and proposals[1].variant
+    assert sorted(proposals[0].members) == [0, 1, 2, 3, 4]  # times come from the whole cluster
+    assert proposals[0].support == pytest.approx(4.3)
+    assert proposals[1].members == [2, 3] and proposals[1].support == pytest.approx(1.8)
+    assert [p.routing for p in propose(sequences, weights, limit=1)] == [0]
+    assert propose([], [], limit=4) == []
+
+
+def test_align_takes_times_from_the_same_step_nearest_in_position():
+    assert align(A, A) == [0, 1, 2, 3, 4]
+    assert align(A, A_REWORK) == [0, 1, 3, 4, 5]  # the repeated turning is not used twice
+    assert align(A, A_SKIP) == [0, 1, None, 2, 3]  # no milling in the member
+    assert align(A, A_ALT) == [0, 1, 2, 3, 4]  # same operation on another machine
+    assert align(B, B_SWAP) == [0, 2, 1, 3, 4]
+
+
+@pytest.fixture
+def loaded(active_model):
+    from inference_app.runtime import runtime
+
+    tables = runtime.model.tables
+    row = next(r for r in range(tables.n_items) if not tables.routings_of(r))
+    attributes = {k: v for k, v in tables.attributes(row).items() if v is not None}
+    return runtime.model, attributes
+
+
+def opts(**changes) -> dict:
+    from inference_app.predictor import options
+    from workflow_app.config import current_settings
+
+    return options(current_settings(), 10.0, **changes)
+
+
+def test_below_the_threshold_the_closest_routings_come_back_with_low_confidence(loaded):
+    from inference_app.predictor import predict_one
+
+    model, attributes = loaded
+    sure = predict_one(model, {"attributes": attributes}, opts(min_similarity=0.0))
+    assert sure["status"] == "predicted" and sure["confidence"] == "high"
+    unsure = predict_one(model, {"attributes": attributes}, opts(min_similarity=1.0))
+    assert unsure["status"] == "predicted" and unsure["confidence"] == "low"
+    assert "threshold 1.0" in unsure["detail"] and "best 0." in unsure["detail"]
+    assert unsure["candidates"] and unsure["candidates"][0]["operations"]
+    assert [c["operations"] for c in unsure["candidates"]] == [
+        c["operations"] for c in sure["candidates"]
+    ]
+
+
+def test_no_match_only_when_no_attribute_is_known(loaded):
+    from inference_app.predictor import predict_one
+
+    model, _ = loaded
+    answer = predict_one(model, {"attributes": {"NOT_AN_ATTRIBUTE": "x"}}, opts())
+    assert answer["status"] == "no_match" and answer["confidence"] == "none"
+    assert answer["candidates"] == [] and "None of the given attributes" in answer["detail"]
+
+
+def test_candidates_carry_the_medoid_and_the_members_times(loaded):
+    from inference_app.predictor import predict_one
+
+    model, attributes = loaded
+    answer = predict_one(model, {"attributes": attributes}, opts(min_similarity=0.0))
+    for cand in answer["candidates"]:
+        medoids = [r for r in cand["reference_items"] if r["medoid"]]
+        assert medoids, "the proposed routing is one of its reference items'"
+        assert cand["support"] == len(cand["reference_items"])
+        assert all(1 <= o["samples"] <= cand["support"] for o in cand["operations"])
