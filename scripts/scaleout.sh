@@ -167,13 +167,13 @@ ready() {
   esac
 }
 
-# Stops the named services together: TERM to each process group, KILL what is left after 10 s.
+# Stops the named services together: TERM to each leader, KILL what is left of its group after 10 s.
 stop_many() {
   local name pid pids=()
   for name in "$@"; do
     pid="$(pid_of "$name")"
     if running "$name"; then
-      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      kill -TERM "$pid" 2>/dev/null || true # the leader stops its own children
       pids+=("$pid")
     fi
   done
@@ -261,7 +261,8 @@ up() {
 }
 
 down() {
-  stop_many "${SERVICES[@]}"
+  stop_many nginx node1 node2 worker1 worker2
+  stop_many redis # last: workers stopping while the broker is gone wait for it until killed
   echo "Stopped (PostgreSQL is shared and keeps running)."
 }
 
