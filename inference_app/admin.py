@@ -25,6 +25,7 @@ class SavedRoutingAdmin(admin.ModelAdmin):
         "routing_no",
         "operations_table",
         "source_model_version",
+        "decision_summary",
         "created_at",
         "created_by",
     )
@@ -35,6 +36,7 @@ class SavedRoutingAdmin(admin.ModelAdmin):
         "comment",
         "operations_table",
         "source_model_version",
+        "decision_summary",
         "created_at",
         "created_by",
     )
@@ -67,6 +69,18 @@ class SavedRoutingAdmin(admin.ModelAdmin):
             "<table><tr><th>seq</th><th>op</th><th>name</th><th>work center</th>"
             "<th></th></tr>{}</table>",
             rows,
+        )
+
+    @admin.display(description="decision")
+    def decision_summary(self, obj):
+        decision = getattr(obj, "decision", None)
+        if decision is None or not decision.has_proposal:
+            return "Saved without a proposal."
+        taken = f"candidate {decision.chosen_rank}" if decision.chosen_rank else "no candidate"
+        return (
+            f"Proposed by {decision.model_version} (request {decision.request_id or 'copy'}); "
+            f"started from {taken}; edit similarity {decision.edit_similarity}; "
+            + ("saved unchanged." if decision.unchanged else "edited.")
         )
 
     @admin.action(description="Mark the selected routings accepted")

@@ -50,7 +50,9 @@ def ops_of(candidate: dict) -> list[dict]:
     return [{k: o[k] for k in keys} for o in candidate["operations"]]
 
 
-def test_it_records_the_candidate_taken_and_the_edit(engineer_api, proposal, active_model):
+def test_it_records_the_candidate_taken_and_the_edit(
+    engineer_api, proposal, active_model, admin_client
+):
     second = proposal["answer"]["candidates"][1]
     edited = ops_of(second)[:-1]  # the engineer removes the last operation
     response = save(engineer_api, edited, proposal={"request_id": "req-a", "candidate_rank": 2})
@@ -73,6 +75,11 @@ def test_it_records_the_candidate_taken_and_the_edit(engineer_api, proposal, act
     assert decision.chosen_ops == [o["op_code"] for o in second["operations"]]
     assert decision.final_ops == decision.chosen_ops[:-1]
     assert body["source_model_version"] == active_model.label
+    page = admin_client.get(f"/admin/inference_app/savedrouting/{body['id']}/change/")
+    assert (
+        f"Proposed by {active_model.label} (request req-a); started from candidate 2; "
+        f"edit similarity {round(1 - 1 / n, 4)}; edited." in page.content.decode()
+    )
 
 
 def test_a_candidate_saved_as_proposed_counts_as_accepted(engineer_api, proposal):

@@ -61,7 +61,7 @@ def some_attributes(model) -> dict:
     return {k: v for k, v in tables.attributes(row).items() if v is not None}
 
 
-def test_a_saved_routing_for_a_new_item_comes_back_as_existing(quick_training):
+def test_a_saved_routing_for_a_new_item_comes_back_as_existing(quick_training, admin_client):
     first = quick_training()
     attributes = some_attributes(opened(first))
     saved("NEW-1", attributes=attributes)
@@ -91,6 +91,10 @@ def test_a_saved_routing_for_a_new_item_comes_back_as_existing(quick_training):
         "skipped_without_attributes": 1,
     }
     assert second.data_counts["feedback_routings"] == 1
+    page = admin_client.get(f"/admin/registry_app/modelversion/{second.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "feedback_routings" in html and "overridden_items" in html
     with pytest.raises(NotFound, match="Unknown item code 'NEW-2'"):
         answer(model, {"item_code": "NEW-2"})
 

@@ -41,12 +41,13 @@ def merge_feedback(data: PlantData, profile: dict, mode: str) -> tuple[PlantData
         raise ValueError(f"feedback mode must be one of {', '.join(MODES)}, not {mode!r}")
     counts = {"mode": mode, "feedback_routings": 0, "new_items": 0, "overridden_items": 0}
     counts.update({"ignored_existing": 0, "skipped_without_attributes": 0, "items": []})
-    if mode == "off":
+    saved = newest_saved_routings() if mode != "off" else []
+    if not saved:
         return data, counts
     known = set(data.items["item_code"].tolist())
-    routed = set(data.operations["item_code"].tolist())
+    routed = set(pd.unique(data.operations["item_code"]).tolist())  # unique first: ~8 ops/item
     new_items, replaced, taken = [], [], []
-    for routing in newest_saved_routings():
+    for routing in saved:
         code = routing.item_code
         if code in routed and mode == "add":
             counts["ignored_existing"] += 1
