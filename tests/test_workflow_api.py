@@ -108,8 +108,8 @@ def test_it_refuses_feature_weights_naming_no_attribute_of_the_training_profile(
     [
         ({"feature_weights": {f"A{i}": 1 for i in range(501)}}, "feature_weights", "at most 500"),
         ({"feature_weights": {"PART_TYPE": 1e308}}, "feature_weights", "between 0 and 100"),
-        ({"routing_rules": {"allowed_op_codes": ["X" * 101]}}, "routing_rules", "at most 100"),
-        ({"routing_rules": {"mandatory_final_ops": ["Q"] * 501}}, "routing_rules", "at most 500"),
+        ({"routing_rules": {"allowed_op_codes": ["X" * 65]}}, "routing_rules", "at most 64"),
+        ({"routing_rules": {"mandatory_final_ops": ["Q"] * 5001}}, "routing_rules", "at most 5000"),
         ({"support_power": 1e300}, "support_power", "at most"),
     ],
 )

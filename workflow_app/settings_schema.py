@@ -254,14 +254,6 @@ def validate_rules(value: dict) -> dict:
     return rules
 
 
-def _codes(value) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) <= MAX_ENTRIES
-        and all(isinstance(x, str) and len(x) <= MAX_NAME for x in value)
-    )
-
-
 def check_feature_weights(weights: dict, attributes: list[dict]) -> None:
     """Every name an attribute of the training profile, and not every weight 0 afterwards."""
     known = {a["name"]: a.get("weight", 1.0) for a in attributes}
