@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
+LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload = {
@@ -22,4 +25,6 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        # JSON escapes \n and \r, not these: a reader splitting lines on them (Python's
+        # str.splitlines) would cut a request line whose path or user holds one
+        return json.dumps(payload, default=str, ensure_ascii=False).translate(LINE_BREAKS)

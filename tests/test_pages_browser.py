@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core import serializers
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from accounts_app.testing import PASSWORD, make_user
 
@@ -32,6 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENS = Path("/tmp/screens")
+# Waits go through Playwright's locators: page.wait_for_function evaluates its expression with
+# eval(), which the pages' Content-Security-Policy (no 'unsafe-eval') rightly refuses.
+expect.set_options(timeout=15_000)
 FORM_ATTRIBUTES = [
     "PART_TYPE",
     "ITEM_MATERIAL",
@@ -199,16 +203,12 @@ def fresh_install(browser, waitress_server, settings):
 def test_the_dashboard_draws_its_charts(session, registry):
     page = session.page
     session.open("/")
-    page.wait_for_function(
-        f"document.getElementById('v-serving').textContent === {registry['label']!r}"
-    )
+    expect(page.locator("#v-serving")).to_have_text(registry["label"])
     assert page.inner_text("#v-status") == "ok"
     assert page.is_hidden("#dash-no-model")
     for chart in ("chart-latency", "chart-requests", "chart-training"):
         assert page.locator(f"#{chart} canvas").count() == 1
-    page.wait_for_function(
-        f"document.querySelector('#runs-table tbody').textContent.includes({registry['label']!r})"
-    )
+    expect(page.locator("#runs-table tbody")).to_contain_text(registry["label"])
     assert "succeeded" in page.inner_text("#runs-table tbody")
     session.shot("dashboard")
     session.assert_clean()
@@ -255,15 +255,12 @@ def test_an_engineer_edits_and_saves_a_proposal_for_a_new_item(session, registry
     box = last.bounding_box()
     below_its_middle = {"x": 20, "y": box["height"] - 4}
     rows.first.locator(".drag-handle").drag_to(last, target_position=below_its_middle)
-    page.wait_for_function(
-        f"document.querySelector('#ops-body [data-field=op_code]').value === {before[1]!r}"
-    )
+    expect(page.locator("#ops-body [data-field=op_code]").first).to_have_value(before[1])
     assert op_codes(page) == before[1:] + before[:1]
     assert seqs(page) == [10 * (i + 1) for i in range(len(before))]
     # the rows were rebuilt: the per-operation lead times come back from /time-summary
-    page.wait_for_function(
-        "[...document.querySelectorAll('#ops-body .lead')].every(c => /\\d/.test(c.textContent))"
-    )
+    without_digit = page.locator("#ops-body .lead").filter(has_not_text=re.compile(r"\d"))
+    expect(without_digit).to_have_count(0)
     assert page.inner_text("#lead-line").startswith("Lead time ")
 
     # an unknown operation code: a red badge on the row and a toast; fixing it clears both
@@ -286,7 +283,7 @@ def test_an_engineer_edits_and_saves_a_proposal_for_a_new_item(session, registry
     WorkflowConfig.apply({"routing_rules": {"mandatory_final_ops": ["FINAL-X"]}})
     page.click("#save-btn")
     last_badge = page.locator(f"#ops-body tr[data-index='{len(before) - 1}'] .row-badge")
-    page.wait_for_function("document.getElementById('routing-status').textContent !== 'valid'")
+    expect(page.locator("#routing-status")).not_to_have_text("valid")
     assert "FINAL-X" in last_badge.get_attribute("title")
     assert SavedRouting.objects.count() == 0
     assert session.errors == [BAD_REQUEST]
@@ -372,7 +369,7 @@ def test_an_engineer_fixes_a_cycle_and_saves_the_blueprint(session):
 
     page.click('.bp-node[data-id="predictor"]')
     page.click('#bp-connections button[aria-label="Remove connection predictor to runtime"]')
-    page.wait_for_function("document.querySelectorAll('#bp-errors li').length === 0")
+    expect(page.locator("#bp-errors li")).to_have_count(0)
     assert "in-error" not in page.get_attribute('.bp-node[data-id="runtime"]', "class")
 
     # a setting, and a node moved by dragging

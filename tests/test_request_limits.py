@@ -114,3 +114,20 @@ def test_oversize_rule_lists_are_refused_and_change_nothing(engineer):
         status, answer, _ = engineer.call("PATCH", "/api/v1/workflow", change)
         assert status == 400 and "routing_rules" in answer["fields"], answer
     assert engineer.get("/api/v1/workflow")[1] == before
+
+
+def test_a_path_with_unicode_line_breaks_stays_one_json_log_line(engineer, settings):
+    import logging
+    from urllib.parse import quote
+
+    log_file = settings.LOG_DIR / "requests.log"
+    start = log_file.stat().st_size if log_file.exists() else 0  # the log outlives test runs
+    path = "/api/v1/items/" + quote("A\u2028B\x85C\u2029D")
+    assert engineer.get(path)[0] in (404, 503)
+    for handler in logging.getLogger("routing.requests").handlers:
+        handler.flush()
+    with open(log_file, "rb") as fh:
+        fh.seek(start)
+        lines = fh.read().decode("utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]  # every line is a whole JSON object
+    assert any(e.get("path") == "/api/v1/items/A\u2028B\x85C\u2029D" for e in entries)
