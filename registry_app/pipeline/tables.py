@@ -198,31 +198,38 @@ STEP_KEY = ["item_code", "routing_no", "seq"]
 
 def _attach_actuals(ops, work_results, report=None):
     """Median work-order actuals per current step, in minutes (see the module docstring)."""
-    if work_results is None or work_results.empty:
-        ops["act_setup"], ops["act_run"], ops["act_n"] = np.nan, np.nan, 0
-        return ops
-    qty = work_results["order_qty"].where(work_results["order_qty"] > 0)
-    wr = work_results[[*STEP_KEY, "op_code", "work_center"]].assign(
-        setup=work_results["setup_hours"] * 60.0, run=work_results["run_hours"] * 60.0 / qty
-    )
-    wr = wr[_matching_step(wr, ops, report)]
-    stats = (
-        wr.groupby(STEP_KEY, sort=False)
-        .agg(act_setup=("setup", "median"), act_run=("run", "median"), act_n=("setup", "size"))
-        .reset_index()
-    )
-    ops = ops.merge(stats, on=STEP_KEY, how="left")
-    ops["act_n"] = ops["act_n"].fillna(0).astype(np.int32)
-    return ops
+    n = len(ops)
+    act_setup, act_run, act_n = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, np.int32)
+    if work_results is not None and not work_results.empty:
+        import pandas as pd
+
+        qty = work_results["order_qty"].where(work_results["order_qty"] > 0)
+        step = _step_of(work_results, ops, report)
+        keep = step >= 0
+        per_result = pd.DataFrame(
+            {
+                "step": step[keep],
+                "setup": (work_results["setup_hours"] * 60.0).to_numpy()[keep],
+                "run": (work_results["run_hours"] * 60.0 / qty).to_numpy()[keep],
+            }
+        )
+        stats = per_result.groupby("step", sort=False).agg(
+            setup=("setup", "median"), run=("run", "median"), n=("setup", "size")
+        )
+        rows = stats.index.to_numpy()
+        act_setup[rows], act_run[rows] = stats["setup"].to_numpy(), stats["run"].to_numpy()
+        act_n[rows] = stats["n"].to_numpy()
+    return ops.assign(act_setup=act_setup, act_run=act_run, act_n=act_n)
 
 
-def _matching_step(wr, ops, report) -> np.ndarray:
-    """Which work results belong to a current step; the others are counted by reason."""
+def _step_of(wr, ops, report) -> np.ndarray:
+    """Each work result's operation row, -1 where it matches no current step (counted)."""
     steps = ops[[*STEP_KEY, "op_code", "work_center"]].rename(
         columns={"op_code": "step_op", "work_center": "step_wc"}
     )
+    steps["step"] = np.arange(len(ops))  # ops has a fresh RangeIndex: row = position
     joined = wr[[*STEP_KEY, "op_code", "work_center"]].merge(steps, on=STEP_KEY, how="left")
-    no_step = joined["step_op"].isna().to_numpy()
+    no_step = joined["step"].isna().to_numpy()
     no_op = ~no_step & joined["op_code"].isna().to_numpy()
     result_op = joined["op_code"].to_numpy(dtype=object)
     other_op = ~no_step & ~no_op & (result_op != joined["step_op"].to_numpy(dtype=object))
@@ -242,7 +249,8 @@ def _matching_step(wr, ops, report) -> np.ndarray:
                 row = joined.iloc[i]
                 example = f"{row['item_code']}/{row['routing_no']}/{row['seq']} {row['op_code']}"
                 report.count("work_results", reason, int(mask.sum()), example)
-    return ~(no_step | no_op | other_op | other_wc)
+    step = joined["step"].fillna(-1).to_numpy(dtype=np.int64)
+    return np.where(no_step | no_op | other_op | other_wc, -1, step)
 
 
 def save_tables(folder: Path, arrays: dict, strings: dict) -> list[str]:
