@@ -18,11 +18,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts_app.permissions import IsAdminRole, IsViewer
-from inference_app import drift, online, prediction_log, predictor, validation
+from inference_app import drift, online, prediction_log, validation
 from inference_app.metrics import metrics
 from inference_app.runtime import runtime
 from inference_app.serializers import PredictInput, SimilarInput, TimeSummaryInput
-from inference_app.timesummary import summarize
+from routing_core import predictor
+from routing_core.timesummary import summarize
 from routing_site.errors import DomainError
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry_app.pipeline import index as hnsw
-from registry_app.pipeline.features import FeatureEncoder
 from registry_app.pipeline.manifest import MANIFEST, sha256_of, verify_version_dir
 from registry_app.pipeline.tables import RoutingTables
+from routing_core.features import FeatureEncoder
 
 
 @dataclass

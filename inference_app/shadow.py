@@ -31,7 +31,7 @@ def _top(answer: dict | None) -> tuple | None:
 
 
 def _replay(model, row, settings: dict) -> dict | None:
-    from inference_app import predictor
+    from routing_core import predictor
 
     options = predictor.options(settings, **(row.options or {}))
     try:

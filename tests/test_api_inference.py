@@ -263,7 +263,7 @@ def test_null_or_huge_values_on_every_hot_endpoint_answer_400(api, active_model)
 
 
 def test_it_computes_percentiles_below_50(api, new_item):
-    from inference_app.timesummary import summarize
+    from routing_core.timesummary import summarize
     from workflow_app.models import WorkflowConfig
 
     op = {"setup_min": 20, "run_min": 2, "run_qty": 1, "p10": {"setup_min": 5, "run_min": 1},

@@ -83,14 +83,14 @@ def loaded(active_model):
 
 
 def opts(**changes) -> dict:
-    from inference_app.predictor import options
+    from routing_core.predictor import options
     from workflow_app.config import current_settings
 
     return options(current_settings(), 10.0, **changes)
 
 
 def test_below_the_threshold_the_closest_routings_come_back_with_low_confidence(loaded):
-    from inference_app.predictor import predict_one
+    from routing_core.predictor import predict_one
 
     model, attributes = loaded
     sure = predict_one(model, {"attributes": attributes}, opts(min_similarity=0.0))
@@ -105,7 +105,7 @@ def test_below_the_threshold_the_closest_routings_come_back_with_low_confidence(
 
 
 def test_no_match_only_when_no_attribute_is_known(loaded):
-    from inference_app.predictor import predict_one
+    from routing_core.predictor import predict_one
 
     model, _ = loaded
     answer = predict_one(model, {"attributes": {"NOT_AN_ATTRIBUTE": "x"}}, opts())
@@ -114,7 +114,7 @@ def test_no_match_only_when_no_attribute_is_known(loaded):
 
 
 def test_candidates_carry_the_medoid_and_the_members_times(loaded):
-    from inference_app.predictor import predict_one
+    from routing_core.predictor import predict_one
 
     model, attributes = loaded
     answer = predict_one(model, {"attributes": attributes}, opts(min_similarity=0.0))

@@ -160,9 +160,10 @@ def test_evaluate_prints_one_json_object_with_model_and_baselines(db, plant_sour
     assert model["top1_exact"] > frequent["top1_exact"]
     assert model["op_edit_similarity"] > frequent["op_edit_similarity"]
     # the 5-NN medoid uses more evidence than the single nearest item
-    assert baselines["knn_medoid"]["op_edit_similarity"] >= baselines["nearest"][
-        "op_edit_similarity"
-    ] - 0.02
+    assert (
+        baselines["knn_medoid"]["op_edit_similarity"]
+        >= baselines["nearest"]["op_edit_similarity"] - 0.02
+    )
     assert model["best_op_edit_similarity"] >= model["op_edit_similarity"]
 
 

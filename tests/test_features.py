@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from registry_app.pipeline.features import FeatureEncoder, is_missing, text_entries
+from routing_core.features import FeatureEncoder, is_missing, text_entries
 
 ATTRS = [
     {"name": "PART_TYPE", "kind": "categorical", "weight": 2.0},

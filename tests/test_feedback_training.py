@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from inference_app import predictor
 from inference_app.loaded import LoadedModel
 from inference_app.models import SavedRouting
 from registry_app.pipeline import evaluation
+from routing_core import predictor
 from routing_site.errors import NotFound
 from workflow_app.models import WorkflowConfig
 

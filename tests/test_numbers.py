@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from registry_app.pipeline.canonical import ExtractReport
 from registry_app.pipeline.extract import clean_number, extract
-from registry_app.pipeline.features import FeatureEncoder, norm_number
+from routing_core.features import FeatureEncoder, norm_number
 from routing_core.numbers import check_locale, parse_number
 from routing_site.errors import BadInput
 from workflow_app.profiles import load_default_profile

@@ -116,7 +116,7 @@ def test_the_shipped_profile_reads_the_log_and_keeps_the_part_number_out_of_the_
 
     from registry_app.pipeline.evaluation import group_keys
     from registry_app.pipeline.extract import extract
-    from registry_app.pipeline.features import FeatureEncoder
+    from routing_core.features import FeatureEncoder
 
     profile = json.loads(
         (Path(__file__).parents[1] / "registry_app/pipeline/shopfloor_profile.json").read_text()

@@ -8,12 +8,13 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from inference_app import prediction_log, predictor
+from inference_app import prediction_log
 from inference_app.loaded import LoadedModel
 from inference_app.models import PredictionLog, SavedRouting
 from inference_app.runtime import runtime
 from inference_app.shadow import shadow_report
 from registry_app.pipeline.evaluation import edit_similarity
+from routing_core import predictor
 from workflow_app.models import WorkflowConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]

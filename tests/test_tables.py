@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inference_app.predictor import candidate_operations, own_routing
 from registry_app.pipeline.canonical import (
     OPERATION_COLUMNS,
     WORK_RESULT_COLUMNS,
     ExtractReport,
 )
 from registry_app.pipeline.tables import RoutingTables, build_tables, save_tables
+from routing_core.predictor import candidate_operations, own_routing
 
 
 def operations(rows: list[dict]) -> pd.DataFrame:

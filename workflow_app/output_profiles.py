@@ -17,7 +17,7 @@ One row is written per operation, in ``seq`` order. Fields a column may read:
 - operation level: ``seq``, ``op_code``, ``op_name``, ``work_center``, ``work_center_name``,
   ``in_house``, ``setup_min``, ``run_min``, ``run_qty``, ``queue_min``, ``wait_min``,
   ``move_min`` and ``lead_min`` (the operation's lead time for a quantity of 1:
-  setup + run / run_qty + queue + wait + move, from ``inference_app.timesummary``).
+  setup + run / run_qty + queue + wait + move, from ``routing_core.timesummary``).
 
 Transform steps (each a one-key object): ``{"minutes_to": "hours"|"seconds"|"minutes"}``,
 ``{"round": decimals}``, ``{"bool": [text_if_true, text_if_false]}``, ``{"date": strftime}``,
@@ -287,7 +287,7 @@ def cell(column: dict, context: dict):
 
 def export_rows(profile: dict, routing: dict, operations: list[dict], today: date | None = None):
     """``(column names, rows)`` for one routing: one row per operation, in ``seq`` order."""
-    from inference_app.timesummary import operation_minutes
+    from routing_core.timesummary import operation_minutes
 
     base = {key: routing.get(key) for key in ROUTING_FIELDS}
     base["export_date"] = today or date.today()

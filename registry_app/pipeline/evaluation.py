@@ -90,7 +90,7 @@ def routing_of(tables: RoutingTables, row: int) -> dict | None:
 
 
 def lead_time(ops: list[dict], quantity: float) -> float:
-    from inference_app.timesummary import summarize
+    from routing_core.timesummary import summarize
 
     return summarize(ops, quantity)["lead_min"]
 
@@ -151,7 +151,7 @@ def evaluate_model(
     progress: Callable | None = None,
 ) -> dict:
     """Model vs baselines on the held-out rows (each hidden with its group)."""
-    from inference_app.predictor import own_routing, predict_one
+    from routing_core.predictor import own_routing, predict_one
 
     tables = model.tables
     held_groups = set(groups[holdout_rows].tolist())
@@ -206,7 +206,7 @@ def _as_candidate(c: dict) -> dict:
 
 
 def _routing_candidate(model, rt: int, opts: dict) -> list[dict]:
-    from inference_app.predictor import own_routing
+    from routing_core.predictor import own_routing
 
     return [_as_candidate({"operations": own_routing(model, rt, opts["prefer_actuals"], [])})]
 
@@ -262,7 +262,7 @@ class _AttributeLookup:
 def _value_keys(model) -> np.ndarray:
     """Per item, one integer for its combination of normalised categorical and text values
     (each attribute's distinct strings are normalised once, then combined row-wise)."""
-    from registry_app.pipeline.features import _normalise
+    from routing_core.features import _normalise
 
     tables = model.tables
     ids = np.asarray(tables.a["item_attrs"])
@@ -282,7 +282,7 @@ def _value_keys(model) -> np.ndarray:
 
 
 def predictor_options(config: dict, quantity: float = 10.0) -> dict:
-    from inference_app.predictor import options
+    from routing_core.predictor import options
 
     return options(config, quantity, neighbours_for_existing=False)
 
@@ -343,8 +343,8 @@ def holdout_evaluation(
     from pathlib import Path
 
     from registry_app.pipeline import index as hnsw
-    from registry_app.pipeline.features import FeatureEncoder
     from registry_app.pipeline.tables import build_tables, save_tables
+    from routing_core.features import FeatureEncoder
     from routing_core.numbers import number_locale
 
     names = [a["name"] for a in profile["attributes"]]

@@ -29,9 +29,9 @@ from filelock import FileLock, Timeout
 from registry_app.models import AuditEntry, ModelVersion, RunState, TrainingRun, VersionState
 from registry_app.pipeline import index as hnsw
 from registry_app.pipeline import manifest as mf
-from registry_app.pipeline.features import FeatureEncoder
 from registry_app.pipeline.feedback import merge_feedback, never_held_out
 from registry_app.pipeline.tables import build_tables, save_tables
+from routing_core.features import FeatureEncoder
 from routing_core.numbers import number_locale
 from routing_site.errors import Conflict
 from routing_site.locks import serialise

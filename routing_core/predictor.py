@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from inference_app.timesummary import summarize
 from routing_core.candidates import align, propose
+from routing_core.timesummary import summarize
 from routing_site.errors import BadInput, NotFound
 
 
