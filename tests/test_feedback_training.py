@@ -94,7 +94,7 @@ def test_a_saved_routing_for_a_new_item_comes_back_as_existing(quick_training, a
     page = admin_client.get(f"/admin/registry_app/modelversion/{second.pk}/change/")
     html = page.content.decode()
     assert page.status_code == 200
-    assert "feedback_routings" in html and "overridden_items" in html
+    assert "feedback routings" in html and "overridden items" in html  # the data counts table
     with pytest.raises(NotFound, match="Unknown item code 'NEW-2'"):
         answer(model, {"item_code": "NEW-2"})
 

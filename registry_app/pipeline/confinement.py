@@ -80,13 +80,21 @@ class Policy:
         return False
 
 
+SQLITE_ENGINES = ("django.db.backends.sqlite3", "routing_site.sqlite")
+
+
+def _is_sqlite(engine: str) -> bool:
+    return engine in SQLITE_ENGINES or engine.endswith("sqlite3")
+
+
 def registry_files() -> list[Path]:
     """Every file of the SQLite registry database(s) this process uses."""
     from django.db import connections
 
     configs = [*settings.DATABASES.values()]
     configs += [c.settings_dict for c in connections.all(initialized_only=True)]  # test names
-    sqlite = [c for c in configs if str(c.get("ENGINE", "")).endswith("sqlite3")]
+    # Django's own backend or the project's wrapper of it (routing_site.sqlite): any SQLite
+    sqlite = [c for c in configs if _is_sqlite(str(c.get("ENGINE", "")))]
     names = {str(c.get("NAME") or "") for c in sqlite}
     names |= {str((c.get("TEST") or {}).get("NAME") or "") for c in sqlite}
     files = []
