@@ -76,6 +76,28 @@ def test_it_joins_actuals_on_operation_code(tmp_path):
     assert [op["time_source"] for op in answer] == ["standard", "actuals", "actuals"]
 
 
+def test_it_attaches_actuals_when_one_seq_holds_two_operations(tmp_path):
+    ops = operations([
+        {"item_code": "A", "seq": 10, "op_code": "MILL"},
+        {"item_code": "A", "seq": 10, "op_code": "DRILL"},  # an alternative at the same seq
+        {"item_code": "A", "seq": 20, "op_code": "DEBURR"},
+    ])  # fmt: skip
+    wr = results([
+        {"item_code": "A", "seq": 10, "op_code": "DRILL", "setup_hours": 2.0},
+        {"item_code": "A", "seq": 20, "op_code": "DEBURR", "setup_hours": 0.5},
+    ])  # fmt: skip
+    report = ExtractReport()
+    arrays, strings = build_tables(items("A"), ops, wr, ["PART_TYPE"], report=report)
+    steps = open_tables(tmp_path, arrays, strings).operations(0)
+    assert [(s.op_code, s.actual_orders) for s in steps] == [
+        ("MILL", 0),
+        ("DRILL", 1),
+        ("DEBURR", 1),
+    ]
+    assert steps[1].actual_setup == pytest.approx(120.0)
+    assert not report.problems.get("work_results")
+
+
 def test_it_keeps_missing_standard_times_missing(tmp_path):
     ops = operations([
         {"item_code": "A", "seq": 10, "op_code": "LTH", "setup_min": np.nan, "queue_min": np.nan},
@@ -87,7 +109,7 @@ def test_it_keeps_missing_standard_times_missing(tmp_path):
     assert arrays["op_setup"][1] == 22.0 and np.isnan(arrays["op_run"][1])
     model = SimpleNamespace(tables=open_tables(tmp_path, arrays, strings))
     members = [(0, 0.9), (1, 0.8), (2, 0.7)]  # routing rows of A, B, C
-    [op] = candidate_operations(model, members, prefer_actuals=False, percentiles=[90])
+    [op] = candidate_operations(model, 0, members, prefer_actuals=False, percentiles=[90])
     assert op["setup_min"] == 22.0  # the weighted median of {22}, not of {0, 22, 0}
     assert op["run_min"] == 2.0  # the median of {2, 4}: B's missing run time is skipped
     assert op["time_samples"] == {

@@ -228,11 +228,21 @@ def _step_of(wr, ops, report) -> np.ndarray:
         columns={"op_code": "step_op", "work_center": "step_wc"}
     )
     steps["step"] = np.arange(len(ops))  # ops has a fresh RangeIndex: row = position
-    joined = wr[[*STEP_KEY, "op_code", "work_center"]].merge(steps, on=STEP_KEY, how="left")
-    no_step = joined["step"].isna().to_numpy()
-    no_op = ~no_step & joined["op_code"].isna().to_numpy()
-    result_op = joined["op_code"].to_numpy(dtype=object)
-    other_op = ~no_step & ~no_op & (result_op != joined["step_op"].to_numpy(dtype=object))
+    # A step key may hold several operations (alternatives at one seq): a result joins the one
+    # with its operation code (the first such row), so the join never multiplies results.
+    by_op = steps.dropna(subset=["step_op"]).drop_duplicates([*STEP_KEY, "step_op"])
+    joined = wr[[*STEP_KEY, "op_code", "work_center"]].merge(
+        by_op,
+        left_on=[*STEP_KEY, "op_code"],
+        right_on=[*STEP_KEY, "step_op"],
+        how="left",
+        validate="many_to_one",
+    )
+    keys = steps[STEP_KEY].drop_duplicates().assign(has_step=True)
+    has_step = wr[STEP_KEY].merge(keys, on=STEP_KEY, how="left")["has_step"].eq(True).to_numpy()
+    no_step = ~has_step
+    no_op = has_step & wr["op_code"].isna().to_numpy()
+    other_op = has_step & ~no_op & joined["step"].isna().to_numpy()
     result_wc = joined["work_center"].fillna("").astype(str).to_numpy(dtype=object)
     step_wc = joined["step_wc"].fillna("").astype(str).to_numpy(dtype=object)
     other_wc = ~(no_step | no_op | other_op) & (result_wc != "") & (step_wc != "")
