@@ -95,7 +95,9 @@ def end_session(raw_refresh: str = "", raw_access: str = "") -> None:
 
     Tokens that are invalid or expired are ignored (there is nothing left to end).
     """
-    lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
+    # kept as long as a refresh token of the session could live: a logout sent with the access
+    # token alone must also keep that session's refresh token from minting new pairs later
+    lifetime = jwt_settings.REFRESH_TOKEN_LIFETIME
     for raw, kind in ((raw_refresh, RefreshToken), (raw_access, AccessToken)):
         if not raw:
             continue

@@ -141,3 +141,28 @@ def test_it_refuses_tokens_for_people_and_bad_names(db):
     with pytest.raises(CommandError):
         issue("erp", "--role", "root")
     assert not ServiceToken.objects.exists()
+
+
+def test_a_logout_with_the_access_token_alone_outlives_the_access_lifetime(db):
+    """The ended session is remembered as long as its refresh token could live: once the
+    access lifetime has passed, that refresh token still mints nothing."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+    from rest_framework_simplejwt.settings import api_settings as jwt_settings
+
+    from accounts_app import tokens
+    from accounts_app.models import EndedSession
+
+    user = get_user_model().objects.create_user("scripted", password="Plant-floor-2024!")
+    refresh = tokens.issue_pair(user)
+    tokens.end_session(raw_access=str(refresh.access_token))
+    row = EndedSession.objects.get()
+    assert row.expires_at >= timezone.now() + jwt_settings.REFRESH_TOKEN_LIFETIME - timedelta(
+        minutes=1
+    )
+    later = timezone.now() + jwt_settings.ACCESS_TOKEN_LIFETIME + timedelta(minutes=1)
+    assert not EndedSession.objects.filter(expires_at__lt=later).exists()  # not pruned then
+    with pytest.raises(tokens.SessionExpired):
+        tokens.rotate(str(refresh))
