@@ -35,8 +35,15 @@ class ProposalInput(StrictSerializer):
     candidate_rank = serializers.IntegerField(
         min_value=1, max_value=100, required=False, allow_null=True, default=None
     )
-    model_version = serializers.CharField(max_length=32, required=False)
+    model_version = serializers.RegexField(r"^v\d{4,8}$", max_length=32, required=False)
     candidates = CompactCandidate(many=True, required=False, max_length=20)
+
+    def validate_model_version(self, value: str) -> str:
+        from registry_app.models import ModelVersion
+
+        if not ModelVersion.objects.filter(label=value).exists():
+            raise serializers.ValidationError(f"No model version {value!r}.")
+        return value
 
     def validate(self, data: dict) -> dict:
         by_id = "request_id" in data

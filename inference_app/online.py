@@ -108,5 +108,10 @@ def prometheus_lines(figures: dict) -> list[str]:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
         for row in figures["versions"]:
             if row[key] is not None:
-                lines.append(f'{name}{{version="{row["version"]}"}} {row[key]}')
+                lines.append(f'{name}{{version="{_label(row["version"])}"}} {row[key]}')
     return lines
+
+
+def _label(value) -> str:
+    """A Prometheus label value: backslash, double quote and newline escaped."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -113,7 +113,7 @@ def test_a_client_may_send_a_compact_copy_of_the_proposal(engineer_api, active_m
         {"seq": 20, "op_code": "INSP", "work_center": "QC"},
     ]
     copy = {
-        "model_version": "v0009",
+        "model_version": active_model.label,
         "candidate_rank": 1,
         "candidates": [
             {"rank": 1, "op_codes": ["CUT", "LATHE", "INSP"], "work_centers": ["SAW", "L", "QC"]},
@@ -125,7 +125,7 @@ def test_a_client_may_send_a_compact_copy_of_the_proposal(engineer_api, active_m
     response = save(engineer_api, operations, proposal=copy)
     assert response.status_code == 201, response.json()
     decision = response.json()["decision"]
-    assert decision["model_version"] == "v0009" and decision["chosen_rank"] == 1
+    assert decision["model_version"] == active_model.label and decision["chosen_rank"] == 1
     assert decision["edit_similarity"] == round(
         edit_similarity(["CUT", "LATHE", "INSP"], ["CUT", "INSP"]), 4
     )
@@ -138,6 +138,11 @@ BAD_PROPOSALS = [
     ({"model_version": "v1"}, "proposal"),
     ({"request_id": "req-a", "rank": 1}, "proposal"),
     ({"request_id": "req-a", "item_index": 100}, "proposal"),
+    ({"model_version": "v0009", "candidates": [{"rank": 1, "op_codes": ["CUT"]}]}, "proposal"),
+    (
+        {"model_version": 'x"} 1\nrouting_fake 9', "candidates": [{"rank": 1, "op_codes": ["X"]}]},
+        "proposal.model_version",
+    ),
 ]
 
 
