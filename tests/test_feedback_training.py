@@ -23,10 +23,10 @@ NEW_OPS = [
 OPEN_RULES = {"allowed_op_codes": ["OP-A", "OP-B"], "allowed_work_centers": ["WC-A", "WC-B"]}
 
 
-def saved(code: str, operations=NEW_OPS, attributes=None) -> SavedRouting:
+def saved(code: str, operations=NEW_OPS, attributes=None, status="accepted") -> SavedRouting:
     decision = {"has_proposal": False, "attributes": attributes or {}}
     return SavedRouting.objects.save_checked(
-        code, operations, {**_rules(), **OPEN_RULES}, None, decision=decision
+        code, operations, {**_rules(), **OPEN_RULES}, None, decision=decision, status=status
     )
 
 
@@ -127,6 +127,15 @@ def test_off_leaves_the_source_alone(quick_training):
     second = quick_training()
     assert opened(second).tables.row_of("NEW-1") is None
     assert manifest(second)["feedback"]["feedback_routings"] == 0
+    assert second.data_counts["feedback_routings"] == 0
+
+
+def test_a_draft_is_never_training_truth(quick_training):
+    first = quick_training()
+    saved("NEW-1", attributes=some_attributes(opened(first)), status="draft")
+    WorkflowConfig.apply({"feedback": "override"})
+    second = quick_training()
+    assert opened(second).tables.row_of("NEW-1") is None
     assert second.data_counts["feedback_routings"] == 0
 
 

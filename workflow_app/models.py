@@ -87,11 +87,12 @@ class WorkflowConfig(models.Model):
         """
         weights_for = DEFAULT_INPUT_PROFILE if training_profile == "" else training_profile
         cleaned = settings_schema.validate_changes(changes, weights_for)
-        _check_profile_names(training_profile, export_profile)
         with transaction.atomic():
             # one writer at a time, each reading the newest revision after the previous one
-            # committed: two concurrent changes both take effect, neither is lost
+            # committed: two concurrent changes both take effect, neither is lost; the profile
+            # names are checked under the lock, so a concurrent delete cannot slip between
             serialise("workflow config")
+            _check_profile_names(training_profile, export_profile)
             previous = cls.objects.order_by("-id").first()
             base = {**settings_schema.defaults(), **(previous.values if previous else {})}
             return cls.objects.create(
@@ -512,8 +513,8 @@ class MappingProfile(models.Model):
     def remove(self) -> None:
         """Delete the profile; Conflict (409) naming where it is used when it is in use."""
         with transaction.atomic():
-            # lock the newest config row: a concurrent revision cannot adopt the profile meanwhile
-            WorkflowConfig.objects.select_for_update().order_by("-id").first()
+            # the config writers' lock: a concurrent revision cannot adopt the profile meanwhile
+            serialise("workflow config")
             uses = self.uses()
             if uses:
                 raise Conflict(

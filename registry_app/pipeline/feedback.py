@@ -26,11 +26,13 @@ MODES = ("off", "add", "override")
 
 
 def newest_saved_routings() -> list:
-    """The newest saved routing per item code, with its decision (one query)."""
-    from inference_app.models import SavedRouting
+    """The newest *accepted* saved routing per item code, with its decision (one query).
+    Drafts are work in progress: they never become training truth."""
+    from inference_app.models import RoutingStatus, SavedRouting
 
     newest: dict = {}
-    for routing in SavedRouting.objects.select_related("decision").order_by("item_code", "-id"):
+    accepted = SavedRouting.objects.filter(status=RoutingStatus.ACCEPTED)
+    for routing in accepted.select_related("decision").order_by("item_code", "-id"):
         newest.setdefault(routing.item_code, routing)
     return list(newest.values())
 

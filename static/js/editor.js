@@ -301,7 +301,8 @@
       toast("Fix the " + n + " problem" + (n === 1 ? "" : "s") + " marked in the table before saving.", "error");
       return;
     }
-    const payload = { item_code: code, operations: table.operations(true), comment: $("save-comment").value.trim() };
+    // saving in the editor is the engineer's decision: the routing is accepted (training truth)
+    const payload = { item_code: code, operations: table.operations(true), comment: $("save-comment").value.trim(), status: "accepted" };
     if (state.modelVersion) payload.source_model_version = state.modelVersion;
     if (state.takenRank && state.takenRank.requestId) {
       payload.proposal = { request_id: state.takenRank.requestId, item_index: 0, candidate_rank: state.takenRank.rank };
