@@ -126,7 +126,8 @@ class Proposal:
     routing: int  # index of the input routing proposed (a medoid, or a variant)
     members: list[int]  # input routings whose times it uses
     support: float
-    variant: bool = False  # a distinct routing inside a cluster, offered after the medoids
+    variant: bool = False  # a distinct routing inside a cluster, not its medoid
+    centrality: float = 0.0  # a medoid's weighted similarity to all routings (ties)
 
 
 def propose(
@@ -140,7 +141,7 @@ def propose(
     frequent close variant still gets a slot before a far, thin cluster. The first proposal is
     always the best cluster's medoid (no variant outweighs the cluster holding it)."""
     clusters, _ = cluster_routings(sequences, weights, radius)
-    out = [Proposal(c.medoid_member, c.members, c.support) for c in clusters]
+    out = [Proposal(c.medoid_member, c.members, c.support, False, c.centrality) for c in clusters]
     taken = {tuple(sequences[p.routing]) for p in out}
     variants: dict[tuple, list[int]] = {}
     for i, seq in enumerate(sequences):
@@ -149,5 +150,5 @@ def propose(
     for idx in variants.values():
         best = max(idx, key=lambda i: weights[i])
         out.append(Proposal(best, idx, float(sum(weights[i] for i in idx)), variant=True))
-    out.sort(key=lambda p: (-p.support, p.variant, p.routing))
+    out.sort(key=lambda p: (-p.support, p.variant, -p.centrality, p.routing))
     return out[:limit]

@@ -123,3 +123,11 @@ def test_candidates_carry_the_medoid_and_the_members_times(loaded):
         assert medoids, "the proposed routing is one of its reference items'"
         assert cand["support"] == len(cand["reference_items"])
         assert all(1 <= o["samples"] <= cand["support"] for o in cand["operations"])
+
+
+def test_equal_support_is_decided_by_the_medoids_centrality():
+    sequences = [B, A, A_SKIP]  # B first in the input, A closer to the rest
+    proposals = propose(sequences, [1.0, 1.0, 0.5], limit=3, radius=0.9)
+    assert [p.routing for p in proposals] == [1, 0, 2]
+    assert proposals[0].support == proposals[1].support == 1.0
+    assert proposals[0].centrality > proposals[1].centrality
