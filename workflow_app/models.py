@@ -248,7 +248,7 @@ class DataSource(models.Model):
         """The opened source (a context manager); SourceError when it cannot be read."""
         from registry_app.pipeline.sources import open_source
 
-        return open_source(self.url(), self._default_url())
+        return open_source(self.url(), self._default_url(), self.options)
 
     def _default_url(self) -> str | None:
         if self.name == self.DEFAULT:

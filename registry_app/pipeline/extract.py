@@ -104,6 +104,7 @@ def extract(
         roles = {name.lower(): role for role, name in spec["tables"].items() if name}
         for table, reason, n, example in src.issues:
             report.count(roles.get(table.lower(), table), reason, n, example)
+        report.formats = src.formats()
     report.seconds = time.perf_counter() - started
     say(
         "extract",
@@ -256,11 +257,13 @@ def clean_dates(series, report: ExtractReport, table: str, column: str) -> np.nd
 
 
 class _Raw:
-    """The source columns of one table, by source column name, and its row count."""
+    """The source columns of one table, by source column name, its row count, and the number
+    locale its text numbers are read in."""
 
-    def __init__(self, data: dict[str, np.ndarray]) -> None:
+    def __init__(self, data: dict[str, np.ndarray], locale: str = "auto") -> None:
         self.data = data
         self.rows = len(next(iter(data.values()))) if data else 0
+        self.locale = locale
 
     def __getitem__(self, column: str) -> np.ndarray:
         return self.data[column]
@@ -269,14 +272,20 @@ class _Raw:
         return self.rows
 
 
-def _read(src: Source, table: str, columns: list[str]) -> _Raw:
-    return _Raw(src.read_columns(table, list(dict.fromkeys(columns))))
+def _read(src: Source, spec: dict, table: str, columns: list[str]) -> _Raw:
+    """The columns of ``table``; numbers in the profile's locale, else the one the source
+    detected for the table (a CSV file's decimal mark), else ``auto``."""
+    data = src.read_columns(table, list(dict.fromkeys(columns)))
+    locale = number_locale(spec)
+    if locale == "auto":
+        locale = src.number_locale(table) or "auto"
+    return _Raw(data, locale)
 
 
 def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     key_col = spec["columns"]["items"]["item_code"]
     attributes = spec["attributes"]
-    raw = _read(src, spec["tables"]["items"], [key_col] + [a["column"] for a in attributes])
+    raw = _read(src, spec, spec["tables"]["items"], [key_col] + [a["column"] for a in attributes])
     report.rows_read["items"] = len(raw)
     code = text_column(raw[key_col])
     keep = ~code.missing
@@ -300,9 +309,9 @@ def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     for attr in attributes:
         col = raw[attr["column"]]
         if attr["kind"] == "numeric":
-            data[attr["name"]] = clean_number(
-                col, report, "items", attr["column"], number_locale(spec)
-            )[rows]
+            data[attr["name"]] = clean_number(col, report, "items", attr["column"], raw.locale)[
+                rows
+            ]
         else:
             data[attr["name"]] = text_column(col).array(rows)
     items = frame_of(data, list(data))
@@ -317,7 +326,7 @@ def _keys(raw: _Raw, m: dict, report: ExtractReport, role: str, fields: tuple) -
     drop = np.zeros(n, dtype=bool)
     for fld in fields:
         if fld == "seq":
-            seq = clean_number(raw[m["seq"]], report, role, m["seq"])
+            seq = clean_number(raw[m["seq"]], report, role, m["seq"], raw.locale)
             absent = ~(seq == np.round(seq))  # NaN or fractional
             keys["seq"] = np.where(absent, 0, seq).astype(np.int64)
             what = f"missing or fractional seq ({m['seq']})"
@@ -424,7 +433,7 @@ def _in_house(raw: _Raw, spec: dict, m: dict, report: ExtractReport) -> np.ndarr
 def _minutes(raw, m, fld, factors, report) -> np.ndarray:
     if fld not in m:
         return np.zeros(len(raw))
-    values = clean_number(raw[m[fld]], report, "operations", m[fld]) * factors
+    values = clean_number(raw[m[fld]], report, "operations", m[fld], raw.locale) * factors
     negative = values < 0
     if negative.any():
         report.count("operations", f"negative time in {m[fld]}: NaN", int(negative.sum()))
@@ -435,7 +444,7 @@ def _minutes(raw, m, fld, factors, report) -> np.ndarray:
 def _run_qty(raw, m, report) -> np.ndarray:
     if "run_qty" not in m:
         return np.ones(len(raw))
-    qty = clean_number(raw[m["run_qty"]], report, "operations", m["run_qty"])
+    qty = clean_number(raw[m["run_qty"]], report, "operations", m["run_qty"], raw.locale)
     bad = ~(qty > 0)
     if bad.any():
         report.count(
@@ -449,7 +458,7 @@ def _run_qty(raw, m, report) -> np.ndarray:
 
 def _operations(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     m = {k: v for k, v in spec["columns"]["operations"].items() if k != "lead_time"}
-    raw = _read(src, spec["tables"]["operations"], list(m.values()))
+    raw = _read(src, spec, spec["tables"]["operations"], list(m.values()))
     report.rows_read["operations"] = len(raw)
     keys = _keys(raw, m, report, "operations", ("item_code", "routing_no", "seq", "op_code"))
     rows = _sorted_unique_rows(keys, report, "operations", dedupe=True)
@@ -485,7 +494,7 @@ def _work_results(src: Source, spec: dict, report: ExtractReport) -> pd.DataFram
     if not table:
         return empty_work_results()
     m = spec["columns"]["work_results"]
-    raw = _read(src, table, list(m.values()))
+    raw = _read(src, spec, table, list(m.values()))
     report.rows_read["work_results"] = len(raw)
     keys = _keys(raw, m, report, "work_results", ("item_code", "routing_no", "seq"))
     rows = _sorted_unique_rows(keys, report, "work_results", dedupe=False)
@@ -499,7 +508,7 @@ def _work_results(src: Source, spec: dict, report: ExtractReport) -> pd.DataFram
     }
     for fld in ("setup_hours", "run_hours", "order_qty", "bad_qty"):
         data[fld] = (
-            clean_number(raw[m[fld]], report, "work_results", m[fld])[rows]
+            clean_number(raw[m[fld]], report, "work_results", m[fld], raw.locale)[rows]
             if fld in m
             else np.full(len(rows), np.nan)
         )

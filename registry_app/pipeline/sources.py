@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from registry_app.pipeline import confinement
+from registry_app.pipeline.csvformat import CSV_OPTIONS, CsvFormat, check_csv_options, detect
 from routing_site.errors import BadInput
 
 FORMS = (
@@ -53,8 +54,8 @@ SQL_TIME_TYPES = (92, 10)
 TABLE_TYPES = ("TABLE", "LINK", "SYNONYM")
 
 
-# Options a data source of each kind accepts (none yet); anything else is refused by name.
-OPTIONS: dict[str, tuple[str, ...]] = {"sqlite": (), "odbc": (), "csv": ()}
+# Options a data source of each kind accepts; anything else is refused by name.
+OPTIONS: dict[str, tuple[str, ...]] = {"sqlite": (), "odbc": (), "csv": CSV_OPTIONS}
 KINDS = tuple(OPTIONS)
 PREFIXES = {"sqlite": "sqlite:///", "csv": "csv:///", "odbc": "odbc:"}
 
@@ -74,7 +75,7 @@ def check_options(kind: str, options) -> dict:
         listing = ", ".join(allowed) or "none"
         message = f"unknown option(s) {', '.join(unknown)} for a {kind} source; allowed: {listing}"
         raise BadInput(f"options: {message}", fields={"options": [message]})
-    return dict(options)
+    return check_csv_options(options) if kind == "csv" else dict(options)
 
 
 class SourceError(BadInput):
@@ -100,15 +101,16 @@ def parse_source(source: str) -> tuple[str, str]:
     )
 
 
-def open_source(source: str, default_url: str | None = None) -> Source:
+def open_source(source: str, default_url: str | None = None, options: dict | None = None) -> Source:
     """Open ``source`` (see the module docstring for the accepted forms) once confinement
-    allows it; ``default_url`` is the default source's URL (None: ``ROUTING_SOURCE``)."""
+    allows it; ``default_url`` is the default source's URL (None: ``ROUTING_SOURCE``);
+    ``options`` the registered source's options (checked by :func:`check_options`)."""
     scheme, rest = parse_source(source)
     confinement.check(scheme, rest, default_url)
     if scheme == "sqlite":
         return SqliteSource(rest)
     if scheme == "csv":
-        return CsvSource(rest, confinement.policy(default_url))
+        return CsvSource(rest, confinement.policy(default_url), options)
     return OdbcSource(rest)
 
 
@@ -130,6 +132,18 @@ class Source:
 
     def close(self) -> None:
         pass
+
+    def number_locale(self, table: str) -> str | None:
+        """The number locale the source says ``table`` is written in (None: not known)."""
+        return None
+
+    def formats(self) -> dict[str, str]:
+        """What was detected about the tables read so far, by table (for the extract report)."""
+        return {}
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of table ``name`` (the whole table is read unless overridden)."""
+        return list(self.read_columns(name))
 
     def tables(self) -> list[str]:
         if self._tables is None:
@@ -250,6 +264,10 @@ class SqliteSource(Source):
         )
         return sorted(r[0] for r in self._execute(sql).fetchall())
 
+    def columns(self, name: str) -> list[str]:
+        cur = self._execute(f"SELECT * FROM {_quote(self._resolve_table(name))} LIMIT 0")
+        return [d[0] for d in cur.description]
+
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self._execute(f"SELECT * FROM {_quote(table)} LIMIT 0")
         available = [d[0] for d in cur.description]
@@ -360,10 +378,17 @@ def materialize(column: Column) -> np.ndarray:
 
 
 class CsvSource(Source):
-    kind = "csv"
-    ENCODINGS = ("utf-8-sig", "cp949", "latin-1")
+    """A folder of ``<table>.csv`` files; each file's format is detected (or given by the
+    source's options, see :mod:`registry_app.pipeline.csvformat`) and every value read as text."""
 
-    def __init__(self, folder_text: str, policy: confinement.Policy | None = None) -> None:
+    kind = "csv"
+
+    def __init__(
+        self,
+        folder_text: str,
+        policy: confinement.Policy | None = None,
+        options: dict | None = None,
+    ) -> None:
         folder = _existing_file(folder_text, "CSV folder")
         if not folder.is_dir():
             raise SourceError(
@@ -372,40 +397,66 @@ class CsvSource(Source):
         super().__init__(f"csv:///{folder}")
         self.folder = folder
         self.policy = policy or confinement.policy()
+        self.options = check_csv_options(options or {})
+        self._formats: dict[str, CsvFormat] = {}
 
     def _table_names(self) -> list[str]:
         """The folder's ``*.csv`` files, less any that is a link to a refused file."""
         files = self.folder.glob("*.csv")
         return sorted(p.stem for p in files if p.is_file() and self.policy.permits(p))
 
+    def format_of(self, table: str) -> CsvFormat:
+        """The detected (or given) format of ``table``'s file."""
+        table = self._resolve_table(table)
+        if table not in self._formats:
+            self._formats[table] = detect(self.folder / f"{table}.csv", self.options)
+        return self._formats[table]
+
+    def number_locale(self, table: str) -> str | None:
+        return self.format_of(table).number_locale
+
+    def formats(self) -> dict[str, str]:
+        return {table: fmt.describe() for table, fmt in self._formats.items()}
+
+    def columns(self, name: str) -> list[str]:
+        return self._header(self._resolve_table(name))
+
+    def _header(self, table: str) -> list[str]:
+        return list(self._read_csv(table, nrows=0).columns)
+
+    def _read_csv(self, table: str, **kwargs) -> pd.DataFrame:
+        path, fmt = self.folder / f"{table}.csv", self.format_of(table)
+        try:
+            return pd.read_csv(
+                path,
+                sep=fmt.delimiter,
+                quotechar=fmt.quotechar,
+                encoding=fmt.encoding,
+                encoding_errors="strict",
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                **kwargs,
+            )
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                f"Cannot decode {path} as {fmt.encoding} ({exc.reason} at byte {exc.start}). "
+                "Set the source's 'encoding' option (e.g. utf-8, cp1252, cp949).",
+                fields={"options.encoding": [f"{table}.csv is not {fmt.encoding}"]},
+            ) from exc
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            raise SourceError(
+                f"Cannot parse {path} as CSV ({fmt.describe()}): {exc}. Set the source's "
+                "'delimiter' or 'quotechar' option if the detection is wrong."
+            ) from exc
+
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
-        path = self.folder / f"{table}.csv"
-        for encoding in self.ENCODINGS:
-            try:
-                header = list(pd.read_csv(path, nrows=0, encoding=encoding).columns)
-                picked = (
-                    header
-                    if columns is None
-                    else _resolve_columns(header, columns, table, self.label)
-                )
-                unique = list(dict.fromkeys(picked))
-                frame = pd.read_csv(
-                    path,
-                    usecols=unique,
-                    dtype=str,
-                    keep_default_na=False,
-                    na_values=[""],
-                    encoding=encoding,
-                )
-                values = (frame[c].astype(object).where(frame[c].notna(), None) for c in unique)
-                return {
-                    c: _join([_codes_of(v.to_numpy())]) for c, v in zip(unique, values, strict=True)
-                }
-            except UnicodeDecodeError:
-                continue
-            except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-                raise SourceError(f"Cannot parse {path} as CSV: {exc}") from exc
-        raise SourceError(f"Cannot decode {path}; save it as UTF-8.")  # pragma: no cover
+        header = self._header(table)
+        picked = header if columns is None else _resolve_columns(header, columns, table, self.label)
+        unique = list(dict.fromkeys(picked))
+        frame = self._read_csv(table, usecols=unique)
+        values = (frame[c].astype(object).where(frame[c].notna(), None) for c in unique)
+        return {c: _join([_codes_of(v.to_numpy())]) for c, v in zip(unique, values, strict=True)}
 
 
 # --- ODBC -------------------------------------------------------------------------------------
@@ -564,6 +615,17 @@ class OdbcSource(Source):
                 continue
             return view
         return None
+
+    def columns(self, name: str) -> list[str]:
+        table = self._resolve_table(name)
+        cur = self.conn.cursor()
+        try:
+            cur.execute(f"SELECT * FROM {self._quote(table)}")  # description only: no fetch
+            return [d[0] for d in cur.description]
+        except self.pyodbc.Error as exc:
+            raise SourceError(f"Cannot read table {table!r} from {self.label}: {exc}") from exc
+        finally:
+            cur.close()
 
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self.conn.cursor()
