@@ -148,3 +148,65 @@ def test_a_wrong_encoding_option_says_which_file_and_what_to_set(db, tmp_path):
         with pytest.raises(SourceError) as caught:
             src.read_table("items")
     assert "as utf-8" in caught.value.detail and "'encoding' option" in caught.value.detail
+
+
+# --- Excel workbooks --------------------------------------------------------------------------
+
+
+def write_workbook(plant_db: Path, path: Path) -> Path:
+    """The sample plant as an .xlsx workbook, one sheet per table (text stays text)."""
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sqlite_tables(plant_db).items():
+            frame.to_excel(writer, sheet_name=name[-31:], index=False)
+    return path
+
+
+def test_an_excel_workbook_extracts_to_the_same_data_as_the_sqlite_original(db, tmp_path):
+    from registry_app.pipeline.sample_data import generate
+
+    plant = tmp_path / "plant.sqlite"
+    generate(plant, items=300, seed=5)
+    book = write_workbook(plant, tmp_path / "plant.xlsx")
+    profile = load_default_profile()
+    profile["tables"] = {role: name[-31:] for role, name in profile["tables"].items()}
+    original = extract(load_default_profile(), f"sqlite:///{plant}")
+    register_source("plant-book", "excel", book)
+    exported = extract({**profile, "source": "plant-book"})
+    assert_same_data(original, exported)
+    assert len(exported.operations) > 1000
+
+
+def test_excel_cells_come_typed_and_hidden_sheets_are_not_tables(tmp_path):
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "items"
+    sheet.append(["ITEM_CD", "OD", "MADE", "NOTE"])
+    sheet.append(["0042", 12.5, dt.datetime(2024, 3, 1), "first"])
+    sheet.append(["0043", None, None, ""])
+    sheet.append([None, None, None, None])  # a blank row is no row
+    sheet.append(["0044", 7, dt.datetime(2024, 3, 2, 10, 30), "third"])
+    book.create_sheet("notes").sheet_state = "hidden"
+    book.save(tmp_path / "book.xlsx")
+    with open_source(f"excel:///{tmp_path / 'book.xlsx'}") as src:
+        assert src.tables() == ["items"]
+        frame = src.read_table("items")
+    assert frame["ITEM_CD"].tolist() == ["0042", "0043", "0044"]
+    assert frame["OD"].dtype == "float64" and frame["OD"].iloc[2] == 7.0
+    assert str(frame["MADE"].dtype) == "datetime64[ns]"
+    assert frame["MADE"].iloc[2] == pd.Timestamp("2024-03-02 10:30")
+    assert pd.isna(frame["MADE"].iloc[1]) and frame["NOTE"].iloc[1] is None
+
+
+def test_a_file_that_is_not_a_workbook_is_refused_clearly(db, tmp_path):
+    (tmp_path / "plant.csv").write_text("A\n1\n")
+    (tmp_path / "broken.xlsx").write_bytes(b"not a zip")
+    with pytest.raises(SourceError, match="is not an Excel workbook"):
+        open_source(f"excel:///{tmp_path / 'plant.csv'}")
+    with pytest.raises(SourceError, match="Cannot read .* as an Excel workbook"):
+        open_source(f"excel:///{tmp_path / 'broken.xlsx'}")
+    with pytest.raises(BadInput, match="excel source; allowed: none"):
+        register_source("book", "excel", tmp_path / "broken.xlsx", options={"sheet": "x"})

@@ -200,6 +200,7 @@ class DataSource(models.Model):
         ("sqlite", "SQLite file"),
         ("odbc", "ODBC connection string"),
         ("csv", "Folder of CSV files"),
+        ("excel", "Excel workbook (sheets are tables)"),
     ]
 
     name = models.SlugField(max_length=100, unique=True)

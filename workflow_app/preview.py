@@ -274,3 +274,45 @@ def _plain(value):
     if isinstance(value, bytes):
         return value.hex()
     return value if isinstance(value, (str, int)) else str(value)
+
+
+def check_against_source(profile: dict) -> None:
+    """SourceError (400) listing *every* table and column of ``profile`` (validated) that its
+    source lacks; reads the tables' column names only. Training calls it before it takes a
+    version label, so a profile that cannot fit costs no label."""
+    from registry_app.pipeline.sources import SourceError
+
+    fields: dict[str, list[str]] = {}
+    with resolve_source(profile).open() as source:
+        label = source.label
+        for role in TABLES:
+            name = profile["tables"].get(role)
+            if name:
+                _check_table(source, profile, role, name, fields)
+    if fields:
+        listing = "; ".join(f"{path}: {messages[0]}" for path, messages in fields.items())
+        raise SourceError(
+            f"The mapping profile {profile['name']!r} does not fit {label} "
+            f"({len(fields)} problem(s)): {listing}",
+            fields=fields,
+        )
+
+
+def _check_table(source, profile: dict, role: str, name: str, fields: dict) -> None:
+    from registry_app.pipeline.sources import SourceError
+
+    try:
+        available = source.columns(name)
+    except SourceError as exc:
+        fields[f"tables.{role}"] = [exc.detail]
+        return
+    known = set(available) | {c.lower() for c in available}
+    for spec in mapped_columns(profile, role):
+        if spec["column"] not in known and spec["column"].lower() not in known:
+            path = f"columns.{role}.{spec['field']}"
+            if spec["field"] not in FIELDS[role]:
+                path = f"attributes.{spec['field']}"
+            fields.setdefault(path, []).append(
+                f"column {spec['column']!r} is not in table {name!r}; available: "
+                + ", ".join(map(str, available))
+            )

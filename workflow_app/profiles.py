@@ -11,8 +11,9 @@ A profile is plain JSON (see ``defaults/plant-default.json``)::
 
 :func:`validate_profile` returns a normalised copy (spellings upper-cased and stripped,
 optional parts filled with their defaults) or raises :class:`BadInput` whose ``fields`` name
-every problem by path, e.g. ``{"attributes.3.kind": ["must be one of …"]}``. Unknown top-level
-keys are passed through untouched so other tools may annotate a profile.
+every problem by path, e.g. ``{"attributes.3.kind": ["must be one of …"]}``. A key it does not
+know, at any level, is refused by name with the allowed ones listed (``"delimiter"`` belongs to
+the CSV data source's options, not to a profile).
 """
 
 from __future__ import annotations
@@ -23,11 +24,26 @@ import math
 import re
 from pathlib import Path
 
+from routing_core.numbers import number_locale
 from routing_site.errors import BadInput
 
 DEFAULT_PROFILE_PATH = Path(__file__).resolve().parent / "defaults" / "plant-default.json"
 
 KINDS = ("categorical", "numeric", "text")
+# the keys each level of a profile accepts ("direction" is read by the loaders before this)
+TOP_KEYS = (
+    "name",
+    "description",
+    "source",
+    "tables",
+    "columns",
+    "attributes",
+    "time_units",
+    "in_house_values",
+    "number_locale",
+)
+ATTRIBUTE_KEYS = ("name", "column", "kind", "weight")
+TIME_UNIT_KEYS = ("default", "minutes", "hours", "seconds")
 DEFAULT_SOURCE = "default"
 SOURCE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,100}")
 MAX_WEIGHT = 100.0
@@ -130,6 +146,7 @@ def validate_profile(spec: dict) -> dict:
             "A mapping profile must be a JSON object.", fields={"profile": ["not an object"]}
         )
     errors = _Errors()
+    _unknown_keys(spec, "", TOP_KEYS, errors)
     out = copy.deepcopy(spec)
     out["name"] = _text(spec.get("name")) or "unnamed"
     out["description"] = spec.get("description") or ""
@@ -139,8 +156,22 @@ def validate_profile(spec: dict) -> dict:
     out["attributes"] = _check_attributes(spec.get("attributes"), errors)
     out["time_units"] = _check_time_units(spec.get("time_units"), errors)
     out["in_house_values"] = _check_in_house(spec.get("in_house_values"), errors)
+    _check_number_locale(spec, errors)
     errors.raise_if_any()
     return out
+
+
+def _unknown_keys(value: dict, path: str, allowed: tuple[str, ...], errors: _Errors) -> None:
+    for key in value:
+        if key not in allowed:
+            errors.add(f"{path}{key}", f"unknown key {key!r}; allowed: {', '.join(allowed)}")
+
+
+def _check_number_locale(spec: dict, errors: _Errors) -> None:
+    try:
+        number_locale(spec)
+    except ValueError as exc:
+        errors.add("number_locale", str(exc))
 
 
 def _check_source(value, errors: _Errors) -> str:
@@ -218,6 +249,7 @@ def _check_attributes(value, errors: _Errors) -> list[dict]:
         if not isinstance(attr, dict):
             errors.add(path, "must be an object with name, column, kind, weight")
             continue
+        _unknown_keys(attr, f"{path}.", ATTRIBUTE_KEYS, errors)
         name = _text(attr.get("name"))
         if name is None:
             errors.add(f"{path}.name", "required: a non-empty name")
@@ -253,6 +285,7 @@ def _check_time_units(value, errors: _Errors) -> dict:
     if not isinstance(value, dict):
         errors.add("time_units", "must be an object with default, minutes, hours, seconds")
         return copy.deepcopy(DEFAULT_TIME_UNITS)
+    _unknown_keys(value, "time_units.", TIME_UNIT_KEYS, errors)
     out: dict = {}
     owner: dict[str, str] = {}
     for group in UNIT_GROUPS:

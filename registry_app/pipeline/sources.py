@@ -1,12 +1,17 @@
 """Where plant data is read from: a SQLite file, an ODBC data source or a folder of CSV files.
 
-``open_source(text)`` understands three forms:
+``open_source(text)`` understands four kinds. A file kind is its name, three slashes and the
+path: ``sqlite:///plant.sqlite`` (relative to the working folder), ``sqlite:////srv/plant.sqlite``
+(absolute on Linux: the path's own slash makes four), ``sqlite:///C:/erp/plant.sqlite``
+(Windows); fewer slashes are refused with the right form shown.
 
-- ``sqlite:///path/to/plant.sqlite`` (absolute, or relative to the working directory);
+- ``sqlite:///…`` a SQLite file;
 - ``odbc:<connection string>``, e.g. ``odbc:DSN=PLANT`` or, with the Access driver on Windows,
   ``odbc:DRIVER={Microsoft Access Driver (*.mdb, *.accdb)};DBQ=C:\\erp\\plant.accdb``, and on
   Linux ``odbc:DRIVER={MDBTools};DBQ=/srv/erp/plant.mdb``;
-- ``csv:///path/to/folder`` where each table is ``<name>.csv`` (UTF-8, or CP949/Latin-1).
+- ``csv:///…`` a folder where each table is ``<name>.csv``, its format detected per file
+  (:mod:`registry_app.pipeline.csvformat`);
+- ``excel:///…`` a workbook (``.xlsx``, ``.xlsm``, ``.xls``) whose sheets are the tables.
 
 Every source answers ``tables()``, ``read_table(name, columns=None)`` (a DataFrame whose
 columns carry the requested names) and ``close()``, and is a context manager. Table and column
@@ -41,9 +46,10 @@ from registry_app.pipeline.csvformat import CSV_OPTIONS, CsvFormat, check_csv_op
 from routing_site.errors import BadInput
 
 FORMS = (
-    "sqlite:///path/to/file.sqlite, "
+    "sqlite:///relative/file.sqlite, sqlite:////absolute/file.sqlite, sqlite:///C:/file.sqlite, "
     "odbc:<connection string> (e.g. odbc:DSN=PLANT or odbc:DRIVER={MDBTools};DBQ=/path/file.mdb), "
-    "csv:///path/to/folder"
+    "csv:///relative/folder, csv:////absolute/folder, csv:///C:/folder, "
+    "excel:///relative/book.xlsx, excel:////absolute/book.xlsx, excel:///C:/book.xlsx"
 )
 FETCH_ROWS = 50_000
 
@@ -55,9 +61,14 @@ TABLE_TYPES = ("TABLE", "LINK", "SYNONYM")
 
 
 # Options a data source of each kind accepts; anything else is refused by name.
-OPTIONS: dict[str, tuple[str, ...]] = {"sqlite": (), "odbc": (), "csv": CSV_OPTIONS}
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "sqlite": (),
+    "odbc": (),
+    "csv": CSV_OPTIONS,
+    "excel": (),
+}
 KINDS = tuple(OPTIONS)
-PREFIXES = {"sqlite": "sqlite:///", "csv": "csv:///", "odbc": "odbc:"}
+PREFIXES = {"sqlite": "sqlite:///", "csv": "csv:///", "odbc": "odbc:", "excel": "excel:///"}
 
 
 def source_url(kind: str, location: str) -> str:
@@ -84,21 +95,51 @@ class SourceError(BadInput):
     code = "source_error"
 
 
+_FILE_URL = re.compile(r"^(sqlite|csv|excel):(/*)(.*)$", flags=re.IGNORECASE | re.DOTALL)
+
+
+def right_forms(scheme: str) -> str:
+    """The documented URL forms of a file ``scheme`` (relative, Linux absolute, Windows)."""
+    what = "folder" if scheme == "csv" else "file"
+    return (
+        f"{scheme}:///relative/{what} (from the working folder), {scheme}:////absolute/{what} "
+        f"(Linux: four slashes), {scheme}:///C:/{what} (Windows)"
+    )
+
+
 def parse_source(source: str) -> tuple[str, str]:
     """``(scheme, rest)`` for a source string, or SourceError naming the accepted forms."""
     text = (source or "").strip()
-    for scheme, prefix in (("sqlite", "sqlite:///"), ("csv", "csv:///"), ("odbc", "odbc:")):
-        if text.lower().startswith(prefix):
-            rest = text[len(prefix) :]  # sqlite:////abs/path, sqlite:///rel/path, sqlite:///C:/x
-            if not rest.strip():
-                raise SourceError(
-                    f"Source {source!r} names no {scheme} target. Use one of: {FORMS}"
-                )
-            return scheme, rest.strip()
-    raise SourceError(
-        f"Unknown source {source!r}. Use one of: {FORMS}",
-        fields={"source": ["unknown scheme"]},
-    )
+    if text.lower().startswith("odbc:"):
+        rest = text[len("odbc:") :].strip()
+        if not rest:
+            raise SourceError(f"Source {source!r} names no odbc target. Use one of: {FORMS}")
+        return "odbc", rest
+    match = _FILE_URL.match(text)
+    if match is None:
+        raise SourceError(
+            f"Unknown source {source!r}. Use one of: {FORMS}",
+            fields={"source": ["unknown scheme"]},
+        )
+    scheme, slashes, path = match.group(1).lower(), match.group(2), match.group(3).strip()
+    if len(slashes) < 3:
+        raise SourceError(
+            f"Source {source!r} is not in the {scheme} form: write "
+            f"{_meant(scheme, slashes, path)}. The forms are {right_forms(scheme)}.",
+            fields={"source": ["wrong form"]},
+        )
+    rest = slashes[3:] + path  # sqlite:////abs/path, sqlite:///rel/path, sqlite:///C:/x
+    if not rest.strip():
+        raise SourceError(f"Source {source!r} names no {scheme} target. Use one of: {FORMS}")
+    return scheme, rest
+
+
+def _meant(scheme: str, slashes: str, path: str) -> str:
+    """The right URL for a wrong one: a drive letter or no slash is kept as written, a leading
+    slash meant an absolute path."""
+    if re.match(r"^[A-Za-z]:[\\/]", path) or not slashes:
+        return f"{scheme}:///{path}"
+    return f"{scheme}:////{path}"
 
 
 def open_source(source: str, default_url: str | None = None, options: dict | None = None) -> Source:
@@ -111,6 +152,10 @@ def open_source(source: str, default_url: str | None = None, options: dict | Non
         return SqliteSource(rest)
     if scheme == "csv":
         return CsvSource(rest, confinement.policy(default_url), options)
+    if scheme == "excel":
+        from registry_app.pipeline.excel import ExcelSource
+
+        return ExcelSource(rest)
     return OdbcSource(rest)
 
 
