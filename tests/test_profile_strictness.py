@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from registry_app.models import ModelVersion, TrainingRun
+from registry_app.models import ModelVersion
 from registry_app.pipeline.sources import SourceError, parse_source
 from routing_site.errors import BadInput
 from tests.conftest import register_source
@@ -139,3 +139,13 @@ def test_add_source_takes_csv_options_and_refuses_a_bad_one(db, tmp_path, source
     assert list(
         DataSource.objects.filter(name__startswith="semi").values_list("name", flat=True)
     ) == ["semi"]
+
+
+def test_a_server_drivers_database_is_a_name_not_a_file_to_confine():
+    from registry_app.pipeline.confinement import odbc_files
+
+    sql_server = "DRIVER={ODBC Driver 18 for SQL Server};SERVER=erp-sql01;DATABASE=ERP;UID=r;PWD=x"
+    freetds = "DRIVER={FreeTDS};Data Source=erp-sql01;Database=ERP;DBQ=/srv/x.mdb"
+    assert odbc_files(sql_server) == []
+    assert odbc_files(freetds) == ["/srv/x.mdb"]  # DBQ is always a file
+    assert odbc_files("DRIVER={SQLite3};Database=var/registry.sqlite3") == ["var/registry.sqlite3"]
