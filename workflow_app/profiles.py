@@ -42,7 +42,10 @@ TOP_KEYS = (
     "in_house_values",
     "number_locale",
 )
-ATTRIBUTE_KEYS = ("name", "column", "kind", "weight")
+ATTRIBUTE_KEYS = ("name", "column", "kind", "weight", "table", "key")
+JOIN_KEYS = ("table", "column", "on")
+# fields that identify a row: always a column of the role's own table
+KEY_FIELDS = ("item_code", "routing_no", "seq")
 TIME_UNIT_KEYS = ("default", "minutes", "hours", "seconds")
 DEFAULT_SOURCE = "default"
 SOURCE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,100}")
@@ -229,8 +232,14 @@ def _check_columns(value, tables: dict, errors: _Errors) -> dict:
             if fld not in FIELDS[role]:
                 known = ", ".join(FIELDS[role])
                 errors.add(f"columns.{role}.{fld}", f"unknown canonical field; known: {known}")
+            elif isinstance(column, dict) and role != "items" and fld not in KEY_FIELDS:
+                out[role][fld] = _check_join(column, f"columns.{role}.{fld}", errors)
             elif _text(column) is None:
-                errors.add(f"columns.{role}.{fld}", "must be a source column name")
+                errors.add(
+                    f"columns.{role}.{fld}",
+                    "must be a source column name"
+                    + ("" if role == "items" or fld in KEY_FIELDS else JOIN_FORMS),
+                )
             else:
                 out[role][fld] = column.strip()
         for fld, required in FIELDS[role].items():
@@ -268,8 +277,52 @@ def _check_attributes(value, errors: _Errors) -> list[dict]:
         if not ok or not math.isfinite(weight) or not 0 < weight <= MAX_WEIGHT:
             errors.add(f"{path}.weight", f"must be a number above 0 and at most {MAX_WEIGHT:g}")
             weight = 1.0
-        out.append({**attr, "name": name, "column": column, "kind": kind, "weight": float(weight)})
+        joined = {}
+        for key in ("table", "key"):
+            if key in attr and _text(attr[key]) is None:
+                errors.add(f"{path}.{key}", "must be a name (or left out)")
+            elif key in attr:
+                joined[key] = attr[key].strip()
+        if "key" in joined and "table" not in joined:
+            errors.add(f"{path}.key", "is the item code column of 'table': name the table too")
+        out.append(
+            {
+                **attr,
+                **joined,
+                "name": name,
+                "column": column,
+                "kind": kind,
+                "weight": float(weight),
+            }
+        )
     return out
+
+
+JOIN_FORMS = (
+    ', {"table": T, "column": C, "on": {"<column here>": "<column in T>"}} for a value '
+    'from a joined table, or {"value": V} for a constant'
+)
+
+
+def _check_join(value: dict, path: str, errors: _Errors) -> dict:
+    """A field read from another table joined on columns, or a constant."""
+    if set(value) == {"value"}:
+        constant = value["value"]
+        if isinstance(constant, bool) or not isinstance(constant, (int, float, str)):
+            errors.add(f"{path}.value", "must be a number or a text")
+        return {"value": constant}
+    _unknown_keys(value, f"{path}.", JOIN_KEYS, errors)
+    out = {}
+    for key in ("table", "column"):
+        out[key] = _text(value.get(key)) or ""
+        if not out[key]:
+            errors.add(f"{path}.{key}", "required: a name" + JOIN_FORMS)
+    on = value.get("on")
+    pairs = on.items() if isinstance(on, dict) else []
+    if not pairs or not all(_text(a) and _text(b) for a, b in pairs):
+        errors.add(f"{path}.on", "required: {column of this table: column of the joined table}")
+        return {**out, "on": {}}
+    return {**out, "on": {a.strip(): b.strip() for a, b in pairs}}
 
 
 def _spellings(value, path: str, errors: _Errors) -> list[str]:
