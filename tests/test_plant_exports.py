@@ -210,3 +210,39 @@ def test_a_file_that_is_not_a_workbook_is_refused_clearly(db, tmp_path):
         open_source(f"excel:///{tmp_path / 'broken.xlsx'}")
     with pytest.raises(BadInput, match="excel source; allowed: none"):
         register_source("book", "excel", tmp_path / "broken.xlsx", options={"sheet": "x"})
+
+
+# --- columnar reads ---------------------------------------------------------------------------
+
+
+def test_the_columnar_sqlite_read_equals_the_row_read(db, plant_db, tmp_path, monkeypatch):
+    from registry_app.pipeline import sources
+
+    plant = Path(shutil.copy(plant_db, tmp_path / "plant.sqlite"))
+    calls = []
+    real = sources.read_arrow
+    monkeypatch.setattr(sources, "read_arrow", lambda *a: calls.append(a[1]) or real(*a))
+    profile = load_default_profile()
+    columnar = extract(profile, f"sqlite:///{plant}")
+    assert [c.split(" FROM ")[1] for c in calls] == [
+        '"dbo_BI_ITEM_INFO_VIEW"', '"dbo_BI_ROUTING_VIEW"', '"dbo_BI_WORK_ORDER_RESULTS"',
+    ]  # fmt: skip
+    monkeypatch.setattr(sources, "read_arrow", lambda *a: None)  # the chunked row reader
+    rows = extract(profile, f"sqlite:///{plant}")
+    assert_same_data(columnar, rows)
+
+
+def test_a_column_mixing_numbers_and_text_is_read_row_by_row(tmp_path, monkeypatch):
+    from registry_app.pipeline import sources
+
+    path = tmp_path / "mixed.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (code, qty)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [("0042", 1), (43, 2.5), (None, None)])
+    calls = []
+    monkeypatch.setattr(sources, "read_arrow", lambda *a: calls.append(a) or None)
+    with open_source(f"sqlite:///{path}") as src:
+        frame = src.read_table("t")
+    assert calls == []  # never offered to the columnar reader: it would make 43 a text
+    assert frame["code"].tolist() == ["0042", 43, None]
+    assert frame["qty"].tolist()[:2] == [1.0, 2.5]

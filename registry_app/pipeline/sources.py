@@ -322,8 +322,67 @@ class SqliteSource(Source):
             else _resolve_columns(available, columns, table, self.label)
         )
         unique = list(dict.fromkeys(picked))
-        cur = self._execute(f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}")
-        return encode_rows(_chunks(cur), unique)
+        sql = f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}"
+        columnar = read_arrow(self.path, sql, unique) if self._uniform(table, unique) else None
+        if columnar is not None:
+            return columnar
+        return encode_rows(_chunks(self._execute(sql)), unique)
+
+    def _uniform(self, table: str, columns: list[str]) -> bool:
+        """Whether every column holds one kind of value (numbers, or text, ...) besides NULL:
+        SQLite lets a column mix them, and a columnar read would turn them all into one type."""
+        if not columns:
+            return False
+        kinds = ", ".join(
+            f"count(DISTINCT CASE WHEN typeof({q}) IN ('integer', 'real') THEN 'number' "
+            f"WHEN {q} IS NOT NULL THEN typeof({q}) END)"
+            for q in map(_quote, columns)
+        )
+        row = self._execute(f"SELECT {kinds} FROM {_quote(table)}").fetchone()
+        return all(n <= 1 for n in row)
+
+
+# --- columnar reads ------------------------------------------------------------------------------
+# Where a driver hands out Arrow columns (the SQLite ADBC driver), a table is read without one
+# Python object per value; any refusal (a column whose values change type, a missing driver)
+# falls back to the chunked row reads below.
+
+
+def read_arrow(path: Path, sql: str, names: list[str]) -> dict[str, Column] | None:
+    """The columns of ``sql`` over the SQLite file ``path`` (read-only) through ADBC, or None."""
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError:  # pragma: no cover - a base requirement
+        return None
+    try:
+        with adbc.connect(f"{path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            table = cur.fetch_arrow_table()
+    except Exception:  # noqa: BLE001 - any driver refusal: the row reader decides
+        return None
+    return {name: arrow_column(table.column(i)) for i, name in enumerate(names)}
+
+
+def arrow_column(chunked) -> Column:
+    """An Arrow column as a compact column: numbers as a numpy array, text as a Categorical."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = chunked.type
+    if chunked.null_count == len(chunked):  # no values: as the row reader gives it
+        return _join([_codes_of(np.full(len(chunked), None, dtype=object))])
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        if chunked.null_count and not pa.types.is_floating(kind):
+            return chunked.cast(pa.float64()).to_numpy()
+        return chunked.to_numpy()
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        encoded = pc.dictionary_encode(chunked).combine_chunks()
+        codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int32)
+        categories = pd.Index(
+            np.asarray(encoded.dictionary.to_pylist(), dtype=object), dtype=object
+        )
+        return pd.Categorical.from_codes(codes, categories=categories)
+    return _join([_codes_of(np.asarray(chunked.to_pylist() + [None], dtype=object)[:-1])])
 
 
 # --- rows → compact columns ---------------------------------------------------------------------
