@@ -243,6 +243,12 @@ def test_a_column_mixing_numbers_and_text_is_read_row_by_row(tmp_path, monkeypat
     monkeypatch.setattr(sources, "read_arrow", lambda *a: calls.append(a) or None)
     with open_source(f"sqlite:///{path}") as src:
         frame = src.read_table("t")
-    assert calls == []  # never offered to the columnar reader: it would make 43 a text
+    assert calls == []  # no declared types: never offered to the columnar reader
     assert frame["code"].tolist() == ["0042", 43, None]
     assert frame["qty"].tolist()[:2] == [1.0, 2.5]
+    with sqlite3.connect(path) as conn:  # a REAL column may still hold text
+        conn.execute("CREATE TABLE r (code TEXT, od REAL)")
+        conn.executemany("INSERT INTO r VALUES (?, ?)", [("0042", 1.5), ("43", "N/A")])
+    monkeypatch.undo()
+    with open_source(f"sqlite:///{path}") as src:
+        assert src.read_table("r").to_dict("list") == {"code": ["0042", "43"], "od": [1.5, "N/A"]}

@@ -323,23 +323,34 @@ class SqliteSource(Source):
         )
         unique = list(dict.fromkeys(picked))
         sql = f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}"
-        columnar = read_arrow(self.path, sql, unique) if self._uniform(table, unique) else None
+        columnar = self._columnar(table, sql, unique)
         if columnar is not None:
             return columnar
         return encode_rows(_chunks(self._execute(sql)), unique)
 
-    def _uniform(self, table: str, columns: list[str]) -> bool:
-        """Whether every column holds one kind of value (numbers, or text, ...) besides NULL:
-        SQLite lets a column mix them, and a columnar read would turn them all into one type."""
-        if not columns:
-            return False
-        kinds = ", ".join(
-            f"count(DISTINCT CASE WHEN typeof({q}) IN ('integer', 'real') THEN 'number' "
-            f"WHEN {q} IS NOT NULL THEN typeof({q}) END)"
-            for q in map(_quote, columns)
-        )
-        row = self._execute(f"SELECT {kinds} FROM {_quote(table)}").fetchone()
-        return all(n <= 1 for n in row)
+    def _columnar(self, table: str, sql: str, columns: list[str]) -> dict[str, Column] | None:
+        """The columns read as Arrow when SQLite's column affinities keep each column to one
+        kind of value: a TEXT column stores numbers as text; a numeric column may still hold
+        text ("N/A"), which the columnar read shows as a text column, and then the row reader
+        reads the table; a column of no declared type may mix anything: the row reader."""
+        rows = self._execute(f"PRAGMA table_info({_quote(table)})").fetchall()
+        affinity = {r[1]: _affinity(r[2] or "") for r in rows}
+        if any(affinity.get(c, "none") == "none" for c in columns):
+            return None
+        numeric = {c for c in columns if affinity[c] == "number"}
+        return read_arrow(self.path, sql, columns, numeric)
+
+
+def _affinity(declared: str) -> str:
+    """SQLite's type affinity of a declared column type, as text, number or none."""
+    text = declared.upper()
+    if "INT" in text:
+        return "number"
+    if any(word in text for word in ("CHAR", "CLOB", "TEXT")):
+        return "text"
+    if not text or "BLOB" in text:
+        return "none"
+    return "number"
 
 
 # --- columnar reads ------------------------------------------------------------------------------
@@ -348,8 +359,11 @@ class SqliteSource(Source):
 # falls back to the chunked row reads below.
 
 
-def read_arrow(path: Path, sql: str, names: list[str]) -> dict[str, Column] | None:
-    """The columns of ``sql`` over the SQLite file ``path`` (read-only) through ADBC, or None."""
+def read_arrow(
+    path: Path, sql: str, names: list[str], numeric: set[str] = frozenset()
+) -> dict[str, Column] | None:
+    """The columns of ``sql`` over the SQLite file ``path`` (read-only) through ADBC, or None
+    (also when a ``numeric`` column came back as text: it mixes numbers and text)."""
     try:
         import adbc_driver_sqlite.dbapi as adbc
     except ImportError:  # pragma: no cover - a base requirement
@@ -360,6 +374,12 @@ def read_arrow(path: Path, sql: str, names: list[str]) -> dict[str, Column] | No
             table = cur.fetch_arrow_table()
     except Exception:  # noqa: BLE001 - any driver refusal: the row reader decides
         return None
+    import pyarrow as pa
+
+    for i, name in enumerate(names):
+        kind = table.column(i).type
+        if name in numeric and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            return None
     return {name: arrow_column(table.column(i)) for i, name in enumerate(names)}
 
 
