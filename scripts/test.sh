@@ -4,7 +4,7 @@
 # lint and format, migrations in step with models, compileall), then runs pytest. Extra
 # arguments go to pytest (e.g. scripts/test.sh -k registry).
 source "$(dirname "$0")/_env.sh"
-need_debs "${BASE_DEBS[@]}" git chromium chromium-driver
+need_debs "${BASE_DEBS[@]}" git chromium chromium-driver postgresql odbc-postgresql
 ensure_venv requirements/dev.txt
 export ROUTING_VAR_DIR="${ROUTING_VAR_DIR:-$ROOT/var/test}"
 export ROUTING_LOG_DIR="${ROUTING_LOG_DIR:-$ROOT/var/test/logs}"

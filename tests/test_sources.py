@@ -54,7 +54,7 @@ def test_parse_source_accepts_the_three_forms():
     assert parse_source("odbc:DSN=PLANT") == ("odbc", "DSN=PLANT")
 
 
-@pytest.mark.parametrize("text", ["", "postgres://db/plant", "sqlite:/plant.sqlite", "plant.mdb"])
+@pytest.mark.parametrize("text", ["", "postgres://db/plant", "plant.mdb"])
 def test_an_unknown_scheme_lists_the_accepted_forms(text):
     with pytest.raises(SourceError) as err:
         open_source(text)

@@ -285,6 +285,20 @@ class MappingProfilePreviewView(APIView):
         return Response(preview_profile(spec, query.validated_data["rows"]))
 
 
+class SourceSuggestProfileView(APIView):
+    permission_classes = [ReadsSources]
+
+    @extend_schema(
+        operation_id="sources_suggest_profile",
+        responses={200: OpenApiResponse(description="{source, tables, proposal, profile, ...}")},
+    )
+    def get(self, request, name: str):
+        """The source's tables and columns and a proposed input profile (never saved)."""
+        from workflow_app.suggest import suggest_profile
+
+        return Response(suggest_profile(name))
+
+
 # --- blueprints -------------------------------------------------------------------------------
 
 

@@ -19,6 +19,11 @@ urlpatterns = [
     ),
     path("sources", api.DataSourceListView.as_view(), name="sources"),
     path("sources/<slug:name>", api.DataSourceDetailView.as_view(), name="source"),
+    path(
+        "sources/<slug:name>/suggest-profile",
+        api.SourceSuggestProfileView.as_view(),
+        name="source-suggest-profile",
+    ),
     path("blueprints", api.BlueprintListView.as_view(), name="blueprints"),
     path("blueprints/validate", api.BlueprintValidateView.as_view(), name="blueprint-validate"),
     path("blueprints/<int:pk>", api.BlueprintDetailView.as_view(), name="blueprint"),

@@ -209,6 +209,7 @@ class DataSource(models.Model):
         ("sqlite", "SQLite file"),
         ("odbc", "ODBC connection string"),
         ("csv", "Folder of CSV files"),
+        ("excel", "Excel workbook (sheets are tables)"),
     ]
 
     name = models.SlugField(max_length=100, unique=True)
@@ -257,7 +258,7 @@ class DataSource(models.Model):
         """The opened source (a context manager); SourceError when it cannot be read."""
         from registry_app.pipeline.sources import open_source
 
-        return open_source(self.url(), self._default_url())
+        return open_source(self.url(), self._default_url(), self.options)
 
     def _default_url(self) -> str | None:
         if self.name == self.DEFAULT:

@@ -56,14 +56,25 @@ def _canonical_order(role: str, mapping: dict) -> list[tuple[str, str]]:
 
 
 def mapped_columns(profile: dict, role: str) -> list[dict]:
-    """What the profile reads from the table of ``role``: field, column, expected, required."""
+    """What the profile reads from the table of ``role`` itself: field, column, expected,
+    required (joined and constant fields: :func:`joined_fields`)."""
     out = [
         {"field": field, "column": column, "expected": expected_kind(role, field),
          "required": FIELDS[role].get(field, False)}
         for field, column in _canonical_order(role, profile["columns"].get(role, {}))
+        if isinstance(column, str)
     ]  # fmt: skip
+    for join in joined_fields(profile, role):
+        if role != "items":
+            out.extend(
+                {"field": f"{join['field']} (join key)", "column": here, "expected": "text",
+                 "required": False}
+                for here in join["on"]
+            )  # fmt: skip
     if role == "items":
         for attr in profile["attributes"]:
+            if attr.get("table"):
+                continue
             expected = "number" if attr["kind"] == "numeric" else attr["kind"]
             out.append(
                 {
@@ -274,3 +285,82 @@ def _plain(value):
     if isinstance(value, bytes):
         return value.hex()
     return value if isinstance(value, (str, int)) else str(value)
+
+
+def joined_fields(profile: dict, role: str) -> list[dict]:
+    """The fields of ``role`` read from another table: ``{field, table, column, on}``."""
+    out = [
+        {"field": field, **column}
+        for field, column in profile["columns"].get(role, {}).items()
+        if isinstance(column, dict) and "table" in column
+    ]
+    if role == "items":
+        key = profile["columns"]["items"].get("item_code", "")
+        out += [
+            {"field": a["name"], "table": a["table"], "column": a["column"],
+             "on": {key: a.get("key") or key}}
+            for a in profile["attributes"] if a.get("table")
+        ]  # fmt: skip
+    return out
+
+
+def check_against_source(profile: dict) -> None:
+    """SourceError (400) listing *every* table and column of ``profile`` (validated) that its
+    source lacks; reads the tables' column names only. Training calls it before it takes a
+    version label, so a profile that cannot fit costs no label."""
+    from registry_app.pipeline.sources import SourceError
+
+    fields: dict[str, list[str]] = {}
+    with resolve_source(profile).open() as source:
+        label = source.label
+        for role in TABLES:
+            name = profile["tables"].get(role)
+            if name:
+                _check_table(source, profile, role, name, fields)
+                for join in joined_fields(profile, role):
+                    _check_join(source, role, join, fields)
+    if fields:
+        listing = "; ".join(f"{path}: {messages[0]}" for path, messages in fields.items())
+        raise SourceError(
+            f"The mapping profile {profile['name']!r} does not fit {label} "
+            f"({len(fields)} problem(s)): {listing}",
+            fields=fields,
+        )
+
+
+def _check_table(source, profile: dict, role: str, name: str, fields: dict) -> None:
+    from registry_app.pipeline.sources import SourceError
+
+    try:
+        available = source.columns(name)
+    except SourceError as exc:
+        fields[f"tables.{role}"] = [exc.detail]
+        return
+    known = set(available) | {c.lower() for c in available}
+    for spec in mapped_columns(profile, role):
+        if spec["column"] not in known and spec["column"].lower() not in known:
+            path = f"columns.{role}.{spec['field']}"
+            if spec["field"] not in FIELDS[role]:
+                path = f"attributes.{spec['field']}"
+            fields.setdefault(path, []).append(
+                f"column {spec['column']!r} is not in table {name!r}; available: "
+                + ", ".join(map(str, available))
+            )
+
+
+def _check_join(source, role: str, join: dict, fields: dict) -> None:
+    from registry_app.pipeline.sources import SourceError
+
+    path = f"columns.{role}.{join['field']}" if role != "items" else f"attributes.{join['field']}"
+    try:
+        available = source.columns(join["table"])
+    except SourceError as exc:
+        fields.setdefault(path, []).append(exc.detail)
+        return
+    known = {c.lower() for c in available}
+    for column in [join["column"], *join["on"].values()]:
+        if column.lower() not in known:
+            fields.setdefault(path, []).append(
+                f"column {column!r} is not in table {join['table']!r}; available: "
+                + ", ".join(map(str, available))
+            )

@@ -11,8 +11,9 @@ A profile is plain JSON (see ``defaults/plant-default.json``)::
 
 :func:`validate_profile` returns a normalised copy (spellings upper-cased and stripped,
 optional parts filled with their defaults) or raises :class:`BadInput` whose ``fields`` name
-every problem by path, e.g. ``{"attributes.3.kind": ["must be one of …"]}``. Unknown top-level
-keys are passed through untouched so other tools may annotate a profile.
+every problem by path, e.g. ``{"attributes.3.kind": ["must be one of …"]}``. A key it does not
+know, at any level, is refused by name with the allowed ones listed (``"delimiter"`` belongs to
+the CSV data source's options, not to a profile).
 """
 
 from __future__ import annotations
@@ -23,11 +24,29 @@ import math
 import re
 from pathlib import Path
 
+from routing_core.numbers import number_locale
 from routing_site.errors import BadInput
 
 DEFAULT_PROFILE_PATH = Path(__file__).resolve().parent / "defaults" / "plant-default.json"
 
 KINDS = ("categorical", "numeric", "text")
+# the keys each level of a profile accepts ("direction" is read by the loaders before this)
+TOP_KEYS = (
+    "name",
+    "description",
+    "source",
+    "tables",
+    "columns",
+    "attributes",
+    "time_units",
+    "in_house_values",
+    "number_locale",
+)
+ATTRIBUTE_KEYS = ("name", "column", "kind", "weight", "table", "key")
+JOIN_KEYS = ("table", "column", "on")
+# fields that identify a row: always a column of the role's own table
+KEY_FIELDS = ("item_code", "routing_no", "seq")
+TIME_UNIT_KEYS = ("default", "minutes", "hours", "seconds")
 DEFAULT_SOURCE = "default"
 SOURCE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,100}")
 MAX_WEIGHT = 100.0
@@ -130,6 +149,7 @@ def validate_profile(spec: dict) -> dict:
             "A mapping profile must be a JSON object.", fields={"profile": ["not an object"]}
         )
     errors = _Errors()
+    _unknown_keys(spec, "", TOP_KEYS, errors)
     out = copy.deepcopy(spec)
     out["name"] = _text(spec.get("name")) or "unnamed"
     out["description"] = spec.get("description") or ""
@@ -139,8 +159,22 @@ def validate_profile(spec: dict) -> dict:
     out["attributes"] = _check_attributes(spec.get("attributes"), errors)
     out["time_units"] = _check_time_units(spec.get("time_units"), errors)
     out["in_house_values"] = _check_in_house(spec.get("in_house_values"), errors)
+    _check_number_locale(spec, errors)
     errors.raise_if_any()
     return out
+
+
+def _unknown_keys(value: dict, path: str, allowed: tuple[str, ...], errors: _Errors) -> None:
+    for key in value:
+        if key not in allowed:
+            errors.add(f"{path}{key}", f"unknown key {key!r}; allowed: {', '.join(allowed)}")
+
+
+def _check_number_locale(spec: dict, errors: _Errors) -> None:
+    try:
+        number_locale(spec)
+    except ValueError as exc:
+        errors.add("number_locale", str(exc))
 
 
 def _check_source(value, errors: _Errors) -> str:
@@ -198,8 +232,14 @@ def _check_columns(value, tables: dict, errors: _Errors) -> dict:
             if fld not in FIELDS[role]:
                 known = ", ".join(FIELDS[role])
                 errors.add(f"columns.{role}.{fld}", f"unknown canonical field; known: {known}")
+            elif isinstance(column, dict) and role != "items" and fld not in KEY_FIELDS:
+                out[role][fld] = _check_join(column, f"columns.{role}.{fld}", errors)
             elif _text(column) is None:
-                errors.add(f"columns.{role}.{fld}", "must be a source column name")
+                errors.add(
+                    f"columns.{role}.{fld}",
+                    "must be a source column name"
+                    + ("" if role == "items" or fld in KEY_FIELDS else JOIN_FORMS),
+                )
             else:
                 out[role][fld] = column.strip()
         for fld, required in FIELDS[role].items():
@@ -218,6 +258,7 @@ def _check_attributes(value, errors: _Errors) -> list[dict]:
         if not isinstance(attr, dict):
             errors.add(path, "must be an object with name, column, kind, weight")
             continue
+        _unknown_keys(attr, f"{path}.", ATTRIBUTE_KEYS, errors)
         name = _text(attr.get("name"))
         if name is None:
             errors.add(f"{path}.name", "required: a non-empty name")
@@ -236,8 +277,52 @@ def _check_attributes(value, errors: _Errors) -> list[dict]:
         if not ok or not math.isfinite(weight) or not 0 < weight <= MAX_WEIGHT:
             errors.add(f"{path}.weight", f"must be a number above 0 and at most {MAX_WEIGHT:g}")
             weight = 1.0
-        out.append({**attr, "name": name, "column": column, "kind": kind, "weight": float(weight)})
+        joined = {}
+        for key in ("table", "key"):
+            if key in attr and _text(attr[key]) is None:
+                errors.add(f"{path}.{key}", "must be a name (or left out)")
+            elif key in attr:
+                joined[key] = attr[key].strip()
+        if "key" in joined and "table" not in joined:
+            errors.add(f"{path}.key", "is the item code column of 'table': name the table too")
+        out.append(
+            {
+                **attr,
+                **joined,
+                "name": name,
+                "column": column,
+                "kind": kind,
+                "weight": float(weight),
+            }
+        )
     return out
+
+
+JOIN_FORMS = (
+    ', {"table": T, "column": C, "on": {"<column here>": "<column in T>"}} for a value '
+    'from a joined table, or {"value": V} for a constant'
+)
+
+
+def _check_join(value: dict, path: str, errors: _Errors) -> dict:
+    """A field read from another table joined on columns, or a constant."""
+    if set(value) == {"value"}:
+        constant = value["value"]
+        if isinstance(constant, bool) or not isinstance(constant, (int, float, str)):
+            errors.add(f"{path}.value", "must be a number or a text")
+        return {"value": constant}
+    _unknown_keys(value, f"{path}.", JOIN_KEYS, errors)
+    out = {}
+    for key in ("table", "column"):
+        out[key] = _text(value.get(key)) or ""
+        if not out[key]:
+            errors.add(f"{path}.{key}", "required: a name" + JOIN_FORMS)
+    on = value.get("on")
+    pairs = on.items() if isinstance(on, dict) else []
+    if not pairs or not all(_text(a) and _text(b) for a, b in pairs):
+        errors.add(f"{path}.on", "required: {column of this table: column of the joined table}")
+        return {**out, "on": {}}
+    return {**out, "on": {a.strip(): b.strip() for a, b in pairs}}
 
 
 def _spellings(value, path: str, errors: _Errors) -> list[str]:
@@ -253,6 +338,7 @@ def _check_time_units(value, errors: _Errors) -> dict:
     if not isinstance(value, dict):
         errors.add("time_units", "must be an object with default, minutes, hours, seconds")
         return copy.deepcopy(DEFAULT_TIME_UNITS)
+    _unknown_keys(value, "time_units.", TIME_UNIT_KEYS, errors)
     out: dict = {}
     owner: dict[str, str] = {}
     for group in UNIT_GROUPS:

@@ -57,6 +57,7 @@ class ExtractReport:
     problems: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> reason -> count
     examples: dict[str, list[str]] = field(default_factory=dict)  # table -> a few messages
     seconds: float = 0.0
+    formats: dict[str, str] = field(default_factory=dict)  # table -> detected file format
 
     def count(self, table: str, reason: str, n: int = 1, example: str | None = None) -> None:
         bucket = self.problems.setdefault(table, {})
@@ -73,6 +74,7 @@ class ExtractReport:
             "problems": self.problems,
             "examples": self.examples,
             "seconds": round(self.seconds, 3),
+            "formats": self.formats,
         }
 
 

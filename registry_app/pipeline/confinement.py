@@ -34,6 +34,8 @@ REFUSED = (
 )
 SECRET_FILES = ("secret_key", "jwt_signing_key", "admin-login.txt")
 ODBC_FILE_KEYS = ("DBQ", "Database", "Data Source")
+# database servers' drivers: their Database= / Data Source= name a database or server, no file
+SERVER_DRIVERS = ("postgresql", "sql server", "freetds", "mysql", "mariadb", "oracle")
 DB_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
@@ -139,7 +141,9 @@ def policy(default_url: str | None = None) -> Policy:
 def odbc_files(conn_str: str) -> list[str]:
     """Every file an ODBC connection string names through its file keys (each occurrence)."""
     found = []
-    for key in ODBC_FILE_KEYS:
+    driver = re.search(r"(?:^|;)\s*DRIVER\s*=\s*(\{[^}]*\}|[^;]*)", conn_str, flags=re.IGNORECASE)
+    server = driver is not None and any(d in driver.group(1).lower() for d in SERVER_DRIVERS)
+    for key in ODBC_FILE_KEYS[:1] if server else ODBC_FILE_KEYS:
         pattern = rf"(?:^|;)\s*{re.escape(key)}\s*=\s*(\{{[^}}]*\}}|[^;]*)"
         for match in re.finditer(pattern, conn_str, flags=re.IGNORECASE):
             value = match.group(1).strip().strip("{}").strip()

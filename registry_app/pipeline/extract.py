@@ -53,7 +53,7 @@ from registry_app.pipeline.canonical import (
     ExtractReport,
     PlantData,
 )
-from registry_app.pipeline.sources import Source, open_source
+from registry_app.pipeline.sources import Source, materialize, open_source
 from routing_core.numbers import number_locale, parse_number
 from routing_site.errors import BadInput
 from workflow_app.profiles import resolve_source, unit_factor, validate_profile
@@ -104,6 +104,7 @@ def extract(
         roles = {name.lower(): role for role, name in spec["tables"].items() if name}
         for table, reason, n, example in src.issues:
             report.count(roles.get(table.lower(), table), reason, n, example)
+        report.formats = src.formats()
     report.seconds = time.perf_counter() - started
     say(
         "extract",
@@ -256,11 +257,13 @@ def clean_dates(series, report: ExtractReport, table: str, column: str) -> np.nd
 
 
 class _Raw:
-    """The source columns of one table, by source column name, and its row count."""
+    """The source columns of one table, by source column name, its row count, and the number
+    locale its text numbers are read in."""
 
-    def __init__(self, data: dict[str, np.ndarray]) -> None:
+    def __init__(self, data: dict[str, np.ndarray], locale: str = "auto") -> None:
         self.data = data
         self.rows = len(next(iter(data.values()))) if data else 0
+        self.locale = locale
 
     def __getitem__(self, column: str) -> np.ndarray:
         return self.data[column]
@@ -269,14 +272,21 @@ class _Raw:
         return self.rows
 
 
-def _read(src: Source, table: str, columns: list[str]) -> _Raw:
-    return _Raw(src.read_columns(table, list(dict.fromkeys(columns))))
+def _read(src: Source, spec: dict, table: str, columns: list[str]) -> _Raw:
+    """The columns of ``table``; numbers in the profile's locale, else the one the source
+    detected for the table (a CSV file's decimal mark), else ``auto``."""
+    data = src.read_columns(table, list(dict.fromkeys(columns)))
+    locale = number_locale(spec)
+    if locale == "auto":
+        locale = src.number_locale(table) or "auto"
+    return _Raw(data, locale)
 
 
 def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     key_col = spec["columns"]["items"]["item_code"]
     attributes = spec["attributes"]
-    raw = _read(src, spec["tables"]["items"], [key_col] + [a["column"] for a in attributes])
+    own = [a["column"] for a in attributes if not a.get("table")]
+    raw = _read(src, spec, spec["tables"]["items"], [key_col] + own)
     report.rows_read["items"] = len(raw)
     code = text_column(raw[key_col])
     keep = ~code.missing
@@ -298,11 +308,15 @@ def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     rows = np.flatnonzero(keep & ~dup)
     data = {ITEM_KEY: code.array(rows)}
     for attr in attributes:
-        col = raw[attr["column"]]
+        col = (
+            raw[attr["column"]]
+            if not attr.get("table")
+            else _attribute_of(src, raw, key_col, attr, report)
+        )
         if attr["kind"] == "numeric":
-            data[attr["name"]] = clean_number(
-                col, report, "items", attr["column"], number_locale(spec)
-            )[rows]
+            data[attr["name"]] = clean_number(col, report, "items", attr["column"], raw.locale)[
+                rows
+            ]
         else:
             data[attr["name"]] = text_column(col).array(rows)
     items = frame_of(data, list(data))
@@ -317,7 +331,7 @@ def _keys(raw: _Raw, m: dict, report: ExtractReport, role: str, fields: tuple) -
     drop = np.zeros(n, dtype=bool)
     for fld in fields:
         if fld == "seq":
-            seq = clean_number(raw[m["seq"]], report, role, m["seq"])
+            seq = clean_number(raw[m["seq"]], report, role, m["seq"], raw.locale)
             absent = ~(seq == np.round(seq))  # NaN or fractional
             keys["seq"] = np.where(absent, 0, seq).astype(np.int64)
             what = f"missing or fractional seq ({m['seq']})"
@@ -424,7 +438,7 @@ def _in_house(raw: _Raw, spec: dict, m: dict, report: ExtractReport) -> np.ndarr
 def _minutes(raw, m, fld, factors, report) -> np.ndarray:
     if fld not in m:
         return np.zeros(len(raw))
-    values = clean_number(raw[m[fld]], report, "operations", m[fld]) * factors
+    values = clean_number(raw[m[fld]], report, "operations", m[fld], raw.locale) * factors
     negative = values < 0
     if negative.any():
         report.count("operations", f"negative time in {m[fld]}: NaN", int(negative.sum()))
@@ -435,7 +449,7 @@ def _minutes(raw, m, fld, factors, report) -> np.ndarray:
 def _run_qty(raw, m, report) -> np.ndarray:
     if "run_qty" not in m:
         return np.ones(len(raw))
-    qty = clean_number(raw[m["run_qty"]], report, "operations", m["run_qty"])
+    qty = clean_number(raw[m["run_qty"]], report, "operations", m["run_qty"], raw.locale)
     bad = ~(qty > 0)
     if bad.any():
         report.count(
@@ -447,9 +461,70 @@ def _run_qty(raw, m, report) -> np.ndarray:
     return qty
 
 
+def _own_columns(mapping: dict) -> list[str]:
+    """The columns of the role's own table a mapping reads (joins' keys included)."""
+    out = []
+    for column in mapping.values():
+        if isinstance(column, str):
+            out.append(column)
+        elif "on" in column:
+            out.extend(column["on"])
+    return out
+
+
+def _joined_fields(src: Source, raw: _Raw, mapping: dict, role: str, report) -> dict:
+    """``mapping`` with each joined or constant field read into ``raw`` under a name of its own
+    (``table.column`` or ``=value``): one value per row, like a column of the table."""
+    out = {}
+    for fld, column in mapping.items():
+        if isinstance(column, str):
+            out[fld] = column
+            continue
+        if "value" in column:
+            name = f"={column['value']}"
+            raw.data[name] = np.full(len(raw), column["value"], dtype=object)
+        else:
+            name = f"{column['table']}.{column['column']}"
+            raw.data[name] = lookup(src, raw, column, role, report)
+        out[fld] = name
+    return out
+
+
+def lookup(src: Source, raw: _Raw, join: dict, role: str, report: ExtractReport) -> np.ndarray:
+    """For each row of ``raw``: ``join["column"]`` of the first row of ``join["table"]`` whose
+    ``join["on"]`` columns equal the row's (compared as cleaned text); None where none does."""
+    here, there = list(join["on"]), list(join["on"].values())
+    other = src.read_columns(join["table"], list(dict.fromkeys([*there, join["column"]])))
+    keys = [f"key{i}" for i in range(len(here))]
+    left = pd.DataFrame({k: text_column(raw[c]).array() for k, c in zip(keys, here, strict=True)})
+    right = pd.DataFrame(
+        {k: text_column(other[c]).array() for k, c in zip(keys, there, strict=True)}
+    )
+    right["value"] = pd.Series(materialize(other[join["column"]]), dtype=object)
+    repeated = right.duplicated(keys)
+    if repeated.any():
+        what = f"repeated key in {join['table']} ({', '.join(there)}): first row used"
+        report.count(role, what, int(repeated.sum()))
+    merged = left.merge(right[~repeated], how="left", on=keys, sort=False)
+    values = merged["value"].astype(object)
+    missing = values.isna().to_numpy()
+    if missing.any():
+        what = f"no row in {join['table']} for {join['column']}: value missing"
+        report.count(role, what, int(missing.sum()))
+    return values.where(~missing, None).to_numpy(dtype=object)
+
+
+def _attribute_of(src: Source, raw: _Raw, key_col: str, attr: dict, report) -> np.ndarray:
+    """An attribute from another table joined on the item code (its own ``key`` column)."""
+    on = {key_col: attr.get("key") or key_col}
+    join = {"table": attr["table"], "column": attr["column"], "on": on}
+    return lookup(src, raw, join, "items", report)
+
+
 def _operations(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     m = {k: v for k, v in spec["columns"]["operations"].items() if k != "lead_time"}
-    raw = _read(src, spec["tables"]["operations"], list(m.values()))
+    raw = _read(src, spec, spec["tables"]["operations"], _own_columns(m))
+    m = _joined_fields(src, raw, m, "operations", report)
     report.rows_read["operations"] = len(raw)
     keys = _keys(raw, m, report, "operations", ("item_code", "routing_no", "seq", "op_code"))
     rows = _sorted_unique_rows(keys, report, "operations", dedupe=True)
@@ -485,7 +560,8 @@ def _work_results(src: Source, spec: dict, report: ExtractReport) -> pd.DataFram
     if not table:
         return empty_work_results()
     m = spec["columns"]["work_results"]
-    raw = _read(src, table, list(m.values()))
+    raw = _read(src, spec, table, _own_columns(m))
+    m = _joined_fields(src, raw, m, "work_results", report)
     report.rows_read["work_results"] = len(raw)
     keys = _keys(raw, m, report, "work_results", ("item_code", "routing_no", "seq"))
     rows = _sorted_unique_rows(keys, report, "work_results", dedupe=False)
@@ -499,7 +575,7 @@ def _work_results(src: Source, spec: dict, report: ExtractReport) -> pd.DataFram
     }
     for fld in ("setup_hours", "run_hours", "order_qty", "bad_qty"):
         data[fld] = (
-            clean_number(raw[m[fld]], report, "work_results", m[fld])[rows]
+            clean_number(raw[m[fld]], report, "work_results", m[fld], raw.locale)[rows]
             if fld in m
             else np.full(len(rows), np.nan)
         )

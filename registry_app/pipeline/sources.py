@@ -1,12 +1,17 @@
 """Where plant data is read from: a SQLite file, an ODBC data source or a folder of CSV files.
 
-``open_source(text)`` understands three forms:
+``open_source(text)`` understands four kinds. A file kind is its name, three slashes and the
+path: ``sqlite:///plant.sqlite`` (relative to the working folder), ``sqlite:////srv/plant.sqlite``
+(absolute on Linux: the path's own slash makes four), ``sqlite:///C:/erp/plant.sqlite``
+(Windows); fewer slashes are refused with the right form shown.
 
-- ``sqlite:///path/to/plant.sqlite`` (absolute, or relative to the working directory);
+- ``sqlite:///…`` a SQLite file;
 - ``odbc:<connection string>``, e.g. ``odbc:DSN=PLANT`` or, with the Access driver on Windows,
   ``odbc:DRIVER={Microsoft Access Driver (*.mdb, *.accdb)};DBQ=C:\\erp\\plant.accdb``, and on
   Linux ``odbc:DRIVER={MDBTools};DBQ=/srv/erp/plant.mdb``;
-- ``csv:///path/to/folder`` where each table is ``<name>.csv`` (UTF-8, or CP949/Latin-1).
+- ``csv:///…`` a folder where each table is ``<name>.csv``, its format detected per file
+  (:mod:`registry_app.pipeline.csvformat`);
+- ``excel:///…`` a workbook (``.xlsx``, ``.xlsm``, ``.xls``) whose sheets are the tables.
 
 Every source answers ``tables()``, ``read_table(name, columns=None)`` (a DataFrame whose
 columns carry the requested names) and ``close()``, and is a context manager. Table and column
@@ -37,12 +42,14 @@ import numpy as np
 import pandas as pd
 
 from registry_app.pipeline import confinement
+from registry_app.pipeline.csvformat import CSV_OPTIONS, CsvFormat, check_csv_options, detect
 from routing_site.errors import BadInput
 
 FORMS = (
-    "sqlite:///path/to/file.sqlite, "
+    "sqlite:///relative/file.sqlite, sqlite:////absolute/file.sqlite, sqlite:///C:/file.sqlite, "
     "odbc:<connection string> (e.g. odbc:DSN=PLANT or odbc:DRIVER={MDBTools};DBQ=/path/file.mdb), "
-    "csv:///path/to/folder"
+    "csv:///relative/folder, csv:////absolute/folder, csv:///C:/folder, "
+    "excel:///relative/book.xlsx, excel:////absolute/book.xlsx, excel:///C:/book.xlsx"
 )
 FETCH_ROWS = 50_000
 
@@ -53,10 +60,15 @@ SQL_TIME_TYPES = (92, 10)
 TABLE_TYPES = ("TABLE", "LINK", "SYNONYM")
 
 
-# Options a data source of each kind accepts (none yet); anything else is refused by name.
-OPTIONS: dict[str, tuple[str, ...]] = {"sqlite": (), "odbc": (), "csv": ()}
+# Options a data source of each kind accepts; anything else is refused by name.
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "sqlite": (),
+    "odbc": (),
+    "csv": CSV_OPTIONS,
+    "excel": (),
+}
 KINDS = tuple(OPTIONS)
-PREFIXES = {"sqlite": "sqlite:///", "csv": "csv:///", "odbc": "odbc:"}
+PREFIXES = {"sqlite": "sqlite:///", "csv": "csv:///", "odbc": "odbc:", "excel": "excel:///"}
 
 
 def source_url(kind: str, location: str) -> str:
@@ -74,7 +86,7 @@ def check_options(kind: str, options) -> dict:
         listing = ", ".join(allowed) or "none"
         message = f"unknown option(s) {', '.join(unknown)} for a {kind} source; allowed: {listing}"
         raise BadInput(f"options: {message}", fields={"options": [message]})
-    return dict(options)
+    return check_csv_options(options) if kind == "csv" else dict(options)
 
 
 class SourceError(BadInput):
@@ -83,32 +95,67 @@ class SourceError(BadInput):
     code = "source_error"
 
 
-def parse_source(source: str) -> tuple[str, str]:
-    """``(scheme, rest)`` for a source string, or SourceError naming the accepted forms."""
-    text = (source or "").strip()
-    for scheme, prefix in (("sqlite", "sqlite:///"), ("csv", "csv:///"), ("odbc", "odbc:")):
-        if text.lower().startswith(prefix):
-            rest = text[len(prefix) :]  # sqlite:////abs/path, sqlite:///rel/path, sqlite:///C:/x
-            if not rest.strip():
-                raise SourceError(
-                    f"Source {source!r} names no {scheme} target. Use one of: {FORMS}"
-                )
-            return scheme, rest.strip()
-    raise SourceError(
-        f"Unknown source {source!r}. Use one of: {FORMS}",
-        fields={"source": ["unknown scheme"]},
+_FILE_URL = re.compile(r"^(sqlite|csv|excel):(/*)(.*)$", flags=re.IGNORECASE | re.DOTALL)
+
+
+def right_forms(scheme: str) -> str:
+    """The documented URL forms of a file ``scheme`` (relative, Linux absolute, Windows)."""
+    what = "folder" if scheme == "csv" else "file"
+    return (
+        f"{scheme}:///relative/{what} (from the working folder), {scheme}:////absolute/{what} "
+        f"(Linux: four slashes), {scheme}:///C:/{what} (Windows)"
     )
 
 
-def open_source(source: str, default_url: str | None = None) -> Source:
+def parse_source(source: str) -> tuple[str, str]:
+    """``(scheme, rest)`` for a source string, or SourceError naming the accepted forms."""
+    text = (source or "").strip()
+    if text.lower().startswith("odbc:"):
+        rest = text[len("odbc:") :].strip()
+        if not rest:
+            raise SourceError(f"Source {source!r} names no odbc target. Use one of: {FORMS}")
+        return "odbc", rest
+    match = _FILE_URL.match(text)
+    if match is None:
+        raise SourceError(
+            f"Unknown source {source!r}. Use one of: {FORMS}",
+            fields={"source": ["unknown scheme"]},
+        )
+    scheme, slashes, path = match.group(1).lower(), match.group(2), match.group(3).strip()
+    if len(slashes) < 3:
+        raise SourceError(
+            f"Source {source!r} is not in the {scheme} form: write "
+            f"{_meant(scheme, slashes, path)}. The forms are {right_forms(scheme)}.",
+            fields={"source": ["wrong form"]},
+        )
+    rest = slashes[3:] + path  # sqlite:////abs/path, sqlite:///rel/path, sqlite:///C:/x
+    if not rest.strip():
+        raise SourceError(f"Source {source!r} names no {scheme} target. Use one of: {FORMS}")
+    return scheme, rest
+
+
+def _meant(scheme: str, slashes: str, path: str) -> str:
+    """The right URL for a wrong one: a drive letter or no slash is kept as written, a leading
+    slash meant an absolute path."""
+    if re.match(r"^[A-Za-z]:[\\/]", path) or not slashes:
+        return f"{scheme}:///{path}"
+    return f"{scheme}:////{path}"
+
+
+def open_source(source: str, default_url: str | None = None, options: dict | None = None) -> Source:
     """Open ``source`` (see the module docstring for the accepted forms) once confinement
-    allows it; ``default_url`` is the default source's URL (None: ``ROUTING_SOURCE``)."""
+    allows it; ``default_url`` is the default source's URL (None: ``ROUTING_SOURCE``);
+    ``options`` the registered source's options (checked by :func:`check_options`)."""
     scheme, rest = parse_source(source)
     confinement.check(scheme, rest, default_url)
     if scheme == "sqlite":
         return SqliteSource(rest)
     if scheme == "csv":
-        return CsvSource(rest, confinement.policy(default_url))
+        return CsvSource(rest, confinement.policy(default_url), options)
+    if scheme == "excel":
+        from registry_app.pipeline.excel import ExcelSource
+
+        return ExcelSource(rest)
     return OdbcSource(rest)
 
 
@@ -130,6 +177,18 @@ class Source:
 
     def close(self) -> None:
         pass
+
+    def number_locale(self, table: str) -> str | None:
+        """The number locale the source says ``table`` is written in (None: not known)."""
+        return None
+
+    def formats(self) -> dict[str, str]:
+        """What was detected about the tables read so far, by table (for the extract report)."""
+        return {}
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of table ``name`` (the whole table is read unless overridden)."""
+        return list(self.read_columns(name))
 
     def tables(self) -> list[str]:
         if self._tables is None:
@@ -250,6 +309,10 @@ class SqliteSource(Source):
         )
         return sorted(r[0] for r in self._execute(sql).fetchall())
 
+    def columns(self, name: str) -> list[str]:
+        cur = self._execute(f"SELECT * FROM {_quote(self._resolve_table(name))} LIMIT 0")
+        return [d[0] for d in cur.description]
+
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self._execute(f"SELECT * FROM {_quote(table)} LIMIT 0")
         available = [d[0] for d in cur.description]
@@ -259,8 +322,87 @@ class SqliteSource(Source):
             else _resolve_columns(available, columns, table, self.label)
         )
         unique = list(dict.fromkeys(picked))
-        cur = self._execute(f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}")
-        return encode_rows(_chunks(cur), unique)
+        sql = f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}"
+        columnar = self._columnar(table, sql, unique)
+        if columnar is not None:
+            return columnar
+        return encode_rows(_chunks(self._execute(sql)), unique)
+
+    def _columnar(self, table: str, sql: str, columns: list[str]) -> dict[str, Column] | None:
+        """The columns read as Arrow when SQLite's column affinities keep each column to one
+        kind of value: a TEXT column stores numbers as text; a numeric column may still hold
+        text ("N/A"), which the columnar read shows as a text column, and then the row reader
+        reads the table; a column of no declared type may mix anything: the row reader."""
+        rows = self._execute(f"PRAGMA table_info({_quote(table)})").fetchall()
+        affinity = {r[1]: _affinity(r[2] or "") for r in rows}
+        if any(affinity.get(c, "none") == "none" for c in columns):
+            return None
+        numeric = {c for c in columns if affinity[c] == "number"}
+        return read_arrow(self.path, sql, columns, numeric)
+
+
+def _affinity(declared: str) -> str:
+    """SQLite's type affinity of a declared column type, as text, number or none."""
+    text = declared.upper()
+    if "INT" in text:
+        return "number"
+    if any(word in text for word in ("CHAR", "CLOB", "TEXT")):
+        return "text"
+    if not text or "BLOB" in text:
+        return "none"
+    return "number"
+
+
+# --- columnar reads ------------------------------------------------------------------------------
+# Where a driver hands out Arrow columns (the SQLite ADBC driver), a table is read without one
+# Python object per value; any refusal (a column whose values change type, a missing driver)
+# falls back to the chunked row reads below.
+
+
+def read_arrow(
+    path: Path, sql: str, names: list[str], numeric: set[str] = frozenset()
+) -> dict[str, Column] | None:
+    """The columns of ``sql`` over the SQLite file ``path`` (read-only) through ADBC, or None
+    (also when a ``numeric`` column came back as text: it mixes numbers and text)."""
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError:  # pragma: no cover - a base requirement
+        return None
+    try:
+        with adbc.connect(f"{path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            table = cur.fetch_arrow_table()
+    except Exception:  # noqa: BLE001 - any driver refusal: the row reader decides
+        return None
+    import pyarrow as pa
+
+    for i, name in enumerate(names):
+        kind = table.column(i).type
+        if name in numeric and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            return None
+    return {name: arrow_column(table.column(i)) for i, name in enumerate(names)}
+
+
+def arrow_column(chunked) -> Column:
+    """An Arrow column as a compact column: numbers as a numpy array, text as a Categorical."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = chunked.type
+    if chunked.null_count == len(chunked):  # no values: as the row reader gives it
+        return _join([_codes_of(np.full(len(chunked), None, dtype=object))])
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        if chunked.null_count and not pa.types.is_floating(kind):
+            return chunked.cast(pa.float64()).to_numpy()
+        return chunked.to_numpy()
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        encoded = pc.dictionary_encode(chunked).combine_chunks()
+        codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int32)
+        categories = pd.Index(
+            np.asarray(encoded.dictionary.to_pylist(), dtype=object), dtype=object
+        )
+        return pd.Categorical.from_codes(codes, categories=categories)
+    return _join([_codes_of(np.asarray(chunked.to_pylist() + [None], dtype=object)[:-1])])
 
 
 # --- rows → compact columns ---------------------------------------------------------------------
@@ -360,10 +502,17 @@ def materialize(column: Column) -> np.ndarray:
 
 
 class CsvSource(Source):
-    kind = "csv"
-    ENCODINGS = ("utf-8-sig", "cp949", "latin-1")
+    """A folder of ``<table>.csv`` files; each file's format is detected (or given by the
+    source's options, see :mod:`registry_app.pipeline.csvformat`) and every value read as text."""
 
-    def __init__(self, folder_text: str, policy: confinement.Policy | None = None) -> None:
+    kind = "csv"
+
+    def __init__(
+        self,
+        folder_text: str,
+        policy: confinement.Policy | None = None,
+        options: dict | None = None,
+    ) -> None:
         folder = _existing_file(folder_text, "CSV folder")
         if not folder.is_dir():
             raise SourceError(
@@ -372,40 +521,66 @@ class CsvSource(Source):
         super().__init__(f"csv:///{folder}")
         self.folder = folder
         self.policy = policy or confinement.policy()
+        self.options = check_csv_options(options or {})
+        self._formats: dict[str, CsvFormat] = {}
 
     def _table_names(self) -> list[str]:
         """The folder's ``*.csv`` files, less any that is a link to a refused file."""
         files = self.folder.glob("*.csv")
         return sorted(p.stem for p in files if p.is_file() and self.policy.permits(p))
 
+    def format_of(self, table: str) -> CsvFormat:
+        """The detected (or given) format of ``table``'s file."""
+        table = self._resolve_table(table)
+        if table not in self._formats:
+            self._formats[table] = detect(self.folder / f"{table}.csv", self.options)
+        return self._formats[table]
+
+    def number_locale(self, table: str) -> str | None:
+        return self.format_of(table).number_locale
+
+    def formats(self) -> dict[str, str]:
+        return {table: fmt.describe() for table, fmt in self._formats.items()}
+
+    def columns(self, name: str) -> list[str]:
+        return self._header(self._resolve_table(name))
+
+    def _header(self, table: str) -> list[str]:
+        return list(self._read_csv(table, nrows=0).columns)
+
+    def _read_csv(self, table: str, **kwargs) -> pd.DataFrame:
+        path, fmt = self.folder / f"{table}.csv", self.format_of(table)
+        try:
+            return pd.read_csv(
+                path,
+                sep=fmt.delimiter,
+                quotechar=fmt.quotechar,
+                encoding=fmt.encoding,
+                encoding_errors="strict",
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                **kwargs,
+            )
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                f"Cannot decode {path} as {fmt.encoding} ({exc.reason} at byte {exc.start}). "
+                "Set the source's 'encoding' option (e.g. utf-8, cp1252, cp949).",
+                fields={"options.encoding": [f"{table}.csv is not {fmt.encoding}"]},
+            ) from exc
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            raise SourceError(
+                f"Cannot parse {path} as CSV ({fmt.describe()}): {exc}. Set the source's "
+                "'delimiter' or 'quotechar' option if the detection is wrong."
+            ) from exc
+
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
-        path = self.folder / f"{table}.csv"
-        for encoding in self.ENCODINGS:
-            try:
-                header = list(pd.read_csv(path, nrows=0, encoding=encoding).columns)
-                picked = (
-                    header
-                    if columns is None
-                    else _resolve_columns(header, columns, table, self.label)
-                )
-                unique = list(dict.fromkeys(picked))
-                frame = pd.read_csv(
-                    path,
-                    usecols=unique,
-                    dtype=str,
-                    keep_default_na=False,
-                    na_values=[""],
-                    encoding=encoding,
-                )
-                values = (frame[c].astype(object).where(frame[c].notna(), None) for c in unique)
-                return {
-                    c: _join([_codes_of(v.to_numpy())]) for c, v in zip(unique, values, strict=True)
-                }
-            except UnicodeDecodeError:
-                continue
-            except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-                raise SourceError(f"Cannot parse {path} as CSV: {exc}") from exc
-        raise SourceError(f"Cannot decode {path}; save it as UTF-8.")  # pragma: no cover
+        header = self._header(table)
+        picked = header if columns is None else _resolve_columns(header, columns, table, self.label)
+        unique = list(dict.fromkeys(picked))
+        frame = self._read_csv(table, usecols=unique)
+        values = (frame[c].astype(object).where(frame[c].notna(), None) for c in unique)
+        return {c: _join([_codes_of(v.to_numpy())]) for c, v in zip(unique, values, strict=True)}
 
 
 # --- ODBC -------------------------------------------------------------------------------------
@@ -564,6 +739,17 @@ class OdbcSource(Source):
                 continue
             return view
         return None
+
+    def columns(self, name: str) -> list[str]:
+        table = self._resolve_table(name)
+        cur = self.conn.cursor()
+        try:
+            cur.execute(f"SELECT * FROM {self._quote(table)}")  # description only: no fetch
+            return [d[0] for d in cur.description]
+        except self.pyodbc.Error as exc:
+            raise SourceError(f"Cannot read table {table!r} from {self.label}: {exc}") from exc
+        finally:
+            cur.close()
 
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self.conn.cursor()

@@ -157,6 +157,7 @@ class Progress:
 def execute_run(run_id: int, echo: Callable[[str], None] | None = None) -> ModelVersion:
     """Run a queued training in this process (the django-q task and ``train --wait`` call it)."""
     from workflow_app.config import current_settings, get_input_profile
+    from workflow_app.preview import check_against_source
 
     try:
         lock = training_lock()
@@ -173,6 +174,7 @@ def execute_run(run_id: int, echo: Callable[[str], None] | None = None) -> Model
         try:
             profile = get_input_profile(run.profile_name or None)
             config = current_settings()
+            check_against_source(profile)  # every problem at once, before a label is taken
             version = _reserve_version(run, profile["name"])
             progress.update(
                 "extract", 0.0, f"training {version.label} with profile {profile['name']}"
