@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts_app.permissions import IsAdminRole, IsViewer
-from inference_app import drift, online, prediction_log, predictor, validation
+from inference_app import contract, drift, online, prediction_log, predictor, validation
 from inference_app.metrics import metrics
 from inference_app.runtime import runtime
 from inference_app.serializers import PredictInput, SimilarInput, TimeSummaryInput
@@ -47,30 +47,54 @@ class PredictView(APIView):
         data = validation.predict_input(request.data)
         model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
+        ignore = data.get("unknown_attributes") == "ignore"
+        items = contract.check_items(model, data["items"], ignore)
         opts = _options(data, snapshot.values)
         results, hits = [], 0
-        for i, item in enumerate(data["items"]):
-            key = runtime.cache_key(
-                model,
-                snapshot,
-                "predict",
-                json.dumps(item, sort_keys=True),
-                json.dumps(opts, sort_keys=True),
-            )
-            answer = runtime.cache.get(key)
-            if answer is None:
-                try:
-                    answer = predictor.predict_one(model, item, opts)
-                except DomainError as exc:  # name the item at fault within the batch
-                    exc.fields = {f"items.{i}.{k}": v for k, v in exc.fields.items()}
-                    raise
-                runtime.cache.put(key, answer)
-            else:
-                hits += 1
+        for i, item in enumerate(items):
+            answer, hit = _predict_item(model, snapshot, item, opts, i)
+            hits += hit
             results.append(answer)
         request._request.cache_hit = hits == len(results)
         _log_predictions(request._request, model.label, opts, data["items"], results)
         return Response({"model_version": model.label, "items": results})
+
+
+def _predict_item(model, snapshot, item: dict, opts: dict, i: int) -> tuple[dict, bool]:
+    """One item's answer (from the cache when seen before); a problem of this item alone is
+    answered as its own ``not_found`` / ``invalid`` status, never as the batch's."""
+    if validation.INVALID in item:
+        return _item_problem(item, "invalid", "invalid", "", item[validation.INVALID]), False
+    key = runtime.cache_key(
+        model,
+        snapshot,
+        "predict",
+        json.dumps(item, sort_keys=True),
+        json.dumps(opts, sort_keys=True),
+    )
+    answer = runtime.cache.get(key)
+    if answer is not None:
+        return answer, True
+    try:
+        answer = predictor.predict_one(model, item, opts)
+    except DomainError as exc:
+        fields = {f"items.{i}.{k}": v for k, v in exc.fields.items()}
+        status = "not_found" if exc.status_code == 404 else "invalid"
+        return _item_problem(item, status, exc.code, exc.detail, fields), False
+    runtime.cache.put(key, answer)
+    return answer, False
+
+
+def _item_problem(item: dict, status: str, code: str, detail: str, fields: dict) -> dict:
+    detail = detail or next(iter(fields.items()), ("", [""]))[1][0]
+    return {
+        "item_code": item.get("item_code") or None,
+        "status": status,
+        "confidence": "none",
+        "candidates": [],
+        "neighbours": [],
+        "error": {"error": code, "detail": detail, "fields": fields},
+    }
 
 
 def _log_predictions(request, label: str, opts: dict, items: list, results: list) -> None:
@@ -90,6 +114,13 @@ class SimilarView(APIView):
         data = validation.similar_input(request.data)
         model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
+        if data.get("attributes"):
+            ignore = data.pop("unknown_attributes", None) == "ignore"
+            data["attributes"], errors = contract.check_attributes(
+                model, data["attributes"], "attributes", ignore
+            )
+            contract.raise_if_any(errors)
+        data.pop("unknown_attributes", None)
         top_k = data.get("top_k") or snapshot.values["top_k"]
         query = json.dumps({**data, "top_k": top_k}, sort_keys=True)
         key = runtime.cache_key(model, snapshot, "similar", query)
@@ -120,7 +151,19 @@ class ItemView(APIView):
         model = runtime.require_model()
         request._request.model_version = model.label
         prefer_actuals = runtime.snapshot.values["prefer_actuals"]
-        return Response(predictor.item_detail(model, code, prefer_actuals))
+        body = predictor.item_detail(model, code, prefer_actuals)
+        body["attributes"] = contract.typed_attributes(model, body["attributes"])
+        return Response(body)
+
+
+class ModelView(APIView):
+    permission_classes = [IsViewer]
+
+    def get(self, request):
+        """What the serving version accepts: attribute names, kinds, units, example values."""
+        model = runtime.require_model()
+        request._request.model_version = model.label
+        return Response(contract.describe(model))
 
 
 class HealthView(APIView):
