@@ -18,12 +18,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts_app.permissions import IsAdminRole, IsViewer
-from inference_app import contract, drift, online, prediction_log, predictor, validation
+from inference_app import contract, drift, online, prediction_log, predictor, schemas, validation
 from inference_app.metrics import metrics
 from inference_app.runtime import runtime
 from inference_app.serializers import PredictInput, SimilarInput, TimeSummaryInput
 from inference_app.timesummary import summarize
 from routing_site.errors import DomainError
+
+PREDICT_HELP = (
+    "Proposed routings for up to 100 items. Send a known item_code for its own routing "
+    "(status existing), or attributes (names and kinds from GET /api/v1/model) for a new item "
+    "(status predicted, candidates from similar items), or both. Attribute names are matched "
+    "exactly: an unknown name answers 400 naming the closest known ones unless "
+    'unknown_attributes is "ignore"; text for a numeric attribute answers 400. One bad item '
+    "never fails the batch: it gets status not_found or invalid with its error, and the answer "
+    "is 200 with one entry per item in the order sent."
+)
 
 
 def _options(data: dict, values: dict) -> dict:
@@ -40,10 +50,11 @@ class PredictView(APIView):
     permission_classes = [IsViewer]
 
     @extend_schema(
-        request=PredictInput, responses={200: OpenApiResponse(description="Candidates per item")}
+        request=PredictInput,
+        responses={200: OpenApiResponse(schemas.PredictOut, description="One answer per item")},
+        description=PREDICT_HELP,
     )
     def post(self, request):
-        """Proposed routings for up to 100 items (known codes, new items by attributes, or both)."""
         data = validation.predict_input(request.data)
         model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
@@ -107,10 +118,13 @@ class SimilarView(APIView):
     permission_classes = [IsViewer]
 
     @extend_schema(
-        request=SimilarInput, responses={200: OpenApiResponse(description="Similar items")}
+        request=SimilarInput,
+        responses={200: OpenApiResponse(schemas.SimilarOut, description="Similar items")},
+        description="The top_k existing items most similar to an item (by code, attributes or "
+        "both), with their similarity and the attributes that match. Attribute names and kinds "
+        "are checked as in predict.",
     )
     def post(self, request):
-        """Top-K similar items for a code or attributes, with similarity and matched attributes."""
         data = validation.similar_input(request.data)
         model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
@@ -135,9 +149,14 @@ class SimilarView(APIView):
 class TimeSummaryView(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(request=TimeSummaryInput, responses={200: OpenApiResponse(description="Totals")})
+    @extend_schema(
+        request=TimeSummaryInput,
+        responses={200: OpenApiResponse(schemas.TimeSummaryOut, description="Totals")},
+        description="Lead time of a routing for an order quantity, in total and per operation: "
+        "setup_min + run_min × quantity / run_qty + queue_min + wait_min + move_min. Call it "
+        "after editing a candidate's times.",
+    )
     def post(self, request):
-        """Totals and per-operation breakdown: setup + run × qty / run_qty + queue + wait + move."""
         data = validation.time_summary_input(request.data)
         return Response(summarize(data["operations"], data["quantity"]))
 
@@ -145,9 +164,12 @@ class TimeSummaryView(APIView):
 class ItemView(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(responses={200: OpenApiResponse(description="Attributes and routings")})
+    @extend_schema(
+        responses={200: OpenApiResponse(schemas.ItemDetailOut, description="The item")},
+        description="An existing item's attributes (numbers as numbers) and its routings in "
+        "the serving version; 404 when the version does not know the code.",
+    )
     def get(self, request, code: str):
-        """An item's attributes and current routing(s)."""
         model = runtime.require_model()
         request._request.model_version = model.label
         prefer_actuals = runtime.snapshot.values["prefer_actuals"]
@@ -159,8 +181,14 @@ class ItemView(APIView):
 class ModelView(APIView):
     permission_classes = [IsViewer]
 
+    @extend_schema(
+        responses={200: OpenApiResponse(schemas.ModelOut, description="The serving version")},
+        description="What the serving version accepts: every attribute name to send in "
+        "attributes, its kind and JSON type, unit, most frequent values and numeric range, the "
+        "quantity convention and an example predict body. Read it when the X-Model-Version "
+        "header of an answer changes.",
+    )
     def get(self, request):
-        """What the serving version accepts: attribute names, kinds, units, example values."""
         model = runtime.require_model()
         request._request.model_version = model.label
         return Response(contract.describe(model))

@@ -21,6 +21,7 @@ from accounts_app.permissions import IsEngineer, IsViewer
 from inference_app import feedback
 from inference_app.models import IdempotencyKey, RoutingStatus, SavedRouting
 from inference_app.runtime import runtime
+from inference_app.schemas import ExportOut, SavedRoutingOut
 from inference_app.serializers import StrictSerializer
 from routing_site.errors import BadInput, NotFound
 from workflow_app import rules as routing_rules
@@ -87,7 +88,23 @@ class RoutingListView(APIView):
         return Response({"routings": [r.as_dict() for r in rows[:MAX_LIST]]})
 
     @extend_schema(
-        request=RoutingInput, responses={201: OpenApiResponse(description="Saved routing")}
+        request=RoutingInput,
+        responses={201: OpenApiResponse(SavedRoutingOut, description="The saved routing")},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Any unique string (a UUID) per routing to save: a retry with the "
+                "same key and body answers the first answer again (header Idempotent-Replayed: "
+                "true) and saves nothing; the same key with another body answers 409.",
+            )
+        ],
+        description="Save a routing (engineers; a service token needs the engineer role). "
+        "Operations are checked by the routing rules: 400 with operations.<i>.<field> when one "
+        "fails, nothing saved. Send an Idempotency-Key header so a retry after a timeout never "
+        "saves twice.",
     )
     def post(self, request):
         """Save an edited routing; 400 with ``operations.<i>.<field>`` errors when a rule fails.
@@ -156,7 +173,7 @@ def _routing_or_404(pk: int) -> SavedRouting:
 class RoutingDetailView(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(responses={200: OpenApiResponse(description="Saved routing")})
+    @extend_schema(responses={200: OpenApiResponse(SavedRoutingOut, description="Saved routing")})
     def get(self, request, pk: int):
         return Response(_routing_or_404(pk).as_dict())
 
@@ -215,7 +232,11 @@ class RoutingExportView(APIView):
             OpenApiParameter("profile", str, required=False, description="output profile name"),
             OpenApiParameter("format", str, enum=["json", "csv"], required=False),
         ],
-        responses={200: OpenApiResponse(description="Rows in the ERP columns (JSON or CSV)")},
+        responses={
+            200: OpenApiResponse(ExportOut, description="Rows in the ERP columns (JSON or CSV)")
+        },
+        description="A saved routing in the columns of the ERP's output mapping profile "
+        "(?profile=, default the workflow's export profile), as JSON rows or ?format=csv.",
     )
     def get(self, request, pk: int):
         """The routing in the ERP columns of an output mapping profile."""
