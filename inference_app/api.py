@@ -18,13 +18,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts_app.permissions import IsAdminRole, IsViewer
-from inference_app import drift, online, prediction_log, validation
+from inference_app import contract, drift, online, prediction_log, schemas, validation
 from inference_app.metrics import metrics
 from inference_app.runtime import runtime
 from inference_app.serializers import PredictInput, SimilarInput, TimeSummaryInput
 from routing_core import predictor
 from routing_core.timesummary import summarize
 from routing_site.errors import DomainError
+
+PREDICT_HELP = (
+    "Proposed routings for up to 100 items. Send a known item_code for its own routing "
+    "(status existing), or attributes (names and kinds from GET /api/v1/model) for a new item "
+    "(status predicted, candidates from similar items), or both. Attribute names are matched "
+    "exactly: an unknown name answers 400 naming the closest known ones unless "
+    'unknown_attributes is "ignore"; text for a numeric attribute answers 400. One bad item '
+    "never fails the batch: it gets status not_found or invalid with its error, and the answer "
+    "is 200 with one entry per item in the order sent."
+)
 
 
 def _options(data: dict, values: dict) -> dict:
@@ -41,37 +51,62 @@ class PredictView(APIView):
     permission_classes = [IsViewer]
 
     @extend_schema(
-        request=PredictInput, responses={200: OpenApiResponse(description="Candidates per item")}
+        request=PredictInput,
+        responses={200: OpenApiResponse(schemas.PredictOut, description="One answer per item")},
+        description=PREDICT_HELP,
     )
     def post(self, request):
-        """Proposed routings for up to 100 items (known codes, new items by attributes, or both)."""
         data = validation.predict_input(request.data)
         model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
+        ignore = data.get("unknown_attributes") == "ignore"
+        items = contract.check_items(model, data["items"], ignore)
         opts = _options(data, snapshot.values)
         results, hits = [], 0
-        for i, item in enumerate(data["items"]):
-            key = runtime.cache_key(
-                model,
-                snapshot,
-                "predict",
-                json.dumps(item, sort_keys=True),
-                json.dumps(opts, sort_keys=True),
-            )
-            answer = runtime.cache.get(key)
-            if answer is None:
-                try:
-                    answer = predictor.predict_one(model, item, opts)
-                except DomainError as exc:  # name the item at fault within the batch
-                    exc.fields = {f"items.{i}.{k}": v for k, v in exc.fields.items()}
-                    raise
-                runtime.cache.put(key, answer)
-            else:
-                hits += 1
+        for i, item in enumerate(items):
+            answer, hit = _predict_item(model, snapshot, item, opts, i)
+            hits += hit
             results.append(answer)
         request._request.cache_hit = hits == len(results)
         _log_predictions(request._request, model.label, opts, data["items"], results)
         return Response({"model_version": model.label, "items": results})
+
+
+def _predict_item(model, snapshot, item: dict, opts: dict, i: int) -> tuple[dict, bool]:
+    """One item's answer (from the cache when seen before); a problem of this item alone is
+    answered as its own ``not_found`` / ``invalid`` status, never as the batch's."""
+    if validation.INVALID in item:
+        return _item_problem(item, "invalid", "invalid", "", item[validation.INVALID]), False
+    key = runtime.cache_key(
+        model,
+        snapshot,
+        "predict",
+        json.dumps(item, sort_keys=True),
+        json.dumps(opts, sort_keys=True),
+    )
+    answer = runtime.cache.get(key)
+    if answer is not None:
+        return answer, True
+    try:
+        answer = predictor.predict_one(model, item, opts)
+    except DomainError as exc:
+        fields = {f"items.{i}.{k}": v for k, v in exc.fields.items()}
+        status = "not_found" if exc.status_code == 404 else "invalid"
+        return _item_problem(item, status, exc.code, exc.detail, fields), False
+    runtime.cache.put(key, answer)
+    return answer, False
+
+
+def _item_problem(item: dict, status: str, code: str, detail: str, fields: dict) -> dict:
+    detail = detail or next(iter(fields.items()), ("", [""]))[1][0]
+    return {
+        "item_code": item.get("item_code") or None,
+        "status": status,
+        "confidence": "none",
+        "candidates": [],
+        "neighbours": [],
+        "error": {"error": code, "detail": detail, "fields": fields},
+    }
 
 
 def _log_predictions(request, label: str, opts: dict, items: list, results: list) -> None:
@@ -84,13 +119,23 @@ class SimilarView(APIView):
     permission_classes = [IsViewer]
 
     @extend_schema(
-        request=SimilarInput, responses={200: OpenApiResponse(description="Similar items")}
+        request=SimilarInput,
+        responses={200: OpenApiResponse(schemas.SimilarOut, description="Similar items")},
+        description="The top_k existing items most similar to an item (by code, attributes or "
+        "both), with their similarity and the attributes that match. Attribute names and kinds "
+        "are checked as in predict.",
     )
     def post(self, request):
-        """Top-K similar items for a code or attributes, with similarity and matched attributes."""
         data = validation.similar_input(request.data)
         model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
+        if data.get("attributes"):
+            ignore = data.pop("unknown_attributes", None) == "ignore"
+            data["attributes"], errors = contract.check_attributes(
+                model, data["attributes"], "attributes", ignore
+            )
+            contract.raise_if_any(errors)
+        data.pop("unknown_attributes", None)
         top_k = data.get("top_k") or snapshot.values["top_k"]
         query = json.dumps({**data, "top_k": top_k}, sort_keys=True)
         key = runtime.cache_key(model, snapshot, "similar", query)
@@ -105,9 +150,14 @@ class SimilarView(APIView):
 class TimeSummaryView(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(request=TimeSummaryInput, responses={200: OpenApiResponse(description="Totals")})
+    @extend_schema(
+        request=TimeSummaryInput,
+        responses={200: OpenApiResponse(schemas.TimeSummaryOut, description="Totals")},
+        description="Lead time of a routing for an order quantity, in total and per operation: "
+        "setup_min + run_min × quantity / run_qty + queue_min + wait_min + move_min. Call it "
+        "after editing a candidate's times.",
+    )
     def post(self, request):
-        """Totals and per-operation breakdown: setup + run × qty / run_qty + queue + wait + move."""
         data = validation.time_summary_input(request.data)
         return Response(summarize(data["operations"], data["quantity"]))
 
@@ -115,13 +165,34 @@ class TimeSummaryView(APIView):
 class ItemView(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(responses={200: OpenApiResponse(description="Attributes and routings")})
+    @extend_schema(
+        responses={200: OpenApiResponse(schemas.ItemDetailOut, description="The item")},
+        description="An existing item's attributes (numbers as numbers) and its routings in "
+        "the serving version; 404 when the version does not know the code.",
+    )
     def get(self, request, code: str):
-        """An item's attributes and current routing(s)."""
         model = runtime.require_model()
         request._request.model_version = model.label
         prefer_actuals = runtime.snapshot.values["prefer_actuals"]
-        return Response(predictor.item_detail(model, code, prefer_actuals))
+        body = predictor.item_detail(model, code, prefer_actuals)
+        body["attributes"] = contract.typed_attributes(model, body["attributes"])
+        return Response(body)
+
+
+class ModelView(APIView):
+    permission_classes = [IsViewer]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(schemas.ModelOut, description="The serving version")},
+        description="What the serving version accepts: every attribute name to send in "
+        "attributes, its kind and JSON type, unit, most frequent values and numeric range, the "
+        "quantity convention and an example predict body. Read it when the X-Model-Version "
+        "header of an answer changes.",
+    )
+    def get(self, request):
+        model = runtime.require_model()
+        request._request.model_version = model.label
+        return Response(contract.describe(model))
 
 
 class HealthView(APIView):

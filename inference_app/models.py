@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from routing_site.errors import BadInput
+from routing_site.errors import BadInput, Conflict
 
 
 class RoutingStatus(models.TextChoices):
@@ -197,3 +200,62 @@ class RoutingDecision(models.Model):
             "edit_similarity": self.edit_similarity,
             "unchanged": self.unchanged,
         }
+
+
+class IdempotencyKeyQuerySet(models.QuerySet):
+    def replay_or_run(self, owner: str, key: str, body, action) -> tuple[int, dict, bool]:
+        """``(status, answer, replayed)``: the first answer to ``key`` when the same body comes
+        again, else ``action()`` run and its answer stored with the key in one transaction.
+
+        The same key with another body is a :class:`Conflict`. Only successes are stored, so a
+        refused request may be retried with the same key once corrected.
+        """
+        fingerprint = _fingerprint(body)
+        found = self.filter(owner=owner, key=key).first()
+        if found is not None:
+            return found.replay(fingerprint)
+        try:
+            with transaction.atomic():
+                status, answer = action()
+                self.create(
+                    owner=owner, key=key, fingerprint=fingerprint, status=status, answer=answer
+                )
+        except IntegrityError:  # a concurrent retry with this key won: answer as it did
+            return self.get(owner=owner, key=key).replay(fingerprint)
+        return status, answer, False
+
+
+def _fingerprint(body) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a save sent with an ``Idempotency-Key`` header (kept for retries)."""
+
+    owner = models.CharField(max_length=100)
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    answer = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = IdempotencyKeyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner}: {self.key}"
+
+    def replay(self, fingerprint: str) -> tuple[int, dict, bool]:
+        if fingerprint != self.fingerprint:
+            raise Conflict(
+                f"Idempotency-Key {self.key!r} was used for another request body; send a new "
+                "key for a new routing.",
+                fields={"Idempotency-Key": ["already used with another body"]},
+                code="idempotency_key_reused",
+            )
+        return self.status, self.answer, True

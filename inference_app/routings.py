@@ -6,6 +6,7 @@ Not the hot prediction path: these read the rules from the workflow config in th
 
 from __future__ import annotations
 
+import json
 import re
 
 from django.http import HttpResponse
@@ -13,12 +14,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from accounts_app.permissions import IsEngineer, IsViewer
 from inference_app import feedback
-from inference_app.models import RoutingStatus, SavedRouting
+from inference_app.models import IdempotencyKey, RoutingStatus, SavedRouting
 from inference_app.runtime import runtime
+from inference_app.schemas import ExportOut, SavedRoutingOut
 from inference_app.serializers import StrictSerializer
 from routing_site.errors import BadInput, NotFound
 from workflow_app import rules as routing_rules
@@ -85,7 +88,23 @@ class RoutingListView(APIView):
         return Response({"routings": [r.as_dict() for r in rows[:MAX_LIST]]})
 
     @extend_schema(
-        request=RoutingInput, responses={201: OpenApiResponse(description="Saved routing")}
+        request=RoutingInput,
+        responses={201: OpenApiResponse(SavedRoutingOut, description="The saved routing")},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Any unique string (a UUID) per routing to save: a retry with the "
+                "same key and body answers the first answer again (header Idempotent-Replayed: "
+                "true) and saves nothing; the same key with another body answers 409.",
+            )
+        ],
+        description="Save a routing (engineers; a service token needs the engineer role). "
+        "Operations are checked by the routing rules: 400 with operations.<i>.<field> when one "
+        "fails, nothing saved. Send an Idempotency-Key header so a retry after a timeout never "
+        "saves twice.",
     )
     def post(self, request):
         """Save an edited routing; 400 with ``operations.<i>.<field>`` errors when a rule fails.
@@ -94,24 +113,54 @@ class RoutingListView(APIView):
         "candidate_rank"}`` of a logged prediction, or a compact copy ``{"model_version",
         "candidates": [{"rank", "op_codes", "work_centers"}], "candidate_rank"}``.
         """
-        data = _validated(RoutingInput, request.data)
-        vocabulary, label = _vocabulary()
-        decision = feedback.resolve(data.get("proposal"), data.get("attributes") or {})
-        routing = SavedRouting.objects.save_checked(
-            data["item_code"],
-            data["operations"],
-            _rules(),
-            vocabulary,
-            user=request.user,
-            routing_no=data["routing_no"],
-            source_model_version=(
-                data.get("source_model_version") or decision.get("model_version") or label or ""
-            ),
-            comment=data["comment"],
-            status=data["status"],
-            decision=decision,
+        key = _idempotency_key(request)
+        if key is None:
+            status, body = _save(request)
+            return Response(body, status=status)
+        owner = f"user:{request.user.pk}"
+        status, body, replayed = IdempotencyKey.objects.replay_or_run(
+            owner, key, request.data, lambda: _save(request)
         )
-        return Response({**routing.as_dict(), "decision": routing.decision.as_dict()}, status=201)
+        return Response(body, status=status, headers={"Idempotent-Replayed": str(replayed).lower()})
+
+
+MAX_KEY = 200
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY or not key.isprintable():
+        raise BadInput(
+            f"Idempotency-Key must be 1 to {MAX_KEY} printable characters (a UUID is usual).",
+            fields={"Idempotency-Key": ["1 to 200 printable characters"]},
+        )
+    return key
+
+
+def _save(request) -> tuple[int, dict]:
+    """Validate and save the routing of a POST /routings body: (201, the saved routing)."""
+    data = _validated(RoutingInput, request.data)
+    vocabulary, label = _vocabulary()
+    decision = feedback.resolve(data.get("proposal"), data.get("attributes") or {})
+    routing = SavedRouting.objects.save_checked(
+        data["item_code"],
+        data["operations"],
+        _rules(),
+        vocabulary,
+        user=request.user,
+        routing_no=data["routing_no"],
+        source_model_version=(
+            data.get("source_model_version") or decision.get("model_version") or label or ""
+        ),
+        comment=data["comment"],
+        status=data["status"],
+        decision=decision,
+    )
+    body = {**routing.as_dict(), "decision": routing.decision.as_dict()}
+    return 201, json.loads(json.dumps(body, cls=JSONEncoder))  # as sent, and as stored for retries
 
 
 def _routing_or_404(pk: int) -> SavedRouting:
@@ -124,7 +173,7 @@ def _routing_or_404(pk: int) -> SavedRouting:
 class RoutingDetailView(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(responses={200: OpenApiResponse(description="Saved routing")})
+    @extend_schema(responses={200: OpenApiResponse(SavedRoutingOut, description="Saved routing")})
     def get(self, request, pk: int):
         return Response(_routing_or_404(pk).as_dict())
 
@@ -183,7 +232,11 @@ class RoutingExportView(APIView):
             OpenApiParameter("profile", str, required=False, description="output profile name"),
             OpenApiParameter("format", str, enum=["json", "csv"], required=False),
         ],
-        responses={200: OpenApiResponse(description="Rows in the ERP columns (JSON or CSV)")},
+        responses={
+            200: OpenApiResponse(ExportOut, description="Rows in the ERP columns (JSON or CSV)")
+        },
+        description="A saved routing in the columns of the ERP's output mapping profile "
+        "(?profile=, default the workflow's export profile), as JSON rows or ?format=csv.",
     )
     def get(self, request, pk: int):
         """The routing in the ERP columns of an output mapping profile."""

@@ -48,6 +48,15 @@ class AttributesField(serializers.DictField):
         return data
 
 
+def unknown_attributes_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=["refuse", "ignore"],
+        required=False,
+        help_text='Attribute names the serving model does not know: "refuse" (default, 400 '
+        'naming the closest known names) or "ignore" (dropped).',
+    )
+
+
 class ItemInput(StrictSerializer):
     item_code = serializers.CharField(
         max_length=64, required=False, allow_blank=True, trim_whitespace=True
@@ -68,12 +77,14 @@ class PredictInput(StrictSerializer):
     candidates = serializers.IntegerField(required=False, min_value=1, max_value=20)
     quantity = serializers.FloatField(required=False, min_value=0.0, max_value=1e7)
     min_similarity = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
+    unknown_attributes = unknown_attributes_field()
 
 
 class SimilarInput(StrictSerializer):
     item_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
     attributes = AttributesField(required=False)
     top_k = serializers.IntegerField(required=False, min_value=1, max_value=200)
+    unknown_attributes = unknown_attributes_field()
 
     def validate(self, data):
         if not data.get("item_code") and not data.get("attributes"):

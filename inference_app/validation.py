@@ -32,7 +32,14 @@ class Text:
     max_length: int
 
 
+@dataclass(frozen=True)
+class Choice:
+    values: tuple[str, ...]
+
+
 BOOL = "bool"
+# what to do with attribute names the serving model does not know: refuse (400) or drop them
+UNKNOWN_ATTRIBUTES = Choice(("refuse", "ignore"))
 
 OPERATION = {
     "seq": Num(int, 0, 1_000_000),
@@ -54,9 +61,10 @@ PREDICT = {
     "candidates": Num(int, 1, 20),
     "quantity": Num(float, 0, 1e7),
     "min_similarity": Num(float, 0, 1),
+    "unknown_attributes": UNKNOWN_ATTRIBUTES,
 }
 ITEM = {"item_code": Text(64), "attributes": "attributes"}
-SIMILAR = {**ITEM, "top_k": Num(int, 1, 200)}
+SIMILAR = {**ITEM, "top_k": Num(int, 1, 200), "unknown_attributes": UNKNOWN_ATTRIBUTES}
 TIME_SUMMARY = {"operations": "operations", "quantity": Num(float, 0, 1e7)}
 
 
@@ -98,11 +106,16 @@ def _number(value, spec: Num, path: str, errors: Errors):
 def _value(value, spec, path: str, errors: Errors):
     if isinstance(spec, Num):
         return _number(value, spec, path, errors)
-    if isinstance(spec, Text):
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            errors.add(path, "must be a string")
+    if isinstance(spec, Choice):
+        if value not in spec.values:
+            errors.add(path, f"must be one of {', '.join(spec.values)}")
             return None
-        value = str(value).strip()
+        return value
+    if isinstance(spec, Text):
+        if not isinstance(value, str):  # codes are strings: 12345 and "012345" differ
+            errors.add(path, 'must be a string (send "12345", not 12345)')
+            return None
+        value = value.strip()
         if len(value) > spec.max_length:
             errors.add(path, f"at most {spec.max_length} characters")
             return None
@@ -162,19 +175,37 @@ def _attributes(value, path: str, errors: Errors) -> dict:
     return value
 
 
+EMPTY_ITEM = "give an item_code, attributes, or both"
+
+
 def _item(data, path: str, errors: Errors, fields: dict = ITEM) -> dict:
     before = len(errors)
     item = _object(data, fields, path, errors)
-    if len(errors) == before and not item.get("item_code") and not item.get("attributes"):
-        errors.add(
-            f"{path}.item_code" if path else "item_code", "give an item_code, attributes, or both"
-        )
+    if len(errors) == before and _empty(item):
+        errors.add(f"{path}.item_code" if path else "item_code", EMPTY_ITEM)
     return item
+
+
+def _empty(item: dict) -> bool:
+    values = (item.get("attributes") or {}).values()
+    return not item.get("item_code") and all(v is None for v in values)
+
+
+def _batch_item(data, path: str, errors: Errors) -> dict:
+    """One item of a batch: an empty one is answered ``invalid`` alone, not the whole batch."""
+    before = len(errors)
+    item = _object(data, ITEM, path, errors)
+    if len(errors) == before and _empty(item):
+        item[INVALID] = {f"{path}.item_code": [EMPTY_ITEM]}
+    return item
+
+
+INVALID = "__invalid__"  # key of an item's own errors (never a JSON field: refused as unknown)
 
 
 def _items(value, path: str, errors: Errors) -> list:
     items = _list(value, path, errors, MAX_BATCH)
-    return [_item(x, f"{path}.{i}", errors) for i, x in enumerate(items or [])]
+    return [_batch_item(x, f"{path}.{i}", errors) for i, x in enumerate(items or [])]
 
 
 def _operations(value, path: str, errors: Errors) -> list:

@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "routing_site.openapi.document_errors",
+        "inference_app.openapi_model.serving_model",
     ],
 }
 

@@ -155,7 +155,6 @@ def test_item_detail_and_unknown_item(api, active_model):
         (b"[]", None),
         (json.dumps({"items": []}).encode(), "items"),
         (json.dumps({"items": [{"item_code": "X"}] * 101}).encode(), "items"),
-        (json.dumps({"items": [{}]}).encode(), "items.0.item_code"),
         (
             json.dumps({"items": [{"item_code": 5, "attributes": "x"}]}).encode(),
             "items.0.attributes",
@@ -179,7 +178,6 @@ def test_item_detail_and_unknown_item(api, active_model):
         "array",
         "no-items",
         "101-items",
-        "empty-item",
         "wrong-types",
         "absurd-top-k",
         "negative-quantity",
@@ -197,12 +195,16 @@ def test_bad_predict_bodies_answer_400_with_the_field(api, active_model, raw, fi
         assert any(key == field or key.startswith(field + ".") for key in body["fields"]), body
 
 
-def test_unknown_item_code_without_attributes_is_404_naming_the_item(api, active_model):
+def test_unknown_item_code_without_attributes_is_not_found_alone(api, active_model):
     status, body, _ = api.post(
         "/api/v1/predict", {"items": [{"item_code": routed_item()}, {"item_code": "NOPE-1"}]}
     )
-    assert status == 404
-    assert "items.1.item_code" in body["fields"] and "NOPE-1" in body["detail"]
+    assert status == 200, body
+    first, second = body["items"]
+    assert first["status"] == "existing" and second["status"] == "not_found"
+    assert (
+        "items.1.item_code" in second["error"]["fields"] and "NOPE-1" in second["error"]["detail"]
+    )
 
 
 def test_without_an_active_version_prediction_answers_503_and_health_says_why(api):

@@ -162,7 +162,7 @@
     if (result.status === "existing") {
       setStatus("Item " + result.item_code + " already has " + (n === 1 ? "a routing" : n + " routings") + ": shown below.", "");
     } else if (result.status === "no_match" || !n) {
-      setStatus(result.detail || "No similar item with a routing was found.", "error");
+      setStatus(result.detail || (result.error && result.error.detail) || "No similar item with a routing was found.", "error");
     } else {
       setStatus(n + " candidate routing" + (n === 1 ? "" : "s") + " from similar items. Choose one to edit.", "");
     }
