@@ -145,6 +145,16 @@ def browser(trained):
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+def wait_until(condition, seconds: float = 15.0) -> None:
+    """Poll a Python condition on the page (for what a locator assertion cannot say)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
 class Session:
     """One logged-in browser tab that records requests and errors."""
 
@@ -255,7 +265,7 @@ def test_an_engineer_edits_and_saves_a_proposal_for_a_new_item(session, registry
     box = last.bounding_box()
     below_its_middle = {"x": 20, "y": box["height"] - 4}
     rows.first.locator(".drag-handle").drag_to(last, target_position=below_its_middle)
-    expect(page.locator("#ops-body [data-field=op_code]").first).to_have_value(before[1])
+    wait_until(lambda: op_codes(page)[0] == before[1])
     assert op_codes(page) == before[1:] + before[:1]
     assert seqs(page) == [10 * (i + 1) for i in range(len(before))]
     # the rows were rebuilt: the per-operation lead times come back from /time-summary

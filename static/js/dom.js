@@ -14,6 +14,8 @@
       if (v === null || v === undefined || v === false) continue;
       if (k === "class") node.className = v;
       else if (k === "text") node.textContent = v;
+      // through the CSSOM: a style attribute is inline style, which the CSP refuses
+      else if (k === "style") node.style.cssText = v;
       else if (k in node && typeof v !== "string") node[k] = v;
       else node.setAttribute(k, v === true ? "" : v);
     }
