@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflow_app', '0003_data_sources'),
+        ('workflow_app', '0004_data_source_changes'),
     ]
 
     operations = [
