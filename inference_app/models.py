@@ -186,7 +186,9 @@ class RoutingDecision(models.Model):
         if decision.has_proposal and decision.chosen_ops:
             decision.edit_similarity = round(edit_similarity(decision.chosen_ops, final_ops), 4)
             decision.unchanged = decision.chosen_rank is not None and (
-                (decision.chosen_ops, proposal.get("chosen_wcs")) == (final_ops, final_wcs)
+                decision.chosen_ops == final_ops
+                # a proposal copy may leave out work centers: compare them only when given
+                and proposal.get("chosen_wcs") in (None, final_wcs)
             )
         decision.save()
         return decision

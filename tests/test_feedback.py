@@ -131,6 +131,25 @@ def test_a_client_may_send_a_compact_copy_of_the_proposal(engineer_api, active_m
     )
 
 
+def test_a_copy_without_work_centers_taken_as_it_is_counts_as_unchanged(
+    engineer_api, active_model
+):
+    operations = [
+        {"seq": 10, "op_code": "CUT", "work_center": "SAW"},
+        {"seq": 20, "op_code": "INSP", "work_center": "QC"},
+    ]
+    copy = {
+        "model_version": active_model.label,
+        "candidate_rank": 1,
+        "candidates": [{"rank": 1, "op_codes": ["CUT", "INSP"]}],  # no work centers sent
+    }
+    rules = {"allowed_op_codes": ["CUT", "INSP"], "allowed_work_centers": ["SAW", "QC"]}
+    WorkflowConfig.apply({"routing_rules": rules})
+    response = save(engineer_api, operations, proposal=copy)
+    assert response.status_code == 201, response.json()
+    assert response.json()["decision"]["unchanged"] is True
+
+
 BAD_PROPOSALS = [
     ({"request_id": "never-made", "candidate_rank": 1}, "proposal.request_id"),
     ({"request_id": "req-a", "candidate_rank": 9}, "proposal.candidate_rank"),

@@ -189,6 +189,7 @@ def test_passwords_never_reach_messages():
     from registry_app.pipeline.sources import redact
 
     assert redact("DSN=PLANT;UID=erp;PWD=s3cret;") == "DSN=PLANT;UID=erp;PWD=***;"
+    assert redact("DSN=PLANT;Password={se;cret};UID=erp") == "DSN=PLANT;Password=***;UID=erp"
 
 
 def test_chunked_reads_join_numbers_nulls_and_text_across_chunks(tmp_path, monkeypatch):

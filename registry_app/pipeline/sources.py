@@ -791,4 +791,5 @@ class OdbcSource(Source):
 
 def redact(conn_str: str) -> str:
     """``conn_str`` with the value of every PWD= / Password= key masked."""
-    return re.sub(r"(?i)(pwd|password)\s*=\s*[^;]*", r"\1=***", conn_str)
+    # a braced value may hold ";" (PWD={se;cret}): mask the whole braces
+    return re.sub(r"(?i)(pwd|password)\s*=\s*(\{[^}]*\}|[^;]*)", r"\1=***", conn_str)
