@@ -129,3 +129,19 @@ def _log_lockout(request, username: str, wait: int) -> None:
         wait,
         extra={"username": username, "client": address, "retry_after": wait},
     )
+
+
+class ReleaseLoginSlotMiddleware:
+    """Gives back a login slot the request still holds when it ends. A login may be refused
+    after its password was checked without any signal that releases the slot — e.g. an
+    engineer (not staff) with the right password at /admin/login/ — and a leaked slot would
+    count as a failure for the next logins of that name and address."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            return self.get_response(request)
+        finally:
+            release(request)

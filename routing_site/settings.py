@@ -338,6 +338,7 @@ LOGGING = {
 # docs/security.md (how an admin unlocks an account).
 INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.auth") + 1, "axes")
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # turns a lockout into a 429 answer
+MIDDLEWARE.append("accounts_app.throttle.ReleaseLoginSlotMiddleware")
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "accounts_app.login.PasswordBackend",

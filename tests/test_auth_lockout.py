@@ -100,6 +100,17 @@ def test_the_api_the_login_page_and_the_admin_share_one_counter(waitress_server,
     assert CountingHasher.checks == 5  # no password was checked while locked
 
 
+def test_a_right_password_refused_by_the_admin_never_locks_the_account(waitress_server, alice):
+    """An engineer (not staff) with the right password is turned away by the admin's form
+    after the password check: the slot that check claimed is given back each time."""
+    client = HttpClient(waitress_server)
+    for _ in range(6):
+        status, html, _ = page_login(client, "/admin/login/", PASSWORD)
+        assert status == 200 and "Login locked" not in html
+    assert LoginGate.objects.get().in_flight == 0
+    assert api_login(HttpClient(waitress_server), PASSWORD)[0] == 200
+
+
 def test_the_lockout_is_per_username_and_address(waitress_server, alice):
     make_user("bob", "viewer")
     client = HttpClient(waitress_server)

@@ -131,9 +131,7 @@ def test_a_client_may_send_a_compact_copy_of_the_proposal(engineer_api, active_m
     )
 
 
-def test_a_copy_without_work_centers_taken_as_it_is_counts_as_unchanged(
-    engineer_api, active_model
-):
+def test_a_copy_without_work_centers_taken_as_it_is_counts_as_unchanged(engineer_api, active_model):
     operations = [
         {"seq": 10, "op_code": "CUT", "work_center": "SAW"},
         {"seq": 20, "op_code": "INSP", "work_center": "QC"},
