@@ -6,13 +6,24 @@ free. The price is bounded staleness: in *another* process, an approval, a rejec
 revoked service token takes effect within 5 s at most. In the process that made the change it
 takes effect at once, because the model verbs call :func:`forget_user` / :func:`forget_token`.
 Tests that change accounts behind the verbs' back call :func:`clear_auth_cache`.
+
+Ended sessions (logout, :meth:`Account.end_sessions`) must take effect at once in every process,
+without a database query per request. :data:`sessions` keeps each process's answers ("is login
+session *sid* ended?") for one *generation*: a value in the site's shared cache (the file cache,
+read by every process) that :func:`sessions_changed` replaces after such a change commits. A
+request reads that value first (no database); when it differs from the one the process saw, the
+process drops its session answers and its user and token caches and asks the database again.
+An emptied shared cache starts a new generation, so every process asks again too.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any
+
+from django.core.cache import cache as shared_cache
 
 AUTH_CACHE_SECONDS = 5.0
 MISSING = object()
@@ -50,6 +61,46 @@ class TTLCache:
 
 users = TTLCache(AUTH_CACHE_SECONDS)  # user id -> User (with .account) or None
 tokens = TTLCache(AUTH_CACHE_SECONDS)  # SHA-256 digest -> (User, ServiceToken) or None
+
+
+GENERATION_KEY = "routing:auth:sessions-generation"
+MAX_SESSIONS = 10_000
+
+
+class SessionAnswers:
+    """Per-process answers about ended sessions, valid while the shared generation holds."""
+
+    def __init__(self):
+        self.generation: str | None = None
+        self.answers: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    def current(self) -> dict[str, bool]:
+        """The answers of the shared generation now (a throwaway dict when there is none).
+
+        Read the generation *before* the database: a change committed after this read bumps
+        the generation, so the answer stored in the returned dict is never used again."""
+        generation = shared_cache.get(GENERATION_KEY)
+        if generation is None:  # first use, or an emptied cache: start a generation
+            shared_cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+            generation = shared_cache.get(GENERATION_KEY)
+            if generation is None:  # the shared cache keeps nothing: always ask
+                return {}
+        with self._lock:
+            if generation != self.generation:
+                self.generation, self.answers = generation, {}
+                clear_auth_cache()  # token_version and roles may have changed too
+            elif len(self.answers) >= MAX_SESSIONS:
+                self.answers = {}
+            return self.answers
+
+
+sessions = SessionAnswers()
+
+
+def sessions_changed() -> None:
+    """A session ended or an account's tokens were invalidated: every process re-reads."""
+    shared_cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def forget_user(user_id: int) -> None:
