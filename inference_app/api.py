@@ -6,7 +6,6 @@ reference, so a swap mid-request cannot mix versions), answer with plain dicts. 
 
 from __future__ import annotations
 
-import json
 import time
 
 from django.db import DatabaseError
@@ -48,15 +47,10 @@ class PredictView(APIView):
         model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
         opts = _options(data, snapshot.values)
+        opts_key = validation.frozen(opts)  # once per request, not per item
         results, hits = [], 0
         for i, item in enumerate(data["items"]):
-            key = runtime.cache_key(
-                model,
-                snapshot,
-                "predict",
-                json.dumps(item, sort_keys=True),
-                json.dumps(opts, sort_keys=True),
-            )
+            key = runtime.cache_key(model, snapshot, "predict", validation.frozen(item), opts_key)
             answer = runtime.cache.get(key)
             if answer is None:
                 try:
@@ -91,7 +85,7 @@ class SimilarView(APIView):
         model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
         request._request.model_version = model.label
         top_k = data.get("top_k") or snapshot.values["top_k"]
-        query = json.dumps({**data, "top_k": top_k}, sort_keys=True)
+        query = validation.frozen({**data, "top_k": top_k})
         key = runtime.cache_key(model, snapshot, "similar", query)
         answer = runtime.cache.get(key)
         request._request.cache_hit = answer is not None
