@@ -18,6 +18,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+SETTINGS_READ_AT = time.time()  # imports before this, Django set-up after (serve's start-up line)
 
 
 def envbool(name: str, default: str) -> bool:

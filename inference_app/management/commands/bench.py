@@ -213,12 +213,16 @@ class Command(BaseCommand):
         if not line:
             self.report("  cold start stages", "not reported by the server")
             return
-        stages = json.loads(line.removeprefix("Start-up "))
-        stages["first request"] = round(cold - sum(stages.values()), 3)
+        found = json.loads(line.removeprefix("Start-up "))
+        stages = found["stages"]
+        stages["listen and first request"] = round(cold - sum(stages.values()), 3)
         self.report("  cold start stages (s)", ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
+        self.report(
+            "  beside the loads (s)", ", ".join(f"{k} {v:.3f}" for k, v in found["beside"].items())
+        )
         loads = sum(stages.get(k, 0) for k in ("index load", "tables"))
         self.report("  outside the index and table loads", f"{100 * (1 - loads / cold):.0f} %")
-        self.figures["cold_start_stages_s"] = stages
+        self.figures["cold_start_stages_s"] = found
 
     def sample_items(self, client) -> dict:
         """Codes of routed items and attributes of items without routings (new items)."""
