@@ -1,8 +1,11 @@
-"""The API's orjson renderer gives the bytes DRF's JSONRenderer gives, faster."""
+"""Encoding on the request path: the API's orjson renderer gives the bytes DRF's JSONRenderer
+gives, cache keys come from the input's values (no JSON text), log lines are encoded once."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import uuid
 from decimal import Decimal
 
@@ -13,6 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.settings import api_settings
 
 from inference_app.validation import frozen
+from routing_site.logging import JsonFormatter
 from routing_site.renderers import ORJSONRenderer
 
 PAYLOAD = {
@@ -63,3 +67,24 @@ def test_cache_keys_ignore_order_and_keep_types():
     assert frozen({"OD": 12}) != frozen({"OD": "12"})
     assert frozen({"p": [10, 90]}) != frozen({"p": [90, 10]})
     assert frozen({"a": {"b": 1}}) != frozen({"a": {"b": 2}})
+
+
+def test_a_log_line_is_json_encoded_once_per_record(monkeypatch):
+    record = logging.makeLogRecord(
+        {"name": "routing.requests", "levelname": "INFO", "msg": "request", "created": 0.0}
+    )
+    record.latency_ms, record.user = 1.25, "jürgen"
+    record.at = dt.datetime(2026, 1, 2, 3, 4, 5)
+    formatter = JsonFormatter()
+    line = formatter.format(record)
+    assert json.loads(line) == {
+        "ts": "1970-01-01T00:00:00.000+00:00",
+        "level": "INFO",
+        "logger": "routing.requests",
+        "message": "request",
+        "latency_ms": 1.25,
+        "user": "jürgen",
+        "at": "2026-01-02 03:04:05",
+    }
+    monkeypatch.setattr(JsonFormatter, "_encode", lambda *a: pytest.fail("encoded twice"))
+    assert formatter.format(record) == line  # the rollover check and the write share it
