@@ -9,8 +9,9 @@ Tests that change accounts behind the verbs' back call :func:`clear_auth_cache`.
 
 Ended sessions (logout, :meth:`Account.end_sessions`) must take effect at once in every process,
 without a database query per request. :data:`sessions` keeps each process's answers ("is login
-session *sid* ended?") for one *generation*: a value in the site's shared cache (the file cache,
-read by every process) that :func:`sessions_changed` replaces after such a change commits. A
+session *sid* ended?") for one *generation*: a value in the cache ``AUTH_SESSIONS_CACHE`` that
+every process reads (the site's file cache; Redis in the scale-out topology) that
+:func:`sessions_changed` replaces after such a change commits. A
 request reads that value first (no database); when it differs from the one the process saw, the
 process drops its session answers and its user and token caches and asks the database again.
 An emptied shared cache starts a new generation, so every process asks again too.
@@ -18,12 +19,14 @@ An emptied shared cache starts a new generation, so every process asks again too
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from typing import Any
 
-from django.core.cache import cache as shared_cache
+from django.conf import settings
+from django.core.cache import caches
 
 AUTH_CACHE_SECONDS = 5.0
 MISSING = object()
@@ -80,12 +83,15 @@ class SessionAnswers:
 
         Read the generation *before* the database: a change committed after this read bumps
         the generation, so the answer stored in the returned dict is never used again."""
-        generation = shared_cache.get(GENERATION_KEY)
-        if generation is None:  # first use, or an emptied cache: start a generation
-            shared_cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-            generation = shared_cache.get(GENERATION_KEY)
-            if generation is None:  # the shared cache keeps nothing: always ask
-                return {}
+        try:
+            generation = _shared().get(GENERATION_KEY)
+            if generation is None:  # first use, or an emptied cache: start a generation
+                _shared().add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+                generation = _shared().get(GENERATION_KEY)
+        except Exception:  # the shared cache is unreachable (Redis down): ask the database
+            generation = None
+        if generation is None:
+            return {}
         with self._lock:
             if generation != self.generation:
                 self.generation, self.answers = generation, {}
@@ -98,9 +104,19 @@ class SessionAnswers:
 sessions = SessionAnswers()
 
 
+def _shared():
+    return caches[settings.AUTH_SESSIONS_CACHE]
+
+
 def sessions_changed() -> None:
-    """A session ended or an account's tokens were invalidated: every process re-reads."""
-    shared_cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    """A session ended or an account's tokens were invalidated: every process re-reads.
+
+    When the cache cannot be written (Redis down), the readers cannot read it either and ask
+    the database on every request until it is back."""
+    try:
+        _shared().set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception as exc:
+        logging.getLogger("routing").warning("sessions generation not changed: %s", exc)
 
 
 def forget_user(user_id: int) -> None:

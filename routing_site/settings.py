@@ -278,9 +278,17 @@ Q_CLUSTER = {
     "poll": 1,
     "sync": envbool("Q_SYNC", "false"),
 }
+# The generation of ended sessions (accounts_app.cache) must be seen by every process of every
+# host: the file cache on one host, Redis when the scale-out topology has it.
+AUTH_SESSIONS_CACHE = "default"
 if os.getenv("REDIS_URL"):
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = os.getenv("REDIS_URL")
+    CACHES["shared"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.getenv("REDIS_URL"),
+    }
+    AUTH_SESSIONS_CACHE = "shared"
 
 # Runtime: how often each inference process checks the registry for a new active version
 # or new workflow settings (the 2-second contract of the hot swap).

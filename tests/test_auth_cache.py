@@ -72,3 +72,19 @@ def test_an_invalid_token_changes_nothing(access):
     assert user_for_access_token("not a token") == (None, None)
     assert shared_cache.get(cache.GENERATION_KEY) == generation
     assert not EndedSession.objects.exists()
+
+
+def test_an_unreachable_shared_cache_means_asking_the_database(access, monkeypatch):
+    raw, refresh = access
+    assert user_for_access_token(raw)[0] is not None
+
+    class Down:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("shared cache down")
+
+            return fail
+
+    monkeypatch.setattr(cache, "_shared", Down)
+    end_session(raw_refresh=refresh)  # the change cannot be announced: logged, not raised
+    assert user_for_access_token(raw) == (None, None)  # read from the database instead
