@@ -85,10 +85,8 @@ class Command(BaseCommand):
             )
             self.report("sample data generation", f"{time.perf_counter() - started:.1f} s")
         labels = self.existing_labels() if o["skip_training"] else []
-        while len(labels) < 2:
+        while len(labels) < (2 if o["swaps"] else 1):  # a second version only to switch to
             labels.append(self.train())
-            if len(labels) == 1 and o["swaps"] == 0:
-                break
         for label in labels:
             self.manage("approve", label, check=False)
         if labels[0] not in self.existing_labels(states=("active",)):
@@ -419,7 +417,14 @@ def wrk_load(o: dict, token: str, path: str, bodies: list[dict]) -> dict:
         f.write("\n".join(json.dumps(b) for b in bodies) + "\n")
     try:
         proc = subprocess.run(
-            ["wrk", "-t1", f"-c{o['clients']}", f"-d{o['seconds']}s", "--timeout", "30s"]
+            [
+                "wrk",
+                "-t1",
+                f"-c{o['clients']}",
+                f"-d{max(1, round(o['seconds']))}s",
+                "--timeout",
+                "30s",
+            ]
             + ["-s", str(WRK_SCRIPT), f"http://127.0.0.1:{o['port']}", "--", f.name, path, token],
             capture_output=True,
             text=True,
