@@ -13,8 +13,9 @@ session (a person logged in to the admin or the console pages).
 
 Cost per request: one JWT signature check or one SHA-256, then at most one indexed query for
 the user and account, cached in-process for 5 s (see :mod:`accounts_app.cache`). An access JWT
-also costs one indexed look-up of its login session among the ended ones (logout must stop the
-token at once in every process, so that answer is never cached); service tokens do not.
+also needs to know whether its login session ended (logout stops the token at once in every
+process): one read of the shared sessions generation, and the indexed look-up among the ended
+sessions only the first time a process sees the session in that generation.
 """
 
 from __future__ import annotations
@@ -67,10 +68,15 @@ def user_for_access_token(raw: str) -> tuple:
         token = AccessToken(raw)
     except TokenError:
         return None, None
+    answers = cache.sessions.current()  # before the user: a change re-reads both
     user = load_user(token.get(jwt_settings.USER_ID_CLAIM))
     if user is None or token.get(VERSION_CLAIM, 0) != user.account.token_version:
         return None, None  # the account's sessions were ended after this token was issued
-    if EndedSession.objects.is_ended(session_of(token)):
+    sid = session_of(token)
+    ended = answers.get(sid)
+    if ended is None:
+        ended = answers[sid] = EndedSession.objects.is_ended(sid)
+    if ended:
         return None, None  # logged out
     return user, token
 

@@ -208,8 +208,9 @@ class Account(models.Model):
     def end_sessions(self, reason: str, by=None, via: str = "") -> None:
         """End every refresh and access token of the user, in every process.
 
-        Refresh tokens are blacklisted in the database at once; access tokens stop when the
-        processes' user cache (at most ``AUTH_CACHE_SECONDS``) sees the new ``token_version``.
+        Refresh tokens are blacklisted in the database at once; access tokens stop at once too:
+        the shared sessions generation changes after the commit, so every process re-reads the
+        user and sees the new ``token_version`` (see :mod:`accounts_app.cache`).
         """
         with transaction.atomic():
             Account.objects.filter(pk=self.pk).update(token_version=F("token_version") + 1)
@@ -222,6 +223,7 @@ class Account(models.Model):
             AccountAudit.record(AuditAction.SESSIONS_ENDED, self, by=by, via=via, note=reason)
             user_id = self.user_id
             transaction.on_commit(lambda: cache.forget_user(user_id))
+            transaction.on_commit(cache.sessions_changed)
         self.refresh_from_db(fields=["token_version"])
         cache.forget_user(self.user_id)
 
@@ -441,6 +443,7 @@ class EndedSessionQuerySet(models.QuerySet):
         if not get_user_model().objects.filter(pk=user_id).exists():
             user_id = None  # a token of a deleted user: still refuse it, remember no one
         self.get_or_create(sid=sid, defaults={"user_id": user_id, "expires_at": now + lifetime})
+        transaction.on_commit(cache.sessions_changed, using=self.db)
 
     def is_ended(self, sid: str) -> bool:
         """Asked on every request made with an access JWT: one look-up in the unique index on
@@ -453,8 +456,9 @@ class EndedSessionQuerySet(models.QuerySet):
 
 
 class EndedSession(models.Model):
-    """A login session ended by logout. Every process reads this table on each request made
-    with an access JWT, so the token is refused at once everywhere, not after its lifetime."""
+    """A login session ended by logout. A process reads this table for a session the first time
+    it sees it after the shared sessions generation changed (:mod:`accounts_app.cache`), so the
+    token is refused at once everywhere, not after its lifetime."""
 
     sid = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(

@@ -6,7 +6,6 @@ reference, so a swap mid-request cannot mix versions), answer with plain dicts. 
 
 from __future__ import annotations
 
-import json
 import time
 
 from django.db import DatabaseError
@@ -62,9 +61,10 @@ class PredictView(APIView):
         ignore = data.get("unknown_attributes") == "ignore"
         items = contract.check_items(model, data["items"], ignore)
         opts = _options(data, snapshot.values)
+        opts_key = validation.frozen(opts)  # once per request, not per item
         results, hits = [], 0
         for i, item in enumerate(items):
-            answer, hit = _predict_item(model, snapshot, item, opts, i)
+            answer, hit = _predict_item(model, snapshot, item, opts, opts_key, i)
             hits += hit
             results.append(answer)
         request._request.cache_hit = hits == len(results)
@@ -72,18 +72,12 @@ class PredictView(APIView):
         return Response({"model_version": model.label, "items": results})
 
 
-def _predict_item(model, snapshot, item: dict, opts: dict, i: int) -> tuple[dict, bool]:
+def _predict_item(model, snapshot, item: dict, opts: dict, opts_key, i: int) -> tuple[dict, bool]:
     """One item's answer (from the cache when seen before); a problem of this item alone is
     answered as its own ``not_found`` / ``invalid`` status, never as the batch's."""
     if validation.INVALID in item:
         return _item_problem(item, "invalid", "invalid", "", item[validation.INVALID]), False
-    key = runtime.cache_key(
-        model,
-        snapshot,
-        "predict",
-        json.dumps(item, sort_keys=True),
-        json.dumps(opts, sort_keys=True),
-    )
+    key = runtime.cache_key(model, snapshot, "predict", validation.frozen(item), opts_key)
     answer = runtime.cache.get(key)
     if answer is not None:
         return answer, True
@@ -137,7 +131,7 @@ class SimilarView(APIView):
             contract.raise_if_any(errors)
         data.pop("unknown_attributes", None)
         top_k = data.get("top_k") or snapshot.values["top_k"]
-        query = json.dumps({**data, "top_k": top_k}, sort_keys=True)
+        query = validation.frozen({**data, "top_k": top_k})
         key = runtime.cache_key(model, snapshot, "similar", query)
         answer = runtime.cache.get(key)
         request._request.cache_hit = answer is not None

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry_app.pipeline import index as hnsw
-from registry_app.pipeline.manifest import MANIFEST, sha256_of, verify_version_dir
+from registry_app.pipeline.manifest import (
+    MANIFEST,
+    ManifestError,
+    read_manifest,
+    sha256_of,
+    verify_version_dir,
+)
 from registry_app.pipeline.tables import RoutingTables
 from routing_core.features import FeatureEncoder
 
@@ -27,19 +34,32 @@ class LoadedModel:
     file_problems: list = field(default_factory=list)  # found by the runtime's re-checks
     hashed_at: float = field(default_factory=time.time)
     ef_search: int = 0  # the index's query ef: answers differ with it, so caches key by it
+    stages: dict = field(default_factory=dict)  # seconds per load stage, one after the other
+    verify_seconds: float = 0.0  # the full hash check, beside the stages
 
     @classmethod
     def open(
         cls, folder: Path, ef_search: int | None = None, expected_sha256: str | None = None
     ) -> LoadedModel:
         started = time.perf_counter()
-        manifest = verify_version_dir(folder, expected_sha256)
-        encoder = FeatureEncoder.load(folder)
-        ef = ef_search or manifest["parameters"]["hnsw"]["ef_search"]
-        index = hnsw.load_index(folder, encoder.dim, ef)
-        names = [c["name"] for c in manifest["parameters"]["attributes"]]
-        profile_names = [a["name"] for a in manifest.get("profile", {}).get("attributes", [])]
-        tables = RoutingTables(folder, profile_names or names)
+        clock = _Clock()
+        manifest = clock.timed("size check", _sizes_checked, folder, expected_sha256)
+        with ThreadPoolExecutor(1, thread_name_prefix="verify") as pool:
+            # the hashes beside the loads; nothing is returned (served) before they pass
+            verified = pool.submit(_timed_verify, folder, expected_sha256)
+            try:
+                encoder = clock.timed("encoder", FeatureEncoder.load, folder)
+                ef = ef_search or manifest["parameters"]["hnsw"]["ef_search"]
+                index = clock.timed("index load", hnsw.load_index, folder, encoder.dim, ef)
+                names = [c["name"] for c in manifest["parameters"]["attributes"]]
+                profile = [a["name"] for a in manifest.get("profile", {}).get("attributes", [])]
+                tables = clock.timed("tables", RoutingTables, folder, profile or names)
+            except Exception:
+                verified.result()  # a file that fails verification explains the failure
+                raise
+            checked, verify_seconds = clock.timed("verification wait", verified.result)
+        if checked != manifest:
+            raise ManifestError(f"{folder / MANIFEST} changed while the version was loading.")
         return cls(
             label=folder.name,
             folder=folder,
@@ -51,6 +71,8 @@ class LoadedModel:
             load_seconds=time.perf_counter() - started,
             files=_stats(folder, [e["path"] for e in manifest.get("artifacts", [])]),
             ef_search=int(ef),
+            stages=clock.stages,
+            verify_seconds=verify_seconds,
         )
 
     def changed_files(self) -> list[str]:
@@ -75,6 +97,34 @@ class LoadedModel:
             for rel, sha in expected.items()
             if not _hash_matches(self.folder / rel, sha)
         ]
+
+
+def _sizes_checked(folder: Path, expected_sha256: str | None) -> dict:
+    """The manifest, once every artifact exists with its recorded size (the full check, with
+    its usual message, runs at once when one does not)."""
+    manifest = read_manifest(folder)
+    for entry in manifest.get("artifacts", []):
+        path = folder / entry["path"]
+        if not path.is_file() or path.stat().st_size != entry["size"]:
+            verify_version_dir(folder, expected_sha256)  # raises ManifestError
+    return manifest
+
+
+def _timed_verify(folder: Path, expected_sha256: str | None) -> tuple[dict, float]:
+    started = time.perf_counter()
+    return verify_version_dir(folder, expected_sha256), time.perf_counter() - started
+
+
+class _Clock:
+    def __init__(self):
+        self.stages: dict[str, float] = {}
+
+    def timed(self, stage: str, fn, *args):
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.stages[stage] = time.perf_counter() - started
 
 
 def _stats(folder: Path, paths: list[str]) -> dict:

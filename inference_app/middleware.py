@@ -29,10 +29,11 @@ class RequestLogMiddleware:
     def __call__(self, request):
         started = time.perf_counter()
         request.started_at = started  # the prediction log's latency
-        incoming = request.headers.get("X-Request-ID", "")
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")  # not request.headers: no copy
         request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.cache_hit = None
-        if request.path.startswith(_API_PREFIX):
+        api = request.path.startswith(_API_PREFIX)
+        if api:
             runtime.start()  # no-op once the poller runs
         response = self.get_response(request)
         seconds = time.perf_counter() - started
@@ -41,7 +42,7 @@ class RequestLogMiddleware:
         version = getattr(request, "model_version", None) or (model.label if model else None)
         if version:
             response["X-Model-Version"] = version
-        if request.path.startswith(_API_PREFIX) or request.path.startswith("/admin/"):
+        if api or request.path.startswith("/admin/"):
             endpoint = endpoint_name(request)
             metrics.observe(endpoint, response.status_code, version, seconds, time.time())
             user = getattr(request, "user", None)

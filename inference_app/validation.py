@@ -248,3 +248,16 @@ def time_summary_input(data) -> dict:
     errors.raise_if_any()
     out.setdefault("quantity", 1.0)
     return out
+
+
+def frozen(value):
+    """A hashable, order-independent form of validated input, for cache keys (no JSON text).
+
+    Floats are tagged so that ``1`` and ``1.0`` stay distinct keys, as they are distinct input."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(frozen(v) for v in value)
+    if isinstance(value, float):
+        return (float, value)
+    return value

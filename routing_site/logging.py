@@ -1,11 +1,17 @@
-"""JSON log lines: one object per line, with whatever ``extra`` fields the caller gave."""
+"""JSON log lines: one object per line, with whatever ``extra`` fields the caller gave.
+
+Encoded with orjson, once per record: ``RotatingFileHandler`` formats a record twice (once to
+see whether the file must roll over, once to write it), so the line is kept on the record.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 
+import orjson
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # str(), as json.dumps
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -14,6 +20,12 @@ LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        line = record.__dict__.get("_json_line")
+        if line is None:
+            line = record._json_line = self._encode(record)
+        return line
+
+    def _encode(self, record: logging.LogRecord) -> str:
         payload = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -27,4 +39,4 @@ class JsonFormatter(logging.Formatter):
             payload["exc"] = self.formatException(record.exc_info)
         # JSON escapes \n and \r, not these: a reader splitting lines on them (Python's
         # str.splitlines) would cut a request line whose path or user holds one
-        return json.dumps(payload, default=str, ensure_ascii=False).translate(LINE_BREAKS)
+        return orjson.dumps(payload, default=str, option=_OPTIONS).decode().translate(LINE_BREAKS)

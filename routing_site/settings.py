@@ -18,6 +18,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+SETTINGS_READ_AT = time.time()  # imports before this, Django set-up after (serve's start-up line)
 
 
 def envbool(name: str, default: str) -> bool:
@@ -217,7 +218,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts_app.permissions.IsViewer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "routing_site.errors.api_exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["routing_site.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["routing_site.limits.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -278,9 +279,17 @@ Q_CLUSTER = {
     "poll": 1,
     "sync": envbool("Q_SYNC", "false"),
 }
+# The generation of ended sessions (accounts_app.cache) must be seen by every process of every
+# host: the file cache on one host, Redis when the scale-out topology has it.
+AUTH_SESSIONS_CACHE = "default"
 if os.getenv("REDIS_URL"):
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = os.getenv("REDIS_URL")
+    CACHES["shared"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.getenv("REDIS_URL"),
+    }
+    AUTH_SESSIONS_CACHE = "shared"
 
 # Runtime: how often each inference process checks the registry for a new active version
 # or new workflow settings (the 2-second contract of the hot swap).

@@ -7,8 +7,10 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -44,10 +46,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-training", action="store_true", help="reuse the work folder's versions"
         )
+        parser.add_argument(
+            "--load",
+            choices=["auto", "wrk", "python"],
+            default="auto",
+            help="load generator: wrk (Debian package, scripts/bench/post.lua) or the Python "
+            "client processes; auto = wrk when installed",
+        )
 
     def handle(self, *args, **o):
         if o["items"] < 100 or o["clients"] < 1:
             raise CommandError("--items must be at least 100 and --clients at least 1.")
+        if o["load"] == "wrk" and not shutil.which("wrk"):
+            raise CommandError("--load wrk: wrk is not installed (Debian: apt-get install wrk).")
+        o["load"] = "wrk" if o["load"] != "python" and shutil.which("wrk") else "python"
         work = Path(o["dir"]) if o["dir"] else settings.VAR_DIR / f"bench-{o['items']}"
         work.mkdir(parents=True, exist_ok=True)
         self.env = {
@@ -73,10 +85,8 @@ class Command(BaseCommand):
             )
             self.report("sample data generation", f"{time.perf_counter() - started:.1f} s")
         labels = self.existing_labels() if o["skip_training"] else []
-        while len(labels) < 2:
+        while len(labels) < (2 if o["swaps"] else 1):  # a second version only to switch to
             labels.append(self.train())
-            if len(labels) == 1 and o["swaps"] == 0:
-                break
         for label in labels:
             self.manage("approve", label, check=False)
         if labels[0] not in self.existing_labels(states=("active",)):
@@ -128,6 +138,9 @@ class Command(BaseCommand):
     def serve_and_measure(self, o: dict, token: str, labels: list[str]) -> None:
         import psutil
 
+        out_path = Path(self.env["ROUTING_LOG_DIR"]) / "bench-serve.out"
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        server_out = out_path.open("w")
         started = time.perf_counter()
         server = subprocess.Popen(
             [
@@ -143,8 +156,8 @@ class Command(BaseCommand):
             ],
             cwd=REPO,
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=server_out,
+            stderr=subprocess.STDOUT,
         )
         try:
             client = Client(o["port"], token)
@@ -166,10 +179,12 @@ class Command(BaseCommand):
             cold = time.perf_counter() - started
             self.report("cold start to first prediction", f"{cold:.2f} s")
             self.figures["cold_start_s"] = round(cold, 2)
-            sample = self.sample_items(client)
-            self.load_tests(o, token, sample)
+            self.startup_breakdown(out_path, cold)
             parent = psutil.Process(server.pid)
             serving = parent.children() or [parent]  # the workers when --workers > 1
+            sample = self.sample_items(client)
+            self.raw_query(sample)
+            self.load_tests(o, token, sample, [parent, *parent.children()])
             infos = [p.memory_full_info() for p in serving]
             rss, uss = max(i.rss for i in infos) / 1e6, max(i.uss for i in infos) / 1e6
             self.report(
@@ -186,6 +201,26 @@ class Command(BaseCommand):
         finally:
             server.terminate()
             server.wait(timeout=20)
+            server_out.close()
+
+    def startup_breakdown(self, out_path: Path, cold: float) -> None:
+        """The serve command's own ``Start-up`` line (seconds per stage since process start)."""
+        line = next(
+            (ln for ln in out_path.read_text().splitlines() if ln.startswith("Start-up ")), ""
+        )
+        if not line:
+            self.report("  cold start stages", "not reported by the server")
+            return
+        found = json.loads(line.removeprefix("Start-up "))
+        stages = found["stages"]
+        stages["listen and first request"] = round(cold - sum(stages.values()), 3)
+        self.report("  cold start stages (s)", ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
+        self.report(
+            "  beside the loads (s)", ", ".join(f"{k} {v:.3f}" for k, v in found["beside"].items())
+        )
+        loads = sum(stages.get(k, 0) for k in ("index load", "tables"))
+        self.report("  outside the index and table loads", f"{100 * (1 - loads / cold):.0f} %")
+        self.figures["cold_start_stages_s"] = found
 
     def sample_items(self, client) -> dict:
         """Codes of routed items and attributes of items without routings (new items)."""
@@ -193,9 +228,7 @@ class Command(BaseCommand):
 
         from registry_app.pipeline.tables import RoutingTables
 
-        versions = json.loads(self.manage("versions", "--json"))
-        active = next(v["label"] for v in versions if v["state"] == "active")
-        folder = Path(self.env["ROUTING_MODELS_DIR"]) / active
+        folder = self.active_folder()
         manifest = json.loads((folder / "manifest.json").read_text())
         tables = RoutingTables(folder, [a["name"] for a in manifest["profile"]["attributes"]])
         has = np.asarray(tables.a["item_rt_end"]) > np.asarray(tables.a["item_rt_start"])
@@ -203,6 +236,7 @@ class Command(BaseCommand):
         routed = [int(i) for i in rng.sample(list(np.flatnonzero(has)), 3000)]
         new = [int(i) for i in np.flatnonzero(~has)[:3000]]
         return {
+            "rows": routed,
             "codes": [tables.code_of(i) for i in routed],
             "new": [{k: v for k, v in tables.attributes(i).items() if v is not None} for i in new],
             "ops": [
@@ -220,7 +254,38 @@ class Command(BaseCommand):
             ],
         }
 
-    def load_tests(self, o, token, sample) -> None:
+    def active_folder(self) -> Path:
+        versions = json.loads(self.manage("versions", "--json"))
+        active = next(v["label"] for v in versions if v["state"] == "active")
+        return Path(self.env["ROUTING_MODELS_DIR"]) / active
+
+    def raw_query(self, sample: dict) -> None:
+        """hnswlib alone on the serving index (same ef, one thread), the reference of the ratios:
+        the stored vectors of the sampled routed items, k = 20 (predict) and 10 (similar)."""
+        import numpy as np
+
+        from registry_app.pipeline import index as hnsw
+
+        folder = self.active_folder()
+        params = json.loads((folder / "manifest.json").read_text())["parameters"]
+        index = hnsw.load_index(folder, params["embedding_dim"], params["hnsw"]["ef_search"])
+        vectors = np.asarray(index.get_items(sample["rows"]), dtype=np.float32)
+        for k in (20, 10):
+            lat = []
+            for v in vectors:
+                t0 = time.perf_counter()
+                index.knn_query(v.reshape(1, -1), k=k)
+                lat.append((time.perf_counter() - t0) * 1000)
+            self.report(
+                f"raw hnswlib query k={k} ef={index.ef} (1 thread)",
+                f"p50 {pct(lat, 0.5):.3f} ms  p95 {pct(lat, 0.95):.3f} ms ({len(lat)} queries)",
+            )
+            self.figures[f"raw_query_k{k}"] = {
+                "p50_ms": round(pct(lat, 0.5), 4),
+                "p95_ms": round(pct(lat, 0.95), 4),
+            }
+
+    def load_tests(self, o, token, sample, server_procs) -> None:
         bodies = {
             "similar": lambda i: {
                 "item_code": sample["codes"][i % len(sample["codes"])],
@@ -233,23 +298,38 @@ class Command(BaseCommand):
             },
             "time-summary": lambda i: {"operations": sample["ops"], "quantity": 1 + i % 500},
         }
+        self.report("load generator", LOADERS[o["load"]])
+        self.figures["load_generator"] = o["load"]
+        raw_p95 = self.figures["raw_query_k20"]["p95_ms"]
         for endpoint, make in bodies.items():
-            lat, errors, count = run_load(
-                o["port"], token, f"/api/v1/{endpoint}", make, o["clients"], o["seconds"]
-            )
+            cpu_before = cpu_seconds(server_procs)
+            if o["load"] == "wrk":
+                f = wrk_load(o, token, f"/api/v1/{endpoint}", [make(i) for i in range(3000)])
+            else:
+                lat, errors, count = run_load(
+                    o["port"], token, f"/api/v1/{endpoint}", make, o["clients"], o["seconds"]
+                )
+                f = {
+                    "p50_ms": pct(lat, 0.5),
+                    "p95_ms": pct(lat, 0.95),
+                    "p99_ms": pct(lat, 0.99),
+                    "requests": count,
+                    "errors": errors,
+                }
+            cpu_ms = 1000 * (cpu_seconds(server_procs) - cpu_before) / max(1, f["requests"])
+            f = {k: round(v, 2) for k, v in f.items()}
+            f |= {
+                "rps": round(f["requests"] / o["seconds"]),
+                "cpu_ms_per_request": round(cpu_ms, 3),
+            }
+            f["p95_x_raw_query"] = round(f["p95_ms"] / raw_p95, 1)
             self.report(
                 f"{endpoint} ({o['clients']} clients)",
-                f"p50 {pct(lat, 0.5):.1f} ms  p95 {pct(lat, 0.95):.1f} ms  "
-                f"p99 {pct(lat, 0.99):.1f} ms  "
-                f"{count / o['seconds']:.0f} req/s  errors {errors}",
+                f"p50 {f['p50_ms']:.1f} ms  p95 {f['p95_ms']:.1f} ms ({f['p95_x_raw_query']:.0f} × "
+                f"raw query)  p99 {f['p99_ms']:.1f} ms  {f['rps']} req/s  "
+                f"server CPU {cpu_ms:.2f} ms/request  errors {f['errors']}",
             )
-            self.figures[endpoint] = {
-                "p50_ms": round(pct(lat, 0.5), 2),
-                "p95_ms": round(pct(lat, 0.95), 2),
-                "p99_ms": round(pct(lat, 0.99), 2),
-                "rps": round(count / o["seconds"]),
-                "errors": errors,
-            }
+            self.figures[endpoint] = f
 
     def recall(self) -> None:
         script = (
@@ -261,9 +341,7 @@ class Command(BaseCommand):
             "v/=np.linalg.norm(v,axis=1,keepdims=True);"
             "print(h.recall_at_k(i,v,lab,k=10,sample=1000,seed=3))"
         )
-        versions = json.loads(self.manage("versions", "--json"))
-        active = next(v["label"] for v in versions if v["state"] == "active")
-        folder = Path(self.env["ROUTING_MODELS_DIR"]) / active
+        folder = self.active_folder()
         out = subprocess.run(
             [sys.executable, "-c", script, str(folder)],
             cwd=REPO,
@@ -315,6 +393,55 @@ class Command(BaseCommand):
             "errors": errors,
             "versions": sorted(seen),
         }
+
+
+LOADERS = {
+    "wrk": "wrk (native, one thread, scripts/bench/post.lua)",
+    "python": "Python client processes (wrk not installed or --load python)",
+}
+WRK_SCRIPT = REPO / "scripts" / "bench" / "post.lua"
+
+
+def cpu_seconds(procs) -> float:
+    """User + system CPU time of the serving processes so far (their own process times)."""
+    total = 0.0
+    for p in procs:
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def wrk_load(o: dict, token: str, path: str, bodies: list[dict]) -> dict:
+    """``o["clients"]`` keep-alive connections from one wrk thread for ``o["seconds"]``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        f.write("\n".join(json.dumps(b) for b in bodies) + "\n")
+    try:
+        proc = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{o['clients']}",
+                f"-d{max(1, round(o['seconds']))}s",
+                "--timeout",
+                "30s",
+            ]
+            + ["-s", str(WRK_SCRIPT), f"http://127.0.0.1:{o['port']}", "--", f.name, path, token],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        os.unlink(f.name)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WRK ")), None)
+    if proc.returncode or line is None:
+        raise CommandError(f"wrk failed:\n{proc.stdout}\n{proc.stderr}")
+    r = json.loads(line[4:])
+    return {
+        "p50_ms": r["p50_us"] / 1000,
+        "p95_ms": r["p95_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "requests": r["requests"],
+        "errors": r["non_2xx"] + r["socket_errors"],
+    }
 
 
 class Client:

@@ -1,13 +1,47 @@
+import json
 import os
 import signal
 import socket
 import sys
+import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 WAITRESS_OPTIONS = {"ident": "routing-ml", "channel_timeout": 60, "connection_limit": 200}
+
+
+def startup_stages(set_up_at: float, model) -> dict:
+    """Seconds per stage from process start, one after the other, for ``manage.py bench``:
+    imports (interpreter, Django, settings), Django set-up (apps, models, this command), the
+    registry read, the model's load stages; ``beside``: the hash check run during the loads."""
+    now = time.time()
+    stages = {
+        "imports": process_age() - (now - settings.SETTINGS_READ_AT),
+        "Django setup": set_up_at - settings.SETTINGS_READ_AT,
+    }
+    stages["registry read"] = now - set_up_at - getattr(model, "load_seconds", 0.0)
+    stages |= getattr(model, "stages", {})
+    beside = {"manifest verification": getattr(model, "verify_seconds", 0.0)}
+    return {
+        "stages": {k: round(v, 3) for k, v in stages.items()},
+        "beside": {k: round(v, 3) for k, v in beside.items()},
+    }
+
+
+def process_age() -> float:
+    """Seconds since this process started: from the kernel's clock ticks on Linux (psutil's
+    start time is rounded to the boot time's whole second)."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        since_boot = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - since_boot
+    except (OSError, ValueError, AttributeError, IndexError):
+        import psutil
+
+        return time.time() - psutil.Process().create_time()
 
 
 class Command(BaseCommand):
@@ -35,8 +69,10 @@ class Command(BaseCommand):
                 "--workers above 1 needs fork (Linux). On Windows run one service per port "
                 "behind the reverse proxy (deploy/nginx/routing.conf)."
             )
+        set_up_at = time.time()
         listener = self.listen(host, port)
         runtime.refresh()  # load before forking: the children share the model's pages
+        self.stdout.write("Start-up " + json.dumps(startup_stages(set_up_at, runtime.model)))
         health = runtime.health()
         self.stdout.write(
             f"Model: {health['serving_version'] or 'none'} ({health['status']})"
