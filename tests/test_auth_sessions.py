@@ -7,6 +7,7 @@ makes them: through the API of one process, and by management commands (a third 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -129,7 +130,8 @@ def _wait_until_serving(instance: Served, on: int) -> None:
 @pytest.fixture
 def person(served, request) -> str:
     """A fresh approved engineer on the served instance (signup, then the command)."""
-    name = "u" + request.node.name[-24:].replace("_", "")
+    # one name per test (the test names share their endings): no account carries over
+    name = "u" + hashlib.sha1(request.node.name.encode()).hexdigest()[:16]
     status, _ = served.call("POST", "/api/v1/auth/signup", {"username": name, "password": PASSWORD})
     assert status == 202
     served.manage("approve_user", name, "--role", "engineer")
