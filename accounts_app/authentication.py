@@ -21,6 +21,7 @@ sessions only the first time a process sees the session in that generation.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck, get_authorization_header
 from rest_framework_simplejwt.exceptions import TokenError
@@ -55,11 +56,23 @@ def load_user(user_id) -> object | None:
         return None
     user = cache.users.get(key)
     if user is cache.MISSING:
-        user = get_user_model().objects.select_related("account").filter(pk=key).first()
+        try:
+            user = get_user_model().objects.select_related("account").filter(pk=key).first()
+        except DatabaseError as exc:
+            return _last_known(cache.users, key, exc)
         if user is not None and role_of(user) is None:
             user = None
         cache.users.put(key, user)
     return user
+
+
+def _last_known(store, key, error: DatabaseError):
+    """While the registry database cannot be read, the last answer this process had for
+    ``key`` (expired or not) keeps prediction serving; no answer: the outage shows (503)."""
+    found = store.get(key, stale=True)
+    if found is cache.MISSING:
+        raise error
+    return found
 
 
 def user_for_access_token(raw: str) -> tuple:
@@ -75,7 +88,12 @@ def user_for_access_token(raw: str) -> tuple:
     sid = session_of(token)
     ended = answers.get(sid)
     if ended is None:
-        ended = answers[sid] = EndedSession.objects.is_ended(sid)
+        try:
+            ended = answers[sid] = EndedSession.objects.is_ended(sid)
+        except DatabaseError:
+            # registry unreadable: a session not known to have ended is taken as it was
+            # when its user was last read (docs/security.md, "The registry database")
+            ended = False
     if ended:
         return None, None  # logged out
     return user, token
@@ -86,7 +104,10 @@ def user_for_service_token(raw: str) -> tuple:
     digest = token_digest(raw)
     found = cache.tokens.get(digest)
     if found is cache.MISSING:
-        token = ServiceToken.objects.by_digest(digest)
+        try:
+            token = ServiceToken.objects.by_digest(digest)
+        except DatabaseError as exc:
+            return _last_known(cache.tokens, digest, exc) or (None, None)
         found = None
         if token is not None and role_of(token.user) is not None:
             token.touch()

@@ -41,9 +41,11 @@ class TTLCache:
         self._data: dict[Any, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Any) -> Any:
+    def get(self, key: Any, stale: bool = False) -> Any:
+        """The entry, or MISSING once expired; ``stale`` also returns an expired entry (the
+        last answer known, for when the registry database cannot be asked)."""
         entry = self._data.get(key)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or (entry[0] < time.monotonic() and not stale):
             return MISSING
         return entry[1]
 

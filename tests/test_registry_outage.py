@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -76,15 +77,23 @@ def test_a_read_only_registry_answers_503_to_writes_and_health_is_degraded(
 
 
 def test_a_missing_registry_answers_503_and_is_not_created_again(
-    engineer, active_model, waitress_server
+    engineer, active_model, waitress_server, monkeypatch
 ):
+    from accounts_app import cache
+
     status, _, _ = engineer.post("/api/v1/predict", predict_body())  # credentials now cached
     assert status == 200
+    # the credentials' cache entries expire during the outage: the last answer still holds
+    monkeypatch.setattr(cache.tokens, "ttl", 0.05)
+    monkeypatch.setattr(cache.users, "ttl", 0.05)
+    cache.tokens.clear()
+    assert engineer.post("/api/v1/predict", predict_body())[0] == 200
     path = registry_file()
     moved = path.with_name(path.name + ".moved")
     os.replace(path, moved)
     try:
         runtime.refresh()
+        time.sleep(0.2)  # past the credentials' time in the cache
         assert_503(engineer.get("/api/v1/versions"), "does not exist")
         status, body, _ = engineer.post("/api/v1/predict", predict_body())
         assert status == 200 and body["model_version"] == active_model.label
