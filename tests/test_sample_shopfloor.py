@@ -111,9 +111,12 @@ def test_the_command_takes_the_style_and_refuses_an_unknown_one(tmp_path, capsys
         generate(tmp_path / "x.sqlite", 5, seed=1, style="erp")
 
 
-def test_the_shipped_profile_reads_the_log_and_keeps_the_part_number_out_of_the_features(log):
+def test_the_shipped_profile_reads_the_log_and_keeps_the_part_number_out_of_the_features(
+    log, settings
+):
     import json
 
+    settings.ROUTING_SOURCE_ROOTS = str(log.parent)  # a data source may read the log's folder
     from registry_app.pipeline.evaluation import group_keys
     from registry_app.pipeline.extract import extract
     from routing_core.features import FeatureEncoder

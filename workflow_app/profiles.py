@@ -42,7 +42,10 @@ TOP_KEYS = (
     "in_house_values",
     "number_locale",
 )
-ATTRIBUTE_KEYS = ("name", "column", "kind", "weight", "table", "key")
+# "numbers": numbers read out of a text attribute; "encode": false keeps an identifier out of
+# the features; "family": the attribute names near-duplicate families (routing_core/features.py,
+# registry_app/pipeline/families.py)
+ATTRIBUTE_KEYS = ("name", "column", "kind", "weight", "table", "key", "numbers", "encode", "family")
 JOIN_KEYS = ("table", "column", "on")
 # fields that identify a row: always a column of the role's own table
 KEY_FIELDS = ("item_code", "routing_no", "seq")
@@ -248,6 +251,17 @@ def _check_columns(value, tables: dict, errors: _Errors) -> dict:
     return out
 
 
+def _check_attribute_options(attr: dict, path: str, kind, errors: _Errors) -> None:
+    numbers = attr.get("numbers", 0)
+    if isinstance(numbers, bool) or not isinstance(numbers, int) or not 0 <= numbers <= 10:
+        errors.add(f"{path}.numbers", "must be a whole number from 0 to 10")
+    elif numbers and kind != "text":
+        errors.add(f"{path}.numbers", "numbers are read out of text attributes only")
+    for key in ("encode", "family"):
+        if key in attr and not isinstance(attr[key], bool):
+            errors.add(f"{path}.{key}", "must be true or false")
+
+
 def _check_attributes(value, errors: _Errors) -> list[dict]:
     if not isinstance(value, list) or not value:
         errors.add("attributes", "must be a non-empty list of {name, column, kind, weight}")
@@ -285,6 +299,7 @@ def _check_attributes(value, errors: _Errors) -> list[dict]:
                 joined[key] = attr[key].strip()
         if "key" in joined and "table" not in joined:
             errors.add(f"{path}.key", "is the item code column of 'table': name the table too")
+        _check_attribute_options(attr, path, kind, errors)
         out.append(
             {
                 **attr,

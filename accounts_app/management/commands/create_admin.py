@@ -77,7 +77,6 @@ class Command(BaseCommand):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write("\n".join(lines) + "\n")
-            os.chmod(path, 0o600)
             self.stdout.write(f"Login written to {path} (readable by its owner only).")
         elif path.exists():
             self.stdout.write(f"Login kept in {path}.")
