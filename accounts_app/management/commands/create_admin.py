@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--login-file",
             default="",
-            help="Write the login there (mode 0600) when a password is generated; "
+            help="Write the login there (mode 0600) when a password is set (generated or given); "
             "otherwise leave the file as it is.",
         )
 
@@ -67,7 +67,9 @@ class Command(BaseCommand):
         lines.append(f"Log in at {login_url()}")
         self.stdout.write("\n".join(lines))
         if login_file:
-            self._keep_login(Path(login_file), lines if generated else None, username)
+            # a password set now (generated or given) replaces the file; otherwise it is kept
+            written = lines if (generated or password) else None
+            self._keep_login(Path(login_file), written, username)
 
     def _keep_login(self, path: Path, lines: list[str] | None, username: str) -> None:
         """Write a generated login to a file only its owner reads; never overwrite it otherwise."""
