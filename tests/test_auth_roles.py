@@ -173,9 +173,7 @@ def test_role_of_refuses_anyone_not_approved(db):
     assert role_of(engineer) is None
 
 
-def test_the_auth_path_costs_the_user_and_session_once_then_nothing(
-    db, django_assert_num_queries
-):
+def test_the_auth_path_costs_the_user_and_session_once_then_nothing(db, django_assert_num_queries):
     user = make_user("someone", "engineer")
     factory = APIRequestFactory()
     factory.cookies[ACCESS_COOKIE] = str(issue_pair(user).access_token)

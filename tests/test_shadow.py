@@ -113,7 +113,7 @@ def test_a_version_that_changes_most_answers_is_flagged_not_blocked(
         {"seq": 20, "op_code": "OP-Y", "work_center": "WC-Y", "in_house": True},
     ]
     SavedRouting.objects.bulk_create(
-        SavedRouting(item_code=tables.code_of(r), operations=operations)
+        SavedRouting(item_code=tables.code_of(r), operations=operations, status="accepted")
         for r in range(tables.n_items)
         if tables.routings_of(r)
     )
