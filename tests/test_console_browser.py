@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.core import serializers
+from playwright.sync_api import expect
 
 from accounts_app.testing import PASSWORD, make_user
 from tests.conftest import REPO
@@ -48,6 +49,9 @@ def trained(tmp_path_factory, django_db_setup, django_db_blocker):
     django_settings.ROUTING_SOURCE = f"sqlite:///{plant.as_posix()}"
     try:
         with django_db_blocker.unblock():
+            from tests.conftest import register_source
+
+            register_source("default", "sqlite", plant.as_posix())  # as an admin would
             WorkflowConfig.apply({"eval_sample": 120})
             first = execute_run(request_run("", trigger="cli").pk)
             first.approve()
@@ -220,7 +224,9 @@ def test_a_running_run_updates_without_reloading(admin_tab, registry):
     page.evaluate("window.notReloaded = true")
     assert page.get_attribute("progress.run-progress", "value") == "20"
     run.report("index", 0.7, "building the index")
-    page.wait_for_function("document.querySelector('progress.run-progress').value === 70")
+    # locator waits: wait_for_function evaluates a string, which the CSP refuses
+    expect(page.locator(".run-progress-text").first).to_have_text("70%")
+    assert page.get_attribute("progress.run-progress", "value") == "70"
     assert "index" in page.inner_text(".field-stage .readonly")
     assert "building the index" in page.inner_text(".field-log_text pre")
     assert page.evaluate("window.notReloaded") is True  # the same page, updated in place
@@ -245,7 +251,7 @@ def test_long_names_on_the_console_pages_have_their_full_text_in_a_tooltip(admin
     page = admin_tab.page
     admin_tab.open("/api/v1/health")  # at least one measured API request for the dashboard
     admin_tab.open("/")
-    page.wait_for_function("document.getElementById('r-slowest').textContent.includes(' ms (')")
+    expect(page.locator("#r-slowest")).to_contain_text(" ms (")
     slowest = page.locator("#r-slowest")
     assert slowest.get_attribute("title") == "Slowest p95: " + slowest.inner_text()
 
