@@ -119,7 +119,9 @@ def test_requester_cannot_approve_their_own_version_when_another_admin_exists(
     assert version.state == VersionState.APPROVED and version.approved_by == bob
 
 
-def test_a_failed_training_leaves_no_folder_and_a_failed_version(db, settings, tmp_path):
+def test_a_training_whose_source_fails_its_check_takes_no_label_and_leaves_no_folder(
+    db, settings, tmp_path
+):
     from registry_app.pipeline.training import execute_run, request_run
     from tests.conftest import register_source
 
@@ -130,7 +132,6 @@ def test_a_failed_training_leaves_no_folder_and_a_failed_version(db, settings, t
         execute_run(run.pk)
     run.refresh_from_db()
     assert run.state == RunState.FAILED and "missing.sqlite" in run.error
-    version = ModelVersion.objects.get()
-    assert version.state == VersionState.FAILED
-    assert not (settings.MODELS_DIR / version.label).exists()
-    assert not list(settings.MODELS_DIR.glob(".tmp-*"))
+    # the source is checked before a version label is taken: a failed check uses up none
+    assert not ModelVersion.objects.exists()
+    assert [p.name for p in settings.MODELS_DIR.iterdir()] == [".training.lock"]
