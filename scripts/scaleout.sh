@@ -57,13 +57,13 @@ running() {
 }
 
 write_env() {
-  mkdir -p "$SO/pids" "$SO/logs" "$SO/models" "$SO/var" "$SO/redis" "$SO/nginx"
+  mkdir -p "$SO/pids" "$SO/logs" "$SO/models" "$SO/var/imports" "$SO/redis" "$SO/nginx"
   cat > "$SO/scaleout.env" <<EOF
 DATABASE_URL=postgres://$PG_USER:$PG_USER@127.0.0.1:5432/$PG_DB
 REDIS_URL=redis://127.0.0.1:$(port_of redis)/0
 ROUTING_MODELS_DIR=$SO/models
 ROUTING_VAR_DIR=$SO/var
-ROUTING_SOURCE=sqlite:///$SO/plant.sqlite
+ROUTING_SOURCE=sqlite:///$SO/var/imports/plant.sqlite
 ROUTING_LOG_DIR=$SO/logs/manage
 SCALEOUT_URL=http://127.0.0.1:$(port_of nginx)
 SCALEOUT_NODE1_URL=http://127.0.0.1:$(port_of node1)
@@ -227,8 +227,8 @@ purge() {
 # The first version, once: train, approve, activate (one process: each start of manage.py costs
 # seconds on a busy 2-core machine).
 first_version() {
-  [ -f "$SO/plant.sqlite" ] ||
-    "$PY" manage.py make_sample_data --items "$ITEMS" --seed 1 --out "$SO/plant.sqlite"
+  [ -f "$SO/var/imports/plant.sqlite" ] ||
+    "$PY" manage.py make_sample_data --items "$ITEMS" --seed 1 --out "$SO/var/imports/plant.sqlite"
   SCALEOUT_EVAL_SAMPLE="${SCALEOUT_EVAL_SAMPLE:-}" "$PY" manage.py shell -v0 -c "
 import os
 from django.core.management import call_command
@@ -284,7 +284,7 @@ bench() {
   local seconds="${1:-20}" token
   status >/dev/null || { echo "Every service must be running: $0 up" >&2; return 2; }
   token="$("$PY" manage.py issue_token scaleout-bench --role viewer --name "scaleout.sh bench" | tail -n 1)"
-  measure() { "$PY" scripts/scaleout_bench.py "$1" "$2" "$token" "$seconds" "$SO/plant.sqlite"; }
+  measure() { "$PY" scripts/scaleout_bench.py "$1" "$2" "$token" "$seconds" "$SO/var/imports/plant.sqlite"; }
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   measure "nginx -> node1 + node2" "$SCALEOUT_URL"
   stop_many node2

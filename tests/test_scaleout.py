@@ -123,7 +123,7 @@ def topo():
         topology.load_settings()
         out = topology.manage("issue_token", "scaleout-admin", "--role", "admin")
         topology.token = out.strip().splitlines()[-1]
-        with sqlite3.connect(DIR / "plant.sqlite") as db:
+        with sqlite3.connect(DIR / "var" / "imports" / "plant.sqlite") as db:
             topology.codes = [r[0] for r in db.execute("SELECT ITEM_CD FROM dbo_BI_ITEM_INFO_VIEW")]
         yield topology
     finally:
@@ -160,7 +160,7 @@ def test_the_script_refuses_bad_commands_and_changes_nothing(topo):
     assert "usage:" in topo.sh("restart", code=2)
     assert "Unknown service 'postgres'" in topo.sh("stop", "postgres", code=2)
     assert "is running: run" in topo.sh("purge", code=2)
-    assert (DIR / "plant.sqlite").exists()
+    assert (DIR / "var" / "imports" / "plant.sqlite").exists()
     after = topo.sh("status")
     assert after == before  # the same processes, by PID
 
