@@ -236,3 +236,33 @@ def admin_client(db, client):
 
     client.force_login(make_user("boss", "admin"))
     return client
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's Chromium, driven by Playwright
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-background-networking", "--disable-gpu"]
+
+
+def launched_chromium(screens: Path):
+    """Yield Debian's Chromium under Playwright (for a module-scoped ``browser`` fixture).
+
+    Playwright's sync API keeps an event loop in this thread, which makes Django refuse ORM
+    calls here; the tests' own queries are plain synchronous reads, so they are allowed."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's Chromium is missing: apt-get install chromium (scripts/test.sh does)")
+    screens.mkdir(parents=True, exist_ok=True)
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

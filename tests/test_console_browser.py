@@ -8,7 +8,6 @@ operations home and the version page at 1366x768 go to var/screenshots/ for revi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,10 @@ from django.core import serializers
 from playwright.sync_api import expect
 
 from accounts_app.testing import PASSWORD, make_user
-from tests.conftest import REPO
+from tests.conftest import REPO, launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-background-networking", "--disable-gpu"]
 SCREENS = REPO / "var" / "screenshots"
 VIEWPORT = {"width": 1366, "height": 768}
 FAILED_ERROR = (
@@ -85,23 +82,7 @@ def registry(trained, settings, transactional_db):
 
 @pytest.fixture(scope="module")
 def browser(trained):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's Chromium is missing: apt-get install chromium (scripts/test.sh does)")
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the tests' own ORM reads beside Playwright
-    try:
-        with sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    yield from launched_chromium(SCREENS)
 
 
 class AdminTab:

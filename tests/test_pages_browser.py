@@ -7,7 +7,6 @@ Screenshots go to /tmp/screens/ for a look by eye (they are not part of the repo
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from io import StringIO
@@ -20,18 +19,10 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from accounts_app.testing import PASSWORD, make_user
+from tests.conftest import launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-background-networking",
-    "--disable-gpu",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENS = Path("/tmp/screens")
 # Waits go through Playwright's locators: page.wait_for_function evaluates its expression with
 # eval(), which the pages' Content-Security-Policy (no 'unsafe-eval') rightly refuses.
@@ -124,25 +115,7 @@ def registry(trained, settings, transactional_db):
 
 @pytest.fixture(scope="module")
 def browser(trained):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's Chromium is missing: apt-get install chromium (scripts/test.sh does)")
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    # Playwright's sync API keeps an event loop in this thread, which makes Django refuse ORM
-    # calls here; the tests' own queries are plain synchronous reads, so allow them.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    yield from launched_chromium(SCREENS)
 
 
 def wait_until(condition, seconds: float = 15.0) -> None:
