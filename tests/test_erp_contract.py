@@ -114,3 +114,10 @@ def test_item_detail_gives_attributes_in_their_kinds_json_type(api, active_model
     for name, value in body["attributes"].items():
         expected = (int, float) if kinds[name] == "numeric" else str
         assert isinstance(value, expected) and not isinstance(value, bool), (name, value)
+
+
+def test_the_model_description_needs_credentials(waitress_server, active_model):
+    from tests.conftest import Api
+
+    status, body, _ = Api(waitress_server).get("/api/v1/model")
+    assert status == 401 and set(body) == {"error", "detail", "fields"}
