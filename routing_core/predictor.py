@@ -14,8 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from routing_core.candidates import align, propose
+from routing_core.errors import BadInput, NotFound
 from routing_core.timesummary import summarize
-from routing_site.errors import BadInput, NotFound
 
 
 def weighted_quantile(pairs: list[tuple[float, float]], q: float) -> float:

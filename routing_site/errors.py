@@ -1,8 +1,9 @@
 """One JSON error shape for every API failure: ``{"error": code, "detail": ..., "fields": {...}}``.
 
-Domain code raises :class:`DomainError` subclasses; DRF's own exceptions are mapped here too, and
-anything unexpected becomes a logged 500 with the same shape (the tests make sure bad input never
-reaches that branch).
+Domain code raises :class:`DomainError` subclasses (the proposal's own are defined in
+``routing_core.errors`` and re-exported here as the same classes); DRF's own exceptions are mapped
+here too, and anything unexpected becomes a logged 500 with the same shape (the tests make sure bad
+input never reaches that branch).
 """
 
 from __future__ import annotations
@@ -16,31 +17,11 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from routing_core.errors import BadInput, DomainError, NotFound
+
+__all__ = ["BadInput", "Conflict", "DomainError", "NotFound", "ServiceUnavailable"]
+
 log = logging.getLogger("routing")
-
-
-class DomainError(Exception):
-    """A refusal the user can act on. ``code`` is stable; ``detail`` says what to do."""
-
-    status_code = 400
-    code = "invalid"
-
-    def __init__(self, detail: str, fields: dict | None = None, code: str | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.fields = fields or {}
-        if code:
-            self.code = code
-
-
-class BadInput(DomainError):
-    status_code = 400
-    code = "invalid"
-
-
-class NotFound(DomainError):
-    status_code = 404
-    code = "not_found"
 
 
 class Conflict(DomainError):
