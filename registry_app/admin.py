@@ -24,36 +24,55 @@ METRIC_ROWS = [
     ("top1_exact", "Top-1 exact sequence"),
     ("hit_at_n", "Hit@N (actual among candidates)"),
     ("op_edit_similarity", "Op-code edit similarity"),
+    ("best_op_edit_similarity", "Best-of-N op-code edit similarity"),
     ("wc_edit_similarity", "Work-center edit similarity"),
     ("op_jaccard", "Op-set Jaccard"),
     ("lead_time_mdape", "Lead time MdAPE (lower is better)"),
     ("coverage", "Coverage"),
 ]
 
+BASELINE_TITLES = {
+    "most_frequent": "most frequent routing",
+    "same_attributes": "same attribute values' most frequent",
+    "nearest": "nearest item (1-NN)",
+    "knn_medoid": "k-NN medoid",
+}
 
-def comparison_rows(version: ModelVersion, active: ModelVersion | None) -> list[dict]:
-    """Rows of figures: this version (model, baselines) beside the active version's model."""
-    mine = version.metrics or {}
+
+def baseline_columns(metrics: dict) -> list[tuple[str, str]]:
+    """(key, title) of every baseline the evaluation stored, the known ones in their order."""
+    stored = metrics.get("baselines") or {
+        k: metrics[k] for k in BASELINE_TITLES if isinstance(metrics.get(k), dict)
+    }
+    known = [k for k in BASELINE_TITLES if k in stored]
+    return [(k, BASELINE_TITLES.get(k, k)) for k in known + sorted(set(stored) - set(known))]
+
+
+def evaluation_table(version: ModelVersion | None, active: ModelVersion | None) -> dict:
+    """Columns and rows of figures: this version's model and every stored baseline of its
+    evaluation (``metrics["baselines"]``), beside the active version's model."""
+    mine = (version.metrics or {}) if version else {}
     theirs = (active.metrics or {}) if active else {}
-    rows = []
-    for key, title in METRIC_ROWS:
-        rows.append(
-            {
-                "title": title,
-                "model": mine.get("model", {}).get(key),
-                "nearest": mine.get("nearest", {}).get(key),
-                "most_frequent": mine.get("most_frequent", {}).get(key),
-                "active": theirs.get("model", {}).get(key),
-            }
-        )
+    columns = baseline_columns(mine)
+    stored = mine.get("baselines") or mine
+    rows = [
+        {
+            "title": title,
+            "model": mine.get("model", {}).get(key),
+            "baselines": [stored.get(name, {}).get(key) for name, _ in columns],
+            "active": theirs.get("model", {}).get(key),
+        }
+        for key, title in METRIC_ROWS
+    ]
     rows.append(
         {
             "title": "Index recall@10",
             "model": mine.get("index_recall_at_10"),
+            "baselines": [None] * len(columns),
             "active": theirs.get("index_recall_at_10"),
         }
     )
-    return rows
+    return {"columns": [title for _, title in columns], "rows": rows if version else []}
 
 
 SUMMARY_FIELDS = (
@@ -178,7 +197,7 @@ class ModelVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         active = ModelVersion.objects.active()
         return _table(
             "admin/registry_app/evaluation_table.html",
-            rows=comparison_rows(obj, active),
+            **evaluation_table(obj, active),
             version=obj,
             active=active,
         )
@@ -253,7 +272,7 @@ class ModelVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
             "version": version,
             "verb": verb,
             "active": active,
-            "rows": comparison_rows(version, active) if version else [],
+            **evaluation_table(version, active),
             "opts": self.model._meta,
             **extra,
         }
