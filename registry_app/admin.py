@@ -135,9 +135,10 @@ class ModelVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": SUMMARY_FIELDS}),
         ("Evaluation beside the active version", {"fields": ("evaluation",)}),
+        ("Weight search", {"fields": ("weight_search",)}),
         ("Parameters and data", {"fields": TABLE_FIELDS}),
     ]
-    readonly_fields = [*SUMMARY_FIELDS, "evaluation", *TABLE_FIELDS]
+    readonly_fields = [*SUMMARY_FIELDS, "evaluation", "weight_search", *TABLE_FIELDS]
     inlines = [AuditInline]
     actions = ["approve_selected", "reject_selected", "activate_selected", "rollback_action"]
     change_form_template = "admin/registry_app/modelversion/change_form.html"
@@ -201,6 +202,11 @@ class ModelVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
             version=obj,
             active=active,
         )
+
+    @admin.display(description="attribute weights searched at training")
+    def weight_search(self, obj):
+        search = (obj.metrics or {}).get("weight_search")
+        return _table("admin/registry_app/weight_search.html", search=search)
 
     def get_urls(self):
         own = [

@@ -41,6 +41,8 @@ TOP_KEYS = (
     "time_units",
     "in_house_values",
     "number_locale",
+    "weights",
+    "weight_search",
 )
 # "numbers": numbers read out of a text attribute; "encode": false keeps an identifier out of
 # the features; "family": the attribute names near-duplicate families (routing_core/features.py,
@@ -163,6 +165,7 @@ def validate_profile(spec: dict) -> dict:
     out["time_units"] = _check_time_units(spec.get("time_units"), errors)
     out["in_house_values"] = _check_in_house(spec.get("in_house_values"), errors)
     _check_number_locale(spec, errors)
+    _check_weight_search(spec, errors)
     errors.raise_if_any()
     return out
 
@@ -178,6 +181,16 @@ def _check_number_locale(spec: dict, errors: _Errors) -> None:
         number_locale(spec)
     except ValueError as exc:
         errors.add("number_locale", str(exc))
+
+
+def _check_weight_search(spec: dict, errors: _Errors) -> None:
+    """``weights``: ``profile`` (default) or ``learn``; ``weight_search``: the search budget."""
+    from registry_app.pipeline.weightsearch import WeightSearchError, search_budget
+
+    try:
+        search_budget(spec)
+    except WeightSearchError as exc:
+        errors.add(exc.path, exc.message)
 
 
 def _check_source(value, errors: _Errors) -> str:

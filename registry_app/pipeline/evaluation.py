@@ -287,6 +287,13 @@ def predictor_options(config: dict, quantity: float = 10.0) -> dict:
     return options(config, quantity, neighbours_for_existing=False)
 
 
+def stored_holdout(items, attributes: list[dict] | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(family per row, held-out mask) of the evaluation stored with every trained version:
+    20 % of the families; training learns nothing from them (see ``weightsearch``)."""
+    groups = group_keys(items, attributes)
+    return groups, split_groups(groups, 0.2, seed=7)
+
+
 def evaluate_built(
     folder,
     encoder,
@@ -305,9 +312,9 @@ def evaluate_built(
     ``never_held``: rows that are never evaluated (routings saved by engineers)."""
     tables = RoutingTables(folder, names)
     model = SimpleNamespace(label=folder.name, encoder=encoder, index=index, tables=tables)
-    groups = group_keys(items, attributes or names)
+    groups, held = stored_holdout(items, attributes or names)
     has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
-    held = split_groups(groups, 0.2, seed=7) & has_routing
+    held &= has_routing
     if never_held is not None:
         held &= ~never_held
     rows = np.flatnonzero(held)
@@ -344,6 +351,7 @@ def holdout_evaluation(
 
     from registry_app.pipeline import index as hnsw
     from registry_app.pipeline.tables import build_tables, save_tables
+    from registry_app.pipeline.weightsearch import training_weights
     from routing_core.features import FeatureEncoder
     from routing_core.numbers import number_locale
 
@@ -351,9 +359,12 @@ def holdout_evaluation(
     items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
     groups = group_keys(items, profile["attributes"])
     held = split_groups(groups, holdout, seed)
+    weights, search = training_weights(
+        items, data, profile, config, _Stages(progress), rows=np.flatnonzero(~held)
+    )
     encoder = FeatureEncoder.from_attributes(
         profile["attributes"],
-        config.get("feature_weights"),
+        weights,
         config["embedding_dim"],
         locale=number_locale(profile),
     )
@@ -388,4 +399,22 @@ def holdout_evaluation(
         "evaluated_items": int(len(rows)),
         "quantity": quantity,
     }
+    if search:
+        result["weight_search"] = search
     return result
+
+
+class _Stages:
+    """The stage interface of a training run's progress over a plain progress callback."""
+
+    def __init__(self, progress: Callable | None):
+        self.progress = progress
+
+    def stage(self, name: str) -> None:
+        self.callback(name)(name, 0.0, "started")
+
+    def done(self, name: str, message: str = "") -> None:
+        self.callback(name)(name, 1.0, message)
+
+    def callback(self, name: str) -> Callable:
+        return self.progress or (lambda *_args: None)

@@ -31,6 +31,7 @@ from registry_app.pipeline import index as hnsw
 from registry_app.pipeline import manifest as mf
 from registry_app.pipeline.feedback import merge_feedback, never_held_out
 from registry_app.pipeline.tables import build_tables, save_tables
+from registry_app.pipeline.weightsearch import training_weights
 from routing_core.features import FeatureEncoder
 from routing_core.numbers import number_locale
 from routing_site.errors import Conflict
@@ -41,6 +42,7 @@ log = logging.getLogger("routing.training")
 # stage -> (start, end) share of the whole run, for the progress bar
 STAGES = {
     "extract": (0.00, 0.30),
+    "weights": (0.30, 0.30),  # only with "weights": "learn"; its messages count weight sets
     "features": (0.30, 0.50),
     "tables": (0.50, 0.58),
     "index": (0.58, 0.85),
@@ -287,10 +289,11 @@ def build_artifacts(
     names = [a["name"] for a in attributes]
     items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
 
+    weights, search = training_weights(items, data, profile, config, progress)
     progress.stage("features")
     encoder = FeatureEncoder.from_attributes(
         attributes,
-        config.get("feature_weights"),
+        weights,
         config["embedding_dim"],
         locale=number_locale(profile),
     )
@@ -341,6 +344,8 @@ def build_artifacts(
                 never_held=never_held_out(items, list(feedback_items)),
             )
         )
+    if search:
+        metrics["weight_search"] = search
     progress.done("evaluate", _metrics_line(metrics))
     parameters = {
         "embedding_dim": encoder.dim,

@@ -47,6 +47,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--quantity", type=float, default=10.0, help="order quantity for lead times"
         )
+        parser.add_argument(
+            "--weights",
+            choices=("profile", "learn"),
+            default="",
+            help="override the profile's weights option (learn: search them on the kept items)",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **o):
@@ -60,6 +66,8 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1 and --quantity positive.")
         try:
             profile = get_input_profile(o["profile"] or None)
+            if o["weights"]:
+                profile = {**profile, "weights": o["weights"]}
             data = extract(profile)
             result = holdout_evaluation(
                 data,
@@ -93,3 +101,8 @@ class Command(BaseCommand):
             f"Model op-code edit similarity {result['model']['op_edit_similarity']} vs the best "
             f"baseline ({best}) {result[best]['op_edit_similarity']}."
         )
+        if result.get("weight_search"):
+            from registry_app.pipeline.weightsearch import weights_line
+
+            search = result["weight_search"]
+            self.stdout.write(f"Weights learned: {weights_line(search)}: {search['weights']}")
