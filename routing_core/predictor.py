@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from routing_core.candidates import align, propose
+from routing_core.candidates import RADIUS, align, propose
 from routing_core.errors import BadInput, NotFound
 from routing_core.timesummary import summarize
 
@@ -223,7 +223,11 @@ def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bo
 
 
 def group_candidates(
-    model, neighbours: list[tuple[int, float]], limit: int, power: float = 1.0
+    model,
+    neighbours: list[tuple[int, float]],
+    limit: int,
+    power: float = 1.0,
+    radius: float = RADIUS,
 ) -> list[dict]:
     """Candidates from clusters of similar routings among the neighbours' primary routings
     (:mod:`routing_core.candidates`): each proposes its medoid routing, ranked by support, the
@@ -239,7 +243,7 @@ def group_candidates(
     if not members:
         return []
     weights = [m[1] ** power for m in members]
-    proposals = propose(sequences, weights, limit)
+    proposals = propose(sequences, weights, limit, radius)
     total = sum(weights) or 1.0
     return [
         {
@@ -274,6 +278,7 @@ def options(settings: dict, quantity: float = 1.0, **overrides) -> dict:
         "percentiles": settings["percentiles"],
         "prefer_actuals": settings["prefer_actuals"],
         "support_power": settings.get("support_power", 1.0),
+        "cluster_radius": settings.get("cluster_radius", RADIUS),
         "quantity": quantity,
     }
     opts.update({k: v for k, v in overrides.items() if v is not None})
@@ -326,7 +331,13 @@ def predict_one(
             f"No similar item above the similarity threshold {opts['min_similarity']} "
             f"(best {found[0][1]:.2f}): the closest items' routings, to be checked."
         )
-    groups = group_candidates(model, usable, opts["candidates"], opts.get("support_power", 1.0))
+    groups = group_candidates(
+        model,
+        usable,
+        opts["candidates"],
+        opts.get("support_power", 1.0),
+        opts.get("cluster_radius", RADIUS),
+    )
     read = functools.lru_cache(maxsize=None)(model.tables.operations)
     for rank, group in enumerate(groups, start=1):
         result["candidates"].append(_candidate(model, rank, group, opts, percentiles, read))

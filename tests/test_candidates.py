@@ -131,3 +131,23 @@ def test_equal_support_is_decided_by_the_medoids_centrality():
     assert [p.routing for p in proposals] == [1, 0, 2]
     assert proposals[0].support == proposals[1].support == 1.0
     assert proposals[0].centrality > proposals[1].centrality
+
+
+def test_the_cluster_radius_is_a_workflow_setting_that_reaches_the_predictor():
+    from routing_core.candidates import RADIUS
+    from routing_core.predictor import options
+    from routing_site.errors import BadInput
+    from workflow_app.settings_schema import defaults, validate_changes
+
+    assert defaults()["cluster_radius"] == RADIUS == 0.75
+    assert options({**defaults(), "cluster_radius": 0.6})["cluster_radius"] == 0.6
+    assert validate_changes({"cluster_radius": 0.6}) == {"cluster_radius": 0.6}
+    for bad in (0.0, 1.5, "wide"):
+        with pytest.raises(BadInput) as refused:
+            validate_changes({"cluster_radius": bad})
+        assert "cluster_radius" in refused.value.fields
+    # the radius decides whether a one-edit variant joins the cluster
+    assert len(propose([A, A_ALT], [1.0, 0.9], limit=4, radius=0.75)) == 2  # medoid + variant
+    assert [p.variant for p in propose([A, A_ALT], [1.0, 0.9], limit=4, radius=0.9)] == [
+        False, False,
+    ]  # fmt: skip

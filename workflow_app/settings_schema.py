@@ -62,6 +62,15 @@ SETTINGS: dict[str, Setting] = {
             "Candidate support = sum of similarity ** power (higher favours the closest items).",
         ),
         Setting(
+            "cluster_radius",
+            float,
+            0.75,
+            "runtime",
+            0.05,
+            1.0,
+            "Routings at least this edit-similar to a cluster's centre join its candidate.",
+        ),
+        Setting(
             "prefer_actuals", bool, True, "runtime", help="Use work-order actuals where they exist."
         ),
         Setting(

@@ -32,7 +32,7 @@ from registry_app.pipeline.evaluation import edit_similarity, group_keys, stored
 from registry_app.pipeline.tables import RoutingTables, build_tables, save_tables
 from routing_core.features import FeatureEncoder
 from routing_core.numbers import number_locale
-from routing_core.predictor import group_candidates, neighbours_of
+from routing_core.predictor import group_candidates, neighbours_of, options
 
 MODES = ("profile", "learn")
 # budget key: (default, lowest, highest)
@@ -161,7 +161,9 @@ class FoldScorer:
             return None
         found = neighbours_of(model, vector, self.opts["top_k"], None)
         usable = [(r, s) for r, s in found if s >= self.opts["min_similarity"]] or found
-        groups = group_candidates(model, usable, 1, self.opts["support_power"])
+        groups = group_candidates(
+            model, usable, 1, self.opts["support_power"], self.opts["cluster_radius"]
+        )
         if not groups:
             return None
         return [o.op_code for o in self.tables.operations(groups[0]["medoid_rt"])]
@@ -256,11 +258,7 @@ def _searched(attributes: list[dict], weights: dict) -> list[str]:
 
 
 def _options(config: dict) -> dict:
-    return {
-        "top_k": config["top_k"],
-        "min_similarity": config["min_similarity"],
-        "support_power": config.get("support_power", 1.0),
-    }
+    return options(config)
 
 
 def _sample_families(items, attributes, rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
