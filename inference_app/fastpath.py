@@ -38,8 +38,8 @@ HOT = {
     "/api/v1/similar": ("similar", api.similar_answer),
     "/api/v1/time-summary": ("time-summary", api.time_summary_answer),
 }
-# what DRF's APIView adds to every answer of these views
-VIEW_HEADERS = {"Allow": "POST, OPTIONS", "Vary": "Accept"}
+# what DRF's APIView adds to every answer of these views (no "Vary: Accept": one renderer)
+VIEW_HEADERS = {"Allow": "POST, OPTIONS"}
 _BEARER = ("bearer ", "Bearer ")
 _ACCEPT = ("*/*", "application/json", "application/json,*/*", "")
 _JSON = ("application/json", "application/json;charset=utf-8")  # orjson reads UTF-8 only
