@@ -326,8 +326,8 @@ LOGGING = {
             "encoding": "utf-8",
             "delay": True,
         },
-        "request_file": {
-            "class": "logging.handlers.RotatingFileHandler",
+        "request_file": {  # one line per request: checks its size every 32 lines
+            "class": "routing_site.logging.RotatingFileHandler",
             "filename": str(LOG_DIR / "requests.log"),
             "maxBytes": 20 * 1024 * 1024,
             "backupCount": 10,
