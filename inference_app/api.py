@@ -55,21 +55,27 @@ class PredictView(APIView):
         description=PREDICT_HELP,
     )
     def post(self, request):
-        data = validation.predict_input(request.data)
-        model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
-        request._request.model_version = model.label
-        ignore = data.get("unknown_attributes") == "ignore"
-        items = contract.check_items(model, data["items"], ignore)
-        opts = _options(data, snapshot.values)
-        opts_key = validation.frozen(opts)  # once per request, not per item
-        results, hits = [], 0
-        for i, item in enumerate(items):
-            answer, hit = _predict_item(model, snapshot, item, opts, opts_key, i)
-            hits += hit
-            results.append(answer)
-        request._request.cache_hit = hits == len(results)
-        _log_predictions(request._request, model.label, opts, data["items"], results)
-        return Response({"model_version": model.label, "items": results})
+        return Response(predict_answer(request._request, request.data))
+
+
+def predict_answer(request, body) -> dict:
+    """The answer of /api/v1/predict to a parsed body (``request``: Django's request, for the
+    request id, version and cache headers and the prediction log)."""
+    data = validation.predict_input(body)
+    model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
+    request.model_version = model.label
+    ignore = data.get("unknown_attributes") == "ignore"
+    items = contract.check_items(model, data["items"], ignore)
+    opts = _options(data, snapshot.values)
+    opts_key = validation.frozen(opts)  # once per request, not per item
+    results, hits = [], 0
+    for i, item in enumerate(items):
+        answer, hit = _predict_item(model, snapshot, item, opts, opts_key, i)
+        hits += hit
+        results.append(answer)
+    request.cache_hit = hits == len(results)
+    _log_predictions(request, model.label, opts, data["items"], results)
+    return {"model_version": model.label, "items": results}
 
 
 def _predict_item(model, snapshot, item: dict, opts: dict, opts_key, i: int) -> tuple[dict, bool]:
@@ -120,25 +126,30 @@ class SimilarView(APIView):
         "are checked as in predict.",
     )
     def post(self, request):
-        data = validation.similar_input(request.data)
-        model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
-        request._request.model_version = model.label
-        if data.get("attributes"):
-            ignore = data.pop("unknown_attributes", None) == "ignore"
-            data["attributes"], errors = contract.check_attributes(
-                model, data["attributes"], "attributes", ignore
-            )
-            contract.raise_if_any(errors)
-        data.pop("unknown_attributes", None)
-        top_k = data.get("top_k") or snapshot.values["top_k"]
-        query = validation.frozen({**data, "top_k": top_k})
-        key = runtime.cache_key(model, snapshot, "similar", query)
-        answer = runtime.cache.get(key)
-        request._request.cache_hit = answer is not None
-        if answer is None:
-            answer = predictor.similar(model, data, top_k)
-            runtime.cache.put(key, answer)
-        return Response({"model_version": model.label, **answer})
+        return Response(similar_answer(request._request, request.data))
+
+
+def similar_answer(request, body) -> dict:
+    """The answer of /api/v1/similar to a parsed body."""
+    data = validation.similar_input(body)
+    model, snapshot = runtime.require_model(), runtime.snapshot  # one of each per request
+    request.model_version = model.label
+    if data.get("attributes"):
+        ignore = data.pop("unknown_attributes", None) == "ignore"
+        data["attributes"], errors = contract.check_attributes(
+            model, data["attributes"], "attributes", ignore
+        )
+        contract.raise_if_any(errors)
+    data.pop("unknown_attributes", None)
+    top_k = data.get("top_k") or snapshot.values["top_k"]
+    query = validation.frozen({**data, "top_k": top_k})
+    key = runtime.cache_key(model, snapshot, "similar", query)
+    answer = runtime.cache.get(key)
+    request.cache_hit = answer is not None
+    if answer is None:
+        answer = predictor.similar(model, data, top_k)
+        runtime.cache.put(key, answer)
+    return {"model_version": model.label, **answer}
 
 
 class TimeSummaryView(APIView):
@@ -152,8 +163,13 @@ class TimeSummaryView(APIView):
         "after editing a candidate's times.",
     )
     def post(self, request):
-        data = validation.time_summary_input(request.data)
-        return Response(summarize(data["operations"], data["quantity"]))
+        return Response(time_summary_answer(request._request, request.data))
+
+
+def time_summary_answer(request, body) -> dict:
+    """The answer of /api/v1/time-summary to a parsed body."""
+    data = validation.time_summary_input(body)
+    return summarize(data["operations"], data["quantity"])
 
 
 class ItemView(APIView):

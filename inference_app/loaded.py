@@ -6,8 +6,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from registry_app.pipeline import index as hnsw
 from registry_app.pipeline.manifest import (
     MANIFEST,
     ManifestError,
@@ -15,8 +15,10 @@ from registry_app.pipeline.manifest import (
     sha256_of,
     verify_version_dir,
 )
-from registry_app.pipeline.tables import RoutingTables
-from routing_core.features import FeatureEncoder
+
+if TYPE_CHECKING:
+    from registry_app.pipeline.tables import RoutingTables
+    from routing_core.features import FeatureEncoder
 
 
 @dataclass
@@ -48,6 +50,7 @@ class LoadedModel:
             # the hashes beside the loads; nothing is returned (served) before they pass
             verified = pool.submit(_timed_verify, folder, expected_sha256)
             try:
+                hnsw, RoutingTables, FeatureEncoder = clock.timed("model code", _model_code)
                 encoder = clock.timed("encoder", FeatureEncoder.load, folder)
                 ef = ef_search or manifest["parameters"]["hnsw"]["ef_search"]
                 index = clock.timed("index load", hnsw.load_index, folder, encoder.dim, ef)
@@ -97,6 +100,17 @@ class LoadedModel:
             for rel, sha in expected.items()
             if not _hash_matches(self.folder / rel, sha)
         ]
+
+
+def _model_code() -> tuple:
+    """The index, tables and encoder modules, imported when the first version opens, not with
+    this module: at start the hash check (which runs without the interpreter lock) already
+    reads the files while numpy, scipy, pandas and hnswlib are imported."""
+    from registry_app.pipeline import index
+    from registry_app.pipeline.tables import RoutingTables
+    from routing_core.features import FeatureEncoder
+
+    return index, RoutingTables, FeatureEncoder
 
 
 def _sizes_checked(folder: Path, expected_sha256: str | None) -> dict:

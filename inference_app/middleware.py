@@ -22,44 +22,55 @@ def endpoint_name(request) -> str:
     return "api-other" if request.path.startswith(_API_PREFIX) else "page"
 
 
+def begin(request, api: bool) -> float:
+    """Stamp the request (start time, request id, no cache answer yet); the start time."""
+    started = time.perf_counter()
+    request.started_at = started  # the prediction log's latency
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")  # not request.headers: no copy
+    request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+    request.cache_hit = None
+    if api:
+        runtime.start()  # no-op once the poller runs
+    return started
+
+
+def finish(request, response, started: float, endpoint: str | None = None) -> None:
+    """Request id and version headers; for the API and the admin the metrics and the log line
+    (``endpoint``: the name when the caller knows it without the URL resolver)."""
+    seconds = time.perf_counter() - started
+    response["X-Request-ID"] = request.request_id
+    model = runtime.model
+    version = getattr(request, "model_version", None) or (model.label if model else None)
+    if version:
+        response["X-Model-Version"] = version
+    path = request.path
+    if endpoint is None and not (path.startswith(_API_PREFIX) or path.startswith("/admin/")):
+        return
+    endpoint = endpoint or endpoint_name(request)
+    metrics.observe(endpoint, response.status_code, version, seconds, time.time())
+    user = getattr(request, "user", None)
+    log.info(
+        "request",
+        extra={
+            "request_id": request.request_id,
+            "method": request.method,
+            "path": path,
+            "endpoint": endpoint,
+            "status": response.status_code,
+            "latency_ms": round(seconds * 1000, 2),
+            "active_version": version,
+            "cache_hit": request.cache_hit,
+            "user": user.get_username() if user is not None and user.is_authenticated else None,
+        },
+    )
+
+
 class RequestLogMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        started = time.perf_counter()
-        request.started_at = started  # the prediction log's latency
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")  # not request.headers: no copy
-        request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
-        request.cache_hit = None
-        api = request.path.startswith(_API_PREFIX)
-        if api:
-            runtime.start()  # no-op once the poller runs
+        started = begin(request, request.path.startswith(_API_PREFIX))
         response = self.get_response(request)
-        seconds = time.perf_counter() - started
-        response["X-Request-ID"] = request.request_id
-        model = runtime.model
-        version = getattr(request, "model_version", None) or (model.label if model else None)
-        if version:
-            response["X-Model-Version"] = version
-        if api or request.path.startswith("/admin/"):
-            endpoint = endpoint_name(request)
-            metrics.observe(endpoint, response.status_code, version, seconds, time.time())
-            user = getattr(request, "user", None)
-            log.info(
-                "request",
-                extra={
-                    "request_id": request.request_id,
-                    "method": request.method,
-                    "path": request.path,
-                    "endpoint": endpoint,
-                    "status": response.status_code,
-                    "latency_ms": round(seconds * 1000, 2),
-                    "active_version": version,
-                    "cache_hit": request.cache_hit,
-                    "user": user.get_username()
-                    if user is not None and user.is_authenticated
-                    else None,
-                },
-            )
+        finish(request, response, started)
         return response

@@ -79,6 +79,9 @@ class Errors(dict):
 
 
 def _number(value, spec: Num, path: str, errors: Errors):
+    kind = type(value)  # the common case first: a JSON number in range (NaN fails the range)
+    if (kind is float and spec.kind is float or kind is int) and spec.low <= value <= spec.high:
+        return float(value) if spec.kind is float else value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, str):
             try:

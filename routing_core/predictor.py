@@ -15,6 +15,7 @@ import numpy as np
 
 from routing_core.candidates import RADIUS, align, propose
 from routing_core.errors import BadInput, NotFound
+from routing_core.matching import matcher_of
 from routing_core.timesummary import summarize
 
 
@@ -411,16 +412,14 @@ def _existing(model, code, row, rts, opts, percentiles) -> dict:
 
 
 def _neighbours(model, attrs: dict, found: list[tuple[int, float]]) -> list[dict]:
-    query = model.encoder.normalised(attrs)
+    matched = matcher_of(model.encoder, model.tables).matched(attrs, [row for row, _ in found])
     return [
         {
             "item_code": model.tables.code_of(row),
             "similarity": round(sim, 4),
-            "matched_attributes": model.encoder.matched_attributes(
-                query, model.tables.attributes(row), normalised=True
-            ),
+            "matched_attributes": names,
         }
-        for row, sim in found
+        for (row, sim), names in zip(found, matched, strict=True)
     ]
 
 

@@ -114,6 +114,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "inference_app.fastpath.ApiFastPathMiddleware",  # hot API calls skip the rest (see there)
     "inference_app.middleware.RequestLogMiddleware",
     "routing_site.limits.BodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -226,6 +227,9 @@ REST_FRAMEWORK = {
 # Request limits (routing_site/limits.py): a larger body answers 413, deeper JSON 400.
 API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", str(1024 * 1024), minimum=1024)
 API_MAX_JSON_DEPTH = envint("API_MAX_JSON_DEPTH", "32", minimum=2)
+# Bearer-token calls of predict, similar and time summary skip the page middleware and DRF's
+# negotiation (inference_app/fastpath.py); false: every request takes the full stack.
+API_FAST_PATH = envbool("API_FAST_PATH", "true")
 
 # Content-Security-Policy on every response (django-csp): only this origin, no inline code.
 CONTENT_SECURITY_POLICY = {
@@ -322,8 +326,8 @@ LOGGING = {
             "encoding": "utf-8",
             "delay": True,
         },
-        "request_file": {
-            "class": "logging.handlers.RotatingFileHandler",
+        "request_file": {  # one line per request: checks its size every 32 lines
+            "class": "routing_site.logging.RotatingFileHandler",
             "filename": str(LOG_DIR / "requests.log"),
             "maxBytes": 20 * 1024 * 1024,
             "backupCount": 10,

@@ -18,6 +18,7 @@ def test_open_times_each_stage(folder):
     model = LoadedModel.open(folder)
     assert set(model.stages) == {
         "size check",
+        "model code",
         "encoder",
         "index load",
         "tables",

@@ -82,6 +82,12 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         server.terminate()
         server.wait(timeout=20)
     assert all(not w.is_running() or w.status() == psutil.STATUS_ZOMBIE for w in workers)
+    # the start-up stages, one after the other; the system checks ran beside the load
+    line = next(x for x in server.stdout.read().splitlines() if x.startswith("Start-up "))
+    found = json.loads(line.removeprefix("Start-up "))
+    assert list(found["stages"])[:3] == ["imports", "Django setup", "registry read"]
+    assert "checks after the load" in found["stages"]
+    assert found["beside"]["system checks and URL imports"] > 0
 
 
 def test_a_port_in_use_is_refused_with_the_fix(tmp_path):

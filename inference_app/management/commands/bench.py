@@ -223,36 +223,7 @@ class Command(BaseCommand):
         self.figures["cold_start_stages_s"] = found
 
     def sample_items(self, client) -> dict:
-        """Codes of routed items and attributes of items without routings (new items)."""
-        import numpy as np
-
-        from registry_app.pipeline.tables import RoutingTables
-
-        folder = self.active_folder()
-        manifest = json.loads((folder / "manifest.json").read_text())
-        tables = RoutingTables(folder, [a["name"] for a in manifest["profile"]["attributes"]])
-        has = np.asarray(tables.a["item_rt_end"]) > np.asarray(tables.a["item_rt_start"])
-        rng = random.Random(5)
-        routed = [int(i) for i in rng.sample(list(np.flatnonzero(has)), 3000)]
-        new = [int(i) for i in np.flatnonzero(~has)[:3000]]
-        return {
-            "rows": routed,
-            "codes": [tables.code_of(i) for i in routed],
-            "new": [{k: v for k, v in tables.attributes(i).items() if v is not None} for i in new],
-            "ops": [
-                {
-                    "seq": 10 * (j + 1),
-                    "op_code": f"OP{j}",
-                    "setup_min": 30,
-                    "run_min": 2.5,
-                    "run_qty": 1,
-                    "queue_min": 60,
-                    "wait_min": 5,
-                    "move_min": 10,
-                }
-                for j in range(8)
-            ],
-        }
+        return sample_items(self.active_folder())
 
     def active_folder(self) -> Path:
         versions = json.loads(self.manage("versions", "--json"))
@@ -286,18 +257,7 @@ class Command(BaseCommand):
             }
 
     def load_tests(self, o, token, sample, server_procs) -> None:
-        bodies = {
-            "similar": lambda i: {
-                "item_code": sample["codes"][i % len(sample["codes"])],
-                "top_k": 10,
-            },
-            "predict": lambda i: {
-                "items": [{"attributes": sample["new"][i % len(sample["new"])]}],
-                "candidates": 4,
-                "quantity": 1 + i % 50,
-            },
-            "time-summary": lambda i: {"operations": sample["ops"], "quantity": 1 + i % 500},
-        }
+        bodies = request_bodies(sample)
         self.report("load generator", LOADERS[o["load"]])
         self.figures["load_generator"] = o["load"]
         raw_p95 = self.figures["raw_query_k20"]["p95_ms"]
@@ -400,6 +360,52 @@ LOADERS = {
     "python": "Python client processes (wrk not installed or --load python)",
 }
 WRK_SCRIPT = REPO / "scripts" / "bench" / "post.lua"
+
+
+def sample_items(folder: Path) -> dict:
+    """Codes of routed items and attributes of items without routings (new items) of the
+    version in ``folder``, and an 8-operation routing."""
+    import numpy as np
+
+    from registry_app.pipeline.tables import RoutingTables
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    tables = RoutingTables(folder, [a["name"] for a in manifest["profile"]["attributes"]])
+    has = np.asarray(tables.a["item_rt_end"]) > np.asarray(tables.a["item_rt_start"])
+    rng = random.Random(5)
+    routed = [int(i) for i in rng.sample(list(np.flatnonzero(has)), 3000)]
+    new = [int(i) for i in np.flatnonzero(~has)[:3000]]
+    return {
+        "rows": routed,
+        "codes": [tables.code_of(i) for i in routed],
+        "new": [{k: v for k, v in tables.attributes(i).items() if v is not None} for i in new],
+        "ops": [
+            {
+                "seq": 10 * (j + 1),
+                "op_code": f"OP{j}",
+                "setup_min": 30,
+                "run_min": 2.5,
+                "run_qty": 1,
+                "queue_min": 60,
+                "wait_min": 5,
+                "move_min": 10,
+            }
+            for j in range(8)
+        ],
+    }
+
+
+def request_bodies(sample: dict) -> dict:
+    """Endpoint -> the i-th request body of the load (also scripts/bench/profile_requests.py)."""
+    return {
+        "similar": lambda i: {"item_code": sample["codes"][i % len(sample["codes"])], "top_k": 10},
+        "predict": lambda i: {
+            "items": [{"attributes": sample["new"][i % len(sample["new"])]}],
+            "candidates": 4,
+            "quantity": 1 + i % 50,
+        },
+        "time-summary": lambda i: {"operations": sample["ops"], "quantity": 1 + i % 500},
+    }
 
 
 def cpu_seconds(procs) -> float:

@@ -3,6 +3,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,18 +14,24 @@ from django.db import connections
 WAITRESS_OPTIONS = {"ident": "routing-ml", "channel_timeout": 60, "connection_limit": 200}
 
 
-def startup_stages(set_up_at: float, model) -> dict:
+def startup_stages(set_up_at: float, load: dict, model) -> dict:
     """Seconds per stage from process start, one after the other, for ``manage.py bench``:
     imports (interpreter, Django, settings), Django set-up (apps, models, this command), the
-    registry read, the model's load stages; ``beside``: the hash check run during the loads."""
-    now = time.time()
+    registry read and the model's load stages, then what the checks still took after the load;
+    ``beside``: the hash check run during the loads, and the system checks (with the imports of
+    the URL modules and the WSGI application) run during the load."""
     stages = {
-        "imports": process_age() - (now - settings.SETTINGS_READ_AT),
+        "imports": process_age() - (time.time() - settings.SETTINGS_READ_AT),
         "Django setup": set_up_at - settings.SETTINGS_READ_AT,
     }
-    stages["registry read"] = now - set_up_at - getattr(model, "load_seconds", 0.0)
+    loaded_in = load["done"] - set_up_at
+    stages["registry read"] = loaded_in - getattr(model, "load_seconds", 0.0)
     stages |= getattr(model, "stages", {})
-    beside = {"manifest verification": getattr(model, "verify_seconds", 0.0)}
+    stages["checks after the load"] = max(0.0, load["checked"] - load["done"])
+    beside = {
+        "manifest verification": getattr(model, "verify_seconds", 0.0),
+        "system checks and URL imports": load["checked"] - set_up_at,
+    }
     return {
         "stages": {k: round(v, 3) for k, v in stages.items()},
         "beside": {k: round(v, 3) for k, v in beside.items()},
@@ -45,6 +52,8 @@ def process_age() -> float:
 
 
 class Command(BaseCommand):
+    # the system checks run in handle(), beside the model's load (they import the URL modules)
+    requires_system_checks = []
     help = (
         "Serve the console and the API with waitress (static files included). Loads the active "
         "model version before accepting requests and follows the registry from then on. "
@@ -71,8 +80,8 @@ class Command(BaseCommand):
             )
         set_up_at = time.time()
         listener = self.listen(host, port)
-        runtime.refresh()  # load before forking: the children share the model's pages
-        self.stdout.write("Start-up " + json.dumps(startup_stages(set_up_at, runtime.model)))
+        load = self.load_beside_checks()  # before forking: the children share the model's pages
+        self.stdout.write("Start-up " + json.dumps(startup_stages(set_up_at, load, runtime.model)))
         health = runtime.health()
         self.stdout.write(
             f"Model: {health['serving_version'] or 'none'} ({health['status']})"
@@ -87,6 +96,32 @@ class Command(BaseCommand):
             self.serve(listener, threads)
         else:
             self.supervise(listener, threads, workers)
+
+    def load_beside_checks(self) -> dict:
+        """Load the active version in a thread while this one runs Django's system checks and
+        imports the WSGI application: the hash check reads files without the interpreter lock,
+        the imports need it. Nothing is served before both are done (the listening socket
+        accepts, but no request is read until ``serve``)."""
+        from inference_app.runtime import runtime
+
+        times: dict[str, float] = {}
+
+        def load() -> None:
+            try:
+                runtime.refresh()
+            finally:
+                connections.close_all()  # this thread's own database connection
+                times["done"] = time.time()
+
+        loader = threading.Thread(target=load, name="model-load")
+        loader.start()
+        try:
+            self.check(display_num_errors=False)
+            import routing_site.wsgi  # noqa: F401  (middleware and views, before the fork)
+        finally:
+            times["checked"] = time.time()
+            loader.join()
+        return times
 
     def listen(self, host: str, port: int) -> socket.socket:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

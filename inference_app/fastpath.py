@@ -1,0 +1,148 @@
+"""A lean handler for the three hot API calls: POST /api/v1/predict, /similar, /time-summary.
+
+The page middleware (CSP header building, WhiteNoise, sessions, CSRF, messages, axes) and DRF's
+request wrapping, content negotiation and parsers cost more CPU than a time summary itself.
+:class:`ApiFastPathMiddleware` sits first in ``MIDDLEWARE`` and answers these calls itself when
+they carry what a script or the ERP sends: ``Authorization: Bearer <token>``, a JSON body with a
+declared length within ``API_MAX_BODY_BYTES``, an allowed host name. It keeps what the full stack
+guarantees on the way (the same token checks, ended sessions refused at once; the role check;
+JSON nesting limit; request id, metrics and the request log line; the error shape of input
+errors; the security headers and the Content-Security-Policy of every response).
+
+Anything else — no bearer header, a cookie login, a bad or missing token, too low a role, a
+body that is too large, chunked, not JSON or nested too deep, an unexpected error — is handed to
+the full stack untouched (the body, once read, stays readable), which answers it exactly as
+before. ``API_FAST_PATH=false`` turns the lean handler off.
+"""
+
+from __future__ import annotations
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import DatabaseError
+from django.http import HttpResponse
+from rest_framework.exceptions import APIException
+from rest_framework.renderers import JSONRenderer
+
+from accounts_app.authentication import BearerTokenAuthentication
+from accounts_app.roles import Role, has_role
+from inference_app import api
+from inference_app.middleware import begin, finish
+from routing_site.errors import DomainError, error_body
+from routing_site.limits import json_depth
+from routing_site.renderers import encode
+
+HOT = {
+    "/api/v1/predict": ("predict", api.predict_answer),
+    "/api/v1/similar": ("similar", api.similar_answer),
+    "/api/v1/time-summary": ("time-summary", api.time_summary_answer),
+}
+# what DRF's APIView adds to every answer of these views (no "Vary: Accept": one renderer)
+VIEW_HEADERS = {"Allow": "POST, OPTIONS"}
+_BEARER = ("bearer ", "Bearer ")
+_ACCEPT = ("*/*", "application/json", "application/json,*/*", "")
+_JSON = ("application/json", "application/json;charset=utf-8")  # orjson reads UTF-8 only
+_AUTH = BearerTokenAuthentication()
+
+
+class ApiFastPathMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._headers: dict[bool, dict[str, str]] = {}  # by request.is_secure()
+
+    def __call__(self, request):
+        route = HOT.get(request.path_info)
+        if route is None or not settings.API_FAST_PATH or not _eligible(request):
+            return self.get_response(request)
+        started = begin(request, api=True)
+        response = self._answer(request, route[1])
+        if response is None:  # the full stack answers (and logs) it
+            return self.get_response(request)
+        for name, value in self.fixed_headers(request).items():
+            response[name] = value
+        finish(request, response, started, route[0])
+        return response
+
+    def _answer(self, request, view) -> HttpResponse | None:
+        user = _user(request)
+        if user is None:
+            return None
+        body = _parsed(request.body)
+        if body is None:
+            return None
+        request.user = user
+        try:
+            answer, status = view(request, body), 200
+        except DomainError as exc:
+            answer, status = error_body(exc.code, exc.detail, exc.fields), exc.status_code
+        except (APIException, DatabaseError):
+            return None
+        return HttpResponse(_encoded(answer), status=status, content_type="application/json")
+
+    def fixed_headers(self, request) -> dict[str, str]:
+        """The headers the skipped middleware would add to a JSON answer (the same for every
+        one: the CSP without a nonce, nosniff, referrer, opener and frame policies), computed
+        once by the middleware classes themselves."""
+        secure = request.is_secure()
+        if secure not in self._headers:
+            from csp.middleware import CSPMiddleware
+            from django.middleware.clickjacking import XFrameOptionsMiddleware
+            from django.middleware.security import SecurityMiddleware
+
+            probe = HttpResponse(content_type="application/json")
+            for layer in (XFrameOptionsMiddleware, SecurityMiddleware, CSPMiddleware):
+                probe = layer(self.get_response).process_response(request, probe)
+            probe.headers.pop("Content-Type")
+            self._headers[secure] = {**VIEW_HEADERS, **probe.headers}
+        return self._headers[secure]
+
+
+def _eligible(request) -> bool:
+    """A bearer-token JSON POST with a declared body within the limit, to an allowed host."""
+    meta = request.META
+    if request.method != "POST" or not meta.get("HTTP_AUTHORIZATION", "").startswith(_BEARER):
+        return False
+    if meta.get("CONTENT_TYPE", "").lower().replace(" ", "") not in _JSON:
+        return False
+    if meta.get("HTTP_ACCEPT", "*/*").replace(" ", "") not in _ACCEPT:
+        return False  # DRF negotiates it (indented JSON, or 406)
+    if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+        return False  # SecurityMiddleware redirects it
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or -1)
+        request.get_host()
+    except (ValueError, DisallowedHost):
+        return False
+    return 0 <= length <= settings.API_MAX_BODY_BYTES
+
+
+def _encoded(answer: dict) -> bytes:
+    try:
+        return encode(answer)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the standard library's way
+        return JSONRenderer().render(answer)
+
+
+def _user(request):
+    """The bearer token's user when they may call the inference API, else None."""
+    try:
+        found = _AUTH.authenticate(request)
+    except (APIException, DatabaseError):
+        return None
+    if found is None or not has_role(found[0], Role.VIEWER):
+        return None
+    return found[0]
+
+
+def _parsed(raw: bytes):
+    """The JSON body, or None for anything the full parser must answer (bad JSON, numbers
+    beyond 64 bits, nesting over the limit: nesting cannot exceed the count of brackets)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    limit = settings.API_MAX_JSON_DEPTH
+    if raw.count(b"[") + raw.count(b"{") > limit and json_depth(data) > limit:
+        return None
+    return data

@@ -1,0 +1,120 @@
+"""The attributes on which an item agrees with each of its neighbours, for all neighbours at once.
+
+``FeatureEncoder.matched_attributes`` compares two attribute dicts value by value: for the 10–20
+neighbours of an answer that is a few hundred normalisations and comparisons in Python, about
+half of a *similar* request. Here each stored attribute value (an id into the version's string
+table) is normalised once, the first time a neighbour shows it, into a float (numeric
+attributes) or a small integer key shared by equal normalised values (the others); the
+neighbours' ids are then compared with the query's as arrays, with exactly the rules of
+``matched_attributes`` (numbers within 2 %, other values equal after normalisation).
+
+The memo lives beside the version's tables (one per loaded version, filled lazily: its arrays
+are allocated zeroed, so pages no answer touched take no memory).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from itertools import compress
+
+import numpy as np
+
+from routing_core.features import FeatureEncoder
+from routing_core.features import _normalise as memoised_normalise
+
+_NO_KEY = -1
+normalise = memoised_normalise.__wrapped__
+
+
+class NeighbourMatcher:
+    """Normalised stored values by string id, shared by the threads of one process."""
+
+    def __init__(self, encoder: FeatureEncoder, tables):
+        self.encoder = encoder
+        self.tables = tables
+        self.codecs = list(encoder.codecs)
+        self.names = [c.name for c in self.codecs]
+        strings = tables.strings["attributes"]
+        columns = {name: j for j, name in enumerate(tables.attribute_names)}
+        # per codec: its column in the tables (-1: the tables do not hold it) and the offset
+        # of its strings in the flat arrays below
+        column = np.array([columns.get(n, -1) for n in self.names], dtype=np.int64)
+        self.held, self.columns = column >= 0, np.maximum(column, 0)
+        sizes = [len(strings.get(n, [])) if columns.get(n) is not None else 0 for n in self.names]
+        self.offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.numeric = np.array([c.kind == "numeric" for c in self.codecs])
+        self.kinds = list(zip(self.names, self.numeric.tolist(), strict=True))
+        total = max(1, int(sum(sizes)))
+        self.filled = np.zeros(total, dtype=bool)
+        self.number = np.zeros(total, dtype=np.float64)  # NaN: missing after normalisation
+        self.key = np.zeros(total, dtype=np.int64)  # _NO_KEY: missing after normalisation
+        self.keys: list[dict] = [{} for _ in self.codecs]  # normalised value -> key, per codec
+        self._lock = threading.Lock()
+
+    def matched(self, query: dict, rows: list[int]) -> list[list[str]]:
+        """For each row, the names of the attributes it shares with ``query`` (raw values)."""
+        if not rows:
+            return []
+        ids = self.tables.a["item_attrs"][np.asarray(rows)][:, self.columns]
+        present = (ids >= 0) & self.held
+        flat = self.offset + np.where(present, ids, 0)
+        self._fill(flat[present & ~self.filled[flat]])
+        q_number, q_key = self._query(query)
+        number, key = self.number[flat], self.key[flat]
+        with np.errstate(invalid="ignore"):
+            close = np.abs(number - q_number) <= 0.02 * np.maximum(
+                np.maximum(np.abs(number), np.abs(q_number)), 1e-9
+            )
+        equal = (key == q_key) & (q_key != _NO_KEY)
+        same = present & np.where(self.numeric, close, equal)
+        return [list(compress(self.names, line)) for line in same.tolist()]
+
+    def _query(self, query: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The query's normalised numbers (NaN: none) and keys (``_NO_KEY``: none)."""
+        normalised = self.encoder.normalised(query)
+        numbers, keys = [], []
+        for j, (name, numeric) in enumerate(self.kinds):
+            value = normalised.get(name)
+            if value is None or numeric:
+                numbers.append(math.nan if value is None else value)
+                keys.append(_NO_KEY)
+            else:
+                numbers.append(math.nan)
+                found = self.keys[j].get(value)
+                keys.append(self._key_of(j, value) if found is None else found)
+        return np.array(numbers, dtype=np.float64), np.array(keys, dtype=np.int64)
+
+    def _key_of(self, j: int, value) -> int:
+        found = self.keys[j].get(value)
+        if found is None:
+            with self._lock:  # keys are handed out under the lock: never two for one value
+                found = self.keys[j].setdefault(value, len(self.keys[j]))
+        return found
+
+    def _fill(self, flat: np.ndarray) -> None:
+        """Normalise the stored values not seen before (each string id once per process)."""
+        if not flat.size:
+            return
+        strings = self.tables.strings["attributes"]
+        positions = np.unique(flat)
+        # a codec without strings shares the next one's offset: the last match is the owner
+        owners = np.searchsorted(self.offset, positions, side="right") - 1
+        for position, j in zip(positions.tolist(), owners.tolist(), strict=True):
+            codec = self.codecs[j]
+            raw = strings[codec.name][position - int(self.offset[j])]
+            # the encoder's own normalisation, without its memo (each id comes here once)
+            value = normalise(codec.kind, codec.zero_is_missing, raw, codec.locale)
+            if codec.kind == "numeric":
+                self.number[position] = np.nan if value is None else value
+            else:
+                self.key[position] = _NO_KEY if value is None else self._key_of(j, value)
+            self.filled[position] = True
+
+
+def matcher_of(encoder: FeatureEncoder, tables) -> NeighbourMatcher:
+    """The matcher of a version's tables (made on first use, then kept with the tables)."""
+    found = tables.__dict__.get("_neighbour_matcher")
+    if found is None or found.encoder is not encoder:
+        found = tables.__dict__["_neighbour_matcher"] = NeighbourMatcher(encoder, tables)
+    return found

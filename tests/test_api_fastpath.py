@@ -1,0 +1,147 @@
+"""The lean handler of bearer-token predict / similar / time-summary calls (inference_app/
+fastpath.py) answers exactly as the full stack does, and hands everything else to the full
+stack."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from inference_app import api as views
+from inference_app.runtime import runtime
+
+pytestmark = pytest.mark.slow
+
+SAME_HEADERS = (
+    "Content-Type",
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Vary",
+    "Allow",
+    "X-Model-Version",
+)
+
+
+def hot_bodies() -> dict:
+    tables = runtime.model.tables
+    row = next(r for r in range(tables.n_items) if tables.routings_of(r))
+    attributes = {k: v for k, v in tables.attributes(row).items() if v is not None}
+    ops = [{"seq": 10, "op_code": "CUT", "setup_min": 30, "run_min": 2.5, "run_qty": 1}]
+    return {
+        "/api/v1/similar": {"item_code": tables.code_of(row), "top_k": 5},
+        "/api/v1/predict": {"items": [{"attributes": attributes}], "candidates": 2},
+        "/api/v1/time-summary": {"operations": ops, "quantity": 12},
+    }
+
+
+def refuse_full_stack(monkeypatch) -> None:
+    """Any hot call reaching DRF's views fails the test."""
+
+    def full_stack(self, request):
+        raise AssertionError("the full stack answered a call the lean handler should")
+
+    for view in (views.PredictView, views.SimilarView, views.TimeSummaryView):
+        monkeypatch.setattr(view, "post", full_stack)
+
+
+def test_the_lean_answers_equal_the_full_stacks(api, active_model, settings, monkeypatch):
+    bodies = hot_bodies()
+    settings.API_FAST_PATH = False
+    full = {p: api.post(p, b) for p, b in bodies.items()}
+    full_bad = api.post("/api/v1/time-summary", {"operations": [], "quantity": -1})
+    settings.API_FAST_PATH = True
+    refuse_full_stack(monkeypatch)
+    for path, body in bodies.items():
+        status, answer, headers = api.post(path, body)
+        assert (status, answer) == full[path][:2], path
+        assert {h: headers[h] for h in SAME_HEADERS} == {
+            h: full[path][2][h] for h in SAME_HEADERS
+        }, path
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert "Set-Cookie" not in headers
+    # an input error: the same status, error shape and field paths
+    status, answer, _ = api.post("/api/v1/time-summary", {"operations": [], "quantity": -1})
+    assert status == 400 and (status, answer) == full_bad[:2]
+    assert set(answer["fields"]) == {"operations", "quantity"}
+
+
+def test_the_lean_handler_logs_and_counts_its_answers(api, active_model, settings, monkeypatch):
+    refuse_full_stack(monkeypatch)
+    path, body = "/api/v1/similar", hot_bodies()["/api/v1/similar"]
+    status, _, headers = api.post(path, body, headers={"X-Request-ID": "erp-fast-1"})
+    assert status == 200 and headers["X-Request-ID"] == "erp-fast-1"
+    assert headers["X-Model-Version"] == active_model.label
+    import logging
+
+    for handler in logging.getLogger("routing.requests").handlers:
+        handler.flush()
+    lines = [json.loads(x) for x in (settings.LOG_DIR / "requests.log").read_text().splitlines()]
+    line = next(x for x in lines if x.get("request_id") == "erp-fast-1")
+    assert (line["endpoint"], line["status"], line["user"]) == ("similar", 200, "erp-test")
+    assert line["active_version"] == active_model.label and line["cache_hit"] is False
+    from inference_app.metrics import metrics
+
+    assert metrics.requests[("similar", "2xx", active_model.label)] >= 1
+
+
+def test_everything_else_is_answered_by_the_full_stack(api, active_model, settings):
+    from tests.conftest import Api
+
+    base = api.base
+    body = hot_bodies()["/api/v1/time-summary"]
+    # a bad token, no credentials: DRF's 401s with the challenge header
+    status, answer, headers = Api(base, "rml_not-a-token").post("/api/v1/time-summary", body)
+    assert (status, answer["error"]) == (401, "authentication_failed")
+    assert headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    status, answer, _ = Api(base).post("/api/v1/time-summary", body)
+    assert (status, answer["error"]) == (401, "not_authenticated")
+    # bad JSON, JSON nested over the limit, a body over the limit: the limits' answers
+    status, answer, _ = api.post("/api/v1/similar", raw=b'{"item_code": ')
+    assert (status, answer["error"]) == (400, "parse_error")
+    deep = b'{"operations": ' + b"[" * 40 + b"]" * 40 + b"}"
+    status, answer, _ = api.post("/api/v1/time-summary", raw=deep)
+    assert (status, answer["error"]) == (400, "parse_error") and "nested deeper" in answer["detail"]
+    settings.API_MAX_BODY_BYTES = 1024
+    status, answer, _ = api.post(
+        "/api/v1/time-summary", {"operations": [body["operations"][0]] * 40}
+    )
+    assert (status, answer["error"]) == (413, "too_large")
+    # another media type, a request for indented JSON: DRF's negotiation
+    status, answer, _ = api.post(
+        "/api/v1/time-summary",
+        raw=json.dumps(body).encode(),
+        headers={"Content-Type": "text/plain"},
+    )
+    assert (status, answer["error"]) == (415, "unsupported_media_type")
+    request = urllib.request.Request(
+        f"{base}/api/v1/time-summary", data=json.dumps(body).encode(), method="POST"
+    )
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {api.token}")
+    request.add_header("Accept", "application/json; indent=2")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        raw = response.read()
+    assert raw.startswith(b'{\n  "')
+    assert json.loads(raw) == api.post("/api/v1/time-summary", body)[1]
+
+
+def test_a_viewer_without_an_approved_account_is_refused(api, active_model):
+    """The lean handler checks the account as the full stack does (401, never an answer)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts_app import cache
+
+    user = get_user_model().objects.get(username="erp-test")
+    user.account.status = "rejected"
+    user.account.save(update_fields=["status"])
+    cache.clear_auth_cache()
+    status, answer, _ = api.post("/api/v1/time-summary", hot_bodies()["/api/v1/time-summary"])
+    assert status in (401, 403) and answer["error"] in (
+        "authentication_failed",
+        "permission_denied",
+    )
