@@ -167,6 +167,7 @@ class Source:
     def __init__(self, label: str) -> None:
         self.label = label
         self.issues: list[tuple[str, str, int, str]] = []  # (table, reason, count, example)
+        self.readers: dict[str, str] = {}  # table -> the reader that read it (extract report)
         self._tables: list[str] | None = None
 
     def __enter__(self) -> Source:
@@ -325,7 +326,9 @@ class SqliteSource(Source):
         sql = f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}"
         columnar = self._columnar(table, sql, unique)
         if columnar is not None:
+            self.readers[table] = "adbc (columnar)"
             return columnar
+        self.readers[table] = "sqlite3 rows"
         return encode_rows(_chunks(self._execute(sql)), unique)
 
     def _columnar(self, table: str, sql: str, columns: list[str]) -> dict[str, Column] | None:
@@ -394,6 +397,8 @@ def arrow_column(chunked) -> Column:
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
         if chunked.null_count and not pa.types.is_floating(kind):
             return chunked.cast(pa.float64()).to_numpy()
+        if pa.types.is_integer(kind):  # as the row reader gives them, whatever the width
+            return chunked.cast(pa.int64()).to_numpy()
         return chunked.to_numpy()
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         encoded = pc.dictionary_encode(chunked).combine_chunks()
@@ -651,6 +656,7 @@ class OdbcSource(Source):
                 f"pyodbc is not installed ({exc}): pip install pyodbc. {_driver_hint()}"
             )
         self.pyodbc = pyodbc
+        self.conn_str = conn_str
         self._check_driver(conn_str)
         _check_database_file(conn_str)
         try:
@@ -760,6 +766,10 @@ class OdbcSource(Source):
         names = [d[0] for d in cur.description]
         picked = names if columns is None else _resolve_columns(names, columns, table, self.label)
         picked = list(dict.fromkeys(picked))
+        columnar = self._columnar(table, picked)
+        if columnar is not None:
+            cur.close()
+            return columnar
         index = [names.index(p) for p in picked]
         try:
             data = encode_rows(
@@ -768,6 +778,25 @@ class OdbcSource(Source):
         except (self.pyodbc.Error, ValueError, OverflowError, UnicodeDecodeError) as exc:
             return self._read_by_column(table, picked, exc)
         return data
+
+    def _columnar(self, table: str, picked: list[str]) -> dict[str, Column] | None:
+        """The columns read as Arrow through arrow-odbc when the driver bulk-fetches (see
+        :mod:`registry_app.pipeline.odbc_columnar`); None (and why, in ``readers``) if not."""
+        from registry_app.pipeline import odbc_columnar
+
+        listed = ", ".join(self._quote(c) for c in picked)
+        query = f"SELECT {listed} FROM {self._quote(table)}"
+        able = odbc_columnar.capable(self.conn_str, query)
+        if able is not True:
+            self.readers[table] = f"pyodbc rows ({able})"
+            return None
+        try:
+            arrow = odbc_columnar.read(self.conn_str, query)
+        except Exception as exc:  # noqa: BLE001 - any driver refusal: the row reader decides
+            self.readers[table] = f"pyodbc rows (arrow-odbc failed: {str(exc)[:200]})"
+            return None
+        self.readers[table] = "arrow-odbc (columnar)"
+        return {name: arrow_column(arrow.column(i)) for i, name in enumerate(picked)}
 
     def _read_by_column(self, table: str, picked: list[str], first: Exception) -> dict[str, Column]:
         """Re-read one column at a time so one unreadable column cannot sink the table."""
