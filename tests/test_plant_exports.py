@@ -61,6 +61,7 @@ def test_a_german_csv_export_extracts_to_the_same_data_as_the_sqlite_original(
         "decimal ',' (detected), thousands 'none' (detected)"
     )
     assert "encoding cp1252 (detected)" in formats["dbo_BI_ITEM_INFO_VIEW"]
+    assert set(exported.report.as_dict()["readers"].values()) == {"pyarrow.csv (columnar)"}
 
 
 @pytest.mark.parametrize(
@@ -88,8 +89,31 @@ def test_each_delimiter_and_encoding_is_detected_per_file(
     assert (fmt.delimiter, fmt.encoding, fmt.decimal) == (delimiter, expected_encoding, ".")
     with open_source(f"csv:///{tmp_path}") as src:
         frame = src.read_table("items")
+        reader = src.readers["items"]
     assert frame["ITEM_CD"].tolist()[:2] == ["000", "001"]  # leading zeros kept
     assert frame["NAME"].iloc[0] == names[encoding]
+    assert reader == "pyarrow.csv (columnar)"  # transcoded from the detected encoding
+
+
+def test_a_file_pyarrow_refuses_is_read_by_pandas_and_the_report_says_so(tmp_path):
+    # a row with a field missing: pyarrow's reader refuses it, pandas reads it as missing
+    (tmp_path / "items.csv").write_text("ITEM_CD;NAME;OD\n007;Welle;1,5\n008;Flansch\n;;\n")
+    (tmp_path / "repeated.csv").write_text('A,A,"B\nC"\n1,2,"x\ny"\n3,4,z\n')
+    (tmp_path / "quoted.csv").write_text('A,"B\nC"\n01,"x\ny"\n02,""\n')
+    with open_source(f"csv:///{tmp_path}") as src:
+        frame = src.read_table("items")
+        repeated = src.read_table("repeated")
+        quoted = src.read_table("quoted")
+        readers = src.readers
+    assert frame.to_dict("list") == {
+        "ITEM_CD": ["007", "008", None], "NAME": ["Welle", "Flansch", None],
+        "OD": ["1,5", None, None],
+    }  # fmt: skip
+    assert readers["items"].startswith("pandas (pyarrow refused: CSV parse error")
+    assert repeated.to_dict("list") == {"A": ["1", "3"], "A.1": ["2", "4"], "B\nC": ["x\ny", "z"]}
+    assert readers["repeated"] == "pandas (repeated column names)"
+    assert quoted.to_dict("list") == {"A": ["01", "02"], "B\nC": ["x\ny", None]}
+    assert readers["quoted"] == "pyarrow.csv (columnar)"
 
 
 def test_quoted_fields_and_thousands_separators_are_read(db, tmp_path):

@@ -52,6 +52,7 @@ FORMS = (
     "excel:///relative/book.xlsx, excel:////absolute/book.xlsx, excel:///C:/book.xlsx"
 )
 FETCH_ROWS = 50_000
+CSV_BLOCK = 16 * 1024 * 1024  # bytes pyarrow's CSV reader parses at a time (it needs whole rows)
 
 # ODBC SQL type codes whose values we decode ourselves (SQL_TYPE_* and the ODBC 2 names)
 SQL_TIMESTAMP_TYPES = (93, 11)
@@ -583,9 +584,55 @@ class CsvSource(Source):
         header = self._header(table)
         picked = header if columns is None else _resolve_columns(header, columns, table, self.label)
         unique = list(dict.fromkeys(picked))
+        columnar = self._read_arrow_csv(table, header, unique)
+        if columnar is not None:
+            return columnar
         frame = self._read_csv(table, usecols=unique)
         values = (frame[c].astype(object).where(frame[c].notna(), None) for c in unique)
         return {c: _join([_codes_of(v.to_numpy())]) for c, v in zip(unique, values, strict=True)}
+
+    def _read_arrow_csv(
+        self, table: str, header: list[str], columns: list[str]
+    ) -> dict[str, Column] | None:
+        """``columns`` read by pyarrow's CSV reader, every value as text (an empty field is
+        missing, as pandas reads it); None when pyarrow refuses the file (a ragged row, bytes
+        not in the encoding, repeated column names): pandas' reader then reads it and names
+        the problem. The reader that ran is kept in ``readers``."""
+        import pyarrow as pa
+        from pyarrow import csv as pacsv
+
+        path, fmt = self.folder / f"{table}.csv", self.format_of(table)
+        parse = pacsv.ParseOptions(
+            delimiter=fmt.delimiter, quote_char=fmt.quotechar, newlines_in_values=True
+        )
+        try:
+            with pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(encoding=fmt.encoding, block_size=1 << 20),
+                parse_options=parse,
+            ) as first:
+                names = first.schema.names  # as written: pandas' header renames repeats
+            if len(set(names)) != len(names) or len(names) != len(header):
+                self.readers[table] = "pandas (repeated column names)"
+                return None
+            wanted = [names[header.index(c)] for c in columns]
+            arrow = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(encoding=fmt.encoding, block_size=CSV_BLOCK),
+                parse_options=parse,
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(wanted, pa.string()),
+                    include_columns=wanted,
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except (pa.ArrowException, UnicodeError, LookupError) as exc:
+            self.readers[table] = f"pandas (pyarrow refused: {str(exc).splitlines()[0][:200]})"
+            return None
+        self.readers[table] = "pyarrow.csv (columnar)"
+        return {name: arrow_column(arrow.column(i)) for i, name in enumerate(columns)}
 
 
 # --- ODBC -------------------------------------------------------------------------------------
