@@ -249,11 +249,44 @@ def test_the_columnar_sqlite_read_equals_the_row_read(db, plant_db, tmp_path, mo
     profile = load_default_profile()
     columnar = extract(profile, f"sqlite:///{plant}")
     assert [c.split(" FROM ")[1] for c in calls] == [
-        '"dbo_BI_ITEM_INFO_VIEW"', '"dbo_BI_ROUTING_VIEW"', '"dbo_BI_WORK_ORDER_RESULTS"',
-    ]  # fmt: skip
+        f'"{t}" ORDER BY rowid'
+        for t in ("dbo_BI_ITEM_INFO_VIEW", "dbo_BI_ROUTING_VIEW", "dbo_BI_WORK_ORDER_RESULTS")
+    ]
+    assert set(columnar.report.readers.values()) == {"adbc (columnar)"}
     monkeypatch.setattr(sources, "read_arrow", lambda *a: None)  # the chunked row reader
     rows = extract(profile, f"sqlite:///{plant}")
     assert_same_data(columnar, rows)
+
+
+def test_a_numeric_column_holding_text_is_read_by_rows_beside_the_columnar_read(
+    db, plant_db, tmp_path, monkeypatch
+):
+    from registry_app.pipeline import sources
+
+    plant = Path(shutil.copy(plant_db, tmp_path / "plant.sqlite"))
+    with sqlite3.connect(plant) as conn:  # "N/A" in a REAL column, as ERP exports have it
+        conn.execute(
+            "UPDATE dbo_BI_ITEM_INFO_VIEW SET OUTDIAMETER = 'N/A' WHERE rowid % 7 = 3"
+        )
+        # an index that would hand out the column in another order than the table's
+        conn.execute("CREATE INDEX od ON dbo_BI_ITEM_INFO_VIEW (OUTDIAMETER)")
+        conn.execute("DELETE FROM dbo_BI_ITEM_INFO_VIEW WHERE rowid % 11 = 5")
+        conn.execute(
+            "CREATE VIEW items_view AS SELECT * FROM dbo_BI_ITEM_INFO_VIEW ORDER BY ITEM_CD DESC"
+        )
+    profile = load_default_profile()
+    mixed = extract(profile, f"sqlite:///{plant}")
+    assert mixed.report.readers["dbo_BI_ITEM_INFO_VIEW"] == (
+        "adbc (columnar); sqlite3 rows for OUTDIAMETER (numbers and text)"
+    )
+    assert mixed.report.problems["items"]["unparseable number in OUTDIAMETER: NaN"] > 100
+    monkeypatch.setattr(sources, "read_arrow", lambda *a: None)  # the chunked row reader
+    assert_same_data(mixed, extract(profile, f"sqlite:///{plant}"))
+    monkeypatch.undo()
+    with open_source(f"sqlite:///{plant}") as src:  # a view has no rowid: all by rows
+        view = src.read_table("items_view", ["ITEM_CD", "OUTDIAMETER", "OUTTHICKNESS"])
+        assert src.readers["items_view"] == "sqlite3 rows (numbers mixed with text)"
+    assert view["ITEM_CD"].is_monotonic_decreasing and (view["OUTDIAMETER"] == "N/A").any()
 
 
 def test_a_column_mixing_numbers_and_text_is_read_row_by_row(tmp_path, monkeypatch):

@@ -52,6 +52,9 @@ FORMS = (
     "excel:///relative/book.xlsx, excel:////absolute/book.xlsx, excel:///C:/book.xlsx"
 )
 FETCH_ROWS = 50_000
+# rows of one ADBC batch: the driver takes each column's type from its batch's values, so a
+# column empty in a small first batch would be typed INT64 and refuse the REALs that follow
+ADBC_ROWS = 1 << 22
 CSV_BLOCK = 16 * 1024 * 1024  # bytes pyarrow's CSV reader parses at a time (it needs whole rows)
 
 # ODBC SQL type codes whose values we decode ourselves (SQL_TYPE_* and the ODBC 2 names)
@@ -324,25 +327,51 @@ class SqliteSource(Source):
             else _resolve_columns(available, columns, table, self.label)
         )
         unique = list(dict.fromkeys(picked))
-        sql = f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}"
+        listed = ", ".join(_quote(c) for c in unique)
+        rowid = self._rowid(table, available)
+        order = f" ORDER BY {rowid}" if rowid else ""
+        sql = f"SELECT {listed} FROM {_quote(table)}{order}"
         columnar = self._columnar(table, sql, unique)
-        if columnar is not None:
-            self.readers[table] = "adbc (columnar)"
-            return columnar
-        self.readers[table] = "sqlite3 rows"
-        return encode_rows(_chunks(self._execute(sql)), unique)
+        if columnar is None:
+            self.readers[table] = "sqlite3 rows"
+            return encode_rows(_chunks(self._execute(sql)), unique)
+        mixed = [c for c, values in columnar.items() if values is None]
+        if mixed and not rowid:  # no row order to put the columns together by: all by rows
+            self.readers[table] = "sqlite3 rows (numbers mixed with text)"
+            return encode_rows(_chunks(self._execute(sql)), unique)
+        self.readers[table] = "adbc (columnar)"
+        if mixed:  # in the same row order as the columnar read (both by rowid)
+            listed = ", ".join(_quote(c) for c in mixed)
+            sql = f"SELECT {listed} FROM {_quote(table)}{order}"
+            columnar.update(encode_rows(_chunks(self._execute(sql)), mixed))
+            self.readers[table] += f"; sqlite3 rows for {', '.join(mixed)} (numbers and text)"
+        return columnar
+
+    def _rowid(self, table: str, columns: list[str]) -> str | None:
+        """The name of ``table``'s rowid (None for a view or a WITHOUT ROWID table)."""
+        row = self._execute(
+            f"SELECT type, sql FROM sqlite_master WHERE name = {_literal(table)}"
+        ).fetchone()
+        if not row or row[0] != "table" or "WITHOUT ROWID" in (row[1] or "").upper():
+            return None
+        taken = {c.lower() for c in columns}
+        return next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
 
     def _columnar(self, table: str, sql: str, columns: list[str]) -> dict[str, Column] | None:
         """The columns read as Arrow when SQLite's column affinities keep each column to one
         kind of value: a TEXT column stores numbers as text; a numeric column may still hold
-        text ("N/A"), which the columnar read shows as a text column, and then the row reader
-        reads the table; a column of no declared type may mix anything: the row reader."""
+        text ("N/A"), which the columnar read shows as a text column: it maps to None, for
+        the row reader; a column of no declared type may mix anything: the row reader."""
         rows = self._execute(f"PRAGMA table_info({_quote(table)})").fetchall()
         affinity = {r[1]: _affinity(r[2] or "") for r in rows}
         if any(affinity.get(c, "none") == "none" for c in columns):
             return None
         numeric = {c for c in columns if affinity[c] == "number"}
         return read_arrow(self.path, sql, columns, numeric)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _affinity(declared: str) -> str:
@@ -366,25 +395,27 @@ def _affinity(declared: str) -> str:
 def read_arrow(
     path: Path, sql: str, names: list[str], numeric: set[str] = frozenset()
 ) -> dict[str, Column] | None:
-    """The columns of ``sql`` over the SQLite file ``path`` (read-only) through ADBC, or None
-    (also when a ``numeric`` column came back as text: it mixes numbers and text)."""
+    """The columns of ``sql`` over the SQLite file ``path`` (read-only) through ADBC, or None;
+    a ``numeric`` column that came back as text (it mixes numbers and text) maps to None."""
     try:
         import adbc_driver_sqlite.dbapi as adbc
     except ImportError:  # pragma: no cover - a base requirement
         return None
     try:
         with adbc.connect(f"{path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ADBC_ROWS)})
             cur.execute(sql)
             table = cur.fetch_arrow_table()
     except Exception:  # noqa: BLE001 - any driver refusal: the row reader decides
         return None
     import pyarrow as pa
 
+    out: dict[str, Column | None] = {}
     for i, name in enumerate(names):
         kind = table.column(i).type
-        if name in numeric and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            return None
-    return {name: arrow_column(table.column(i)) for i, name in enumerate(names)}
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        out[name] = None if name in numeric and text else arrow_column(table.column(i))
+    return out
 
 
 def arrow_column(chunked) -> Column:
