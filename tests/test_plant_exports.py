@@ -265,9 +265,7 @@ def test_a_numeric_column_holding_text_is_read_by_rows_beside_the_columnar_read(
 
     plant = Path(shutil.copy(plant_db, tmp_path / "plant.sqlite"))
     with sqlite3.connect(plant) as conn:  # "N/A" in a REAL column, as ERP exports have it
-        conn.execute(
-            "UPDATE dbo_BI_ITEM_INFO_VIEW SET OUTDIAMETER = 'N/A' WHERE rowid % 7 = 3"
-        )
+        conn.execute("UPDATE dbo_BI_ITEM_INFO_VIEW SET OUTDIAMETER = 'N/A' WHERE rowid % 7 = 3")
         # an index that would hand out the column in another order than the table's
         conn.execute("CREATE INDEX od ON dbo_BI_ITEM_INFO_VIEW (OUTDIAMETER)")
         conn.execute("DELETE FROM dbo_BI_ITEM_INFO_VIEW WHERE rowid % 11 = 5")
