@@ -274,6 +274,9 @@ def test_a_numeric_column_holding_text_is_read_by_rows_beside_the_columnar_read(
         )
     profile = load_default_profile()
     mixed = extract(profile, f"sqlite:///{plant}")
+    monkeypatch.setattr(sources, "SPLIT_ROWS", 100)  # large tables: rowid ranges side by side
+    assert_same_data(mixed, extract(profile, f"sqlite:///{plant}"))
+    monkeypatch.undo()
     assert mixed.report.readers["dbo_BI_ITEM_INFO_VIEW"] == (
         "adbc (columnar); sqlite3 rows for OUTDIAMETER (numbers and text)"
     )
@@ -285,6 +288,30 @@ def test_a_numeric_column_holding_text_is_read_by_rows_beside_the_columnar_read(
         view = src.read_table("items_view", ["ITEM_CD", "OUTDIAMETER", "OUTTHICKNESS"])
         assert src.readers["items_view"] == "sqlite3 rows (numbers mixed with text)"
     assert view["ITEM_CD"].is_monotonic_decreasing and (view["OUTDIAMETER"] == "N/A").any()
+
+
+def test_a_large_table_is_read_in_rowid_ranges_that_join_in_order(tmp_path, monkeypatch):
+    from registry_app.pipeline import sources
+
+    path = tmp_path / "parts.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (code TEXT, n INTEGER, od REAL)")
+        rows = [(f"{i:05d}", i if i < 600 else i + 0.5, None if i < 700 else i) for i in range(900)]
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+        conn.execute("DELETE FROM t WHERE rowid % 5 = 0")
+        conn.execute("CREATE INDEX by_n ON t (n DESC)")
+    calls = []
+    real = sources._fetch_arrow
+    monkeypatch.setattr(sources, "_fetch_arrow", lambda p, sql: calls.append(sql) or real(p, sql))
+    monkeypatch.setattr(sources, "SPLIT_ROWS", 100)
+    monkeypatch.setattr(sources.os, "cpu_count", lambda: 3)
+    with open_source(f"sqlite:///{path}") as src:
+        frame = src.read_table("t")
+    assert len(calls) == 3 and all("rowid >" in c and "ORDER BY rowid" in c for c in calls)
+    kept = [r for i, r in enumerate(rows) if (i + 1) % 5]
+    assert frame["code"].tolist() == [r[0] for r in kept]
+    assert frame["n"].tolist() == [float(r[1]) for r in kept]  # reals in the last part only
+    assert frame["od"].isna().sum() == len([r for r in kept if r[2] is None])
 
 
 def test_a_column_mixing_numbers_and_text_is_read_row_by_row(tmp_path, monkeypatch):

@@ -32,10 +32,12 @@ exists. Table names are taken only from the driver's own listing (``sqlite_maste
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import struct
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,8 @@ FETCH_ROWS = 50_000
 # rows of one ADBC batch: the driver takes each column's type from its batch's values, so a
 # column empty in a small first batch would be typed INT64 and refuse the REALs that follow
 ADBC_ROWS = 1 << 22
+SPLIT_ROWS = 200_000  # a table with more rows is read in rowid ranges side by side
+PARALLEL_READS = 4
 CSV_BLOCK = 16 * 1024 * 1024  # bytes pyarrow's CSV reader parses at a time (it needs whole rows)
 
 # ODBC SQL type codes whose values we decode ourselves (SQL_TYPE_* and the ODBC 2 names)
@@ -331,7 +335,8 @@ class SqliteSource(Source):
         rowid = self._rowid(table, available)
         order = f" ORDER BY {rowid}" if rowid else ""
         sql = f"SELECT {listed} FROM {_quote(table)}{order}"
-        columnar = self._columnar(table, sql, unique)
+        parts = self._parts(table, listed, rowid)
+        columnar = self._columnar(table, sql, unique, parts)
         if columnar is None:
             self.readers[table] = "sqlite3 rows"
             return encode_rows(_chunks(self._execute(sql)), unique)
@@ -357,7 +362,26 @@ class SqliteSource(Source):
         taken = {c.lower() for c in columns}
         return next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
 
-    def _columnar(self, table: str, sql: str, columns: list[str]) -> dict[str, Column] | None:
+    def _parts(self, table: str, listed: str, rowid: str | None) -> tuple[str, ...]:
+        """For a large table, one statement per rowid range (read side by side, in order)."""
+        if not rowid:
+            return ()
+        low, high = self._execute(
+            f"SELECT min({rowid}), max({rowid}) FROM {_quote(table)}"
+        ).fetchone()
+        count = min(PARALLEL_READS, os.cpu_count() or 1)
+        if low is None or high - low < SPLIT_ROWS or count < 2:
+            return ()
+        bounds = [low - 1] + [low + (high - low) * i // count for i in range(1, count)] + [high]
+        return tuple(
+            f"SELECT {listed} FROM {_quote(table)} "
+            f"WHERE {rowid} > {a} AND {rowid} <= {b} ORDER BY {rowid}"
+            for a, b in zip(bounds, bounds[1:], strict=False)
+        )
+
+    def _columnar(
+        self, table: str, sql: str, columns: list[str], parts: tuple[str, ...] = ()
+    ) -> dict[str, Column] | None:
         """The columns read as Arrow when SQLite's column affinities keep each column to one
         kind of value: a TEXT column stores numbers as text; a numeric column may still hold
         text ("N/A"), which the columnar read shows as a text column: it maps to None, for
@@ -367,7 +391,7 @@ class SqliteSource(Source):
         if any(affinity.get(c, "none") == "none" for c in columns):
             return None
         numeric = {c for c in columns if affinity[c] == "number"}
-        return read_arrow(self.path, sql, columns, numeric)
+        return read_arrow(self.path, sql, columns, numeric, parts)
 
 
 def _literal(text: str) -> str:
@@ -393,29 +417,56 @@ def _affinity(declared: str) -> str:
 
 
 def read_arrow(
-    path: Path, sql: str, names: list[str], numeric: set[str] = frozenset()
+    path: Path,
+    sql: str,
+    names: list[str],
+    numeric: set[str] = frozenset(),
+    parts: tuple[str, ...] = (),
 ) -> dict[str, Column] | None:
     """The columns of ``sql`` over the SQLite file ``path`` (read-only) through ADBC, or None;
-    a ``numeric`` column that came back as text (it mixes numbers and text) maps to None."""
+    a ``numeric`` column that came back as text (it mixes numbers and text) maps to None.
+    ``parts``: statements whose results, one after the other, are ``sql``'s; each is read on
+    its own connection and thread (the driver releases the interpreter lock), ``sql`` alone
+    when they do not fit together."""
     try:
-        import adbc_driver_sqlite.dbapi as adbc
+        import adbc_driver_sqlite.dbapi  # noqa: F401
     except ImportError:  # pragma: no cover - a base requirement
-        return None
-    try:
-        with adbc.connect(f"{path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ADBC_ROWS)})
-            cur.execute(sql)
-            table = cur.fetch_arrow_table()
-    except Exception:  # noqa: BLE001 - any driver refusal: the row reader decides
         return None
     import pyarrow as pa
 
+    table = _fetch_parts(path, parts) if parts else None
+    try:
+        table = table if table is not None else _fetch_arrow(path, sql)
+    except Exception:  # noqa: BLE001 - any driver refusal: the row reader decides
+        return None
     out: dict[str, Column | None] = {}
     for i, name in enumerate(names):
         kind = table.column(i).type
         text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
         out[name] = None if name in numeric and text else arrow_column(table.column(i))
     return out
+
+
+def _fetch_arrow(path: Path, sql: str):
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(f"{path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ADBC_ROWS)})
+        cur.execute(sql)
+        return cur.fetch_arrow_table()
+
+
+def _fetch_parts(path: Path, parts: tuple[str, ...]):
+    """The parts' tables joined in order (an integer column that holds reals in one part only
+    becomes float); None when a part fails or their types do not fit together."""
+    import pyarrow as pa
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            tables = list(pool.map(lambda sql: _fetch_arrow(path, sql), parts))
+        return pa.concat_tables(tables, promote_options="permissive")
+    except Exception:  # noqa: BLE001 - the whole statement decides
+        return None
 
 
 def arrow_column(chunked) -> Column:
