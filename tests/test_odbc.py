@@ -55,11 +55,50 @@ def test_a_plant_read_over_odbc_equals_the_same_file_read_directly(tmp_path):
     via_odbc = extract(profile, f"odbc:DRIVER={{SQLite3}};Database={path}")
     for name in ("items", "operations", "work_results"):
         pd.testing.assert_frame_equal(getattr(direct, name), getattr(via_odbc, name))
-    ignore = {"seconds"}
+    ignore = {"seconds", "readers"}
     assert {k: v for k, v in direct.report.as_dict().items() if k not in ignore} == {
         k: v for k, v in via_odbc.report.as_dict().items() if k not in ignore
     }
     assert len(via_odbc.operations) > 8000
+    assert set(via_odbc.report.readers.values()) == {"arrow-odbc (columnar)"}
+    assert set(direct.report.readers.values()) == {"adbc (columnar)"}
+
+
+def test_a_driver_without_bulk_fetch_is_read_row_by_row_and_says_so():
+    with open_source(access("nwind.mdb")) as src:
+        products = src.read_table("Products", ["ProductID", "ProductName"])
+        reader = src.readers["Products"]
+    assert len(products) == 77 and products["ProductName"].iloc[0] == "Chai"
+    # mdbtools refuses block cursors; arrow-odbc would stop this process, so a child tried it
+    assert reader.startswith("pyodbc rows (driver refuses bulk fetch:")
+    assert "SQLSetStmtAttr" in reader
+
+
+def test_a_value_too_long_for_the_column_buffers_falls_back_to_the_row_reader(tmp_path):
+    import sqlite3
+
+    from registry_app.pipeline import odbc_columnar
+
+    path = tmp_path / "long.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (code TEXT, note TEXT, n INTEGER)")
+        long_note = "x" * (odbc_columnar.MAX_TEXT * 20)
+        conn.executemany(
+            "INSERT INTO t VALUES (?, ?, ?)", [("0042", long_note, 1), ("0043", "short", None)]
+        )
+    with open_source(f"odbc:DRIVER={{SQLite3}};Database={path}") as src:
+        frame = src.read_table("t")
+        reader = src.readers["t"]
+    assert reader.startswith("pyodbc rows (arrow-odbc failed:") and "too large" in reader
+    assert frame["note"].str.len().tolist() == [len(long_note), 5]  # nothing cut off
+    assert frame["code"].tolist() == ["0042", "0043"]  # leading zeros kept
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE t SET note = 'short again'")
+    with open_source(f"odbc:DRIVER={{SQLite3}};Database={path}") as src:
+        frame = src.read_table("t")
+        assert src.readers["t"] == "arrow-odbc (columnar)"
+    assert frame["code"].tolist() == ["0042", "0043"] and frame["note"].nunique() == 1
+    assert frame["n"].iloc[0] == 1.0 and pd.isna(frame["n"].iloc[1])
 
 
 def test_northwind_lists_its_tables_without_system_tables_or_saved_queries():

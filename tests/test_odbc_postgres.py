@@ -91,6 +91,7 @@ def test_the_plant_read_from_postgresql_over_odbc_equals_the_sqlite_original(
     for part in ("rows_read", "rows_kept", "problems"):
         assert getattr(original.report, part) == getattr(served.report, part)
     assert len(served.operations) > 8000
+    assert set(served.report.readers.values()) == {"arrow-odbc (columnar)"}
 
 
 def test_postgresql_lists_only_the_plant_tables_and_masks_the_password(postgres_plant):

@@ -61,6 +61,7 @@ def test_a_german_csv_export_extracts_to_the_same_data_as_the_sqlite_original(
         "decimal ',' (detected), thousands 'none' (detected)"
     )
     assert "encoding cp1252 (detected)" in formats["dbo_BI_ITEM_INFO_VIEW"]
+    assert set(exported.report.as_dict()["readers"].values()) == {"pyarrow.csv (columnar)"}
 
 
 @pytest.mark.parametrize(
@@ -88,8 +89,31 @@ def test_each_delimiter_and_encoding_is_detected_per_file(
     assert (fmt.delimiter, fmt.encoding, fmt.decimal) == (delimiter, expected_encoding, ".")
     with open_source(f"csv:///{tmp_path}") as src:
         frame = src.read_table("items")
+        reader = src.readers["items"]
     assert frame["ITEM_CD"].tolist()[:2] == ["000", "001"]  # leading zeros kept
     assert frame["NAME"].iloc[0] == names[encoding]
+    assert reader == "pyarrow.csv (columnar)"  # transcoded from the detected encoding
+
+
+def test_a_file_pyarrow_refuses_is_read_by_pandas_and_the_report_says_so(tmp_path):
+    # a row with a field missing: pyarrow's reader refuses it, pandas reads it as missing
+    (tmp_path / "items.csv").write_text("ITEM_CD;NAME;OD\n007;Welle;1,5\n008;Flansch\n;;\n")
+    (tmp_path / "repeated.csv").write_text('A,A,"B\nC"\n1,2,"x\ny"\n3,4,z\n')
+    (tmp_path / "quoted.csv").write_text('A,"B\nC"\n01,"x\ny"\n02,""\n')
+    with open_source(f"csv:///{tmp_path}") as src:
+        frame = src.read_table("items")
+        repeated = src.read_table("repeated")
+        quoted = src.read_table("quoted")
+        readers = src.readers
+    assert frame.to_dict("list") == {
+        "ITEM_CD": ["007", "008", None], "NAME": ["Welle", "Flansch", None],
+        "OD": ["1,5", None, None],
+    }  # fmt: skip
+    assert readers["items"].startswith("pandas (pyarrow refused: CSV parse error")
+    assert repeated.to_dict("list") == {"A": ["1", "3"], "A.1": ["2", "4"], "B\nC": ["x\ny", "z"]}
+    assert readers["repeated"] == "pandas (repeated column names)"
+    assert quoted.to_dict("list") == {"A": ["01", "02"], "B\nC": ["x\ny", None]}
+    assert readers["quoted"] == "pyarrow.csv (columnar)"
 
 
 def test_quoted_fields_and_thousands_separators_are_read(db, tmp_path):
@@ -225,11 +249,69 @@ def test_the_columnar_sqlite_read_equals_the_row_read(db, plant_db, tmp_path, mo
     profile = load_default_profile()
     columnar = extract(profile, f"sqlite:///{plant}")
     assert [c.split(" FROM ")[1] for c in calls] == [
-        '"dbo_BI_ITEM_INFO_VIEW"', '"dbo_BI_ROUTING_VIEW"', '"dbo_BI_WORK_ORDER_RESULTS"',
-    ]  # fmt: skip
+        f'"{t}" ORDER BY rowid'
+        for t in ("dbo_BI_ITEM_INFO_VIEW", "dbo_BI_ROUTING_VIEW", "dbo_BI_WORK_ORDER_RESULTS")
+    ]
+    assert set(columnar.report.readers.values()) == {"adbc (columnar)"}
     monkeypatch.setattr(sources, "read_arrow", lambda *a: None)  # the chunked row reader
     rows = extract(profile, f"sqlite:///{plant}")
     assert_same_data(columnar, rows)
+
+
+def test_a_numeric_column_holding_text_is_read_by_rows_beside_the_columnar_read(
+    db, plant_db, tmp_path, monkeypatch
+):
+    from registry_app.pipeline import sources
+
+    plant = Path(shutil.copy(plant_db, tmp_path / "plant.sqlite"))
+    with sqlite3.connect(plant) as conn:  # "N/A" in a REAL column, as ERP exports have it
+        conn.execute("UPDATE dbo_BI_ITEM_INFO_VIEW SET OUTDIAMETER = 'N/A' WHERE rowid % 7 = 3")
+        # an index that would hand out the column in another order than the table's
+        conn.execute("CREATE INDEX od ON dbo_BI_ITEM_INFO_VIEW (OUTDIAMETER)")
+        conn.execute("DELETE FROM dbo_BI_ITEM_INFO_VIEW WHERE rowid % 11 = 5")
+        conn.execute(
+            "CREATE VIEW items_view AS SELECT * FROM dbo_BI_ITEM_INFO_VIEW ORDER BY ITEM_CD DESC"
+        )
+    profile = load_default_profile()
+    mixed = extract(profile, f"sqlite:///{plant}")
+    monkeypatch.setattr(sources, "SPLIT_ROWS", 100)  # large tables: rowid ranges side by side
+    assert_same_data(mixed, extract(profile, f"sqlite:///{plant}"))
+    monkeypatch.undo()
+    assert mixed.report.readers["dbo_BI_ITEM_INFO_VIEW"] == (
+        "adbc (columnar); sqlite3 rows for OUTDIAMETER (numbers and text)"
+    )
+    assert mixed.report.problems["items"]["unparseable number in OUTDIAMETER: NaN"] > 100
+    monkeypatch.setattr(sources, "read_arrow", lambda *a: None)  # the chunked row reader
+    assert_same_data(mixed, extract(profile, f"sqlite:///{plant}"))
+    monkeypatch.undo()
+    with open_source(f"sqlite:///{plant}") as src:  # a view has no rowid: all by rows
+        view = src.read_table("items_view", ["ITEM_CD", "OUTDIAMETER", "OUTTHICKNESS"])
+        assert src.readers["items_view"] == "sqlite3 rows (numbers mixed with text)"
+    assert view["ITEM_CD"].is_monotonic_decreasing and (view["OUTDIAMETER"] == "N/A").any()
+
+
+def test_a_large_table_is_read_in_rowid_ranges_that_join_in_order(tmp_path, monkeypatch):
+    from registry_app.pipeline import sources
+
+    path = tmp_path / "parts.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (code TEXT, n INTEGER, od REAL)")
+        rows = [(f"{i:05d}", i if i < 600 else i + 0.5, None if i < 700 else i) for i in range(900)]
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+        conn.execute("DELETE FROM t WHERE rowid % 5 = 0")
+        conn.execute("CREATE INDEX by_n ON t (n DESC)")
+    calls = []
+    real = sources._fetch_arrow
+    monkeypatch.setattr(sources, "_fetch_arrow", lambda p, sql: calls.append(sql) or real(p, sql))
+    monkeypatch.setattr(sources, "SPLIT_ROWS", 100)
+    monkeypatch.setattr(sources.os, "cpu_count", lambda: 3)
+    with open_source(f"sqlite:///{path}") as src:
+        frame = src.read_table("t")
+    assert len(calls) == 3 and all("rowid >" in c and "ORDER BY rowid" in c for c in calls)
+    kept = [r for i, r in enumerate(rows) if (i + 1) % 5]
+    assert frame["code"].tolist() == [r[0] for r in kept]
+    assert frame["n"].tolist() == [float(r[1]) for r in kept]  # reals in the last part only
+    assert frame["od"].isna().sum() == len([r for r in kept if r[2] is None])
 
 
 def test_a_column_mixing_numbers_and_text_is_read_row_by_row(tmp_path, monkeypatch):

@@ -58,6 +58,7 @@ class ExtractReport:
     examples: dict[str, list[str]] = field(default_factory=dict)  # table -> a few messages
     seconds: float = 0.0
     formats: dict[str, str] = field(default_factory=dict)  # table -> detected file format
+    readers: dict[str, str] = field(default_factory=dict)  # table -> the reader that read it
 
     def count(self, table: str, reason: str, n: int = 1, example: str | None = None) -> None:
         bucket = self.problems.setdefault(table, {})
@@ -75,6 +76,7 @@ class ExtractReport:
             "examples": self.examples,
             "seconds": round(self.seconds, 3),
             "formats": self.formats,
+            "readers": self.readers,
         }
 
 

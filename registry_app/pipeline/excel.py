@@ -72,6 +72,7 @@ class ExcelSource(Source):
         body = [tuple(_cell(row, i) for i in index) for row in rows[1:]]
         body = [row for row in body if any(v is not None for v in row)]
         data = encode_rows([body] if body else [], unique)
+        self.readers[table] = "calamine rows"
         self._rows.pop(table, None)  # read once: keep no second copy of a large sheet
         return {name: _typed_dates(values) for name, values in data.items()}
 

@@ -105,6 +105,7 @@ def extract(
         for table, reason, n, example in src.issues:
             report.count(roles.get(table.lower(), table), reason, n, example)
         report.formats = src.formats()
+        report.readers = dict(src.readers)
     report.seconds = time.perf_counter() - started
     say(
         "extract",

@@ -32,10 +32,12 @@ exists. Table names are taken only from the driver's own listing (``sqlite_maste
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import struct
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,12 @@ FORMS = (
     "excel:///relative/book.xlsx, excel:////absolute/book.xlsx, excel:///C:/book.xlsx"
 )
 FETCH_ROWS = 50_000
+# rows of one ADBC batch: the driver takes each column's type from its batch's values, so a
+# column empty in a small first batch would be typed INT64 and refuse the REALs that follow
+ADBC_ROWS = 1 << 22
+SPLIT_ROWS = 200_000  # a table with more rows is read in rowid ranges side by side
+PARALLEL_READS = 4
+CSV_BLOCK = 16 * 1024 * 1024  # bytes pyarrow's CSV reader parses at a time (it needs whole rows)
 
 # ODBC SQL type codes whose values we decode ourselves (SQL_TYPE_* and the ODBC 2 names)
 SQL_TIMESTAMP_TYPES = (93, 11)
@@ -167,6 +175,7 @@ class Source:
     def __init__(self, label: str) -> None:
         self.label = label
         self.issues: list[tuple[str, str, int, str]] = []  # (table, reason, count, example)
+        self.readers: dict[str, str] = {}  # table -> the reader that read it (extract report)
         self._tables: list[str] | None = None
 
     def __enter__(self) -> Source:
@@ -322,23 +331,71 @@ class SqliteSource(Source):
             else _resolve_columns(available, columns, table, self.label)
         )
         unique = list(dict.fromkeys(picked))
-        sql = f"SELECT {', '.join(_quote(c) for c in unique)} FROM {_quote(table)}"
-        columnar = self._columnar(table, sql, unique)
-        if columnar is not None:
-            return columnar
-        return encode_rows(_chunks(self._execute(sql)), unique)
+        listed = ", ".join(_quote(c) for c in unique)
+        rowid = self._rowid(table, available)
+        order = f" ORDER BY {rowid}" if rowid else ""
+        sql = f"SELECT {listed} FROM {_quote(table)}{order}"
+        parts = self._parts(table, listed, rowid)
+        columnar = self._columnar(table, sql, unique, parts)
+        if columnar is None:
+            self.readers[table] = "sqlite3 rows"
+            return encode_rows(_chunks(self._execute(sql)), unique)
+        mixed = [c for c, values in columnar.items() if values is None]
+        if mixed and not rowid:  # no row order to put the columns together by: all by rows
+            self.readers[table] = "sqlite3 rows (numbers mixed with text)"
+            return encode_rows(_chunks(self._execute(sql)), unique)
+        self.readers[table] = "adbc (columnar)"
+        if mixed:  # in the same row order as the columnar read (both by rowid)
+            listed = ", ".join(_quote(c) for c in mixed)
+            sql = f"SELECT {listed} FROM {_quote(table)}{order}"
+            columnar.update(encode_rows(_chunks(self._execute(sql)), mixed))
+            self.readers[table] += f"; sqlite3 rows for {', '.join(mixed)} (numbers and text)"
+        return columnar
 
-    def _columnar(self, table: str, sql: str, columns: list[str]) -> dict[str, Column] | None:
+    def _rowid(self, table: str, columns: list[str]) -> str | None:
+        """The name of ``table``'s rowid (None for a view or a WITHOUT ROWID table)."""
+        row = self._execute(
+            f"SELECT type, sql FROM sqlite_master WHERE name = {_literal(table)}"
+        ).fetchone()
+        if not row or row[0] != "table" or "WITHOUT ROWID" in (row[1] or "").upper():
+            return None
+        taken = {c.lower() for c in columns}
+        return next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
+
+    def _parts(self, table: str, listed: str, rowid: str | None) -> tuple[str, ...]:
+        """For a large table, one statement per rowid range (read side by side, in order)."""
+        if not rowid:
+            return ()
+        low, high = self._execute(
+            f"SELECT min({rowid}), max({rowid}) FROM {_quote(table)}"
+        ).fetchone()
+        count = min(PARALLEL_READS, os.cpu_count() or 1)
+        if low is None or high - low < SPLIT_ROWS or count < 2:
+            return ()
+        bounds = [low - 1] + [low + (high - low) * i // count for i in range(1, count)] + [high]
+        return tuple(
+            f"SELECT {listed} FROM {_quote(table)} "
+            f"WHERE {rowid} > {a} AND {rowid} <= {b} ORDER BY {rowid}"
+            for a, b in zip(bounds, bounds[1:], strict=False)
+        )
+
+    def _columnar(
+        self, table: str, sql: str, columns: list[str], parts: tuple[str, ...] = ()
+    ) -> dict[str, Column] | None:
         """The columns read as Arrow when SQLite's column affinities keep each column to one
         kind of value: a TEXT column stores numbers as text; a numeric column may still hold
-        text ("N/A"), which the columnar read shows as a text column, and then the row reader
-        reads the table; a column of no declared type may mix anything: the row reader."""
+        text ("N/A"), which the columnar read shows as a text column: it maps to None, for
+        the row reader; a column of no declared type may mix anything: the row reader."""
         rows = self._execute(f"PRAGMA table_info({_quote(table)})").fetchall()
         affinity = {r[1]: _affinity(r[2] or "") for r in rows}
         if any(affinity.get(c, "none") == "none" for c in columns):
             return None
         numeric = {c for c in columns if affinity[c] == "number"}
-        return read_arrow(self.path, sql, columns, numeric)
+        return read_arrow(self.path, sql, columns, numeric, parts)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _affinity(declared: str) -> str:
@@ -360,27 +417,56 @@ def _affinity(declared: str) -> str:
 
 
 def read_arrow(
-    path: Path, sql: str, names: list[str], numeric: set[str] = frozenset()
+    path: Path,
+    sql: str,
+    names: list[str],
+    numeric: set[str] = frozenset(),
+    parts: tuple[str, ...] = (),
 ) -> dict[str, Column] | None:
-    """The columns of ``sql`` over the SQLite file ``path`` (read-only) through ADBC, or None
-    (also when a ``numeric`` column came back as text: it mixes numbers and text)."""
+    """The columns of ``sql`` over the SQLite file ``path`` (read-only) through ADBC, or None;
+    a ``numeric`` column that came back as text (it mixes numbers and text) maps to None.
+    ``parts``: statements whose results, one after the other, are ``sql``'s; each is read on
+    its own connection and thread (the driver releases the interpreter lock), ``sql`` alone
+    when they do not fit together."""
     try:
-        import adbc_driver_sqlite.dbapi as adbc
+        import adbc_driver_sqlite.dbapi  # noqa: F401
     except ImportError:  # pragma: no cover - a base requirement
-        return None
-    try:
-        with adbc.connect(f"{path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
-            cur.execute(sql)
-            table = cur.fetch_arrow_table()
-    except Exception:  # noqa: BLE001 - any driver refusal: the row reader decides
         return None
     import pyarrow as pa
 
+    table = _fetch_parts(path, parts) if parts else None
+    try:
+        table = table if table is not None else _fetch_arrow(path, sql)
+    except Exception:  # noqa: BLE001 - any driver refusal: the row reader decides
+        return None
+    out: dict[str, Column | None] = {}
     for i, name in enumerate(names):
         kind = table.column(i).type
-        if name in numeric and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            return None
-    return {name: arrow_column(table.column(i)) for i, name in enumerate(names)}
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        out[name] = None if name in numeric and text else arrow_column(table.column(i))
+    return out
+
+
+def _fetch_arrow(path: Path, sql: str):
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(f"{path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ADBC_ROWS)})
+        cur.execute(sql)
+        return cur.fetch_arrow_table()
+
+
+def _fetch_parts(path: Path, parts: tuple[str, ...]):
+    """The parts' tables joined in order (an integer column that holds reals in one part only
+    becomes float); None when a part fails or their types do not fit together."""
+    import pyarrow as pa
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            tables = list(pool.map(lambda sql: _fetch_arrow(path, sql), parts))
+        return pa.concat_tables(tables, promote_options="permissive")
+    except Exception:  # noqa: BLE001 - the whole statement decides
+        return None
 
 
 def arrow_column(chunked) -> Column:
@@ -394,6 +480,8 @@ def arrow_column(chunked) -> Column:
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
         if chunked.null_count and not pa.types.is_floating(kind):
             return chunked.cast(pa.float64()).to_numpy()
+        if pa.types.is_integer(kind):  # as the row reader gives them, whatever the width
+            return chunked.cast(pa.int64()).to_numpy()
         return chunked.to_numpy()
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         encoded = pc.dictionary_encode(chunked).combine_chunks()
@@ -578,9 +666,55 @@ class CsvSource(Source):
         header = self._header(table)
         picked = header if columns is None else _resolve_columns(header, columns, table, self.label)
         unique = list(dict.fromkeys(picked))
+        columnar = self._read_arrow_csv(table, header, unique)
+        if columnar is not None:
+            return columnar
         frame = self._read_csv(table, usecols=unique)
         values = (frame[c].astype(object).where(frame[c].notna(), None) for c in unique)
         return {c: _join([_codes_of(v.to_numpy())]) for c, v in zip(unique, values, strict=True)}
+
+    def _read_arrow_csv(
+        self, table: str, header: list[str], columns: list[str]
+    ) -> dict[str, Column] | None:
+        """``columns`` read by pyarrow's CSV reader, every value as text (an empty field is
+        missing, as pandas reads it); None when pyarrow refuses the file (a ragged row, bytes
+        not in the encoding, repeated column names): pandas' reader then reads it and names
+        the problem. The reader that ran is kept in ``readers``."""
+        import pyarrow as pa
+        from pyarrow import csv as pacsv
+
+        path, fmt = self.folder / f"{table}.csv", self.format_of(table)
+        parse = pacsv.ParseOptions(
+            delimiter=fmt.delimiter, quote_char=fmt.quotechar, newlines_in_values=True
+        )
+        try:
+            with pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(encoding=fmt.encoding, block_size=1 << 20),
+                parse_options=parse,
+            ) as first:
+                names = first.schema.names  # as written: pandas' header renames repeats
+            if len(set(names)) != len(names) or len(names) != len(header):
+                self.readers[table] = "pandas (repeated column names)"
+                return None
+            wanted = [names[header.index(c)] for c in columns]
+            arrow = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(encoding=fmt.encoding, block_size=CSV_BLOCK),
+                parse_options=parse,
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(wanted, pa.string()),
+                    include_columns=wanted,
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except (pa.ArrowException, UnicodeError, LookupError) as exc:
+            self.readers[table] = f"pandas (pyarrow refused: {str(exc).splitlines()[0][:200]})"
+            return None
+        self.readers[table] = "pyarrow.csv (columnar)"
+        return {name: arrow_column(arrow.column(i)) for i, name in enumerate(columns)}
 
 
 # --- ODBC -------------------------------------------------------------------------------------
@@ -651,6 +785,7 @@ class OdbcSource(Source):
                 f"pyodbc is not installed ({exc}): pip install pyodbc. {_driver_hint()}"
             )
         self.pyodbc = pyodbc
+        self.conn_str = conn_str
         self._check_driver(conn_str)
         _check_database_file(conn_str)
         try:
@@ -760,6 +895,10 @@ class OdbcSource(Source):
         names = [d[0] for d in cur.description]
         picked = names if columns is None else _resolve_columns(names, columns, table, self.label)
         picked = list(dict.fromkeys(picked))
+        columnar = self._columnar(table, picked)
+        if columnar is not None:
+            cur.close()
+            return columnar
         index = [names.index(p) for p in picked]
         try:
             data = encode_rows(
@@ -768,6 +907,25 @@ class OdbcSource(Source):
         except (self.pyodbc.Error, ValueError, OverflowError, UnicodeDecodeError) as exc:
             return self._read_by_column(table, picked, exc)
         return data
+
+    def _columnar(self, table: str, picked: list[str]) -> dict[str, Column] | None:
+        """The columns read as Arrow through arrow-odbc when the driver bulk-fetches (see
+        :mod:`registry_app.pipeline.odbc_columnar`); None (and why, in ``readers``) if not."""
+        from registry_app.pipeline import odbc_columnar
+
+        listed = ", ".join(self._quote(c) for c in picked)
+        query = f"SELECT {listed} FROM {self._quote(table)}"
+        able = odbc_columnar.capable(self.conn_str, query)
+        if able is not True:
+            self.readers[table] = f"pyodbc rows ({able})"
+            return None
+        try:
+            arrow = odbc_columnar.read(self.conn_str, query)
+        except Exception as exc:  # noqa: BLE001 - any driver refusal: the row reader decides
+            self.readers[table] = f"pyodbc rows (arrow-odbc failed: {str(exc)[:200]})"
+            return None
+        self.readers[table] = "arrow-odbc (columnar)"
+        return {name: arrow_column(arrow.column(i)) for i, name in enumerate(picked)}
 
     def _read_by_column(self, table: str, picked: list[str], first: Exception) -> dict[str, Column]:
         """Re-read one column at a time so one unreadable column cannot sink the table."""
