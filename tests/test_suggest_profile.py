@@ -13,8 +13,8 @@ from django.core.management import CommandError, call_command
 
 from registry_app.pipeline.extract import extract
 from tests.conftest import register_source
-from workflow_app.profiles import load_default_profile, validate_profile
-from workflow_app.suggest import suggest_profile
+from workflow_app.profiles import load_default_profile
+from workflow_app.suggest import normalise, suggest_profile
 
 pytestmark = pytest.mark.usefixtures("source_roots")
 
@@ -29,17 +29,21 @@ def make_db(path: Path, tables: dict[str, tuple[list[str], list[tuple]]]) -> Pat
 
 
 def german_plant(path: Path) -> Path:
-    items, steps, reports = [], [], []
+    """German column names, and the hardness and surface in a specification table beside the
+    item master (one row per item, keyed by its own item-number column)."""
+    items, specs, steps, reports = [], [], [], []
     for i in range(60):
         code = f"0{4711 + i}"  # leading zero: a code, never a number
         items.append(
             (code, f"Welle Typ {i % 7}", ["S235", "C45", "1.4301"][i % 3], 20 + i, 100.5 + i)
         )
+        specs.append((code, 40.5 + i % 20, ["blank", "verzinkt", "pulverbeschichtet"][i % 3]))
         for n, (op, place) in enumerate([("SAEG", "SAE01"), ("DREH", "DRE02"), ("PRUEF", "QS")]):
             steps.append((code, (n + 1) * 10, op, place, 15.0 + n, 2.5 * (n + 1), "Min"))
             reports.append((code, (n + 1) * 10, f"2024-03-{1 + i % 28:02d}", 0.25 + n, 12))
     return make_db(path, {
         "Artikelstamm": (["ArtikelNr", "Bezeichnung", "Werkstoff", "Durchmesser", "Laenge"], items),
+        "Artikelmerkmale": (["Sachnummer", "Haerte", "Oberflaeche"], specs[::-1]),
         "Arbeitsplan": (["ArtikelNr", "Arbeitsgang", "Taetigkeit", "Arbeitsplatz", "Ruestzeit",
                          "Bearbeitungszeit", "Zeiteinheit"], steps),
         "Rueckmeldungen": (["ArtikelNr", "Arbeitsgang", "Buchungsdatum", "RuestzeitIst",
@@ -48,18 +52,29 @@ def german_plant(path: Path) -> Path:
 
 
 def order_log(path: Path) -> Path:
-    """A shop whose items are its orders: one row per order, the steps logged per order."""
+    """A shop whose items are its orders: one header row per order with the order quantity,
+    the steps logged per order with run times that are totals for the order."""
     orders, steps = [], []
     for i in range(50):
         order = f"FA-{2024000 + i}"
-        orders.append((order, ["PUMP", "VALVE"][i % 2], 40 + i % 9, 5 + i % 4))
+        qty = 5 + i % 4
+        orders.append((order, ["PUMP", "VALVE"][i % 2], 40.5 + i % 9, qty))
         for n, (op, machine) in enumerate([("CUT", "SAW1"), ("MILL", "MC2")]):
-            steps.append((order, n + 1, op, machine, 30.0, 4.0 + i % 3, "MIN"))
+            steps.append((order, n + 1, op, machine, 30.0, (4.0 + i % 3) * qty, "MIN"))
     return make_db(path, {
-        "orders": (["ORDER_NO", "PRODUCT", "DIAMETER", "QTY"], orders),
-        "order_steps": (["ORDER_NO", "STEP_NO", "OPERATION", "MACHINE", "SETUP", "RUN", "UNIT"],
-                        steps),
+        "orders": (["ORDER_NO", "PRODUCT", "DIAMETER", "ORDER_QTY"], orders),
+        "order_steps": (["ORDER_NO", "STEP_NO", "OPERATION", "MACHINE", "SETUP", "RUN_TOTAL",
+                         "UNIT"], steps),
     })  # fmt: skip
+
+
+def attributes(*specs: tuple, table: str | None = None, key: str | None = None) -> list[dict]:
+    """Proposed attributes as the profile writes them: (column, kind) -> a full entry."""
+    joined = {"table": table, "key": key} if table else {}
+    return [
+        {"name": normalise(column), "column": column, "kind": kind, "weight": 1.0, **joined}
+        for column, kind in specs
+    ]
 
 
 def test_the_shipped_plant_schema_is_mapped_as_plant_default_maps_it(db, plant_db, tmp_path):
@@ -69,69 +84,132 @@ def test_the_shipped_plant_schema_is_mapped_as_plant_default_maps_it(db, plant_d
     before = MappingProfile.objects.count()
     answer = suggest_profile("plant")
     shipped = load_default_profile()
-    profile = validate_profile(answer["profile"])
-    assert profile["tables"] == shipped["tables"]
-    assert profile["columns"] == shipped["columns"]
-    kinds = {a["column"]: a["kind"] for a in profile["attributes"]}
-    assert kinds["OUTDIAMETER"] == "numeric" and kinds["PART_TYPE"] == "categorical"
-    assert "ITEM_CD" not in kinds
+    assert answer["profile"] == {
+        "name": "plant-suggested",
+        "description": "Suggested from the data source 'plant'; check before use.",
+        "source": "plant",
+        "tables": shipped["tables"],
+        "columns": shipped["columns"],
+        "attributes": attributes(
+            ("PART_TYPE", "categorical"), ("ITEM_NM", "text"), ("ITEM_ACCT", "categorical"),
+            ("ITEM_TYPE", "categorical"), ("ITEM_UNIT", "categorical"), ("OUTDIAMETER", "numeric"),
+            ("INDIAMETER", "numeric"), ("OUTTHICKNESS", "numeric"),
+            ("ITEM_MATERIAL", "categorical"), ("PartNm", "categorical"),
+            ("ITEM_GRP1", "categorical"), ("ITEM_SPEC", "text"), ("STANDARD_YN", "categorical"),
+            ("RAW_MATL_KIND", "categorical"), ("ITEM_GRP1NM", "categorical"),
+            ("MATERIAL_DESC", "categorical"), ("DRAW_NO", "text"), ("GROUP1", "categorical"),
+            ("SealTypeGrup", "categorical"), ("DRAW_REV", "categorical"),
+            ("RAW_MATL_KINDNM", "categorical"), ("IN_SEALSIZE", "numeric"),
+            ("IN_SEALSIZE_UOM", "categorical"), ("IN_SEALTYPE_CD", "categorical"),
+            ("GROUP2", "categorical"), ("OUTDIAMETER_UNIT", "categorical"),
+            ("ITEM_SUFFIX", "categorical"), ("ADDITIONAL_SPEC", "categorical"),
+            ("DRAW_SHEET_NO", "categorical"), ("OUT_SEALTYPE_CD", "categorical"),
+            ("OUT_SEALSIZE", "numeric"), ("OUT_SEALSIZE_UOM", "categorical"),
+        ),
+    }  # fmt: skip
     proposal = answer["proposal"]
     assert proposal["tables"]["items"]["confidence"] >= 0.9
     assert "unique" in proposal["columns"]["items"]["item_code"]["reason"]
     seq = proposal["columns"]["operations"]["seq"]
     assert seq["column"] == "PROC_SEQ" and 0.5 < seq["confidence"] <= 1
+    assert proposal["joins"] == []  # the shipped schema needs none
     columns = {c["name"]: c for t in answer["tables"] for c in t["columns"]}
     assert columns["PROC_SEQ"]["type"] == "integer" and columns["ITEM_CD"]["unique"] is False
     assert columns["VALID_TO_DT"]["type"] == "date" and 0 < columns["OUTDIAMETER"]["fill_rate"] <= 1
+    assert columns["OUTDIAMETER"]["fill_rate_of"] == "all 1200 rows"
     assert answer["saved"] is False and answer["problems"] == []
     assert MappingProfile.objects.count() == before  # never saves
 
 
-def test_a_german_schema_is_mapped_and_extracts_with_no_edits(db, tmp_path):
+def test_a_german_schema_with_a_specification_table_is_mapped_with_no_edits(db, tmp_path):
     register_source("werk", "sqlite", german_plant(tmp_path / "werk.sqlite"))
-    profile = validate_profile(suggest_profile("werk")["profile"])
-    assert profile["tables"] == {
-        "items": "Artikelstamm", "operations": "Arbeitsplan", "work_results": "Rueckmeldungen",
+    answer = suggest_profile("werk")
+    assert answer["profile"] == {
+        "name": "werk-suggested",
+        "description": "Suggested from the data source 'werk'; check before use.",
+        "source": "werk",
+        "tables": {
+            "items": "Artikelstamm", "operations": "Arbeitsplan", "work_results": "Rueckmeldungen",
+        },
+        "columns": {
+            "items": {"item_code": "ArtikelNr"},
+            "operations": {
+                "item_code": "ArtikelNr", "seq": "Arbeitsgang", "op_code": "Taetigkeit",
+                "work_center": "Arbeitsplatz", "time_unit": "Zeiteinheit",
+                "setup_min": "Ruestzeit", "run_min": "Bearbeitungszeit",
+            },
+            "work_results": {
+                "item_code": "ArtikelNr", "seq": "Arbeitsgang", "reported_at": "Buchungsdatum",
+                "setup_hours": "RuestzeitIst", "order_qty": "Menge",
+            },
+        },
+        "attributes": attributes(
+            ("Bezeichnung", "categorical"), ("Werkstoff", "categorical"),
+            ("Durchmesser", "numeric"), ("Laenge", "numeric"),
+        ) + attributes(
+            ("Haerte", "numeric"), ("Oberflaeche", "categorical"),
+            table="Artikelmerkmale", key="Sachnummer",
+        ),
     }  # fmt: skip
-    assert profile["columns"]["operations"] == {
-        "item_code": "ArtikelNr", "seq": "Arbeitsgang", "op_code": "Taetigkeit",
-        "work_center": "Arbeitsplatz", "time_unit": "Zeiteinheit", "setup_min": "Ruestzeit",
-        "run_min": "Bearbeitungszeit",
-    }  # fmt: skip
-    assert profile["columns"]["work_results"] == {
-        "item_code": "ArtikelNr", "seq": "Arbeitsgang", "reported_at": "Buchungsdatum",
-        "setup_hours": "RuestzeitIst", "order_qty": "Menge",
-    }  # fmt: skip
-    kinds = {a["column"]: a["kind"] for a in profile["attributes"]}
-    assert kinds == {
-        "Bezeichnung": "categorical", "Werkstoff": "categorical",
-        "Durchmesser": "numeric", "Laenge": "numeric",
-    }  # fmt: skip
-    data = extract(profile)
+    hardness = next(a for a in answer["proposal"]["attributes"] if a["column"] == "Haerte")
+    assert hardness["reason"].startswith("from Artikelmerkmale, one row per item joined on ")
+    assert answer["proposal"]["joins"][0]["table"] == "Artikelmerkmale"
+    data = extract(answer["profile"])
     assert len(data.items) == 60 and len(data.operations) == 180
     assert data.items["item_code"].iloc[0] == "04711"
+    assert data.items["haerte"].iloc[:3].tolist() == [40.5, 41.5, 42.5]  # joined, not shifted
     assert data.report.problems == {}
 
 
-def test_an_order_log_where_the_item_is_the_order_is_mapped(db, tmp_path):
+def test_an_order_log_whose_quantity_is_in_the_header_is_mapped_with_no_edits(db, tmp_path):
     register_source("shop", "sqlite", order_log(tmp_path / "shop.sqlite"))
     answer = suggest_profile("shop")
-    profile = validate_profile(answer["profile"])
-    assert profile["tables"] == {
-        "items": "orders",
-        "operations": "order_steps",
-        "work_results": None,
-    }
-    assert profile["columns"]["items"] == {"item_code": "ORDER_NO"}
-    assert profile["columns"]["operations"] == {
-        "item_code": "ORDER_NO", "seq": "STEP_NO", "op_code": "OPERATION", "work_center": "MACHINE",
-        "time_unit": "UNIT", "setup_min": "SETUP", "run_min": "RUN",
+    assert answer["profile"] == {
+        "name": "shop-suggested",
+        "description": "Suggested from the data source 'shop'; check before use.",
+        "source": "shop",
+        "tables": {"items": "orders", "operations": "order_steps", "work_results": None},
+        "columns": {
+            "items": {"item_code": "ORDER_NO"},
+            "operations": {
+                "item_code": "ORDER_NO", "seq": "STEP_NO", "op_code": "OPERATION",
+                "work_center": "MACHINE", "time_unit": "UNIT", "setup_min": "SETUP",
+                "run_min": "RUN_TOTAL",
+                "run_qty": {
+                    "table": "orders", "column": "ORDER_QTY", "on": {"ORDER_NO": "ORDER_NO"},
+                },
+            },
+        },
+        "attributes": attributes(("PRODUCT", "categorical"), ("DIAMETER", "numeric")),
     }  # fmt: skip
+    proposal = answer["proposal"]
     assert (
-        "100% of another table's key values"
-        in answer["proposal"]["columns"]["items"]["item_code"]["reason"]
+        "100% of another table's key values" in proposal["columns"]["items"]["item_code"]["reason"]
     )
-    assert len(extract(profile).operations) == 100
+    run_qty = proposal["columns"]["operations"]["run_qty"]
+    assert "RUN_TOTAL is read as the total for the order" in run_qty["reason"]
+    assert 0.5 < run_qty["confidence"] <= 1
+    ops = extract(answer["profile"]).operations
+    assert len(ops) == 100
+    per_unit = (ops["run_min"] / ops["run_qty"]).tolist()
+    assert per_unit[:4] == [4.0, 4.0, 5.0, 5.0]  # the totals divided by the order's quantity
+
+
+def test_sampling_says_how_many_rows_it_read_and_stops_within_its_budget(db, tmp_path, monkeypatch):
+    from workflow_app import suggest
+
+    register_source("werk", "sqlite", german_plant(tmp_path / "werk.sqlite"))
+    monkeypatch.setattr(suggest, "SAMPLE_ROWS", 50)
+    samples = {t["name"]: t["sample"] for t in suggest_profile("werk")["tables"]}
+    assert samples["Arbeitsplan"]["rows_read"] == 50
+    assert samples["Arbeitsplan"]["whole_table"] is False
+    assert samples["Arbeitsplan"]["basis"] == "a sample: the first 50 rows (the table has more)"
+    assert samples["Artikelstamm"]["basis"] == "a sample: the first 50 rows (the table has more)"
+    monkeypatch.setattr(suggest, "TIME_BUDGET", 0.0)
+    tables = suggest_profile("werk")["tables"]
+    assert [t["sample"]["rows_read"] for t in tables] == [50, 0, 0, 0]
+    assert tables[1]["sample"]["whole_table"] is None and tables[1]["columns"] == []
+    assert "budget was used up" in tables[1]["sample"]["basis"]
 
 
 def test_the_command_prints_the_proposal_and_refuses_an_unknown_source(db, tmp_path, capsys):
@@ -139,7 +217,11 @@ def test_the_command_prints_the_proposal_and_refuses_an_unknown_source(db, tmp_p
     call_command("suggest_profile", "--source", "shop", "--profile-only")
     out, err = capsys.readouterr()
     assert json.loads(out)["tables"]["items"] == "orders"
-    assert "items=orders, operations=order_steps; not saved." in err
+    assert err.splitlines() == [
+        "order_steps: all 100 rows",
+        "orders: all 50 rows",
+        "Suggested for shop: items=orders, operations=order_steps; not saved.",
+    ]
     with pytest.raises(CommandError, match="No data source 'nope' is registered"):
         call_command("suggest_profile", "--source", "nope")
 
