@@ -359,6 +359,7 @@ class MappingProfileAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "New profile from source",
             "opts": self.model._meta,
+            "is_nav_sidebar_enabled": False,  # engineers see no admin models beside this page
             "sources": DataSource.objects.names(),
         }
         if request.method == "POST":
@@ -428,13 +429,22 @@ def engineer_view(view):
     return never_cache(csrf_protect(wrapped))
 
 
+class PrettyJSONField(forms.JSONField):
+    """A JSON field shown indented, for editing by hand."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+
 class FromSourceForm(forms.Form):
     """The proposed profile as the engineer accepts or edits it; saved only by the save button."""
 
     source = forms.CharField(widget=forms.HiddenInput)
     name = forms.SlugField(max_length=100, help_text="The new profile's name (a new one).")
     description = forms.CharField(max_length=300, required=False)
-    spec = forms.JSONField(
+    spec = PrettyJSONField(
         widget=forms.Textarea(attrs={"rows": 28, "cols": 110, "class": "json-editor"}),
         help_text="The proposed input profile (see docs/profiles.md); edit it as needed.",
     )
