@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -234,3 +235,36 @@ def test_the_endpoint_answers_engineers_only(db, engineer_api, viewer_api, tmp_p
     assert viewer_api.get("/api/v1/sources/shop/suggest-profile").status_code == 403
     missing = engineer_api.get("/api/v1/sources/nope/suggest-profile")
     assert missing.status_code == 400 and "No data source 'nope'" in missing.json()["detail"]
+
+
+def write_csv_folder(db_path: Path, folder: Path) -> Path:
+    """The tables of ``db_path`` as a German Excel would export them: ';', cp1252, decimal
+    commas."""
+    folder.mkdir()
+    with sqlite3.connect(db_path) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for name in names:
+            frame = pd.read_sql_query(f'SELECT * FROM "{name}"', conn)
+            frame.to_csv(folder / f"{name}.csv", sep=";", decimal=",", index=False,
+                         encoding="cp1252")  # fmt: skip
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["csv", "odbc"])
+def test_csv_and_odbc_sources_are_sampled_and_mapped_alike(db, tmp_path, kind, monkeypatch):
+    from workflow_app import suggest
+
+    plant = german_plant(tmp_path / "werk.sqlite")
+    register_source("werk", "sqlite", plant)
+    expected = suggest_profile("werk")["profile"]
+    if kind == "csv":
+        register_source("werk", "csv", write_csv_folder(plant, tmp_path / "export"))
+    else:
+        register_source("werk", "odbc", f"DRIVER={{SQLite3}};Database={plant}")
+    assert suggest_profile("werk")["profile"] == expected
+    monkeypatch.setattr(suggest, "SAMPLE_ROWS", 100)
+    samples = {t["name"]: t["sample"] for t in suggest_profile("werk")["tables"]}
+    assert samples["Arbeitsplan"]["rows_read"] == 100
+    assert samples["Arbeitsplan"]["whole_table"] is False
+    assert samples["Artikelstamm"] == {**samples["Artikelstamm"], "rows_read": 60,
+                                       "whole_table": True}  # fmt: skip
