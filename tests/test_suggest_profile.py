@@ -69,6 +69,28 @@ def order_log(path: Path) -> Path:
     })  # fmt: skip
 
 
+def korean_work_log(path: Path) -> Path:
+    """Korean names; the steps are logged per work order with run times that are totals for
+    the order, and the order quantity is only in the work-order header (several orders an
+    item)."""
+    items, orders, log = [], [], []
+    for i in range(40):
+        code = f"P{1000 + i}"
+        items.append((code, f"플랜지 {i % 5}", ["SUS304", "SS400"][i % 2], 50.5 + i))
+        for k in range(2):
+            order, qty = f"WO-{i:03d}-{k}", 10 * (k + 1)
+            orders.append((order, code, qty))
+            for n, (op, machine) in enumerate([("CUT", "M01"), ("LATHE", "M02"), ("QC", "Q1")]):
+                log.append((order, code, (n + 1) * 10, op, machine, 12.0, 1.5 * (n + 1) * qty,
+                            "분"))  # fmt: skip
+    return make_db(path, {
+        "품목마스터": (["품목코드", "품목명", "재질", "외경"], items),
+        "작업지시": (["지시번호", "품목코드", "지시수량"], orders),
+        "공정실적": (["지시번호", "품목코드", "공정순서", "공정코드", "설비코드", "준비시간",
+                      "가공시간합계", "시간단위"], log),
+    })  # fmt: skip
+
+
 def attributes(*specs: tuple, table: str | None = None, key: str | None = None) -> list[dict]:
     """Proposed attributes as the profile writes them: (column, kind) -> a full entry."""
     joined = {"table": table, "key": key} if table else {}
@@ -194,6 +216,33 @@ def test_an_order_log_whose_quantity_is_in_the_header_is_mapped_with_no_edits(db
     assert len(ops) == 100
     per_unit = (ops["run_min"] / ops["run_qty"]).tolist()
     assert per_unit[:4] == [4.0, 4.0, 5.0, 5.0]  # the totals divided by the order's quantity
+
+
+def test_a_korean_log_with_a_separate_order_header_is_mapped_with_no_edits(db, tmp_path):
+    register_source("kr", "sqlite", korean_work_log(tmp_path / "kr.sqlite"))
+    answer = suggest_profile("kr")
+    assert answer["profile"] == {
+        "name": "kr-suggested",
+        "description": "Suggested from the data source 'kr'; check before use.",
+        "source": "kr",
+        "tables": {"items": "품목마스터", "operations": "공정실적", "work_results": None},
+        "columns": {
+            "items": {"item_code": "품목코드"},
+            "operations": {
+                "item_code": "품목코드", "seq": "공정순서", "op_code": "공정코드",
+                "work_center": "설비코드", "time_unit": "시간단위", "setup_min": "준비시간",
+                "run_min": "가공시간합계",
+                "run_qty": {
+                    "table": "작업지시", "column": "지시수량", "on": {"지시번호": "지시번호"},
+                },
+            },
+        },
+        "attributes": attributes(("품목명", "categorical"), ("재질", "categorical"),
+                                 ("외경", "numeric")),
+    }  # fmt: skip
+    ops = extract(answer["profile"]).operations
+    assert len(ops) == 120  # the first order of each item (its key repeats in the second)
+    assert (ops["run_min"] / ops["run_qty"]).tolist()[:3] == [1.5, 3.0, 4.5]
 
 
 def test_sampling_says_how_many_rows_it_read_and_stops_within_its_budget(db, tmp_path, monkeypatch):
