@@ -274,6 +274,11 @@ def test_the_command_prints_the_proposal_and_refuses_an_unknown_source(db, tmp_p
     ]
     with pytest.raises(CommandError, match="No data source 'nope' is registered"):
         call_command("suggest_profile", "--source", "nope")
+    broken = tmp_path / "broken.sqlite"
+    broken.write_text("not a database at all")
+    register_source("broken", "sqlite", broken)
+    with pytest.raises(CommandError, match="Cannot read .*broken.sqlite as a SQLite database"):
+        call_command("suggest_profile", "--source", "broken")
 
 
 def test_the_endpoint_answers_engineers_only(db, engineer_api, viewer_api, tmp_path):
