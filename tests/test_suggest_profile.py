@@ -211,6 +211,9 @@ def test_an_order_log_whose_quantity_is_in_the_header_is_mapped_with_no_edits(db
     )
     run_qty = proposal["columns"]["operations"]["run_qty"]
     assert "RUN_TOTAL is read as the total for the order" in run_qty["reason"]
+    assert [(j["table"], j["key"], j["role"]) for j in proposal["joins"]] == [
+        ("orders", "ORDER_NO", "operations.run_qty")
+    ]
     assert 0.5 < run_qty["confidence"] <= 1
     ops = extract(answer["profile"]).operations
     assert len(ops) == 100

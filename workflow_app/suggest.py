@@ -577,6 +577,20 @@ def _quantity_score(column: ColumnInfo) -> float:
     return max(name_score(column.name, "order_qty"), name_score(column.name, "run_qty"))
 
 
+def _headers(here: ColumnInfo, table: str, columns: list[ColumnInfo]):
+    """``(score, table, key, here, quantity, share)`` for each unique key of ``table`` that
+    holds ``here``'s values, with the table's best-named positive quantity column."""
+    quantities = [(q, _quantity_score(q)) for q in columns]
+    for key in columns:
+        share = _overlap(key, here)
+        if not key.unique or key.fill_rate < 0.95 or share < 0.8:
+            continue
+        named = [(score, q) for q, score in quantities if q is not key and score > 0]
+        if named:
+            score, qty = max(named, key=lambda sq: sq[0])
+            yield 0.3 * score + 0.2 * share, table, key, here, qty, share
+
+
 def _header_join(
     ops_table: str, mapping: dict, described: dict[str, list[ColumnInfo]]
 ) -> dict | None:
@@ -584,31 +598,22 @@ def _header_join(
     that is the unique key of another table holding a positive quantity."""
     if "run_qty" in mapping or "run_min" not in mapping:
         return None
-    best, best_score = None, 0.0
-    for here in described[ops_table]:
-        if here.type not in ("text", "integer"):
-            continue
-        for table, columns in described.items():
-            if table == ops_table:
-                continue
-            for key in (k for k in columns if k.unique and k.fill_rate >= 0.95):
-                share = _overlap(key, here)
-                quantities = [(q, _quantity_score(q)) for q in columns if q is not key]
-                quantities = [qs for qs in quantities if qs[1] > 0]
-                if share < 0.8 or not quantities:
-                    continue
-                qty, named = max(quantities, key=lambda qs: qs[1])
-                score = 0.3 * named + 0.2 * share
-                if score > best_score:
-                    best, best_score = (table, key, here, qty, share), score
-    if best is None:
+    found = [
+        header
+        for here in described[ops_table]
+        if here.type in ("text", "integer")
+        for table, columns in described.items()
+        if table != ops_table
+        for header in _headers(here, table, columns)
+    ]
+    if not found:
         return None
-    table, key, here, qty, share = best
+    score, table, key, here, qty, share = max(found, key=lambda h: h[0])
     run = mapping["run_min"]["column"]
     total = any(word in normalise(run) for word in TOTAL_WORDS)
     return {
         "column": {"table": table, "column": qty.name, "on": {here.name: key.name}},
-        "confidence": round(min(0.45 + best_score + (0.2 if total else 0.0), 1.0), 2),
+        "confidence": round(min(0.45 + score + (0.2 if total else 0.0), 1.0), 2),
         "reason": (
             f"{ops_table} has no run quantity; {here.name} is the key of {table} ({share:.0%} of "
             f"its values, one row each), whose {qty.name} is a quantity: the order's quantity, so "
@@ -648,6 +653,11 @@ def suggest_profile(source_name: str) -> dict:
         header = _header_join(roles["operations"]["table"], ops, described)
         if header:
             ops["run_qty"] = header
+            join = header["column"]
+            proposal["joins"].append(
+                {"table": join["table"], "key": next(iter(join["on"].values())),
+                 "role": "operations.run_qty", "reason": header["reason"]}
+            )  # fmt: skip
     if key is not None:
         proposal["attributes"] = _all_attributes(described, roles, proposal, key)
     profile = _profile(source_name, proposal)
