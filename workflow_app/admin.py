@@ -8,14 +8,20 @@ nothing is saved; ``save_model`` then calls the model verb that writes the histo
 from __future__ import annotations
 
 import json
+from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
 
+from accounts_app.roles import Role, has_role
 from routing_site.errors import BadInput, Conflict, DomainError
 from workflow_app import settings_schema
 from workflow_app.blueprints import validate_graph
@@ -307,6 +313,7 @@ class MappingProfileAdmin(admin.ModelAdmin):
     list_filter = ("direction",)
     search_fields = ("name", "description")
     change_form_template = "admin/workflow_app/mappingprofile/change_form.html"
+    change_list_template = "admin/workflow_app/mappingprofile/change_list.html"
 
     def get_readonly_fields(self, request, obj=None):
         return ("name", "updated_at", "updated_by") if obj else ("updated_at", "updated_by")
@@ -338,8 +345,38 @@ class MappingProfileAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.preview_view),
                 name="workflow_app_mappingprofile_preview",
             ),
+            path(
+                "from-source/",
+                engineer_view(self.from_source_view),
+                name="workflow_app_mappingprofile_from_source",
+            ),
         ]
         return own + super().get_urls()
+
+    def from_source_view(self, request):
+        """New profile from source: propose (GET ?source=), edit, preview, save as new."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New profile from source",
+            "opts": self.model._meta,
+            "is_nav_sidebar_enabled": False,  # engineers see no admin models beside this page
+            "sources": DataSource.objects.names(),
+        }
+        if request.method == "POST":
+            form = FromSourceForm(request.POST)
+            saved = _save_or_preview(request, form, context)
+            if saved is not None:
+                self.message_user(
+                    request, f"Saved the new mapping profile {saved.name!r}.", messages.SUCCESS
+                )
+                url = reverse("admin:workflow_app_mappingprofile_from_source")
+                return HttpResponseRedirect(f"{url}?saved={saved.name}")
+        else:
+            form = _proposal(request.GET.get("source", "").strip(), context)
+        context.update(form=form, picked=form["source"].value() if form else "")
+        template = "admin/workflow_app/mappingprofile/from_source.html"
+        status = 400 if context.get("error") else 200
+        return TemplateResponse(request, template, context, status=status)
 
     def preview_view(self, request, pk: int):
         from workflow_app.output_profiles import preview as output_preview
@@ -360,10 +397,7 @@ class MappingProfileAdmin(admin.ModelAdmin):
                 output_preview(spec) if row.direction == row.OUTPUT else preview_profile(spec, rows)
             )
             # a list of pairs: a dict with an "items" key defeats the template's .items
-            tables = list((result.get("tables") or {}).items())
-            for _, table in tables:
-                fields = [c["field"] for c in table["columns"]]
-                table["grid"] = [[r.get(f) for f in fields] for r in table["rows"]]
+            tables = _grid(result)
         except DomainError as exc:
             error = exc
         context = {
@@ -378,6 +412,136 @@ class MappingProfileAdmin(admin.ModelAdmin):
             "original": row,
         }
         return TemplateResponse(request, "admin/workflow_app/mappingprofile/preview.html", context)
+
+
+def engineer_view(view):
+    """An admin-styled page for engineers and admins (the admin site itself admits admins
+    only): anonymous → the login page, a lower role → 403; CSRF-checked, never cached."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not has_role(request.user, Role.ENGINEER):
+            raise PermissionDenied("This page needs the engineer role or higher.")
+        return view(request, *args, **kwargs)
+
+    return never_cache(csrf_protect(wrapped))
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON field shown indented, for editing by hand."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+
+class FromSourceForm(forms.Form):
+    """The proposed profile as the engineer accepts or edits it; saved only by the save button."""
+
+    source = forms.CharField(widget=forms.HiddenInput)
+    name = forms.SlugField(max_length=100, help_text="The new profile's name (a new one).")
+    description = forms.CharField(max_length=300, required=False)
+    spec = PrettyJSONField(
+        widget=forms.Textarea(attrs={"rows": 28, "cols": 110, "class": "json-editor"}),
+        help_text="The proposed input profile (see docs/profiles.md); edit it as needed.",
+    )
+
+    def document(self) -> dict | None:
+        """The validated profile document, or None with every problem added to the form."""
+        data = self.cleaned_data
+        spec = data.get("spec")
+        if not isinstance(spec, dict):
+            self.add_error("spec", "The profile must be a JSON object.")
+            return None
+        document = {**spec, "name": data["name"], "direction": MappingProfile.INPUT}
+        if data.get("description"):
+            document["description"] = data["description"]
+        try:
+            direction, spec = normalise_document(document)
+            check_source_registered(direction, spec)
+        except BadInput as exc:
+            for key, messages_ in exc.fields.items():
+                target = "name" if key == "name" else "spec"
+                for message in messages_:
+                    self.add_error(target, message if target == "name" else f"{key}: {message}")
+            return None
+        return {"direction": direction, **spec}
+
+
+def _proposal(source: str, context: dict) -> FromSourceForm | None:
+    """Propose a profile for ``source`` into ``context``; the form holding it, or None."""
+    from workflow_app.suggest import suggest_profile
+
+    if not source:
+        return None
+    try:
+        answer = suggest_profile(source)
+    except DomainError as exc:
+        context["error"] = exc
+        return None
+    profile = answer["profile"]
+    context["answer"] = answer
+    context["roles"] = list(answer["proposal"]["tables"].items())  # a role is named "items"
+    context["fields"] = [
+        {"role": role, "field": fld, **p, "column": _shown(p["column"])}
+        for role, mapping in answer["proposal"]["columns"].items()
+        for fld, p in mapping.items()
+    ]
+    initial = {
+        "source": source,
+        "name": profile["name"],
+        "description": profile["description"],
+        "spec": {k: v for k, v in profile.items() if k not in ("name", "description")},
+    }
+    return FromSourceForm(initial=initial)
+
+
+def _shown(column) -> str:
+    if isinstance(column, str):
+        return column
+    on = ", ".join(f"{a} = {column['table']}.{b}" for a, b in column["on"].items())
+    return f"{column['table']}.{column['column']} (joined on {on})"
+
+
+def _save_or_preview(request, form: FromSourceForm, context: dict):
+    """The saved row (save button, valid form), else None with the preview in ``context``."""
+    from workflow_app.preview import preview_profile
+
+    document = form.document() if form.is_valid() else None
+    if document is None:
+        return None
+    if request.POST.get("action") == "save":
+        try:
+            row, _ = MappingProfile.objects.put(document, user=request.user, new=True)
+        except Conflict as exc:
+            form.add_error("name", exc.detail)
+            return None
+        return row
+    try:
+        spec = {k: v for k, v in document.items() if k != "direction"}
+        result = preview_profile(spec, 10)
+    except DomainError as exc:
+        context["preview_error"] = exc
+        return None
+    context["preview"] = result
+    context["preview_tables"] = _grid(result)
+    return None
+
+
+def _grid(result: dict) -> list:
+    """The preview's tables as (role, table) pairs with each table's rows as a grid."""
+    tables = list((result.get("tables") or {}).items())
+    for _, table in tables:
+        for column in table["columns"]:
+            joined = column.get("joined")
+            if joined:
+                column["joined_text"] = "constant" if "value" in joined else _shown(joined)
+        fields = [c["field"] for c in table["columns"]]
+        table["grid"] = [[r.get(f) for f in fields] for r in table["rows"]]
+    return tables
 
 
 # --- blueprints -------------------------------------------------------------------------------

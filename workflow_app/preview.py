@@ -106,6 +106,7 @@ def preview_profile(profile: dict, rows: int = 10) -> dict:
                 tables[role] = {"table": name, "row_count": None, "columns": [], "rows": []}
                 continue
             tables[role] = _table_report(profile, role, name, frame, rows, problems)
+            _add_joined(source, profile, role, frame, tables[role], problems)
     valid = not any(p["level"] == "error" for p in problems)
     return {
         "profile": profile["name"],
@@ -152,6 +153,92 @@ def _table_report(
     count = min(rows, len(frame))
     preview_rows = [{field: values[i] for field, values in sample.items()} for i in range(count)]
     return {"table": name, "row_count": int(len(frame)), "columns": columns, "rows": preview_rows}
+
+
+def _own_column(frame: pd.DataFrame, column: str):
+    """``column`` of ``frame`` as the readers match names (exact, else case-insensitive)."""
+    if column in frame.columns:
+        return column
+    return {str(c).lower(): c for c in reversed(list(frame.columns))}.get(column.lower())
+
+
+def _add_joined(
+    source, profile: dict, role: str, frame: pd.DataFrame, report: dict, problems: list
+) -> None:
+    """The values of the role's joined and constant fields, read by extraction's own code
+    (``registry_app.pipeline.extract``): the preview shows what training will use."""
+    from registry_app.pipeline.canonical import ExtractReport
+    from registry_app.pipeline.sources import SourceError
+
+    counts = ExtractReport()
+    for spec, join in _joined_specs(profile, role):
+        if any(_own_column(frame, here) is None for here in join.get("on", {})):
+            continue  # the key's own column is missing: reported with the table's columns
+        try:
+            values = _joined_values(source, profile, role, frame, spec["field"], join, counts)
+        except SourceError as exc:
+            report["columns"].append({**spec, "present": False, "empty_share": None,
+                                      "bad_values": None, "bad_examples": []})  # fmt: skip
+            problems.append(_issue(role, spec["field"], spec["column"], "missing_column",
+                                   "error", exc.detail))  # fmt: skip
+            continue
+        series = pd.Series(values, dtype=object)
+        column = {**spec, "present": True, **_column_stats(profile, spec, series)}
+        report["columns"].append(column)
+        problems.extend(_column_problems(role, spec, column))
+        for i, row in enumerate(report["rows"]):
+            row[spec["field"]] = _plain(values[i])
+    for reason, n in counts.problems.get(role, {}).items():
+        problems.append(_issue(role, None, None, "join_values", "warning",
+                               f"{reason} ({n} row(s))", count=n))  # fmt: skip
+
+
+def _joined_specs(profile: dict, role: str) -> list[tuple[dict, dict]]:
+    """A column report's first keys for each joined or constant field of ``role``, and how the
+    field is read: ``{table, column, on}`` or ``{value}``."""
+    out = []
+    own = profile["columns"].get(role, {})
+    for field, column in _canonical_order(role, own):
+        if not isinstance(column, dict):
+            continue
+        shown = f"= {column['value']!r}" if "value" in column else (
+            f"{column['table']}.{column['column']}")  # fmt: skip
+        spec = {"field": field, "column": shown, "expected": expected_kind(role, field),
+                "required": FIELDS[role].get(field, False), "joined": column}  # fmt: skip
+        out.append((spec, column))
+    if role == "items":
+        for join in joined_fields(profile, "items"):
+            attr = next(a for a in profile["attributes"] if a["name"] == join["field"])
+            expected = "number" if attr["kind"] == "numeric" else attr["kind"]
+            shown = f"{join['table']}.{join['column']}"
+            spec = {
+                "field": join["field"],
+                "column": shown,
+                "expected": expected,
+                "required": False,
+                "joined": {k: join[k] for k in ("table", "column", "on")},
+            }
+            out.append((spec, join))  # fmt: skip
+    return out
+
+
+def _joined_values(source, profile, role, frame, field, join, counts) -> np.ndarray:
+    """One value per row of ``frame`` for a joined/constant field, as extraction reads it."""
+    from registry_app.pipeline import extract
+
+    raw = extract._Raw(
+        {
+            here: frame[_own_column(frame, here)].to_numpy(dtype=object)
+            for here in join.get("on", {})
+        }
+    )
+    raw.rows = len(frame)
+    if role == "items":
+        key = profile["columns"]["items"]["item_code"]
+        attr = next(a for a in profile["attributes"] if a["name"] == field)
+        return extract._attribute_of(source, raw, key, attr, counts)
+    names = extract._joined_fields(source, raw, {field: join}, role, counts)
+    return raw[names[field]]
 
 
 def _empty_mask(series: pd.Series) -> np.ndarray:

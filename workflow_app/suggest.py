@@ -9,12 +9,24 @@ without case, spaces, ``_`` or ``-``) and from content: a unique column is a key
 values all occur in another table's key shares that key, a whole-number column that increases
 within each item is a step number, time columns are non-negative numbers, a time unit column
 has few short values. Nothing is saved: the engineer edits, previews and saves the ``profile``.
-Only the first ``SAMPLE_ROWS`` rows of each table are looked at.
+
+Joins are proposed too: a table that holds one row per item code beside the items table (a
+specification table) gives attributes with ``table`` and ``key``; when the operations table has
+no run quantity of its own but a column that is the unique key of another table holding a
+quantity (an order header, or the items table of a log whose "item" is the order), ``run_qty``
+is that quantity joined on that key: the log's run times are then read as totals for the order.
+
+Sampling is honest and bounded: at most ``SAMPLE_ROWS`` rows of each table are read (a
+``LIMIT`` in SQLite, ``fetchmany`` over ODBC, ``nrows`` for CSV; an Excel sheet is read whole),
+each table's ``sample`` says how many rows were read and whether that was the whole table, and
+every fill rate, distinct count and uniqueness is of those rows only. Once ``TIME_BUDGET``
+seconds are spent, the tables left are listed by their column names only.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -22,6 +34,7 @@ import pandas as pd
 from workflow_app.profiles import FIELDS, validate_profile
 
 SAMPLE_ROWS = 20_000
+TIME_BUDGET = 30.0  # seconds of reading; later tables are listed by their column names only
 SAMPLES = 5
 ATTRIBUTE_LIMIT = 40
 FEW_CODES = 12  # a whole-number column with at most this many values holds codes
@@ -187,6 +200,10 @@ TABLE_NAMES = {
     "operations": ("rout", "oper", "step", "arbeitsplan", "vorgang", "arbeitsgang", "공정"),
     "work_results": ("result", "report", "log", "rueckmeld", "rückmeld", "order", "실적"),
 }
+# a table of properties beside the item master (not the item master itself)
+SPEC_WORDS = ("spec", "merkmal", "eigenschaft", "attrib", "prop", "charac", "사양", "특성", "속성")
+# a run time column so named holds the total for the order
+TOTAL_WORDS = ("total", "gesamt", "summe", "합계", "총")
 TIME_FIELDS = ("setup_min", "run_min", "queue_min", "wait_min", "move_min")
 NUMBER_FIELDS = {*TIME_FIELDS, "run_qty", "lead_time", "setup_hours", "run_hours", "order_qty",
                  "bad_qty"}  # fmt: skip
@@ -257,15 +274,91 @@ def describe_column(name: str, values: pd.Series) -> ColumnInfo:
     return info
 
 
-def describe_table(source, table: str) -> list[ColumnInfo]:
-    frame = source.read_table(table).head(SAMPLE_ROWS)
-    return [describe_column(str(c), frame[c].astype(object)) for c in frame.columns]
+def describe_table(source, table: str) -> tuple[list[ColumnInfo], dict]:
+    """The columns of ``table`` described from its first rows, and what was read."""
+    started = time.perf_counter()
+    frame, whole = read_sample(source, table)
+    columns = [describe_column(str(c), frame[c].astype(object)) for c in frame.columns]
+    return columns, _sample_note(len(frame), whole, time.perf_counter() - started)
+
+
+def _sample_note(rows: int, whole: bool | None, seconds: float) -> dict:
+    if whole is None:
+        basis = f"not read: the {TIME_BUDGET:g} s reading budget was used up by earlier tables"
+    elif whole:
+        basis = f"all {rows} rows"
+    else:
+        basis = f"a sample: the first {rows} rows (the table has more)"
+    return {"rows_read": rows, "whole_table": whole, "seconds": round(seconds, 3), "basis": basis}
+
+
+def read_sample(source, table: str, limit: int | None = None) -> tuple[pd.DataFrame, bool]:
+    """At most ``limit`` (default ``SAMPLE_ROWS``) first rows of ``table``, read as such where
+    the driver can stop early, and whether they are the whole table."""
+    limit = SAMPLE_ROWS if limit is None else limit
+    head = _HEADS.get(source.kind, _head_of_whole_table)
+    frame = head(source, table, limit + 1)
+    return frame.head(limit), len(frame) <= limit
+
+
+def _head_sqlite(source, table: str, n: int) -> pd.DataFrame:
+    import sqlite3
+
+    from registry_app.pipeline.sources import SourceError
+
+    quoted = '"' + table.replace('"', '""') + '"'
+    try:
+        cur = source.conn.execute(f"SELECT * FROM {quoted} LIMIT {int(n)}")
+        names = [d[0] for d in cur.description]
+        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+    except sqlite3.DatabaseError as exc:
+        raise SourceError(f"Cannot read table {table!r} from {source.label}: {exc}") from exc
+
+
+def _head_odbc(source, table: str, n: int) -> pd.DataFrame:
+    from registry_app.pipeline.sources import SourceError
+
+    cur = source.conn.cursor()
+    try:
+        cur.execute(f"SELECT * FROM {source._quote(table)}")
+        names = [d[0] for d in cur.description]
+        rows = [tuple(r) for r in cur.fetchmany(n)]
+    except source.pyodbc.Error as exc:
+        raise SourceError(f"Cannot read table {table!r} from {source.label}: {exc}") from exc
+    finally:
+        cur.close()
+    return pd.DataFrame.from_records(rows, columns=names)
+
+
+def _head_csv(source, table: str, n: int) -> pd.DataFrame:
+    return source._read_csv(table, nrows=n)
+
+
+def _head_of_whole_table(source, table: str, n: int) -> pd.DataFrame:
+    return source.read_table(table).head(n)
+
+
+_HEADS = {"sqlite": _head_sqlite, "odbc": _head_odbc, "csv": _head_csv}
+
+
+def describe_source(source) -> tuple[dict[str, list[ColumnInfo]], dict[str, dict]]:
+    """Every table's columns and sample note; tables past ``TIME_BUDGET`` are not read."""
+    described, notes = {}, {}
+    started = time.perf_counter()
+    for table in source.tables():
+        if described and time.perf_counter() - started > TIME_BUDGET:
+            described[table], notes[table] = [], _sample_note(0, None, 0.0)
+            continue
+        described[table], notes[table] = describe_table(source, table)
+    return described, notes
 
 
 def name_score(column: str, fld: str) -> float:
     """1.0 for a known spelling, 0.6 when a known spelling is part of the name, else 0."""
     key = normalise(column)
     spellings = NAMES.get(fld, ())
+    if fld in TIME_FIELDS:  # "RUN_TOTAL", "Bearbeitungszeit gesamt": a total is still a time
+        key = re.sub("|".join(TOTAL_WORDS), "", key) or key
     if key in spellings:
         return 1.0
     if any(len(s) >= 4 and s in key for s in spellings):
@@ -343,6 +436,9 @@ def _table_score(role: str, table: str, columns: list[ColumnInfo]) -> tuple[floa
         if seq is None:
             score += 0.3
             reasons.append("no step numbers")
+        if any(word in normalise(table) for word in SPEC_WORDS):
+            score -= 0.3
+            reasons.append("but the name reads as a specification table")
         return score, "; ".join(reasons)
     if seq is not None:
         score += 0.3
@@ -405,10 +501,14 @@ def _map_columns(role: str, columns: list[ColumnInfo], key: ColumnInfo | None) -
     return mapping
 
 
-def _attributes(columns: list[ColumnInfo], key: ColumnInfo, rows: int) -> list[dict]:
+def _attributes(
+    columns: list[ColumnInfo], key: ColumnInfo, rows: int, skip: frozenset = frozenset()
+) -> list[dict]:
     out = []
     for c in columns:
-        if c is key or c.type in ("empty", "date") or c.fill_rate < 0.05 or c.distinct < 2:
+        if c is key or c.name in skip or c.type in ("empty", "date") or c.fill_rate < 0.05:
+            continue
+        if c.distinct < 2:
             continue
         if c.type == "integer" and c.distinct <= FEW_CODES:
             kind, reason = "categorical", f"whole numbers with {c.distinct} values: codes"
@@ -435,16 +535,103 @@ def _attributes(columns: list[ColumnInfo], key: ColumnInfo, rows: int) -> list[d
     return out[:ATTRIBUTE_LIMIT]
 
 
+def _spec_table(
+    described: dict[str, list[ColumnInfo]], taken: set[str], key: ColumnInfo
+) -> tuple[str, ColumnInfo, float] | None:
+    """A table beside the items table with one row per item code: ``(table, key, share)``."""
+    best = None
+    for table, columns in described.items():
+        if table in taken:
+            continue
+        for c in columns:
+            share = _overlap(key, c)
+            if not c.unique or c.fill_rate < 0.95 or share < 0.8:
+                continue
+            rank = (share, name_score(c.name, "item_code"))
+            if best is None or rank > best[3]:
+                best = (table, c, share, rank)
+    return best[:3] if best else None
+
+
+def _joined_attributes(table: str, columns: list[ColumnInfo], key: ColumnInfo, share: float,
+                       used: set[str]) -> list[dict]:  # fmt: skip
+    """The attributes of a specification table, joined on its item-code column ``key``."""
+    rows = len(key.values) or 1
+    out = []
+    for attr in _attributes(columns, key, rows):
+        if attr["name"].lower() in used:
+            attr["name"] = f"{normalise(table)}{attr['name']}"[:40]
+        used.add(attr["name"].lower())
+        attr.update(table=table, key=key.name)
+        attr["reason"] = (
+            f"from {table}, one row per item joined on {key.name} ({share:.0%} of its codes are "
+            f"item codes); {attr['reason']}"
+        )
+        out.append(attr)
+    return out
+
+
+def _quantity_score(column: ColumnInfo) -> float:
+    if column.type not in ("integer", "number") or (column.minimum or 0) <= 0:
+        return 0.0
+    return max(name_score(column.name, "order_qty"), name_score(column.name, "run_qty"))
+
+
+def _headers(here: ColumnInfo, table: str, columns: list[ColumnInfo]):
+    """``(score, table, key, here, quantity, share)`` for each unique key of ``table`` that
+    holds ``here``'s values, with the table's best-named positive quantity column."""
+    quantities = [(q, _quantity_score(q)) for q in columns]
+    for key in columns:
+        share = _overlap(key, here)
+        if not key.unique or key.fill_rate < 0.95 or share < 0.8:
+            continue
+        named = [(score, q) for q, score in quantities if q is not key and score > 0]
+        if named:
+            score, qty = max(named, key=lambda sq: sq[0])
+            yield 0.3 * score + 0.2 * share, table, key, here, qty, share
+
+
+def _header_join(
+    ops_table: str, mapping: dict, described: dict[str, list[ColumnInfo]]
+) -> dict | None:
+    """``run_qty`` from a header table: the operations table has no run quantity but a column
+    that is the unique key of another table holding a positive quantity."""
+    if "run_qty" in mapping or "run_min" not in mapping:
+        return None
+    found = [
+        header
+        for here in described[ops_table]
+        if here.type in ("text", "integer")
+        for table, columns in described.items()
+        if table != ops_table
+        for header in _headers(here, table, columns)
+    ]
+    if not found:
+        return None
+    score, table, key, here, qty, share = max(found, key=lambda h: h[0])
+    run = mapping["run_min"]["column"]
+    total = any(word in normalise(run) for word in TOTAL_WORDS)
+    return {
+        "column": {"table": table, "column": qty.name, "on": {here.name: key.name}},
+        "confidence": round(min(0.45 + score + (0.2 if total else 0.0), 1.0), 2),
+        "reason": (
+            f"{ops_table} has no run quantity; {here.name} is the key of {table} ({share:.0%} of "
+            f"its values, one row each), whose {qty.name} is a quantity: the order's quantity, so "
+            f"{run} is read as the total for the order"
+            + (" (its name says total)" if total else "; check that it is a total")
+        ),
+    }
+
+
 def suggest_profile(source_name: str) -> dict:
     """The tables of the registered source ``source_name`` and a proposed input profile."""
     from workflow_app.models import DataSource
 
     row = DataSource.objects.get_by_name(source_name)
     with row.open() as source:
-        described = {t: describe_table(source, t) for t in source.tables()}
+        described, notes = describe_source(source)
     roles = _assign_tables(described)
-    proposal: dict = {"tables": roles, "columns": {}, "attributes": []}
-    problems: list[str] = []
+    proposal: dict = {"tables": roles, "columns": {}, "attributes": [], "joins": []}
     key = None
     if "items" in roles:
         others = [cols for t, cols in described.items() if t != roles["items"]["table"]]
@@ -461,24 +648,67 @@ def suggest_profile(source_name: str) -> dict:
     for role in ("operations", "work_results"):
         if role in roles:
             proposal["columns"][role] = _map_columns(role, described[roles[role]["table"]], key)
+    if "operations" in proposal["columns"]:
+        ops = proposal["columns"]["operations"]
+        header = _header_join(roles["operations"]["table"], ops, described)
+        if header:
+            ops["run_qty"] = header
+            join = header["column"]
+            proposal["joins"].append(
+                {"table": join["table"], "key": next(iter(join["on"].values())),
+                 "role": "operations.run_qty", "reason": header["reason"]}
+            )  # fmt: skip
     if key is not None:
-        rows = len(next(iter(described[roles["items"]["table"]])).values) or 1
-        proposal["attributes"] = _attributes(described[roles["items"]["table"]], key, rows)
+        proposal["attributes"] = _all_attributes(described, roles, proposal, key)
     profile = _profile(source_name, proposal)
-    try:
-        validate_profile(profile)
-    except Exception as exc:  # noqa: BLE001 - reported, never raised: the engineer edits
-        problems.extend(f"{p}: {m[0]}" for p, m in getattr(exc, "fields", {}).items())
     return {
         "source": source_name,
         "tables": [
-            {"name": t, "columns": [c.as_dict() for c in cols]} for t, cols in described.items()
-        ],
+            {
+                "name": t,
+                "sample": notes[t],
+                "columns": [{**c.as_dict(), "fill_rate_of": notes[t]["basis"]} for c in cols],
+            }
+            for t, cols in described.items()
+        ],  # fmt: skip
         "proposal": proposal,
         "profile": profile,
-        "problems": problems,
+        "problems": _problems(profile),
         "saved": False,
     }
+
+
+def _all_attributes(described: dict, roles: dict, proposal: dict, key: ColumnInfo) -> list[dict]:
+    """The items table's attributes (less columns a join reads), then a specification
+    table's, most confident first."""
+    items = roles["items"]["table"]
+    skip = {
+        p["column"]["column"]
+        for p in proposal["columns"].get("operations", {}).values()
+        if isinstance(p["column"], dict) and p["column"]["table"] == items
+    }
+    rows = len(key.values) or 1
+    out = _attributes(described[items], key, rows, frozenset(skip))
+    taken = {r["table"] for r in roles.values()}
+    spec = _spec_table(described, taken, key)
+    if spec:
+        table, spec_key, share = spec
+        used = {a["name"].lower() for a in out}
+        out += _joined_attributes(table, described[table], spec_key, share, used)
+        proposal["joins"].append(
+            {"table": table, "key": spec_key.name, "role": "attributes",
+             "reason": f"one row per item code ({share:.0%} of {spec_key.name} are item codes)"}
+        )  # fmt: skip
+    out.sort(key=lambda a: -a["confidence"])
+    return out[:ATTRIBUTE_LIMIT]
+
+
+def _problems(profile: dict) -> list[str]:
+    try:
+        validate_profile(profile)
+    except Exception as exc:  # noqa: BLE001 - reported, never raised: the engineer edits
+        return [f"{p}: {m[0]}" for p, m in getattr(exc, "fields", {}).items()]
+    return []
 
 
 def _profile(source_name: str, proposal: dict) -> dict:
@@ -493,6 +723,7 @@ def _profile(source_name: str, proposal: dict) -> dict:
             for role, mapping in proposal["columns"].items()
         },
         "attributes": [
-            {k: a[k] for k in ("name", "column", "kind", "weight")} for a in proposal["attributes"]
+            {k: a[k] for k in ("name", "column", "kind", "weight", "table", "key") if k in a}
+            for a in proposal["attributes"]
         ],
     }

@@ -9,9 +9,10 @@ from workflow_app.management.commands._errors import command_error
 class Command(BaseCommand):
     help = (
         "Propose an input mapping profile for a registered data source: its tables and columns "
-        "(type, fill rate, samples) and which table and column is which canonical field, each "
-        "with a confidence and a reason. Prints JSON; saves nothing (check it, then "
-        "load_profile the edited profile)."
+        "(type, fill rate, samples; at most 20,000 rows a table are read, and how many is said) "
+        "and which table and column is which canonical field, joins included (a specification "
+        "table's attributes, an order header's quantity), each with a confidence and a reason. "
+        "Prints JSON; saves nothing (check it, then load_profile the edited profile)."
     )
 
     def add_arguments(self, parser):
@@ -31,5 +32,7 @@ class Command(BaseCommand):
             raise command_error(exc) from None
         shown = answer["profile"] if profile_only else answer
         self.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
+        for table in answer["tables"]:
+            self.stderr.write(f"{table['name']}: {table['sample']['basis']}")
         roles = ", ".join(f"{r}={p['table']}" for r, p in answer["proposal"]["tables"].items())
         self.stderr.write(f"Suggested for {source}: {roles or 'no tables recognised'}; not saved.")
