@@ -122,14 +122,9 @@ def preview_profile(profile: dict, rows: int = 10) -> dict:
 def _table_report(
     profile: dict, role: str, name: str, frame: pd.DataFrame, rows: int, problems: list
 ) -> dict:
-    lookup = {str(c).lower(): c for c in reversed(list(frame.columns))}
     columns, sample = [], {}
     for spec in mapped_columns(profile, role):
-        actual = (
-            spec["column"]
-            if spec["column"] in frame.columns
-            else lookup.get(spec["column"].lower())
-        )
+        actual = _own_column(frame, spec["column"])
         report = {**spec, "present": actual is not None}
         if actual is None:
             report.update(empty_share=None, bad_values=None, bad_examples=[])
@@ -218,7 +213,7 @@ def _joined_specs(profile: dict, role: str) -> list[tuple[dict, dict]]:
                 "required": False,
                 "joined": {k: join[k] for k in ("table", "column", "on")},
             }
-            out.append((spec, join))  # fmt: skip
+            out.append((spec, join))
     return out
 
 
