@@ -109,3 +109,15 @@ def test_admins_reach_it_from_the_profile_list(admin_client, shop):
     listing = admin_client.get("/admin/workflow_app/mappingprofile/")
     assert f'href="{URL}"' in listing.content.decode()
     assert admin_client.get(URL, {"source": "shop"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"), [("engineer", True), ("admin", True), ("viewer", False)]
+)
+def test_console_menu_links_the_page_for_engineers(db, client, role, shown):
+    from accounts_app.testing import make_user
+
+    client.force_login(make_user(f"nav-{role}", role))
+    page = client.get("/editor/")
+    assert page.status_code == 200
+    assert (f'href="{URL}"' in page.content.decode()) is shown

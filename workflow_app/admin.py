@@ -36,7 +36,7 @@ from workflow_app.models import (
     normalise_document,
 )
 
-JSON_WIDGET = forms.Textarea(attrs={"rows": 24, "cols": 110, "style": "font-family: monospace"})
+JSON_WIDGET = forms.Textarea(attrs={"rows": 24, "cols": 110, "class": "json-editor"})
 
 
 def _copy_into(target, source) -> None:
