@@ -272,6 +272,33 @@ def test_preview_rows_bounds_and_invalid_stored_profiles(engineer_api, shop_db):
     assert engineer_api.get("/api/v1/mapping-profiles/none/preview").status_code == 404
 
 
+def test_preview_of_an_unsaved_draft_saves_nothing(engineer_api, viewer_api, shop_db):
+    MappingProfile.objects.put(shop_profile(shop_db))
+    before = list(MappingProfile.objects.values_list("name", "spec"))
+    draft = shop_profile(shop_db, "shop-draft")
+    del draft["name"]
+    new = engineer_api.post("/api/v1/mapping-profiles/shop-draft/preview?rows=2",
+                            {"spec": draft}, format="json")  # fmt: skip
+    assert new.status_code == 200, new.json()
+    saved = engineer_api.get("/api/v1/mapping-profiles/shop/preview?rows=2").json()
+    assert new.json()["tables"] == saved["tables"] and new.json()["valid"] is True
+    edited = dict(draft, columns={**draft["columns"], "items": {"item_code": "NOPE"}})
+    changed = engineer_api.post("/api/v1/mapping-profiles/shop/preview", {"spec": edited},
+                                format="json").json()  # fmt: skip
+    assert changed["valid"] is False
+    assert [(p["field"], p["code"]) for p in changed["problems"]] == [
+        ("item_code", "missing_column")
+    ]
+    bad = engineer_api.post("/api/v1/mapping-profiles/x/preview", {"spec": {"tables": "nope"}},
+                            format="json")  # fmt: skip
+    assert bad.status_code == 400 and "tables" in bad.json()["fields"]
+    assert engineer_api.post("/api/v1/mapping-profiles/x/preview", ["spec"],
+                             format="json").status_code == 400  # fmt: skip
+    assert viewer_api.post("/api/v1/mapping-profiles/shop/preview", {"spec": draft},
+                           format="json").status_code == 403  # fmt: skip
+    assert list(MappingProfile.objects.values_list("name", "spec")) == before
+
+
 def test_preview_of_an_output_profile_renders_the_example_routing(engineer_api):
     body = engineer_api.get("/api/v1/mapping-profiles/erp-routing/preview").json()
     assert body["columns"][:3] == ["ITEM_CD", "ROUT_NO", "PROC_SEQ"]

@@ -273,16 +273,44 @@ class MappingProfilePreviewView(APIView):
     )
     def get(self, request, name: str):
         """The first rows of each mapped table as the profile maps them, with column problems."""
-        from workflow_app.output_profiles import preview as output_preview
-        from workflow_app.preview import preview_profile
-
         query = PreviewQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         row = _profile_or_404(name)
-        _, spec = normalise_document(row.document())  # 400 when the stored spec is invalid
-        if row.direction == MappingProfile.OUTPUT:
-            return Response(output_preview(spec))
-        return Response(preview_profile(spec, query.validated_data["rows"]))
+        direction, spec = normalise_document(row.document())  # 400: the stored spec is invalid
+        return Response(_preview(direction, spec, query.validated_data["rows"]))
+
+    @extend_schema(
+        operation_id="mapping_profiles_preview_draft",
+        parameters=[
+            OpenApiParameter("rows", int, required=False, description="0..100, default 10")
+        ],
+        request={"application/json": {"type": "object"}},
+        responses={200: OpenApiResponse(description="Tables, columns, problems")},
+    )
+    def post(self, request, name: str):
+        """The preview of the body's profile (as PUT would store it) — nothing is saved.
+
+        The edit-preview-save loop of a new or changed profile: send the document you would PUT
+        (``{"spec": {...}, "direction": ..., "description": ...}``) and read the first rows as it
+        maps them; save it with PUT when the preview is right.
+        """
+        query = PreviewQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = request.data
+        if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
+            raise BadInput("spec is required (a JSON object).", fields={"spec": ["required"]})
+        base = MappingProfile.objects.filter(name=name).first()
+        direction, spec = normalise_document(_document(data, base, name, merge=False))
+        return Response(_preview(direction, spec, query.validated_data["rows"]))
+
+
+def _preview(direction: str, spec: dict, rows: int) -> dict:
+    from workflow_app.output_profiles import preview as output_preview
+    from workflow_app.preview import preview_profile
+
+    if direction == MappingProfile.OUTPUT:
+        return output_preview(spec)
+    return preview_profile(spec, rows)
 
 
 class SourceSuggestProfileView(APIView):
