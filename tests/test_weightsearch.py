@@ -177,3 +177,27 @@ def test_training_learns_weights_without_touching_the_held_out_families(
     html = page.content.decode()
     assert "Weight search" in html and f"{search['baseline']['score']}" in html
     assert html.count('class="weight-trial"') == 3
+
+
+def test_evaluate_learns_on_its_kept_items_only(monkeypatch):
+    data = handmade_plant(n=400)
+    searched, scored = [], []
+    real_tables, real_evaluate = weightsearch.build_tables, evaluation.evaluate_model
+
+    def spy_tables(items, *args, **kwargs):
+        searched.extend(items["item_code"].tolist())
+        return real_tables(items, *args, **kwargs)
+
+    def spy_evaluate(model, rows, groups, *args, **kwargs):
+        held = np.isin(groups, groups[rows])
+        scored.extend(model.tables.a["item_codes"][held].tolist())
+        return real_evaluate(model, rows, groups, *args, **kwargs)
+
+    monkeypatch.setattr(weightsearch, "build_tables", spy_tables)
+    monkeypatch.setattr(evaluation, "evaluate_model", spy_evaluate)
+    learn = {"weights": "learn", "weight_search": {"evaluations": 2, "scored": 50}}
+    result = evaluation.holdout_evaluation(data, {**PROFILE, **learn}, config(), 0.25, seed=5)
+    assert searched and scored and not set(searched) & set(scored)
+    assert len(set(searched)) + len(set(scored)) == 400  # every kept item is a training item
+    assert result["weight_search"]["evaluations"] == 2
+    assert "weight_search" not in evaluation.holdout_evaluation(data, PROFILE, config(), 0.25, 5)

@@ -126,7 +126,7 @@ class FoldScorer:
     def score(self, weights: dict[str, float]) -> float:
         """Mean op-code edit similarity of the top candidate over the scored items."""
         sims = []
-        for fold in range(int(self.folds.max()) + 1):
+        for fold in np.unique(self.folds[self.scored]).tolist():
             model, vectors = self._fold_model(weights, fold)
             for row in self.scored[self.folds[self.scored] == fold]:
                 proposed = self._top_routing(model, vectors[row]) if model else None
@@ -199,7 +199,7 @@ def learn_weights(
         "seconds": round(time.monotonic() - started, 1),
         "items": int(len(scorer.items)),
         "scored_items": int(len(scorer.scored)),
-        "folds": int(scorer.folds.max()) + 1 if len(scorer.folds) else 0,
+        "folds": int(len(np.unique(scorer.folds))),
         "budget": budget,
         "figure": "op-code edit similarity of the top candidate, grouped cross-validation",
     }
