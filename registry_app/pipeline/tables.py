@@ -48,10 +48,13 @@ _OP_ARRAYS = (
 FOLDER = "tables"
 
 
-def _factorize(series) -> tuple[np.ndarray, list[str]]:
+def _factorize(series, complete: bool = False) -> tuple[np.ndarray, list[str]]:
+    """(ids, distinct values as text) of a column, -1 where missing; ``complete``: the column
+    holds no missing value (filled), so the missing-value pass is skipped."""
     import pandas as pd
 
-    codes, uniques = pd.factorize(series.astype(object).where(series.notna(), None))
+    values = series if complete else series.astype(object).where(series.notna(), None)
+    codes, uniques = pd.factorize(values)
     return codes.astype(np.int32), [str(u) for u in uniques]
 
 
@@ -87,7 +90,8 @@ def _build_tables(items, operations, work_results, attribute_names, today, repor
     )
 
     ops = operations[operations["item_code"].isin(set(codes))]
-    ops = ops.assign(item_row=np.searchsorted(codes, ops["item_code"].astype(str).to_numpy()))
+    # codes are sorted and unique: a hash lookup finds the same rows as a binary search
+    ops = ops.assign(item_row=pd.Index(codes).get_indexer(ops["item_code"].astype(str)))
     if not _sorted(ops):  # extraction already sorts by item, routing, seq: skip the big sort
         ops = ops.sort_values(["item_row", "routing_no", "seq"], kind="stable")
     ops = ops.reset_index(drop=True)
@@ -99,7 +103,7 @@ def _build_tables(items, operations, work_results, attribute_names, today, repor
     rt_item = ops["item_row"].to_numpy()[starts]
     for field in STRING_FIELDS:
         values = ops[field] if field in ops else pd.Series([""] * len(ops))
-        ids, table = _factorize(values.fillna(""))
+        ids, table = _factorize(values.fillna(""), complete=True)
         arrays[f"op_{field}"] = ids
         strings[field] = table
     strings["catalog"] = {
@@ -224,27 +228,29 @@ def _attach_actuals(ops, work_results, report=None):
 
 def _step_of(wr, ops, report) -> np.ndarray:
     """Each work result's operation row, -1 where it matches no current step (counted)."""
-    steps = ops[[*STEP_KEY, "op_code", "work_center"]].rename(
-        columns={"op_code": "step_op", "work_center": "step_wc"}
-    )
-    steps["step"] = np.arange(len(ops))  # ops has a fresh RangeIndex: row = position
+    import pandas as pd
+
+    keys = _step_keys(wr, ops)
+    steps = pd.DataFrame({**keys["ops"], "step": np.arange(len(ops))})  # row = position
     # A step key may hold several operations (alternatives at one seq): a result joins the one
     # with its operation code (the first such row), so the join never multiplies results.
-    by_op = steps.dropna(subset=["step_op"]).drop_duplicates([*STEP_KEY, "step_op"])
-    joined = wr[[*STEP_KEY, "op_code", "work_center"]].merge(
-        by_op,
-        left_on=[*STEP_KEY, "op_code"],
-        right_on=[*STEP_KEY, "step_op"],
-        how="left",
-        validate="many_to_one",
+    by_op = steps[steps["op"] >= 0].drop_duplicates(["item", "rno", "seq", "op"])
+    results = pd.DataFrame(keys["wr"])
+    joined = results.merge(by_op, on=["item", "rno", "seq", "op"], how="left", sort=False)
+    known = steps[["item", "rno", "seq"]].drop_duplicates().assign(has_step=True)
+    has_step = (
+        results[["item", "rno", "seq"]]
+        .merge(known, on=["item", "rno", "seq"], how="left", sort=False)["has_step"]
+        .eq(True)
+        .to_numpy()
     )
-    keys = steps[STEP_KEY].drop_duplicates().assign(has_step=True)
-    has_step = wr[STEP_KEY].merge(keys, on=STEP_KEY, how="left")["has_step"].eq(True).to_numpy()
     no_step = ~has_step
     no_op = has_step & wr["op_code"].isna().to_numpy()
-    other_op = has_step & ~no_op & joined["step"].isna().to_numpy()
-    result_wc = joined["work_center"].fillna("").astype(str).to_numpy(dtype=object)
-    step_wc = joined["step_wc"].fillna("").astype(str).to_numpy(dtype=object)
+    step = joined["step"].fillna(-1).to_numpy(dtype=np.int64)
+    other_op = has_step & ~no_op & (step < 0)
+    result_wc = wr["work_center"].fillna("").astype(str).to_numpy(dtype=object)
+    op_wc = ops["work_center"].fillna("").astype(str).to_numpy(dtype=object)
+    step_wc = np.where(step >= 0, op_wc[np.maximum(step, 0)], "")
     other_wc = ~(no_step | no_op | other_op) & (result_wc != "") & (step_wc != "")
     other_wc &= result_wc != step_wc
     if report is not None:
@@ -256,11 +262,27 @@ def _step_of(wr, ops, report) -> np.ndarray:
         ):
             if mask.any():
                 i = int(np.argmax(mask))
-                row = joined.iloc[i]
+                row = wr.iloc[i]
                 example = f"{row['item_code']}/{row['routing_no']}/{row['seq']} {row['op_code']}"
                 report.count("work_results", reason, int(mask.sum()), example)
-    step = joined["step"].fillna(-1).to_numpy(dtype=np.int64)
     return np.where(no_step | no_op | other_op | other_wc, -1, step)
+
+
+def _step_keys(wr, ops) -> dict[str, dict[str, np.ndarray]]:
+    """The step key (item, routing, seq, operation code) of operations and work results as
+    integers: the same text gets the same number on both sides, a missing one -1 (a work
+    result's item that no operation has gets its own number, so it matches no step)."""
+    import pandas as pd
+
+    out: dict[str, dict[str, np.ndarray]] = {"ops": {}, "wr": {}}
+    n = len(ops)
+    for name, column in (("item", "item_code"), ("rno", "routing_no"), ("op", "op_code")):
+        both = pd.concat([ops[column], wr[column]], ignore_index=True).astype(object)
+        codes, _ = pd.factorize(both.where(both.notna(), None))
+        out["ops"][name], out["wr"][name] = codes[:n], codes[n:]
+    out["ops"]["seq"] = ops["seq"].to_numpy(dtype=np.int64)
+    out["wr"]["seq"] = wr["seq"].to_numpy(dtype=np.int64)
+    return out
 
 
 def save_tables(folder: Path, arrays: dict, strings: dict) -> list[str]:
