@@ -184,6 +184,32 @@ def test_routing_source_seeds_the_default_source_once(settings, tmp_path):
 
 
 @pytest.mark.django_db
+def test_a_routing_source_the_registry_ignores_is_named_by_train_and_evaluate(
+    monkeypatch, plant, tmp_path
+):
+    from workflow_app.sources import ignored_environment_source
+
+    register_source("default", "sqlite", plant)
+    monkeypatch.delenv("ROUTING_SOURCE", raising=False)
+    assert ignored_environment_source() is None
+    monkeypatch.setenv("ROUTING_SOURCE", f"sqlite:///{plant}")
+    assert ignored_environment_source() is None  # the same file: nothing to say
+    other = tmp_path / "other plant.sqlite"
+    monkeypatch.setenv("ROUTING_SOURCE", f"sqlite:///{other}")
+    warning = ignored_environment_source()
+    assert str(plant) in warning and str(other) in warning
+    assert "PATCH /api/v1/sources/default" in warning
+    for command in (
+        ["train", "--profile", "no-such-profile"],
+        ["evaluate", "--profile", "no-such-profile"],
+    ):
+        err = StringIO()
+        with pytest.raises(CommandError):  # the command's own refusal comes after the warning
+            call_command(*command, stderr=err)
+        assert err.getvalue().startswith("Warning: ROUTING_SOURCE is ")
+
+
+@pytest.mark.django_db
 def test_profiles_name_a_registered_source_never_a_location(engineer_api, plant, tmp_path):
     register_source("shop", "sqlite", plant)
     for source, message in (

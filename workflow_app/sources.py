@@ -51,3 +51,40 @@ def _is_slug(name) -> bool:
     from workflow_app.profiles import SOURCE_NAME
 
     return isinstance(name, str) and SOURCE_NAME.fullmatch(name) is not None
+
+
+def ignored_environment_source() -> str | None:
+    """A warning when ``ROUTING_SOURCE`` is set but the registered ``default`` source differs.
+
+    ``ROUTING_SOURCE`` only seeds the ``default`` source of a new registry; afterwards the
+    registered source is read (admins change it in the admin, the API or ``add_source``). A
+    command run with another ``ROUTING_SOURCE`` would otherwise read the old plant silently.
+    """
+    import os
+    from pathlib import Path
+
+    from registry_app.pipeline.sources import SourceError, parse_source
+    from workflow_app.models import DataSource
+
+    wanted = os.environ.get("ROUTING_SOURCE", "").strip()
+    row = DataSource.objects.filter(name=DataSource.DEFAULT).first() if wanted else None
+    if row is None:
+        return None
+    try:
+        kind, rest = parse_source(wanted)
+    except SourceError:
+        return None  # preflight and the source's own check report a malformed setting
+    same = kind == row.kind and (
+        rest == row.location
+        or (kind != "odbc" and Path(rest).resolve() == Path(row.location).resolve())
+    )
+    if same:
+        return None
+    return (
+        f"ROUTING_SOURCE is {wanted!r}, but the registered data source 'default' reads "
+        f"{row.shown_location()!r} — the registered source is used. ROUTING_SOURCE only seeds "
+        "the default source of a new registry; to read the other plant, change the source in "
+        "Admin › Data sources › default (or PATCH /api/v1/sources/default with "
+        f'{{"kind": "{kind}", "location": ...}}), or register it under another name with '
+        "manage.py add_source and name it in the profile."
+    )

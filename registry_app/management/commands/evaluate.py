@@ -64,6 +64,10 @@ class Command(BaseCommand):
             raise CommandError("--holdout must be between 0 and 1 (e.g. 0.2).")
         if o["limit"] < 1 or o["quantity"] <= 0:
             raise CommandError("--limit must be at least 1 and --quantity positive.")
+        from workflow_app.sources import ignored_environment_source
+
+        if warning := ignored_environment_source():
+            self.stderr.write(f"Warning: {warning}")
         try:
             profile = get_input_profile(o["profile"] or None)
             if o["weights"]:

@@ -22,7 +22,10 @@ class Command(BaseCommand):
         from registry_app.pipeline.training import execute_run, request_run
         from registry_app.tasks import enqueue_training
         from workflow_app.config import get_input_profile
+        from workflow_app.sources import ignored_environment_source
 
+        if warning := ignored_environment_source():
+            self.stderr.write(f"Warning: {warning}")
         try:
             get_input_profile(profile or None)  # fail fast on an unknown or invalid profile
             if not wait:
