@@ -64,6 +64,9 @@ def test_the_lean_answers_equal_the_full_stacks(api, active_model, settings, mon
         }, path
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         assert "Set-Cookie" not in headers
+        # a declared length, as the full stack's answer has (no chunked transfer)
+        assert "Transfer-Encoding" not in headers, path
+        assert headers["Content-Length"] == full[path][2]["Content-Length"], path
     # an input error: the same status, error shape and field paths
     status, answer, _ = api.post("/api/v1/time-summary", {"operations": [], "quantity": -1})
     assert status == 400 and (status, answer) == full_bad[:2]

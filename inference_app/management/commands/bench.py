@@ -480,7 +480,7 @@ def _client_loop(port, token, path, make, n, deadline, stop, versions, results) 
         t0 = time.perf_counter()
         try:
             status, payload = client.post(path, make(i))
-        except OSError:
+        except (http.client.HTTPException, OSError):  # refused, reset or cut off: a failure
             status, payload = 0, b""
         latencies.append((time.perf_counter() - t0) * 1000)
         if status != 200:
