@@ -490,6 +490,26 @@ def _client_loop(port, token, path, make, n, deadline, stop, versions, results) 
     results.put((latencies, errors, seen))
 
 
+def _collect(results, procs) -> list:
+    """Each client's result; a client that died without one ends the load with an error
+    instead of waiting for it forever."""
+    import queue
+
+    parts = []
+    while len(parts) < len(procs):
+        try:
+            parts.append(results.get(timeout=1))
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if not p.is_alive() and p.exitcode]
+            if dead:
+                for p in procs:
+                    p.terminate()
+                raise CommandError(
+                    f"{len(dead)} load client(s) died (exit codes {dead}); see the traceback above."
+                ) from None
+    return parts
+
+
 def run_load(port, token, path, make, clients, seconds, stop=None, versions=False):
     """``clients`` concurrent clients, each in its own process (forked where the OS can), so
     the load generator's own interpreter lock does not add to the measured latency."""
@@ -510,7 +530,7 @@ def run_load(port, token, path, make, clients, seconds, stop=None, versions=Fals
     if stop is not None:
         stop.wait()
         stop_event.set()
-    parts = [results.get() for _ in procs]
+    parts = _collect(results, procs)
     for p in procs:
         p.join()
     latencies = [ms for part in parts for ms in part[0]]
