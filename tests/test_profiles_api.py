@@ -296,6 +296,8 @@ def test_preview_of_an_unsaved_draft_saves_nothing(engineer_api, viewer_api, sho
                              format="json").status_code == 400  # fmt: skip
     assert viewer_api.post("/api/v1/mapping-profiles/shop/preview", {"spec": draft},
                            format="json").status_code == 403  # fmt: skip
+    assert APIClient().post("/api/v1/mapping-profiles/shop/preview", {"spec": draft},
+                            format="json").status_code == 401  # fmt: skip
     assert list(MappingProfile.objects.values_list("name", "spec")) == before
 
 
