@@ -221,7 +221,7 @@ def _joined_values(source, profile, role, frame, field, join, counts) -> np.ndar
     """One value per row of ``frame`` for a joined/constant field, as extraction reads it."""
     from registry_app.pipeline import extract
 
-    raw = extract._Raw(
+    raw = extract.RawTable(
         {
             here: frame[_own_column(frame, here)].to_numpy(dtype=object)
             for here in join.get("on", {})
@@ -231,8 +231,8 @@ def _joined_values(source, profile, role, frame, field, join, counts) -> np.ndar
     if role == "items":
         key = profile["columns"]["items"]["item_code"]
         attr = next(a for a in profile["attributes"] if a["name"] == field)
-        return extract._attribute_of(source, raw, key, attr, counts)
-    names = extract._joined_fields(source, raw, {field: join}, role, counts)
+        return extract.attribute_of(source, raw, key, attr, counts)
+    names = extract.joined_fields(source, raw, {field: join}, role, counts)
     return raw[names[field]]
 
 

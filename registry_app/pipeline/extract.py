@@ -257,7 +257,7 @@ def clean_dates(series, report: ExtractReport, table: str, column: str) -> np.nd
 # --- tables -------------------------------------------------------------------------------------
 
 
-class _Raw:
+class RawTable:
     """The source columns of one table, by source column name, its row count, and the number
     locale its text numbers are read in."""
 
@@ -273,14 +273,14 @@ class _Raw:
         return self.rows
 
 
-def _read(src: Source, spec: dict, table: str, columns: list[str]) -> _Raw:
+def _read(src: Source, spec: dict, table: str, columns: list[str]) -> RawTable:
     """The columns of ``table``; numbers in the profile's locale, else the one the source
     detected for the table (a CSV file's decimal mark), else ``auto``."""
     data = src.read_columns(table, list(dict.fromkeys(columns)))
     locale = number_locale(spec)
     if locale == "auto":
         locale = src.number_locale(table) or "auto"
-    return _Raw(data, locale)
+    return RawTable(data, locale)
 
 
 def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
@@ -312,7 +312,7 @@ def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
         col = (
             raw[attr["column"]]
             if not attr.get("table")
-            else _attribute_of(src, raw, key_col, attr, report)
+            else attribute_of(src, raw, key_col, attr, report)
         )
         if attr["kind"] == "numeric":
             data[attr["name"]] = clean_number(col, report, "items", attr["column"], raw.locale)[
@@ -325,7 +325,7 @@ def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     return items
 
 
-def _keys(raw: _Raw, m: dict, report: ExtractReport, role: str, fields: tuple) -> dict:
+def _keys(raw: RawTable, m: dict, report: ExtractReport, role: str, fields: tuple) -> dict:
     """Key columns (dictionary-encoded, ranked for sorting) and the rows that lack one."""
     n = len(raw)
     keys: dict = {}
@@ -378,7 +378,7 @@ def _sorted_unique_rows(keys: dict, report: ExtractReport, role: str, dedupe: bo
     return rows
 
 
-def _text_or_none(raw: _Raw, m: dict, fld: str, rows: np.ndarray) -> np.ndarray:
+def _text_or_none(raw: RawTable, m: dict, fld: str, rows: np.ndarray) -> np.ndarray:
     if fld not in m:
         return np.full(len(rows), None, dtype=object)
     return text_column(raw[m[fld]]).array(rows)
@@ -396,7 +396,7 @@ def minutes_per_unit(spec: dict, spelling: str) -> float | None:
     return factor if factor is not None else STANDARD_UNITS.get(str(spelling).strip().upper())
 
 
-def _unit_factors(raw: _Raw, spec: dict, m: dict, report: ExtractReport) -> np.ndarray:
+def _unit_factors(raw: RawTable, spec: dict, m: dict, report: ExtractReport) -> np.ndarray:
     """Minutes per unit of each row: the default where the unit is missing, NaN where unknown."""
     default = unit_factor(spec, spec["time_units"]["default"])
     if "time_unit" not in m:
@@ -421,7 +421,7 @@ def _unit_factors(raw: _Raw, spec: dict, m: dict, report: ExtractReport) -> np.n
     return factors
 
 
-def _in_house(raw: _Raw, spec: dict, m: dict, report: ExtractReport) -> np.ndarray:
+def _in_house(raw: RawTable, spec: dict, m: dict, report: ExtractReport) -> np.ndarray:
     if "in_house" not in m:
         return np.ones(len(raw), dtype=bool)
     flags = text_column(raw[m["in_house"]])
@@ -473,7 +473,7 @@ def _own_columns(mapping: dict) -> list[str]:
     return out
 
 
-def _joined_fields(src: Source, raw: _Raw, mapping: dict, role: str, report) -> dict:
+def joined_fields(src: Source, raw: RawTable, mapping: dict, role: str, report) -> dict:
     """``mapping`` with each joined or constant field read into ``raw`` under a name of its own
     (``table.column`` or ``=value``): one value per row, like a column of the table."""
     out = {}
@@ -491,7 +491,7 @@ def _joined_fields(src: Source, raw: _Raw, mapping: dict, role: str, report) -> 
     return out
 
 
-def lookup(src: Source, raw: _Raw, join: dict, role: str, report: ExtractReport) -> np.ndarray:
+def lookup(src: Source, raw: RawTable, join: dict, role: str, report: ExtractReport) -> np.ndarray:
     """For each row of ``raw``: ``join["column"]`` of the first row of ``join["table"]`` whose
     ``join["on"]`` columns equal the row's (compared as cleaned text); None where none does."""
     here, there = list(join["on"]), list(join["on"].values())
@@ -515,7 +515,7 @@ def lookup(src: Source, raw: _Raw, join: dict, role: str, report: ExtractReport)
     return values.where(~missing, None).to_numpy(dtype=object)
 
 
-def _attribute_of(src: Source, raw: _Raw, key_col: str, attr: dict, report) -> np.ndarray:
+def attribute_of(src: Source, raw: RawTable, key_col: str, attr: dict, report) -> np.ndarray:
     """An attribute from another table joined on the item code (its own ``key`` column)."""
     on = {key_col: attr.get("key") or key_col}
     join = {"table": attr["table"], "column": attr["column"], "on": on}
@@ -525,7 +525,7 @@ def _attribute_of(src: Source, raw: _Raw, key_col: str, attr: dict, report) -> n
 def _operations(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     m = {k: v for k, v in spec["columns"]["operations"].items() if k != "lead_time"}
     raw = _read(src, spec, spec["tables"]["operations"], _own_columns(m))
-    m = _joined_fields(src, raw, m, "operations", report)
+    m = joined_fields(src, raw, m, "operations", report)
     report.rows_read["operations"] = len(raw)
     keys = _keys(raw, m, report, "operations", ("item_code", "routing_no", "seq", "op_code"))
     rows = _sorted_unique_rows(keys, report, "operations", dedupe=True)
@@ -562,7 +562,7 @@ def _work_results(src: Source, spec: dict, report: ExtractReport) -> pd.DataFram
         return empty_work_results()
     m = spec["columns"]["work_results"]
     raw = _read(src, spec, table, _own_columns(m))
-    m = _joined_fields(src, raw, m, "work_results", report)
+    m = joined_fields(src, raw, m, "work_results", report)
     report.rows_read["work_results"] = len(raw)
     keys = _keys(raw, m, report, "work_results", ("item_code", "routing_no", "seq"))
     rows = _sorted_unique_rows(keys, report, "work_results", dedupe=False)
