@@ -92,6 +92,10 @@ SERVE_HOST = os.getenv("ROUTING_HOST", "127.0.0.1")
 SERVE_PORT = envint("ROUTING_PORT", "8000", minimum=1)
 SERVE_THREADS = envint("ROUTING_THREADS", "8", minimum=1)
 SERVE_WORKERS = envint("ROUTING_WORKERS", "1", minimum=1)  # serving processes (Linux: fork)
+# How long a serving thread may hold the interpreter lock while another waits for it
+# (sys.setswitchinterval). Python's 5 ms default makes waitress's I/O thread wait up to 5 ms
+# for each request it hands over or answers while a request is computed: docs/benchmarks.md.
+SERVE_SWITCH_INTERVAL_US = envint("ROUTING_SWITCH_INTERVAL_US", "500", minimum=50)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,5 +1,7 @@
 """Manifest verification: altered files are named, incompatible runtimes are explained."""
 
+import hashlib
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -8,6 +10,7 @@ from registry_app.pipeline.manifest import (
     ManifestError,
     RuntimeMismatch,
     check_runtime,
+    sha256_of,
     verify_version_dir,
 )
 
@@ -59,3 +62,15 @@ def test_an_incompatible_runtime_is_explained():
     check_runtime(
         built | {"numpy": "2.3.1"}, "v0007", installed
     )  # same major.minor? no: 2.3 == 2.3
+
+
+def test_sha256_of_hashes_whole_files_and_empty_ones(tmp_path):
+    big = tmp_path / "big.bin"
+    data = bytes(range(256)) * 20_000 + b"tail"  # several MB, not a multiple of any block
+    big.write_bytes(data)
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    assert sha256_of(big) == hashlib.sha256(data).hexdigest()
+    assert sha256_of(empty) == hashlib.sha256(b"").hexdigest()
+    big.write_bytes(data[:-1] + b"X")
+    assert sha256_of(big) != hashlib.sha256(data).hexdigest()

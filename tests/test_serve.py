@@ -55,6 +55,7 @@ def health(port: int, token: str = "") -> tuple[int, dict]:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs fork")
 def test_two_workers_share_the_port_and_stop_together(tmp_path):
     env, port = env_for(tmp_path), free_port()
+    env["ROUTING_SWITCH_INTERVAL_US"] = "300"
     token = issue_token(env)
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "2"],
@@ -82,8 +83,11 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         server.terminate()
         server.wait(timeout=20)
     assert all(not w.is_running() or w.status() == psutil.STATUS_ZOMBIE for w in workers)
+    output = server.stdout.read().splitlines()
+    # the interval the process really runs with, read back from the interpreter
+    assert any("2 process(es) × 8 threads, switch interval 0.3 ms" in x for x in output)
     # the start-up stages, one after the other; the system checks ran beside the load
-    line = next(x for x in server.stdout.read().splitlines() if x.startswith("Start-up "))
+    line = next(x for x in output if x.startswith("Start-up "))
     found = json.loads(line.removeprefix("Start-up "))
     assert list(found["stages"])[:3] == ["imports", "Django setup", "registry read"]
     assert "checks after the load" in found["stages"]

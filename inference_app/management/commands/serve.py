@@ -79,6 +79,7 @@ class Command(BaseCommand):
                 "behind the reverse proxy (deploy/nginx/routing.conf)."
             )
         set_up_at = time.time()
+        sys.setswitchinterval(settings.SERVE_SWITCH_INTERVAL_US / 1e6)  # the workers inherit it
         listener = self.listen(host, port)
         load = self.load_beside_checks()  # before forking: the children share the model's pages
         self.stdout.write("Start-up " + json.dumps(startup_stages(set_up_at, load, runtime.model)))
@@ -88,8 +89,8 @@ class Command(BaseCommand):
             + (f" — {health['detail']}" if health["detail"] else "")
         )
         self.stdout.write(
-            f"Serving on http://{host}:{port}/ with {workers} process(es) × {threads} threads "
-            "(Ctrl+C stops)."
+            f"Serving on http://{host}:{port}/ with {workers} process(es) × {threads} threads, "
+            f"switch interval {sys.getswitchinterval() * 1000:g} ms (Ctrl+C stops)."
         )
         self.stdout.flush()
         if workers == 1:
