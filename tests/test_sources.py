@@ -216,3 +216,19 @@ def test_chunked_reads_join_numbers_nulls_and_text_across_chunks(tmp_path, monke
     )
     assert compact["qty"].dtype == np.float64  # numbers stay numbers, NULL chunks and all
     assert isinstance(compact["txt"], pd.Categorical)
+
+
+def test_read_head_stops_after_n_rows_and_refuses_an_unknown_table(plant_db, csv_folder):
+    with open_source(f"sqlite:///{plant_db}") as src:
+        head = src.read_head("ITEMS", 2)  # table names as for read_table: case ignored
+        assert list(head.columns) == ["ITEM_CD", "OD", "QTY", "NOTE"]
+        assert head["ITEM_CD"].tolist() == ["A1", "A2"]
+        assert src.read_head("big_items", 10)["ITEM_CD"].tolist() == ["A1"]
+        with pytest.raises(SourceError, match="nope"):
+            src.read_head("nope", 2)
+    (csv_folder / "codes.csv").write_text("CODE,QTY\n007,1\n010,2\n011,3\n", encoding="utf-8")
+    with open_source(f"csv:///{csv_folder}") as src:
+        head = src.read_head("codes", 2)
+        assert head["CODE"].tolist() == ["007", "010"]  # text as written: leading zeros kept
+        with pytest.raises(SourceError, match="nope"):
+            src.read_head("nope", 2)

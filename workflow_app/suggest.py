@@ -296,49 +296,8 @@ def read_sample(source, table: str, limit: int | None = None) -> tuple[pd.DataFr
     """At most ``limit`` (default ``SAMPLE_ROWS``) first rows of ``table``, read as such where
     the driver can stop early, and whether they are the whole table."""
     limit = SAMPLE_ROWS if limit is None else limit
-    head = _HEADS.get(source.kind, _head_of_whole_table)
-    frame = head(source, table, limit + 1)
+    frame = source.read_head(table, limit + 1)
     return frame.head(limit), len(frame) <= limit
-
-
-def _head_sqlite(source, table: str, n: int) -> pd.DataFrame:
-    import sqlite3
-
-    from registry_app.pipeline.sources import SourceError
-
-    quoted = '"' + table.replace('"', '""') + '"'
-    try:
-        cur = source.conn.execute(f"SELECT * FROM {quoted} LIMIT {int(n)}")
-        names = [d[0] for d in cur.description]
-        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
-    except sqlite3.DatabaseError as exc:
-        raise SourceError(f"Cannot read table {table!r} from {source.label}: {exc}") from exc
-
-
-def _head_odbc(source, table: str, n: int) -> pd.DataFrame:
-    from registry_app.pipeline.sources import SourceError
-
-    cur = source.conn.cursor()
-    try:
-        cur.execute(f"SELECT * FROM {source._quote(table)}")
-        names = [d[0] for d in cur.description]
-        rows = [tuple(r) for r in cur.fetchmany(n)]
-    except source.pyodbc.Error as exc:
-        raise SourceError(f"Cannot read table {table!r} from {source.label}: {exc}") from exc
-    finally:
-        cur.close()
-    return pd.DataFrame.from_records(rows, columns=names)
-
-
-def _head_csv(source, table: str, n: int) -> pd.DataFrame:
-    return source._read_csv(table, nrows=n)
-
-
-def _head_of_whole_table(source, table: str, n: int) -> pd.DataFrame:
-    return source.read_table(table).head(n)
-
-
-_HEADS = {"sqlite": _head_sqlite, "odbc": _head_odbc, "csv": _head_csv}
 
 
 def describe_source(source) -> tuple[dict[str, list[ColumnInfo]], dict[str, dict]]:

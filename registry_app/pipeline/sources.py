@@ -199,6 +199,11 @@ class Source:
         """The column names of table ``name`` (the whole table is read unless overridden)."""
         return list(self.read_columns(name))
 
+    def read_head(self, name: str, n: int) -> pd.DataFrame:
+        """At most the first ``n`` rows of table ``name``, all columns (the whole table is
+        read unless the kind can stop early)."""
+        return self.read_table(name).head(n)
+
     def tables(self) -> list[str]:
         if self._tables is None:
             self._tables = self._table_names()
@@ -321,6 +326,11 @@ class SqliteSource(Source):
     def columns(self, name: str) -> list[str]:
         cur = self._execute(f"SELECT * FROM {_quote(self._resolve_table(name))} LIMIT 0")
         return [d[0] for d in cur.description]
+
+    def read_head(self, name: str, n: int) -> pd.DataFrame:
+        cur = self._execute(f"SELECT * FROM {_quote(self._resolve_table(name))} LIMIT {int(n)}")
+        names = [d[0] for d in cur.description]
+        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
 
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self._execute(f"SELECT * FROM {_quote(table)} LIMIT 0")
@@ -633,6 +643,9 @@ class CsvSource(Source):
     def columns(self, name: str) -> list[str]:
         return self._header(self._resolve_table(name))
 
+    def read_head(self, name: str, n: int) -> pd.DataFrame:
+        return self._read_csv(self._resolve_table(name), nrows=n)
+
     def _header(self, table: str) -> list[str]:
         return list(self._read_csv(table, nrows=0).columns)
 
@@ -885,6 +898,19 @@ class OdbcSource(Source):
             raise SourceError(f"Cannot read table {table!r} from {self.label}: {exc}") from exc
         finally:
             cur.close()
+
+    def read_head(self, name: str, n: int) -> pd.DataFrame:
+        table = self._resolve_table(name)
+        cur = self.conn.cursor()
+        try:
+            cur.execute(f"SELECT * FROM {self._quote(table)}")
+            names = [d[0] for d in cur.description]
+            rows = [tuple(r) for r in cur.fetchmany(n)]
+        except self.pyodbc.Error as exc:
+            raise SourceError(f"Cannot read table {table!r} from {self.label}: {exc}") from exc
+        finally:
+            cur.close()
+        return pd.DataFrame.from_records(rows, columns=names)
 
     def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
         cur = self.conn.cursor()
