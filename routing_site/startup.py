@@ -7,9 +7,11 @@ import sys
 
 # rest_framework.compat imports these when they are installed, for features this product does
 # not use: Django's PostgreSQL model fields for ModelSerializer's field map (no model has one;
-# they also import psycopg on a SQLite installation) and DRF's test client that sends real
-# HTTP (requests). Together about a tenth of a second of every start of every process.
-DRF_UNUSED_EXTRAS = ("django.contrib.postgres.fields", "requests")
+# they also import psycopg on a SQLite installation), DRF's test client that sends real HTTP
+# (requests) and DRF's own OpenAPI renderers (YAML; the schema pages use drf-spectacular's,
+# which import yaml themselves when the URL modules load). Together about an eighth of a second
+# of every start of every process.
+DRF_UNUSED_EXTRAS = ("django.contrib.postgres.fields", "requests", "yaml")
 
 
 def import_drf_without_unused_extras() -> None:
