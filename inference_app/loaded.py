@@ -105,7 +105,9 @@ class LoadedModel:
 def _model_code() -> tuple:
     """The index, tables and encoder modules, imported when the first version opens, not with
     this module: at start the hash check (which runs without the interpreter lock) already
-    reads the files while numpy, scipy, pandas and hnswlib are imported."""
+    reads the files while numpy and hnswlib are imported. pandas and scipy are not imported
+    at start: only training, evaluation and a batch with more than 64 distinct values of one
+    attribute encode through them (imported by the first such call)."""
     from registry_app.pipeline import index
     from registry_app.pipeline.tables import RoutingTables
     from routing_core.features import FeatureEncoder

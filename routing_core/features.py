@@ -33,12 +33,15 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from routing_core.numbers import parse_number
 from routing_core.text import numbers_in, word_entries
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 KINDS = ("categorical", "numeric", "text")
 TEXT_BUCKETS = 2048
@@ -115,9 +118,18 @@ def text_entries(texts: Sequence[str | None], chunk: int = 50_000):
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
 
 
+def _sparse():
+    """scipy.sparse, imported on first use: a prediction (a few values per attribute) never
+    needs it, so the serving process starts without it."""
+    import scipy.sparse
+
+    return scipy.sparse
+
+
 def _count_keys(keys: np.ndarray, n: int):
     """Distinct (row, bucket) pairs and their counts; scipy's C++ summing for big inputs."""
     if len(keys) > 50_000:
+        sp = _sparse()
         rows, cols = keys // TEXT_BUCKETS, keys % TEXT_BUCKETS
         ones = np.ones(len(keys), dtype=np.float64)
         matrix = sp.csr_matrix((ones, (rows, cols)), shape=(n, TEXT_BUCKETS))
@@ -256,9 +268,9 @@ class AttributeCodec:
             z[rows, slot].astype(np.float32),
         )
 
-    def block(self, distinct: list) -> sp.csr_matrix:
+    def block(self, distinct: list) -> scipy.sparse.csr_matrix:
         rows, cols, vals = self.entries(distinct)
-        return sp.csr_matrix((vals, (rows, cols)), shape=(len(distinct), self.width))
+        return _sparse().csr_matrix((vals, (rows, cols)), shape=(len(distinct), self.width))
 
     def _encode_scalar(self, value) -> tuple[int, float] | None:
         if self.kind == "categorical":
@@ -389,7 +401,7 @@ class FeatureEncoder:
         blocks = {c.name: c.block(factorized[c.name][0]) for c in self.codecs}
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
-        matrix = sp.hstack(
+        matrix = _sparse().hstack(
             [blocks[c.name][factorized[c.name][1][rows]] for c in self.codecs],
             format="csr",
             dtype=np.float32,

@@ -7,7 +7,6 @@ import zlib
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from routing_core.numbers import parse_number
 
@@ -39,6 +38,8 @@ def word_entries(texts: Sequence[str | None], buckets: int):
     prediction) take a plain loop with the same arithmetic."""
     if len(texts) <= 64:
         return _few_word_entries(texts, buckets)
+    import pandas as pd  # here, not at the top: serving (a few texts) starts without pandas
+
     words = pd.Series([t or "" for t in texts], dtype=object).str.findall(_WORD).explode()
     words = words[words.notna()]
     if words.empty:

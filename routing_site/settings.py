@@ -17,6 +17,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from routing_site.startup import import_drf_without_unused_extras
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_READ_AT = time.time()  # imports before this, Django set-up after (serve's start-up line)
 
@@ -369,3 +371,7 @@ AXES_LOCKOUT_CALLABLE = "accounts_app.throttle.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 LOGGING["loggers"]["axes"] = {"handlers": ["app_file"], "level": "WARNING", "propagate": False}
+
+# Before any app imports DRF: without the optional packages it would import for nothing
+# (routing_site/startup.py).
+import_drf_without_unused_extras()

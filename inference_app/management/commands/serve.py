@@ -118,7 +118,11 @@ class Command(BaseCommand):
         loader.start()
         try:
             self.check(display_num_errors=False)
-            import routing_site.wsgi  # noqa: F401  (middleware and views, before the fork)
+            # before the fork, not in each worker: the middleware and views, and numpy.ma
+            # (np.unique on the memory-mapped tables imports it at the first prediction)
+            import numpy.ma  # noqa: F401
+
+            import routing_site.wsgi  # noqa: F401
         finally:
             times["checked"] = time.time()
             loader.join()
