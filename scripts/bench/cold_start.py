@@ -1,7 +1,7 @@
 """Cold start alone, several times: ``manage.py serve`` started on a bench folder until its first
 answered prediction, as ``manage.py bench`` measures it, without the load tests.
 
-    flock /work/bench.lock .venv/bin/python scripts/bench/cold_start.py var/bench-325000 --runs 5
+    .venv/bin/python scripts/bench/cold_start.py var/bench-325000 --runs 5
 
 The folder is one ``manage.py bench`` made (registry.sqlite3, models/ with an active version).
 Each run prints the seconds to the first answered prediction, the server's ``Start-up`` stages
