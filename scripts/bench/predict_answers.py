@@ -6,7 +6,8 @@ for byte.
 
 MODEL_FOLDER is a version's folder (``models/v0001``). The items are the version's items
 without a routing (new items, their stored attributes) and, for every tenth, a routed item
-(its own routing, and its attributes sent as a new item so its own routing is one neighbour);
+(its own routing, or its attributes sent as a new item: its own routing is left out); a
+version without new items (an order log) sends its routed items' attributes instead;
 each one is predicted with the default workflow settings and with one of a few variants
 (quantity, top_k, candidates, threshold, percentiles, actuals, support power, radius), the same
 for the same folder. One answer per line (``json.dumps`` in the answer's own key order).
@@ -45,6 +46,7 @@ def items_of(tables, count: int) -> list[dict]:
 
     start, end = np.asarray(tables.a["item_rt_start"]), np.asarray(tables.a["item_rt_end"])
     new, routed = np.flatnonzero(end <= start), np.flatnonzero(end > start)
+    new = new if len(new) else routed  # an order log: every item has its routing
     out = []
     for i in range(count):
         if i % 10 == 9 and len(routed):
