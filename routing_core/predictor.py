@@ -188,54 +188,74 @@ def candidates_operations(
     """The operations of each candidate (index of its medoid routing in ``routings``, its
     members' (index, similarity), best first), their statistics computed for all at once."""
     references, entries = _aligned(routings, candidates)
+    ps = sorted(set([50, *percentiles]))
+    stats = _statistics(routings, entries, prefer_actuals, ps)
+    rows = zip(routings.references(references), *stats, strict=True)
+    out = [_candidate_operation(*row, ps) for row in rows]
+    split, first = [], 0
+    for medoid, _ in candidates:
+        split.append(out[first : first + len(routings.steps[medoid])])
+        first += len(routings.steps[medoid])
+    return split
+
+
+def _statistics(routings: Routings, entries: list[list], prefer_actuals: bool, ps: list[int]):
+    """Per row of ``entries`` ((flat position, weight) of its values): the weighted
+    percentiles ``ps`` of the setups and of the run minutes per unit (None: no value), how
+    many values, finite setups, finite run times, from actuals?, actual orders."""
     if not entries:
-        return [[] for _ in candidates]
+        return [], [], [], [], [], [], []
     setup, per_unit, used, orders = routings.values(prefer_actuals)
     counts = np.array([len(e) for e in entries])
     rows = np.repeat(np.arange(len(entries)), counts)
     at = np.fromiter((k for e in entries for k, _ in e), dtype=np.int64, count=len(rows))
     weight = np.fromiter((w for e in entries for _, w in e), dtype=np.float64, count=len(rows))
     cols = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    shape = (len(entries), int(counts.max()))
-    values = np.full((2, *shape), np.nan)
-    weights = np.zeros(shape)
+    n = len(entries)
+    values = np.full((2, n, int(counts.max())), np.nan)
+    weights = np.zeros((n, values.shape[2]))
     values[0][rows, cols], values[1][rows, cols] = setup[at], per_unit[at]
     weights[rows, cols] = weight
-    ps = sorted(set([50, *percentiles]))
     figures, known = weighted_percentiles(
-        values.reshape(2 * shape[0], shape[1]), np.concatenate([weights, weights]), ps
+        values.reshape(2 * n, -1), np.concatenate([weights, weights]), ps
     )
-    figures, known = figures.tolist(), known.tolist()
+    figures = [f if k else None for f, k in zip(figures.tolist(), known.tolist(), strict=True)]
     finite = np.isfinite(values).sum(axis=2).tolist()
-    n = shape[0]
-    per_row = zip(
-        routings.references(references),
+    return (
+        figures[:n],
+        figures[n:],
         counts.tolist(),
+        finite[0],
+        finite[1],
         (np.bincount(rows, used[at], minlength=n) > 0).tolist(),
-        np.bincount(rows, orders[at], minlength=n).tolist(),
-        strict=True,
+        np.bincount(rows, orders[at], minlength=n).astype(np.int64).tolist(),
     )
-    out = []
-    for row, (ref, samples, used_any, orders_sum) in enumerate(per_row):
-        st = dict(zip(ps, figures[row], strict=True)) if known[row] else {}
-        rn = dict(zip(ps, figures[n + row], strict=True)) if known[n + row] else {}
-        run_qty = ref[RUN_QTY] or 1.0
-        entry = _operation_dict(
-            ref,
-            st.get(50),
-            rn[50] * run_qty if 50 in rn else None,
-            _percentile_figures(st, rn, run_qty, ps),
-            "actuals" if used_any else "standard",
-            samples,
-            int(orders_sum),
-        )
-        entry["time_samples"] = _time_samples(finite[0][row], finite[1][row], ref)
-        out.append(entry)
-    split, first = [], 0
-    for medoid, _ in candidates:
-        split.append(out[first : first + len(routings.steps[medoid])])
-        first += len(routings.steps[medoid])
-    return split
+
+
+def _candidate_operation(ref, setups, runs, samples, finite_setups, finite_runs, used, orders, ps):
+    """One operation of a candidate: ``ref``'s fields with the percentiles ``ps`` of its
+    aligned operations' setups and run minutes per unit (None: no value)."""
+    run_qty = ref[RUN_QTY] or 1.0
+    median = ps.index(50)
+    entry = _operation_dict(
+        ref,
+        setups[median] if setups else None,
+        runs[median] * run_qty if runs else None,
+        {},
+        "actuals" if used else "standard",
+        samples,
+        orders,
+    )
+    for j, p in enumerate(ps):
+        figures = {}
+        if setups:
+            figures["setup_min"] = round(setups[j], 3)
+        if runs:
+            figures["run_min"] = round(runs[j] * run_qty, 4)
+        if p != 50 and figures:
+            entry[f"p{p}"] = figures
+    entry["time_samples"] = _time_samples(finite_setups, finite_runs, ref)
+    return entry
 
 
 def _aligned(routings: Routings, candidates: list) -> tuple[list[int], list[list]]:
@@ -261,20 +281,6 @@ def _aligned(routings: Routings, candidates: list) -> tuple[list[int], list[list
             references.append(base + j)
             entries.append(found or [(base + j, 1.0)])
     return references, entries
-
-
-def _percentile_figures(setups: dict, runs: dict, run_qty: float, ps: list[int]) -> dict:
-    """``{"p80": {"setup_min", "run_min"}, …}`` with the figures that rest on any value."""
-    out = {}
-    for p in ps:
-        figures = {}
-        if p in setups:
-            figures["setup_min"] = round(setups[p], 3)
-        if p in runs:
-            figures["run_min"] = round(runs[p] * run_qty, 4)
-        if p != 50 and figures:
-            out[f"p{p}"] = figures
-    return out
 
 
 def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bool] | None):
