@@ -15,7 +15,7 @@ import numpy as np
 from routing_core.candidates import RADIUS, align, propose
 from routing_core.errors import BadInput, NotFound
 from routing_core.matching import matcher_of
-from routing_core.stats import weighted_percentiles
+from routing_core.stats import rounded, weighted_percentiles
 from routing_core.timesummary import summarize
 
 
@@ -74,7 +74,8 @@ class Routings:
 
     def references(self, positions: list[int]) -> list[tuple]:
         """The fields an answer shows of the operations at the flat ``positions``: seq, codes
-        and names, in-house, run quantity, queue, wait and move minutes (as stored)."""
+        and names, in-house, run quantity (as stored), queue, wait and move minutes (rounded;
+        None where missing)."""
         at = np.asarray(positions, dtype=np.int64)
         s = self.tables.strings
         columns = [self.column("op_seq", at).tolist()]
@@ -82,9 +83,19 @@ class Routings:
             table = s[field]
             columns.append([table[i] for i in self.column(f"op_{field}", at).tolist()])
         columns.append(self.column("op_in_house", at).tolist())
-        for field in ("run_qty", "queue", "wait", "move"):
-            columns.append(self.column(f"op_{field}", at).tolist())
+        columns.append(self.column("op_run_qty", at).tolist())
+        for field in ("queue", "wait", "move"):
+            columns.append(answer_minutes(self.column(f"op_{field}", at), 3))
         return list(zip(*columns, strict=True))
+
+
+def answer_minutes(values: np.ndarray, digits: int) -> list:
+    """:func:`_minutes` of every value: rounded, None where missing (NaN) or infinite."""
+    values = np.asarray(values, dtype=np.float64)
+    return [
+        v if ok else None
+        for v, ok in zip(rounded(values, digits), np.isfinite(values).tolist(), strict=True)
+    ]
 
 
 def step_keys(tables) -> tuple[np.ndarray, np.ndarray]:
@@ -111,9 +122,8 @@ def own_routing(model, rt: int, prefer_actuals: bool, percentiles: list[int]) ->
     for k, ref in enumerate(routing.references(list(range(routing.bounds[1])))):
         out = _operation_dict(
             ref,
-            setup[k],
-            per_unit[k] * ref[RUN_QTY],
-            {},
+            _minutes(setup[k], 3),
+            _minutes(per_unit[k] * ref[RUN_QTY], 4),
             "actuals" if used[k] else "standard",
             1,
             orders[k],
@@ -138,31 +148,31 @@ def _time_samples(setups: int, runs: int, ref: tuple) -> dict:
     ``setups`` / ``runs`` finite values, and the reference operation's own standard times."""
     counts = {"setup_min": setups, "run_min": runs}
     for j, field in enumerate(("queue", "wait", "move"), start=QUEUE):
-        counts[f"{field}_min"] = int(math.isfinite(ref[j]))
+        counts[f"{field}_min"] = int(ref[j] is not None)
     return counts
 
 
-def _operation_dict(ref: tuple, setup, run, stats_by_p, source, samples, orders) -> dict:
+def _operation_dict(ref: tuple, setup_min, run_min, source, samples, orders) -> dict:
+    """An operation of the answer from its reference fields and its (answer-ready) setup and
+    run minutes."""
     seq, op_code, op_name, wc, wc_name, in_house, run_qty, queue, wait, move = ref
-    out = {
+    return {
         "seq": seq,
         "op_code": op_code,
         "op_name": op_name,
         "work_center": wc,
         "work_center_name": wc_name,
         "in_house": in_house,
-        "setup_min": _minutes(setup, 3),
-        "run_min": _minutes(run, 4),
+        "setup_min": setup_min,
+        "run_min": run_min,
         "run_qty": run_qty,
-        "queue_min": _minutes(queue, 3),
-        "wait_min": _minutes(wait, 3),
-        "move_min": _minutes(move, 3),
+        "queue_min": queue,
+        "wait_min": wait,
+        "move_min": move,
         "time_source": source,
         "samples": samples,
         "actual_orders": orders,
     }
-    out.update(stats_by_p)
-    return out
 
 
 def candidate_operations(
@@ -189,7 +199,7 @@ def candidates_operations(
     members' (index, similarity), best first), their statistics computed for all at once."""
     references, entries = _aligned(routings, candidates)
     ps = sorted(set([50, *percentiles]))
-    stats = _statistics(routings, entries, prefer_actuals, ps)
+    stats = _statistics(routings, references, entries, prefer_actuals, ps)
     rows = zip(routings.references(references), *stats, strict=True)
     out = [_candidate_operation(*row, ps) for row in rows]
     split, first = [], 0
@@ -199,12 +209,15 @@ def candidates_operations(
     return split
 
 
-def _statistics(routings: Routings, entries: list[list], prefer_actuals: bool, ps: list[int]):
-    """Per row of ``entries`` ((flat position, weight) of its values): the weighted
-    percentiles ``ps`` of the setups and of the run minutes per unit (None: no value), how
-    many values, finite setups, finite run times, from actuals?, actual orders."""
+def _statistics(
+    routings: Routings, references: list[int], entries: list[list], prefer_actuals: bool, ps
+) -> tuple[list, ...]:
+    """Per row of ``entries`` ((flat position, weight) of its values; ``references``: the flat
+    positions of the rows' own operations): the weighted percentiles ``ps`` of the setups and
+    of the run minutes for the reference's run quantity, rounded for the answer (None: no
+    value), how many values, finite setups, finite run times, from actuals?, actual orders."""
     if not entries:
-        return [], [], [], [], [], [], []
+        return ([],) * 7
     setup, per_unit, used, orders = routings.values(prefer_actuals)
     counts = np.array([len(e) for e in entries])
     rows = np.repeat(np.arange(len(entries)), counts)
@@ -219,11 +232,14 @@ def _statistics(routings: Routings, entries: list[list], prefer_actuals: bool, p
     figures, known = weighted_percentiles(
         values.reshape(2 * n, -1), np.concatenate([weights, weights]), ps
     )
-    figures = [f if k else None for f, k in zip(figures.tolist(), known.tolist(), strict=True)]
+    run_qty = routings.column("op_run_qty", np.asarray(references)).astype(np.float64)
+    run_qty[run_qty == 0] = 1.0  # ``run_qty or 1.0``
+    with np.errstate(over="ignore", invalid="ignore"):
+        runs = figures[n:] * run_qty[:, None]
     finite = np.isfinite(values).sum(axis=2).tolist()
     return (
-        figures[:n],
-        figures[n:],
+        _known_rows(rounded(figures[:n], 3), known[:n]),
+        _known_rows(rounded(runs, 4), known[n:], np.isfinite(runs[:, ps.index(50)])),
         counts.tolist(),
         finite[0],
         finite[1],
@@ -232,16 +248,24 @@ def _statistics(routings: Routings, entries: list[list], prefer_actuals: bool, p
     )
 
 
+def _known_rows(rows: list, known: np.ndarray, median_ok: np.ndarray | None = None) -> list:
+    """``rows`` with None for the unknown ones; ``median_ok``: whether each row's median is
+    a time (else the row is (figures, False))."""
+    ok = [True] * len(rows) if median_ok is None else median_ok.tolist()
+    return [
+        (row, good) if k else None for row, k, good in zip(rows, known.tolist(), ok, strict=True)
+    ]
+
+
 def _candidate_operation(ref, setups, runs, samples, finite_setups, finite_runs, used, orders, ps):
     """One operation of a candidate: ``ref``'s fields with the percentiles ``ps`` of its
-    aligned operations' setups and run minutes per unit (None: no value)."""
-    run_qty = ref[RUN_QTY] or 1.0
+    aligned operations' setups and run minutes (each (rounded figures, median is a time?), or
+    None)."""
     median = ps.index(50)
     entry = _operation_dict(
         ref,
-        setups[median] if setups else None,
-        runs[median] * run_qty if runs else None,
-        {},
+        setups[0][median] if setups else None,
+        runs[0][median] if runs and runs[1] else None,
         "actuals" if used else "standard",
         samples,
         orders,
@@ -249,9 +273,9 @@ def _candidate_operation(ref, setups, runs, samples, finite_setups, finite_runs,
     for j, p in enumerate(ps):
         figures = {}
         if setups:
-            figures["setup_min"] = round(setups[j], 3)
+            figures["setup_min"] = setups[0][j]
         if runs:
-            figures["run_min"] = round(runs[j] * run_qty, 4)
+            figures["run_min"] = runs[0][j]
         if p != 50 and figures:
             entry[f"p{p}"] = figures
     entry["time_samples"] = _time_samples(finite_setups, finite_runs, ref)

@@ -63,3 +63,20 @@ def _at(v: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
     high = np.minimum(low + 1, n - 1)
     rows = np.arange(len(v))
     return v[rows, low] + (v[rows, high] - v[rows, low]) * (pos - low)
+
+
+def rounded(values: np.ndarray, digits: int) -> list:
+    """``round(v, digits)`` of every value (as nested lists of floats), the same floats as
+    Python's: the scaled value rounded half to even, divided back, which is Python's correctly
+    rounded result wherever the scaled value is not within its own rounding error of a tie;
+    those (and huge or non-finite values) are left to ``round`` itself."""
+    scale = 10.0**digits
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = values * scale
+        whole = np.rint(scaled)
+        out = whole / scale
+        size = np.abs(scaled)
+        unsure = ~(size < 2.0**50) | (np.abs(np.abs(scaled - whole) - 0.5) <= size * 2.0**-48)
+    if unsure.any():
+        out[unsure] = [round(v, digits) for v in values[unsure].tolist()]
+    return out.tolist()
