@@ -15,8 +15,8 @@ import numpy as np
 from routing_core.candidates import RADIUS, align, propose
 from routing_core.errors import BadInput, NotFound
 from routing_core.matching import matcher_of
-from routing_core.stats import rounded, weighted_percentiles
-from routing_core.timesummary import summarize
+from routing_core.stats import rounded, rounded_array, weighted_percentiles
+from routing_core.timesummary import OperationTimes, summarize, summarize_times
 
 
 class Routings:
@@ -186,7 +186,7 @@ def candidate_operations(
     aligned to it (same operation and work center, else same operation)."""
     routings = Routings(model.tables, [medoid_rt] + [rt for rt, _ in members])
     members_at = [(i, sim) for i, (_, sim) in enumerate(members, start=1)]
-    return candidates_operations(routings, [(0, members_at)], prefer_actuals, percentiles)[0]
+    return candidates_operations(routings, [(0, members_at)], prefer_actuals, percentiles)[0][0]
 
 
 def candidates_operations(
@@ -194,92 +194,107 @@ def candidates_operations(
     candidates: list[tuple[int, list[tuple[int, float]]]],
     prefer_actuals: bool,
     percentiles: list[int],
-) -> list[list[dict]]:
+) -> tuple[list[list[dict]], OperationTimes]:
     """The operations of each candidate (index of its medoid routing in ``routings``, its
-    members' (index, similarity), best first), their statistics computed for all at once."""
+    members' (index, similarity), best first), their statistics computed for all at once, and
+    their times for :func:`~routing_core.timesummary.summarize_times`."""
     references, entries = _aligned(routings, candidates)
     ps = sorted(set([50, *percentiles]))
-    stats = _statistics(routings, references, entries, prefer_actuals, ps)
-    rows = zip(routings.references(references), *stats, strict=True)
-    out = [_candidate_operation(*row, ps) for row in rows]
+    refs = routings.references(references)
+    figures = _Figures(routings, references, entries, prefer_actuals, ps)
+    out = [figures.operation(row, ref) for row, ref in enumerate(refs)]
     split, first = [], 0
     for medoid, _ in candidates:
         split.append(out[first : first + len(routings.steps[medoid])])
         first += len(routings.steps[medoid])
-    return split
+    return split, figures.times(refs, [ps.index(p) for p in percentiles])
 
 
-def _statistics(
-    routings: Routings, references: list[int], entries: list[list], prefer_actuals: bool, ps
-) -> tuple[list, ...]:
-    """Per row of ``entries`` ((flat position, weight) of its values; ``references``: the flat
-    positions of the rows' own operations): the weighted percentiles ``ps`` of the setups and
-    of the run minutes for the reference's run quantity, rounded for the answer (None: no
-    value), how many values, finite setups, finite run times, from actuals?, actual orders."""
-    if not entries:
-        return ([],) * 7
-    setup, per_unit, used, orders = routings.values(prefer_actuals)
-    counts = np.array([len(e) for e in entries])
-    rows = np.repeat(np.arange(len(entries)), counts)
-    at = np.fromiter((k for e in entries for k, _ in e), dtype=np.int64, count=len(rows))
-    weight = np.fromiter((w for e in entries for _, w in e), dtype=np.float64, count=len(rows))
-    cols = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    n = len(entries)
-    values = np.full((2, n, int(counts.max())), np.nan)
-    weights = np.zeros((n, values.shape[2]))
-    values[0][rows, cols], values[1][rows, cols] = setup[at], per_unit[at]
-    weights[rows, cols] = weight
-    figures, known = weighted_percentiles(
-        values.reshape(2 * n, -1), np.concatenate([weights, weights]), ps
-    )
-    run_qty = routings.column("op_run_qty", np.asarray(references)).astype(np.float64)
-    run_qty[run_qty == 0] = 1.0  # ``run_qty or 1.0``
-    with np.errstate(over="ignore", invalid="ignore"):
-        runs = figures[n:] * run_qty[:, None]
-    finite = np.isfinite(values).sum(axis=2).tolist()
-    return (
-        _known_rows(rounded(figures[:n], 3), known[:n]),
-        _known_rows(rounded(runs, 4), known[n:], np.isfinite(runs[:, ps.index(50)])),
-        counts.tolist(),
-        finite[0],
-        finite[1],
-        (np.bincount(rows, used[at], minlength=n) > 0).tolist(),
-        np.bincount(rows, orders[at], minlength=n).astype(np.int64).tolist(),
-    )
+class _Figures:
+    """The figures of the candidates' operations (one row per ``entries`` item, its values'
+    (flat position, weight); ``references``: the flat positions of the rows' own operations):
+    weighted percentiles ``ps`` of the setups and of the run minutes for the reference's run
+    quantity, rounded for the answer; how many values, finite ones, actuals, orders."""
 
+    def __init__(self, routings, references: list[int], entries: list[list], prefer_actuals, ps):
+        self.ps, self.median, n = ps, ps.index(50), len(entries)
+        setup, per_unit, used, orders = routings.values(prefer_actuals)
+        counts = np.array([len(e) for e in entries], dtype=np.int64)
+        rows = np.repeat(np.arange(n), counts)
+        at = np.fromiter((k for e in entries for k, _ in e), dtype=np.int64, count=len(rows))
+        weight = np.fromiter((w for e in entries for _, w in e), dtype=np.float64, count=len(rows))
+        cols = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        values = np.full((2, n, int(counts.max(initial=1))), np.nan)
+        weights = np.zeros((n, values.shape[2]))
+        values[0][rows, cols], values[1][rows, cols] = setup[at], per_unit[at]
+        weights[rows, cols] = weight
+        figures, known = weighted_percentiles(
+            values.reshape(2 * n, values.shape[2]), np.concatenate([weights, weights]), ps
+        )
+        run_qty = routings.column("op_run_qty", np.asarray(references, dtype=np.int64))
+        run_qty = np.where(run_qty == 0, 1.0, run_qty.astype(np.float64))  # run_qty or 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            runs = figures[n:] * run_qty[:, None]
+        self.setups, self.runs = rounded_array(figures[:n], 3), rounded_array(runs, 4)
+        self.known_setup, self.known_run = known[:n], known[n:]
+        self.run_ok = self.known_run & np.isfinite(runs[:, self.median])
+        finite = np.isfinite(values).sum(axis=2)
+        self.rows = list(
+            zip(
+                self.setups.tolist(),
+                self.known_setup.tolist(),
+                self.runs.tolist(),
+                self.known_run.tolist(),
+                self.run_ok.tolist(),
+                counts.tolist(),
+                finite[0].tolist(),
+                finite[1].tolist(),
+                (np.bincount(rows, used[at], minlength=n) > 0).tolist(),
+                np.bincount(rows, orders[at], minlength=n).astype(np.int64).tolist(),
+                strict=True,
+            )
+        )
 
-def _known_rows(rows: list, known: np.ndarray, median_ok: np.ndarray | None = None) -> list:
-    """``rows`` with None for the unknown ones; ``median_ok``: whether each row's median is
-    a time (else the row is (figures, False))."""
-    ok = [True] * len(rows) if median_ok is None else median_ok.tolist()
-    return [
-        (row, good) if k else None for row, k, good in zip(rows, known.tolist(), ok, strict=True)
-    ]
+    def operation(self, row: int, ref: tuple) -> dict:
+        """The answer's operation of ``row``, with the fields of its reference operation."""
+        setups, has_setup, runs, has_run, run_ok, samples, fs, fr, used, orders = self.rows[row]
+        entry = _operation_dict(
+            ref,
+            setups[self.median] if has_setup else None,
+            runs[self.median] if run_ok else None,
+            "actuals" if used else "standard",
+            samples,
+            orders,
+        )
+        for j, p in enumerate(self.ps):
+            figures = {}
+            if has_setup:
+                figures["setup_min"] = setups[j]
+            if has_run:
+                figures["run_min"] = runs[j]
+            if p != 50 and figures:
+                entry[f"p{p}"] = figures
+        entry["time_samples"] = _time_samples(fs, fr, ref)
+        return entry
 
-
-def _candidate_operation(ref, setups, runs, samples, finite_setups, finite_runs, used, orders, ps):
-    """One operation of a candidate: ``ref``'s fields with the percentiles ``ps`` of its
-    aligned operations' setups and run minutes (each (rounded figures, median is a time?), or
-    None)."""
-    median = ps.index(50)
-    entry = _operation_dict(
-        ref,
-        setups[0][median] if setups else None,
-        runs[0][median] if runs and runs[1] else None,
-        "actuals" if used else "standard",
-        samples,
-        orders,
-    )
-    for j, p in enumerate(ps):
-        figures = {}
-        if setups:
-            figures["setup_min"] = setups[0][j]
-        if runs:
-            figures["run_min"] = runs[0][j]
-        if p != 50 and figures:
-            entry[f"p{p}"] = figures
-    entry["time_samples"] = _time_samples(finite_setups, finite_runs, ref)
-    return entry
+    def times(self, refs: list[tuple], columns: list[int]) -> OperationTimes:
+        """The rows' numbers as the time summary reads them from the operations (a missing
+        time as 0, a missing or zero run quantity as 1); ``columns``: the percentiles'."""
+        given = np.array([ref[RUN_QTY:] for ref in refs], dtype=np.float64).reshape(-1, 4).T
+        given = np.where(np.isfinite(given), given, 0.0)
+        run_qty = np.where(given[0] == 0, 1.0, given[0])  # _num(op, "run_qty", 1.0) or 1.0
+        setup = np.where(self.known_setup, self.setups[:, self.median], 0.0)
+        run = np.where(self.run_ok, self.runs[:, self.median], 0.0)
+        with np.errstate(invalid="ignore"):
+            runs = np.where(np.isfinite(self.runs), self.runs, 0.0)
+        figures = [
+            (
+                np.where(self.known_setup, self.setups[:, j], setup),
+                np.where(self.known_run, runs[:, j], run),
+            )
+            for j in columns
+        ]
+        return OperationTimes([setup, run, *given[1:]], run_qty, figures)
 
 
 def _aligned(routings: Routings, candidates: list) -> tuple[list[int], list[list]]:
@@ -464,15 +479,18 @@ def _candidates(model, routings: Routings, groups: list[dict], opts: dict, perce
         sorted(zip(g["positions"], g["members"], strict=True), key=lambda pm: -pm[1][1])
         for g in groups
     ]
-    operations = candidates_operations(
+    operations, times = candidates_operations(
         routings,
         [(g["medoid"], [(i, m[1]) for i, m in pm]) for g, pm in zip(groups, ranked, strict=True)],
         opts["prefer_actuals"],
         percentiles,
     )
     labels = tuple(f"p{p}" for p in percentiles)
+    summaries = summarize_times(operations, times, opts["quantity"], labels)
     out = []
-    for rank, (group, pm, ops) in enumerate(zip(groups, ranked, operations, strict=True), 1):
+    for rank, (group, pm, ops, summary) in enumerate(
+        zip(groups, ranked, operations, summaries, strict=True), 1
+    ):
         members = [m for _, m in pm]
         out.append(
             {
@@ -490,7 +508,7 @@ def _candidates(model, routings: Routings, groups: list[dict], opts: dict, perce
                     for rt, s, r in members
                 ],
                 "operations": ops,
-                "time_summary": summarize(ops, opts["quantity"], labels),
+                "time_summary": summary,
             }
         )
     return out

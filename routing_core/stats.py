@@ -66,10 +66,15 @@ def _at(v: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
 
 
 def rounded(values: np.ndarray, digits: int) -> list:
-    """``round(v, digits)`` of every value (as nested lists of floats), the same floats as
-    Python's: the scaled value rounded half to even, divided back, which is Python's correctly
-    rounded result wherever the scaled value is not within its own rounding error of a tie;
-    those (and huge or non-finite values) are left to ``round`` itself."""
+    """``round(v, digits)`` of every value, as (nested) lists of floats."""
+    return rounded_array(values, digits).tolist()
+
+
+def rounded_array(values: np.ndarray, digits: int) -> np.ndarray:
+    """``round(v, digits)`` of every value, the same floats as Python's: the scaled value
+    rounded half to even, divided back, which is Python's correctly rounded result wherever
+    the scaled value is not within its own rounding error of a tie; those (and huge or
+    non-finite values) are left to ``round`` itself."""
     scale = 10.0**digits
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = values * scale
@@ -79,4 +84,4 @@ def rounded(values: np.ndarray, digits: int) -> list:
         unsure = ~(size < 2.0**50) | (np.abs(np.abs(scaled - whole) - 0.5) <= size * 2.0**-48)
     if unsure.any():
         out[unsure] = [round(v, digits) for v in values[unsure].tolist()]
-    return out.tolist()
+    return out
