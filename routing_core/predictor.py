@@ -460,20 +460,21 @@ def predict_one(
             f"No similar item above the similarity threshold {opts['min_similarity']} "
             f"(best {found[0][1]:.2f}): the closest items' routings, to be checked."
         )
+    result["candidates"] = candidates_of(model, usable, opts)
+    return result
+
+
+def candidates_of(model, neighbours: list[tuple[int, float]], opts: dict) -> list[dict]:
+    """The answer's candidates from the neighbours (row, similarity): each group's operations
+    (statistics of all groups at once) and time summary, its members best first."""
     groups, routings = _grouped(
         model,
-        usable,
+        neighbours,
         opts["candidates"],
         opts.get("support_power", 1.0),
         opts.get("cluster_radius", RADIUS),
     )
-    result["candidates"] = _candidates(model, routings, groups, opts, percentiles)
-    return result
-
-
-def _candidates(model, routings: Routings, groups: list[dict], opts: dict, percentiles) -> list:
-    """The answer's candidates: each group's operations (statistics of all groups at once)
-    and time summary, its members best first."""
+    percentiles = [p for p in opts["percentiles"] if p != 50]
     tables = model.tables
     ranked = [  # (position in ``routings``, member), best similarity first
         sorted(zip(g["positions"], g["members"], strict=True), key=lambda pm: -pm[1][1])

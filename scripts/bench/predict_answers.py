@@ -85,7 +85,8 @@ def compare(new: list[str], old: list[str]) -> int:
     for i in differing[:3]:
         print(f"line {i + 1} differs:\n  new {new[i][:400]}\n  old {old[i][:400]}")
     same = not differing and len(new) == len(old)
-    print(f"{len(new)} answers, {len(differing)} differ" + (" (byte for byte equal)" if same else ""))
+    verdict = " (byte for byte equal)" if same else ""
+    print(f"{len(new)} answers, {len(differing)} differ{verdict}")
     return 0 if same else 1
 
 
