@@ -84,17 +84,17 @@ class Routings:
             columns.append([table[i] for i in self.column(f"op_{field}", at).tolist()])
         columns.append(self.column("op_in_house", at).tolist())
         columns.append(self.column("op_run_qty", at).tolist())
-        for field in ("queue", "wait", "move"):
-            columns.append(answer_minutes(self.column(f"op_{field}", at), 3))
+        times = np.stack([self.column(f"op_{f}", at) for f in ("queue", "wait", "move")])
+        columns.extend(answer_minutes(times.astype(np.float64), 3))
         return list(zip(*columns, strict=True))
 
 
 def answer_minutes(values: np.ndarray, digits: int) -> list:
-    """:func:`_minutes` of every value: rounded, None where missing (NaN) or infinite."""
-    values = np.asarray(values, dtype=np.float64)
+    """:func:`_minutes` of every value (nested lists): rounded, None where missing (NaN) or
+    infinite."""
     return [
-        v if ok else None
-        for v, ok in zip(rounded(values, digits), np.isfinite(values).tolist(), strict=True)
+        [v if ok else None for v, ok in zip(line, oks, strict=True)]
+        for line, oks in zip(rounded(values, digits), np.isfinite(values).tolist(), strict=True)
     ]
 
 
