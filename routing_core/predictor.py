@@ -27,7 +27,7 @@ class Routings:
 
     def __init__(self, tables, rts: list[int]):
         a = tables.a
-        self.tables, self.rts = tables, rts
+        self.tables = tables
         starts = a["rt_op_start"][rts].astype(np.int64)
         lengths = a["rt_op_end"][rts].astype(np.int64) - starts
         bounds = np.concatenate([[0], np.cumsum(lengths)])
@@ -216,18 +216,17 @@ class _Figures:
     weighted percentiles ``ps`` of the setups and of the run minutes for the reference's run
     quantity, rounded for the answer; how many values, finite ones, actuals, orders."""
 
-    def __init__(self, routings, references: list[int], entries: list[list], prefer_actuals, ps):
+    def __init__(
+        self,
+        routings: Routings,
+        references: list[int],
+        entries: list[list],
+        prefer_actuals: bool,
+        ps: list[int],
+    ):
         self.ps, self.median, n = ps, ps.index(50), len(entries)
         setup, per_unit, used, orders = routings.values(prefer_actuals)
-        counts = np.array([len(e) for e in entries], dtype=np.int64)
-        rows = np.repeat(np.arange(n), counts)
-        at = np.fromiter((k for e in entries for k, _ in e), dtype=np.int64, count=len(rows))
-        weight = np.fromiter((w for e in entries for _, w in e), dtype=np.float64, count=len(rows))
-        cols = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-        values = np.full((2, n, int(counts.max(initial=1))), np.nan)
-        weights = np.zeros((n, values.shape[2]))
-        values[0][rows, cols], values[1][rows, cols] = setup[at], per_unit[at]
-        weights[rows, cols] = weight
+        values, weights, rows, at = _matrix(entries, [setup, per_unit])
         figures, known = weighted_percentiles(
             values.reshape(2 * n, values.shape[2]), np.concatenate([weights, weights]), ps
         )
@@ -246,7 +245,7 @@ class _Figures:
                 self.runs.tolist(),
                 self.known_run.tolist(),
                 self.run_ok.tolist(),
-                counts.tolist(),
+                [len(e) for e in entries],
                 finite[0].tolist(),
                 finite[1].tolist(),
                 (np.bincount(rows, used[at], minlength=n) > 0).tolist(),
@@ -295,6 +294,23 @@ class _Figures:
             for j in columns
         ]
         return OperationTimes([setup, run, *given[1:]], run_qty, figures)
+
+
+def _matrix(entries: list[list], columns: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """``entries`` (per row, its values' (flat position, weight)) as matrices: the
+    ``columns``' values (columns × rows × most values; NaN beyond a row's values), the weights
+    (0 beyond), and each value's row and flat position."""
+    counts = np.array([len(e) for e in entries], dtype=np.int64)
+    rows = np.repeat(np.arange(len(entries)), counts)
+    at = np.fromiter((k for e in entries for k, _ in e), dtype=np.int64, count=len(rows))
+    weight = np.fromiter((w for e in entries for _, w in e), dtype=np.float64, count=len(rows))
+    cols = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    values = np.full((len(columns), len(entries), int(counts.max(initial=1))), np.nan)
+    weights = np.zeros(values.shape[1:])
+    for matrix, column in zip(values, columns, strict=True):
+        matrix[rows, cols] = column[at]
+    weights[rows, cols] = weight
+    return values, weights, rows, at
 
 
 def _aligned(routings: Routings, candidates: list) -> tuple[list[int], list[list]]:
