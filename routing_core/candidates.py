@@ -64,16 +64,18 @@ def cluster_routings(
     np.add.at(mass, point_of, np.asarray(weights, dtype=float))
     sim = similarity_matrix(points).astype(float)
     centrality = sim @ mass
+    rows = sim.tolist()
     open_points = set(range(len(points)))
     clusters = []
     for centre in np.argsort(-centrality, kind="stable").tolist():
         if centre not in open_points:
             continue
-        taken = [p for p in sorted(open_points) if sim[centre, p] >= radius]
+        taken = [p for p in sorted(open_points) if rows[centre][p] >= radius]
         open_points.difference_update(taken)
         inner = sim[np.ix_(taken, taken)] @ mass[taken]
         medoid = taken[int(np.argmax(inner))]
-        members = [i for i, p in enumerate(point_of) if p in set(taken)]
+        in_cluster = set(taken)
+        members = [i for i, p in enumerate(point_of) if p in in_cluster]
         clusters.append(
             Cluster(
                 medoid=medoid,
@@ -83,7 +85,7 @@ def cluster_routings(
                 members=members,
                 support=float(mass[taken].sum()),
                 centrality=float(centrality[medoid]),
-                spread=[float(sim[medoid, point_of[i]]) for i in members],
+                spread=[rows[medoid][point_of[i]] for i in members],
             )
         )
     clusters.sort(key=lambda c: (-c.support, -c.centrality))

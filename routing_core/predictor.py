@@ -7,7 +7,6 @@ near-duplicates) never sees its own routing.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 
@@ -16,79 +15,122 @@ import numpy as np
 from routing_core.candidates import RADIUS, align, propose
 from routing_core.errors import BadInput, NotFound
 from routing_core.matching import matcher_of
-from routing_core.timesummary import summarize
+from routing_core.stats import rounded, rounded_array, weighted_percentiles
+from routing_core.timesummary import OperationTimes, summarize, summarize_times
 
 
-def weighted_quantile(pairs: list[tuple[float, float]], q: float) -> float:
-    """Weighted quantile of (value, weight) pairs sorted by value (lower weighted median)."""
-    total = sum(w for _, w in pairs)
-    target, running = q * total - 1e-12, 0.0
-    for value, weight in pairs:
-        running += weight
-        if running >= target:
-            return value
-    return pairs[-1][0]
+class Routings:
+    """Routings read at once from the version's arrays: their steps (canonical operation and
+    work center ids, equal when the codes are) and, per operation, the figures the candidates'
+    statistics use; operation ``k`` of routing ``i`` is at ``bounds[i] + k`` of the flat
+    arrays."""
+
+    def __init__(self, tables, rts: list[int]):
+        a = tables.a
+        self.tables = tables
+        starts = a["rt_op_start"][rts].astype(np.int64)
+        lengths = a["rt_op_end"][rts].astype(np.int64) - starts
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        self.bounds = bounds.tolist()
+        self.flat = np.repeat(starts - bounds[:-1], lengths) + np.arange(bounds[-1])
+        op_key, wc_key = step_keys(tables)
+        pairs = list(
+            zip(
+                op_key[a["op_op_code"][self.flat]].tolist(),
+                wc_key[a["op_work_center"][self.flat]].tolist(),
+                strict=True,
+            )
+        )
+        self.steps = [tuple(pairs[b : self.bounds[i + 1]]) for i, b in enumerate(self.bounds[:-1])]
+        self._values: dict[bool, tuple] = {}
+
+    def column(self, name: str, positions: np.ndarray | None = None) -> np.ndarray:
+        """An operations array at the flat ``positions`` (all operations by default)."""
+        flat = self.flat if positions is None else self.flat[positions]
+        return self.tables.a[name][flat]
+
+    def values(self, prefer_actuals: bool) -> tuple[np.ndarray, ...]:
+        """Per operation: setup minutes, run minutes per unit, from actuals?, actual orders."""
+        if prefer_actuals not in self._values:
+            self._values[prefer_actuals] = self._read_values(prefer_actuals)
+        return self._values[prefer_actuals]
+
+    def _read_values(self, prefer_actuals: bool) -> tuple[np.ndarray, ...]:
+        setup = self.column("op_setup").astype(np.float64)
+        run_qty = self.column("op_run_qty").astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_unit = self.column("op_run").astype(np.float64) / np.where(
+                run_qty == 0, 1.0, run_qty
+            )
+        orders = self.column("op_act_n")
+        used = np.zeros(len(setup), dtype=bool)
+        if prefer_actuals:
+            for name, out in (("op_act_setup", setup), ("op_act_run", per_unit)):
+                actual = self.column(name).astype(np.float64)
+                known = (orders != 0) & ~np.isnan(actual)
+                out[known] = actual[known]
+                used |= known
+        return setup, per_unit, used, orders
+
+    def references(self, positions: list[int]) -> list[tuple]:
+        """The fields an answer shows of the operations at the flat ``positions``: seq, codes
+        and names, in-house, run quantity (as stored), queue, wait and move minutes (rounded;
+        None where missing)."""
+        at = np.asarray(positions, dtype=np.int64)
+        s = self.tables.strings
+        columns = [self.column("op_seq", at).tolist()]
+        for field in ("op_code", "op_name", "work_center", "work_center_name"):
+            table = s[field]
+            columns.append([table[i] for i in self.column(f"op_{field}", at).tolist()])
+        columns.append(self.column("op_in_house", at).tolist())
+        columns.append(self.column("op_run_qty", at).tolist())
+        times = np.stack([self.column(f"op_{f}", at) for f in ("queue", "wait", "move")])
+        columns.extend(answer_minutes(times.astype(np.float64), 3))
+        return list(zip(*columns, strict=True))
 
 
-def _quartiles(values: list[float]) -> tuple[float, float]:
-    """Q1 and Q3 by linear interpolation (numpy's default), for a sorted list."""
-
-    def at(q: float) -> float:
-        pos = q * (len(values) - 1)
-        low = int(pos)
-        high = min(low + 1, len(values) - 1)
-        return values[low] + (values[high] - values[low]) * (pos - low)
-
-    return at(0.25), at(0.75)
+def answer_minutes(values: np.ndarray, digits: int) -> list:
+    """:func:`_minutes` of every value (nested lists): rounded, None where missing (NaN) or
+    infinite."""
+    return [
+        [v if ok else None for v, ok in zip(line, oks, strict=True)]
+        for line, oks in zip(rounded(values, digits), np.isfinite(values).tolist(), strict=True)
+    ]
 
 
-def trimmed_stats(values: list[float], weights: list[float], percentiles: list[int]) -> dict:
-    """Weighted percentiles after dropping Tukey outliers (when there are enough values).
-
-    Plain Python on purpose: a candidate has at most top-K values per operation, where numpy's
-    per-call overhead would cost more than the arithmetic.
-    """
-    pairs = sorted(
-        (v, w) for v, w in zip(values, weights, strict=True) if w > 0 and math.isfinite(v)
-    )
-    if not pairs:
-        return {}
-    if len(pairs) >= 4:
-        q1, q3 = _quartiles([v for v, _ in pairs])
-        fence = 1.5 * (q3 - q1)
-        inside = [(v, w) for v, w in pairs if q1 - fence <= v <= q3 + fence]
-        pairs = inside or pairs
-    return {p: weighted_quantile(pairs, p / 100.0) for p in percentiles}
+def step_keys(tables) -> tuple[np.ndarray, np.ndarray]:
+    """Per operation code id and work center id of the version, the first id of the same code
+    (made once per loaded version, kept with its tables)."""
+    found = tables.__dict__.get("_step_keys")
+    if found is None:
+        found = tables.__dict__["_step_keys"] = tuple(
+            _first_ids(tables.strings[f]) for f in ("op_code", "work_center")
+        )
+    return found
 
 
-def _op_values(op, prefer_actuals: bool) -> tuple[float, float, bool]:
-    """(setup minutes, run minutes per unit, from actuals?) for one reference operation."""
-    run_qty = op.times["run_qty"] or 1.0
-    setup, per_unit = op.times["setup"], op.times["run"] / run_qty
-    used = False
-    if prefer_actuals and op.actual_orders:
-        if op.actual_setup is not None:
-            setup, used = op.actual_setup, True
-        if op.actual_run_per_unit is not None:
-            per_unit, used = op.actual_run_per_unit, True
-    return setup, per_unit, used
+def _first_ids(strings: list[str]) -> np.ndarray:
+    first: dict[str, int] = {}
+    return np.array([first.setdefault(v, i) for i, v in enumerate(strings)], dtype=np.int64)
 
 
 def own_routing(model, rt: int, prefer_actuals: bool, percentiles: list[int]) -> list[dict]:
     """An item's own routing as operations (its standard times, actual medians beside)."""
+    routing = Routings(model.tables, [rt])
+    setup, per_unit, used, orders = (v.tolist() for v in routing.values(prefer_actuals))
     ops = []
-    for op in model.tables.operations(rt):
-        setup, per_unit, used = _op_values(op, prefer_actuals)
+    for k, ref in enumerate(routing.references(list(range(routing.bounds[1])))):
         out = _operation_dict(
-            op,
-            setup,
-            per_unit * op.times["run_qty"],
-            {},
-            "actuals" if used else "standard",
+            ref,
+            _minutes(setup[k], 3),
+            _minutes(per_unit[k] * ref[RUN_QTY], 4),
+            "actuals" if used[k] else "standard",
             1,
-            op.actual_orders,
+            orders[k],
         )
-        out["time_samples"] = _time_samples([setup], [per_unit], op)
+        out["time_samples"] = _time_samples(
+            int(math.isfinite(setup[k])), int(math.isfinite(per_unit[k])), ref
+        )
         ops.append(out)
     return ops
 
@@ -98,38 +140,39 @@ def _minutes(value: float | None, digits: int) -> float | None:
     return round(value, digits) if value is not None and math.isfinite(value) else None
 
 
-def _time_samples(setups: list[float], runs: list[float], op) -> dict:
-    """How many reference values each time figure rests on (missing ones are not counted)."""
-    counts = {"setup_min": _count_finite(setups), "run_min": _count_finite(runs)}
-    for field in ("queue", "wait", "move"):  # the reference operation's own standard times
-        counts[f"{field}_min"] = _count_finite([op.times[field]])
+RUN_QTY, QUEUE = 6, 7  # positions in a reference operation (Routings.references)
+
+
+def _time_samples(setups: int, runs: int, ref: tuple) -> dict:
+    """How many reference values each time figure rests on (missing ones are not counted):
+    ``setups`` / ``runs`` finite values, and the reference operation's own standard times."""
+    counts = {"setup_min": setups, "run_min": runs}
+    for j, field in enumerate(("queue", "wait", "move"), start=QUEUE):
+        counts[f"{field}_min"] = int(ref[j] is not None)
     return counts
 
 
-def _count_finite(values: list[float]) -> int:
-    return sum(1 for v in values if math.isfinite(v))
-
-
-def _operation_dict(op, setup, run, stats_by_p, source, samples, orders) -> dict:
-    out = {
-        "seq": op.seq,
-        "op_code": op.op_code,
-        "op_name": op.op_name,
-        "work_center": op.work_center,
-        "work_center_name": op.work_center_name,
-        "in_house": op.in_house,
-        "setup_min": _minutes(setup, 3),
-        "run_min": _minutes(run, 4),
-        "run_qty": op.times["run_qty"],
-        "queue_min": _minutes(op.times["queue"], 3),
-        "wait_min": _minutes(op.times["wait"], 3),
-        "move_min": _minutes(op.times["move"], 3),
+def _operation_dict(ref: tuple, setup_min, run_min, source, samples, orders) -> dict:
+    """An operation of the answer from its reference fields and its (answer-ready) setup and
+    run minutes."""
+    seq, op_code, op_name, wc, wc_name, in_house, run_qty, queue, wait, move = ref
+    return {
+        "seq": seq,
+        "op_code": op_code,
+        "op_name": op_name,
+        "work_center": wc,
+        "work_center_name": wc_name,
+        "in_house": in_house,
+        "setup_min": setup_min,
+        "run_min": run_min,
+        "run_qty": run_qty,
+        "queue_min": queue,
+        "wait_min": wait,
+        "move_min": move,
         "time_source": source,
         "samples": samples,
         "actual_orders": orders,
     }
-    out.update(stats_by_p)
-    return out
 
 
 def candidate_operations(
@@ -138,64 +181,161 @@ def candidate_operations(
     members: list[tuple[int, float]],
     prefer_actuals: bool,
     percentiles: list[int],
-    read: Callable | None = None,
 ) -> list[dict]:
     """Operations of one candidate: the medoid's steps, with times from every member's step
-    aligned to it (same operation and work center, else same operation). ``read`` reads a
-    routing's operations (a request passes a memoised reader)."""
-    read = read or model.tables.operations
-    reference = read(medoid_rt)
-    steps = [(op.op_code, op.work_center) for op in reference]
-    per_step: list[list[tuple[object, float]]] = [[] for _ in reference]
-    for rt, sim in members:
-        ops = read(rt)
-        mapping = align(steps, [(o.op_code, o.work_center) for o in ops])
-        for j, k in enumerate(mapping):
-            if k is not None:
-                per_step[j].append((ops[k], sim))
-    out = []
-    for op, found in zip(reference, per_step, strict=True):
-        out.append(_step_statistics(op, found or [(op, 1.0)], prefer_actuals, percentiles))
-    return out
+    aligned to it (same operation and work center, else same operation)."""
+    routings = Routings(model.tables, [medoid_rt] + [rt for rt, _ in members])
+    members_at = [(i, sim) for i, (_, sim) in enumerate(members, start=1)]
+    return candidates_operations(routings, [(0, members_at)], prefer_actuals, percentiles)[0][0]
 
 
-def _percentile_figures(setups: dict, runs: dict, run_qty: float, ps: list[int]) -> dict:
-    """``{"p80": {"setup_min", "run_min"}, …}`` with the figures that rest on any value."""
-    out = {}
-    for p in ps:
-        figures = {}
-        if p in setups:
-            figures["setup_min"] = round(setups[p], 3)
-        if p in runs:
-            figures["run_min"] = round(runs[p] * run_qty, 4)
-        if p != 50 and figures:
-            out[f"p{p}"] = figures
-    return out
-
-
-def _step_statistics(op, found: list, prefer_actuals: bool, percentiles: list[int]) -> dict:
-    setups, runs, weights, used_any, orders = [], [], [], False, 0
-    for member_op, sim in found:
-        s, r, used = _op_values(member_op, prefer_actuals)
-        setups.append(s)
-        runs.append(r)
-        weights.append(sim)
-        used_any |= used
-        orders += member_op.actual_orders
+def candidates_operations(
+    routings: Routings,
+    candidates: list[tuple[int, list[tuple[int, float]]]],
+    prefer_actuals: bool,
+    percentiles: list[int],
+) -> tuple[list[list[dict]], OperationTimes]:
+    """The operations of each candidate (index of its medoid routing in ``routings``, its
+    members' (index, similarity), best first), their statistics computed for all at once, and
+    their times for :func:`~routing_core.timesummary.summarize_times`."""
+    references, entries = _aligned(routings, candidates)
     ps = sorted(set([50, *percentiles]))
-    st, rn = trimmed_stats(setups, weights, ps), trimmed_stats(runs, weights, ps)
-    run_qty = op.times["run_qty"] or 1.0
-    entry = _operation_dict(
-        op,
-        st.get(50),
-        rn[50] * run_qty if 50 in rn else None,
-        _percentile_figures(st, rn, run_qty, ps),
-        "actuals" if used_any else "standard",
-        len(found),
-        orders,
-    )
-    entry["time_samples"] = _time_samples(setups, runs, op)
-    return entry
+    refs = routings.references(references)
+    figures = _Figures(routings, references, entries, prefer_actuals, ps)
+    out = [figures.operation(row, ref) for row, ref in enumerate(refs)]
+    split, first = [], 0
+    for medoid, _ in candidates:
+        split.append(out[first : first + len(routings.steps[medoid])])
+        first += len(routings.steps[medoid])
+    return split, figures.times(refs, [ps.index(p) for p in percentiles])
+
+
+class _Figures:
+    """The figures of the candidates' operations (one row per ``entries`` item, its values'
+    (flat position, weight); ``references``: the flat positions of the rows' own operations):
+    weighted percentiles ``ps`` of the setups and of the run minutes for the reference's run
+    quantity, rounded for the answer; how many values, finite ones, actuals, orders."""
+
+    def __init__(
+        self,
+        routings: Routings,
+        references: list[int],
+        entries: list[list],
+        prefer_actuals: bool,
+        ps: list[int],
+    ):
+        self.ps, self.median, n = ps, ps.index(50), len(entries)
+        setup, per_unit, used, orders = routings.values(prefer_actuals)
+        values, weights, rows, at = _matrix(entries, [setup, per_unit])
+        figures, known = weighted_percentiles(
+            values.reshape(2 * n, values.shape[2]), np.concatenate([weights, weights]), ps
+        )
+        run_qty = routings.column("op_run_qty", np.asarray(references, dtype=np.int64))
+        run_qty = np.where(run_qty == 0, 1.0, run_qty.astype(np.float64))  # run_qty or 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            runs = figures[n:] * run_qty[:, None]
+        self.setups, self.runs = rounded_array(figures[:n], 3), rounded_array(runs, 4)
+        self.known_setup, self.known_run = known[:n], known[n:]
+        self.run_ok = self.known_run & np.isfinite(runs[:, self.median])
+        finite = np.isfinite(values).sum(axis=2)
+        self.rows = list(
+            zip(
+                self.setups.tolist(),
+                self.known_setup.tolist(),
+                self.runs.tolist(),
+                self.known_run.tolist(),
+                self.run_ok.tolist(),
+                [len(e) for e in entries],
+                finite[0].tolist(),
+                finite[1].tolist(),
+                (np.bincount(rows, used[at], minlength=n) > 0).tolist(),
+                np.bincount(rows, orders[at], minlength=n).astype(np.int64).tolist(),
+                strict=True,
+            )
+        )
+
+    def operation(self, row: int, ref: tuple) -> dict:
+        """The answer's operation of ``row``, with the fields of its reference operation."""
+        setups, has_setup, runs, has_run, run_ok, samples, fs, fr, used, orders = self.rows[row]
+        entry = _operation_dict(
+            ref,
+            setups[self.median] if has_setup else None,
+            runs[self.median] if run_ok else None,
+            "actuals" if used else "standard",
+            samples,
+            orders,
+        )
+        for j, p in enumerate(self.ps):
+            figures = {}
+            if has_setup:
+                figures["setup_min"] = setups[j]
+            if has_run:
+                figures["run_min"] = runs[j]
+            if p != 50 and figures:
+                entry[f"p{p}"] = figures
+        entry["time_samples"] = _time_samples(fs, fr, ref)
+        return entry
+
+    def times(self, refs: list[tuple], columns: list[int]) -> OperationTimes:
+        """The rows' numbers as the time summary reads them from the operations (a missing
+        time as 0, a missing or zero run quantity as 1); ``columns``: the percentiles'."""
+        given = np.array([ref[RUN_QTY:] for ref in refs], dtype=np.float64).reshape(-1, 4).T
+        given = np.where(np.isfinite(given), given, 0.0)
+        run_qty = np.where(given[0] == 0, 1.0, given[0])  # _num(op, "run_qty", 1.0) or 1.0
+        setup = np.where(self.known_setup, self.setups[:, self.median], 0.0)
+        run = np.where(self.run_ok, self.runs[:, self.median], 0.0)
+        with np.errstate(invalid="ignore"):
+            runs = np.where(np.isfinite(self.runs), self.runs, 0.0)
+        figures = [
+            (
+                np.where(self.known_setup, self.setups[:, j], setup),
+                np.where(self.known_run, runs[:, j], run),
+            )
+            for j in columns
+        ]
+        return OperationTimes([setup, run, *given[1:]], run_qty, figures)
+
+
+def _matrix(entries: list[list], columns: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """``entries`` (per row, its values' (flat position, weight)) as matrices: the
+    ``columns``' values (columns × rows × most values; NaN beyond a row's values), the weights
+    (0 beyond), and each value's row and flat position."""
+    counts = np.array([len(e) for e in entries], dtype=np.int64)
+    rows = np.repeat(np.arange(len(entries)), counts)
+    at = np.fromiter((k for e in entries for k, _ in e), dtype=np.int64, count=len(rows))
+    weight = np.fromiter((w for e in entries for _, w in e), dtype=np.float64, count=len(rows))
+    cols = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    values = np.full((len(columns), len(entries), int(counts.max(initial=1))), np.nan)
+    weights = np.zeros(values.shape[1:])
+    for matrix, column in zip(values, columns, strict=True):
+        matrix[rows, cols] = column[at]
+    weights[rows, cols] = weight
+    return values, weights, rows, at
+
+
+def _aligned(routings: Routings, candidates: list) -> tuple[list[int], list[list]]:
+    """One row per candidate operation: the flat position of the medoid's operation, and the
+    (flat position, weight) of every member's operation aligned to it (else the medoid's own,
+    weight 1)."""
+    mappings: dict[tuple, list] = {}
+    references, entries = [], []
+    for medoid, members in candidates:
+        steps, base = routings.steps[medoid], routings.bounds[medoid]
+        per_step: list[list] = [[] for _ in steps]
+        for i, sim in members:
+            other, start = routings.steps[i], routings.bounds[i]
+            mapping = mappings.get((steps, other))
+            if mapping is None:
+                mapping = mappings[(steps, other)] = (
+                    list(range(len(steps))) if other == steps else align(steps, other)
+                )
+            for j, k in enumerate(mapping):
+                if k is not None:
+                    per_step[j].append((start + k, sim))
+        for j, found in enumerate(per_step):
+            references.append(base + j)
+            entries.append(found or [(base + j, 1.0)])
+    return references, entries
 
 
 def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bool] | None):
@@ -234,40 +374,44 @@ def group_candidates(
     (:mod:`routing_core.candidates`): each proposes its medoid routing, ranked by support, the
     sum of the members' similarities raised to ``power`` (above 1, close neighbours count for
     more than many distant ones)."""
-    members, sequences = [], []
-    for row, sim in neighbours:
-        rt = model.tables.primary_routing(row)
-        if rt is None:
-            continue
-        members.append((rt, sim, row))
-        sequences.append(tuple((o.op_code, o.work_center) for o in model.tables.operations(rt)))
+    return _grouped(model, neighbours, limit, power, radius)[0]
+
+
+def _grouped(
+    model, neighbours: list[tuple[int, float]], limit: int, power: float, radius: float
+) -> tuple[list[dict], Routings]:
+    """:func:`group_candidates` and the neighbours' routings it read (``positions`` and
+    ``medoid`` of a candidate index them)."""
+    members = [
+        (rt, sim, row) for row, sim in neighbours if (rt := _primary(model.tables, row)) is not None
+    ]
+    routings = Routings(model.tables, [m[0] for m in members])
     if not members:
-        return []
+        return [], routings
     weights = [m[1] ** power for m in members]
-    proposals = propose(sequences, weights, limit, radius)
+    proposals = propose(routings.steps, weights, limit, radius)
     total = sum(weights) or 1.0
-    return [
+    groups = [
         {
             "members": [members[i] for i in p.members],
             "medoid_rt": members[p.routing][0],
             "support": p.support,
             "share": p.support / total,
+            "positions": p.members,
+            "medoid": p.routing,
         }
         for p in proposals
     ]
+    return groups, routings
 
 
-def _steps(tables, rt: int) -> tuple:
-    """A routing's (operation code id, work center id) steps, read from the arrays directly."""
+def _primary(tables, row: int) -> int | None:
+    """The primary routing of an item (most items have one routing: no sort then)."""
     a = tables.a
-    start, end = int(a["rt_op_start"][rt]), int(a["rt_op_end"][rt])
-    return tuple(
-        zip(
-            a["op_op_code"][start:end].tolist(),
-            a["op_work_center"][start:end].tolist(),
-            strict=True,
-        )
-    )
+    start, end = int(a["item_rt_start"][row]), int(a["item_rt_end"][row])
+    if end - start == 1:
+        return start
+    return tables.primary_routing(row)
 
 
 def options(settings: dict, quantity: float = 1.0, **overrides) -> dict:
@@ -332,49 +476,59 @@ def predict_one(
             f"No similar item above the similarity threshold {opts['min_similarity']} "
             f"(best {found[0][1]:.2f}): the closest items' routings, to be checked."
         )
-    groups = group_candidates(
+    result["candidates"] = candidates_of(model, usable, opts)
+    return result
+
+
+def candidates_of(model, neighbours: list[tuple[int, float]], opts: dict) -> list[dict]:
+    """The answer's candidates from the neighbours (row, similarity): each group's operations
+    (statistics of all groups at once) and time summary, its members best first."""
+    groups, routings = _grouped(
         model,
-        usable,
+        neighbours,
         opts["candidates"],
         opts.get("support_power", 1.0),
         opts.get("cluster_radius", RADIUS),
     )
-    read = functools.lru_cache(maxsize=None)(model.tables.operations)
-    for rank, group in enumerate(groups, start=1):
-        result["candidates"].append(_candidate(model, rank, group, opts, percentiles, read))
-    return result
-
-
-def _candidate(
-    model, rank: int, group: dict, opts: dict, percentiles: list[int], read: Callable
-) -> dict:
+    percentiles = [p for p in opts["percentiles"] if p != 50]
     tables = model.tables
-    members = sorted(group["members"], key=lambda m: -m[1])
-    ops = candidate_operations(
-        model,
-        group["medoid_rt"],
-        [(rt, s) for rt, s, _ in members],
+    ranked = [  # (position in ``routings``, member), best similarity first
+        sorted(zip(g["positions"], g["members"], strict=True), key=lambda pm: -pm[1][1])
+        for g in groups
+    ]
+    operations, times = candidates_operations(
+        routings,
+        [(g["medoid"], [(i, m[1]) for i, m in pm]) for g, pm in zip(groups, ranked, strict=True)],
         opts["prefer_actuals"],
         percentiles,
-        read,
     )
-    return {
-        "rank": rank,
-        "score": round(group["share"], 4),
-        "support": len(members),
-        "max_similarity": round(members[0][1], 4),
-        "reference_items": [
+    labels = tuple(f"p{p}" for p in percentiles)
+    summaries = summarize_times(operations, times, opts["quantity"], labels)
+    out = []
+    for rank, (group, pm, ops, summary) in enumerate(
+        zip(groups, ranked, operations, summaries, strict=True), 1
+    ):
+        members = [m for _, m in pm]
+        out.append(
             {
-                "item_code": tables.code_of(r),
-                "routing_no": tables.routing_no(rt),
-                "similarity": round(s, 4),
-                "medoid": rt == group["medoid_rt"],
+                "rank": rank,
+                "score": round(group["share"], 4),
+                "support": len(members),
+                "max_similarity": round(members[0][1], 4),
+                "reference_items": [
+                    {
+                        "item_code": tables.code_of(r),
+                        "routing_no": tables.routing_no(rt),
+                        "similarity": round(s, 4),
+                        "medoid": rt == group["medoid_rt"],
+                    }
+                    for rt, s, r in members
+                ],
+                "operations": ops,
+                "time_summary": summary,
             }
-            for rt, s, r in members
-        ],
-        "operations": ops,
-        "time_summary": summarize(ops, opts["quantity"], tuple(f"p{p}" for p in percentiles)),
-    }
+        )
+    return out
 
 
 def _existing(model, code, row, rts, opts, percentiles) -> dict:

@@ -10,6 +10,11 @@ the operation does not give (null) adds nothing.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from routing_core.stats import rounded
 
 PARTS = ("setup_min", "run_min", "queue_min", "wait_min", "move_min")
 
@@ -24,50 +29,136 @@ def _num(op: dict, key: str, default: float = 0.0) -> float:
 
 def operation_minutes(op: dict, quantity: float, figures: dict | None = None) -> dict:
     """Breakdown of one operation; ``figures`` overrides setup/run with percentile values."""
-    src = {**op, **(figures or {})}
-    run_qty = _num(op, "run_qty", 1.0) or 1.0
-    setup = _num(src, "setup_min")
-    run = _num(src, "run_min") * quantity / run_qty
-    queue, wait, move = _num(src, "queue_min"), _num(src, "wait_min"), _num(src, "move_min")
-    return {
-        "setup_min": setup,
-        "run_min": run,
-        "queue_min": queue,
-        "wait_min": wait,
-        "move_min": move,
-        "lead_min": setup + run + queue + wait + move,
-    }
+    parts = _parts(op, quantity, _run_qty(op))
+    if figures:
+        parts = _with_figures(parts, figures, quantity, _run_qty(op))
+    return {**dict(zip(PARTS, parts, strict=True)), "lead_min": _lead(parts)}
+
+
+def _run_qty(op: dict) -> float:
+    return _num(op, "run_qty", 1.0) or 1.0
+
+
+def _parts(op: dict, quantity: float, run_qty: float) -> tuple[float, ...]:
+    """setup, run (for ``quantity``), queue, wait, move minutes of one operation."""
+    return (
+        _num(op, "setup_min"),
+        _num(op, "run_min") * quantity / run_qty,
+        _num(op, "queue_min"),
+        _num(op, "wait_min"),
+        _num(op, "move_min"),
+    )
+
+
+def _with_figures(parts: tuple, figures: dict, quantity: float, run_qty: float) -> tuple:
+    """``parts`` with the ones ``figures`` names taken from it (a percentile's figures)."""
+    out = list(parts)
+    for j, key in enumerate(PARTS):
+        if key in figures:
+            out[j] = _num(figures, key)
+    if "run_min" in figures:
+        out[1] = out[1] * quantity / run_qty
+    return tuple(out)
+
+
+def _lead(parts: tuple) -> float:
+    setup, run, queue, wait, move = parts
+    return setup + run + queue + wait + move
 
 
 def summarize(operations: list[dict], quantity: float, percentiles: tuple[str, ...] = ()) -> dict:
-    breakdown, totals = [], dict.fromkeys((*PARTS, "lead_min"), 0.0)
-    extra = dict.fromkeys(percentiles, 0.0)
+    totals = [0.0] * 6
+    extra = [0.0] * len(percentiles)
+    labels = [(p, f"{p}_lead_min", int(p.lstrip("p")) < 50) for p in percentiles]
+    breakdown = []
     for op in operations:
-        row = operation_minutes(op, quantity)
-        for key in totals:
-            totals[key] += row[key]
-        entry = {"seq": op.get("seq"), "op_code": op.get("op_code"), **_rounded(row)}
-        for p in percentiles:
-            lead = _bounded(p, operation_minutes(op, quantity, op.get(p))["lead_min"], row)
-            extra[p] += lead
-            entry[f"{p}_lead_min"] = round(lead, 3)
+        run_qty = _run_qty(op)
+        parts = _parts(op, quantity, run_qty)
+        setup, run, queue, wait, move = parts
+        lead = setup + run + queue + wait + move
+        row = (setup, run, queue, wait, move, lead)
+        totals = [t + v for t, v in zip(totals, row, strict=True)]
+        entry = {"seq": op.get("seq"), "op_code": op.get("op_code")}
+        entry.update(zip(KEYS, _rounded(row), strict=True))
+        for j, (label, key, below) in enumerate(labels):
+            figures = op.get(label)
+            mine = _lead(_with_figures(parts, figures, quantity, run_qty)) if figures else lead
+            mine = min(mine, lead) if below else max(mine, lead)  # p10 <= P50 <= p90
+            extra[j] += mine
+            entry[key] = round(mine, 3)
         breakdown.append(entry)
-    summary = {
-        "quantity": quantity,
-        **_rounded(totals),
-        "lead_hours": round(totals["lead_min"] / 60, 3),
-    }
-    for p in percentiles:
-        summary[f"{p}_lead_min"] = round(extra[p], 3)
+    summary = {"quantity": quantity}
+    summary.update(zip(KEYS, _rounded(totals), strict=True))
+    summary["lead_hours"] = round(totals[5] / 60, 3)
+    for (_, key, _), value in zip(labels, extra, strict=True):
+        summary[key] = round(value, 3)
     summary["operations"] = breakdown
     return summary
 
 
-def _bounded(label: str, lead: float, central: dict) -> float:
-    """A percentile's lead time on the right side of the central one: ``p10`` ≤ P50 ≤ ``p90``."""
-    below_median = int(label.lstrip("p")) < 50
-    return min(lead, central["lead_min"]) if below_median else max(lead, central["lead_min"])
+KEYS = (*PARTS, "lead_min")
 
 
-def _rounded(values: dict) -> dict:
-    return {k: round(v, 3) for k, v in values.items()}
+def _rounded(values) -> list[float]:
+    return [round(v, 3) for v in values]
+
+
+@dataclass
+class OperationTimes:
+    """What :func:`summarize` reads of many operations, as arrays: each number as ``_num``
+    reads it from the operation's dict (a missing one as its default)."""
+
+    minutes: list[np.ndarray]  # setup, run (for run_qty), queue, wait, move
+    run_qty: np.ndarray  # never 0
+    figures: list[tuple[np.ndarray, np.ndarray]]  # per percentile label: its setup and run
+    # (the operation's own where the label gives none)
+
+
+def summarize_times(
+    routings: list[list[dict]], times: OperationTimes, quantity: float, percentiles: tuple
+) -> list[dict]:
+    """:func:`summarize` of each routing (its operations, one after the other, are the rows
+    of ``times``; the dicts give seq and op_code): the same additions in the same order as
+    arrays, so the same floats."""
+    setup, run, queue, wait, move = times.minutes
+    run = run * quantity / times.run_qty
+    lead = setup + run + queue + wait + move
+    table = [setup, run, queue, wait, move, lead]
+    for p, (p_setup, p_run) in zip(percentiles, times.figures, strict=True):
+        mine = p_setup + p_run * quantity / times.run_qty + queue + wait + move
+        if int(p.lstrip("p")) < 50:  # p10 <= P50 <= p90, as Python's min / max choose
+            table.append(np.where(lead < mine, lead, mine))
+        else:
+            table.append(np.where(lead > mine, lead, mine))
+    table = np.stack(table)
+    bounds = np.cumsum([0] + [len(r) for r in routings]).tolist()
+    totals = _running_totals(table, bounds)
+    per_op = rounded(table.T, 3)
+    ends = rounded(np.concatenate([totals, totals[:, 5:6] / 60], axis=1), 3)
+    keys = (*PARTS, "lead_min", *(f"{p}_lead_min" for p in percentiles))
+    out = []
+    for g, routing in enumerate(routings):
+        total = ends[g]
+        summary = {"quantity": quantity, **dict(zip(keys[:6], total[:6], strict=True))}
+        summary["lead_hours"] = total[-1]
+        summary.update(zip(keys[6:], total[6:-1], strict=True))
+        summary["operations"] = [
+            {
+                "seq": op.get("seq"),
+                "op_code": op.get("op_code"),
+                **dict(zip(keys, row, strict=True)),
+            }
+            for op, row in zip(routing, per_op[bounds[g] : bounds[g + 1]], strict=True)
+        ]
+        out.append(summary)
+    return out
+
+
+def _running_totals(rows: np.ndarray, bounds: list[int]) -> np.ndarray:
+    """Per routing (rows' columns ``bounds[g]:bounds[g + 1]``), each row's sum from 0.0 in
+    the operations' order: a cumulative sum, sequential like ``+=`` (``np.sum`` is pairwise)."""
+    lengths = np.diff(bounds)
+    padded = np.zeros((len(lengths), rows.shape[0], 1 + int(lengths.max(initial=0))))
+    for g, (start, n) in enumerate(zip(bounds[:-1], lengths.tolist(), strict=True)):
+        padded[g, :, 1 : 1 + n] = rows[:, start : start + n]
+    return np.cumsum(padded, axis=2)[:, :, -1]

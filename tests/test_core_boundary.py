@@ -10,7 +10,10 @@ import routing_core.errors as core_errors
 import routing_site.errors as site_errors
 
 REPO = Path(__file__).resolve().parent.parent
-CORE_MODULES = ("candidates", "errors", "features", "numbers", "predictor", "text", "timesummary")
+CORE_MODULES = (
+    "candidates", "errors", "features", "matching", "numbers", "predictor", "stats", "text",
+    "timesummary",
+)  # fmt: skip
 
 
 def test_routing_core_imports_without_django():

@@ -1,0 +1,87 @@
+"""Weighted percentiles of many small samples at once (one row per candidate operation).
+
+The rules of :func:`routing_core.predictor.trimmed_stats`, row by row, as array operations: a
+value counts when it is finite and its weight positive; with at least 4 such values, those
+outside Tukey's fences (1.5 × the interquartile range, quartiles by linear interpolation) are
+dropped unless that drops them all; the weighted percentile is the first value, in (value,
+weight) order, whose running weight reaches ``q × total − 1e-12``. The running weights are the
+same additions in the same order as the plain-Python loop (a dropped value adds an exact 0.0),
+so every figure is the same float.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def weighted_percentiles(
+    values: np.ndarray, weights: np.ndarray, percentiles: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``values`` / ``weights`` (same shape; a weight ≤ 0 marks no value): the
+    weighted percentiles (rows × len(percentiles)) and whether the row had any value."""
+    valid = (weights > 0) & np.isfinite(values)
+    key = np.where(valid, values, np.inf)
+    order = np.lexsort((weights, key), axis=-1)
+    v = np.take_along_axis(key, order, axis=1)
+    w = np.take_along_axis(np.where(valid, weights, 0.0), order, axis=1)
+    n = valid.sum(axis=1)
+    kept = np.arange(values.shape[1]) < n[:, None]  # the valid values, sorted first
+    kept = _inside_fences(v, n, kept)
+    running = np.cumsum(np.where(kept, w, 0.0), axis=1)
+    total = running[:, -1]
+    last = np.where(kept.any(axis=1), values.shape[1] - 1 - np.argmax(kept[:, ::-1], axis=1), 0)
+    rows = np.arange(len(values))
+    out = np.empty((len(values), len(percentiles)))
+    for j, p in enumerate(percentiles):
+        target = (p / 100.0) * total - 1e-12
+        reached = kept & (running >= target[:, None])
+        first = np.where(reached.any(axis=1), np.argmax(reached, axis=1), last)
+        out[:, j] = v[rows, first]
+    return out, n > 0
+
+
+def _inside_fences(v: np.ndarray, n: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """``kept`` without the Tukey outliers of the rows with at least 4 values (a row whose
+    values would all be dropped keeps them)."""
+    rows = np.flatnonzero(n >= 4)
+    if not len(rows):
+        return kept
+    sub, count = v[rows], n[rows]
+    q1, q3 = _at(sub, count, 0.25), _at(sub, count, 0.75)
+    fence = 1.5 * (q3 - q1)
+    inside = kept[rows] & (q1 - fence <= sub.T).T & (sub.T <= q3 + fence).T
+    inside = np.where(inside.any(axis=1)[:, None], inside, kept[rows])
+    kept = kept.copy()
+    kept[rows] = inside
+    return kept
+
+
+def _at(v: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+    """Linear interpolation at ``q`` (numpy's default) of each row's first ``n`` sorted values."""
+    pos = q * (n - 1)
+    low = pos.astype(np.int64)
+    high = np.minimum(low + 1, n - 1)
+    rows = np.arange(len(v))
+    return v[rows, low] + (v[rows, high] - v[rows, low]) * (pos - low)
+
+
+def rounded(values: np.ndarray, digits: int) -> list:
+    """``round(v, digits)`` of every value, as (nested) lists of floats."""
+    return rounded_array(values, digits).tolist()
+
+
+def rounded_array(values: np.ndarray, digits: int) -> np.ndarray:
+    """``round(v, digits)`` of every value, the same floats as Python's: the scaled value
+    rounded half to even, divided back, which is Python's correctly rounded result wherever
+    the scaled value is not within its own rounding error of a tie; those (and huge or
+    non-finite values) are left to ``round`` itself."""
+    scale = 10.0**digits
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = values * scale
+        whole = np.rint(scaled)
+        out = whole / scale
+        size = np.abs(scaled)
+        unsure = ~(size < 2.0**50) | (np.abs(np.abs(scaled - whole) - 0.5) <= size * 2.0**-48)
+    if unsure.any():
+        out[unsure] = [round(v, digits) for v in values[unsure].tolist()]
+    return out
