@@ -7,14 +7,13 @@ a runtime whose library versions cannot read the artifacts is refused with what 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import mmap
-import os
 import platform
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from registry_app.pipeline.filehash import sha256_of
 from routing_site.errors import DomainError
 
 MANIFEST = "manifest.json"
@@ -33,19 +32,6 @@ class ManifestError(DomainError):
 class RuntimeMismatch(DomainError):
     status_code = 409
     code = "runtime_incompatible"
-
-
-def sha256_of(path: Path) -> str:
-    """SHA-256 of a file, hashed from a memory map in one call: hashlib releases the
-    interpreter lock for the whole file, so a hash thread does not wait for the lock once per
-    block while another thread imports (the serving process hashes beside its imports)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        if os.fstat(fh.fileno()).st_size == 0:  # an empty file cannot be mapped
-            return digest.hexdigest()
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            digest.update(mapped)
-    return digest.hexdigest()
 
 
 def runtime_versions() -> dict[str, str]:
@@ -82,10 +68,14 @@ def read_manifest(folder: Path) -> dict:
         raise ManifestError(f"{path} is not valid JSON ({exc}).") from None
 
 
-def verify_version_dir(folder: Path, expected_sha256: str | None = None) -> dict:
-    """Check the manifest against the files and the runtime; return the manifest."""
+def verify_version_dir(
+    folder: Path, expected_sha256: str | None = None, digest: Callable[[Path], str] = sha256_of
+) -> dict:
+    """Check the manifest against the files and the runtime; return the manifest.
+    ``digest``: how a file's SHA-256 is had (the serving process passes the one that answers
+    from the hashes begun at its start, ``filehash.digest``)."""
     manifest = read_manifest(folder)
-    if expected_sha256 and sha256_of(folder / MANIFEST) != expected_sha256:
+    if expected_sha256 and digest(folder / MANIFEST) != expected_sha256:
         raise ManifestError(
             f"{folder / MANIFEST} differs from the checksum recorded in the registry: the manifest "
             "was edited after training. Retrain, or restore the folder from backup."
@@ -99,7 +89,7 @@ def verify_version_dir(folder: Path, expected_sha256: str | None = None) -> dict
             problems.append(
                 f"{entry['path']}: size {path.stat().st_size}, expected {entry['size']}"
             )
-        elif sha256_of(path) != entry["sha256"]:
+        elif digest(path) != entry["sha256"]:
             problems.append(f"{entry['path']}: SHA-256 differs from the manifest")
     if problems:
         raise ManifestError(

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from registry_app.pipeline.filehash import early_seconds
+
 WAITRESS_OPTIONS = {"ident": "routing-ml", "channel_timeout": 60, "connection_limit": 200}
 
 
@@ -30,6 +32,7 @@ def startup_stages(set_up_at: float, load: dict, model) -> dict:
     stages["checks after the load"] = max(0.0, load["checked"] - load["done"])
     beside = {
         "manifest verification": getattr(model, "verify_seconds", 0.0),
+        "hashing from the process start": early_seconds() or 0.0,
         "system checks and URL imports": load["checked"] - set_up_at,
     }
     return {

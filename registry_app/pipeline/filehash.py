@@ -1,0 +1,117 @@
+"""SHA-256 of a version's files, and the same hashes started before the serving process is set up.
+
+``manage.py serve`` cannot answer before the full hash check of the version it serves has passed
+(``LoadedModel.open``). That check used to start once Django was set up and the registry read —
+half a second into the start — and the start then waited for it. :func:`start_early`, called by
+``manage.py`` for ``serve`` before Django is imported, hashes the files of the version named in
+``models/active.json`` (the one served last, nearly always the one served next) in a thread,
+beside Django's set-up. :func:`digest` then answers from those hashes for a file that was hashed
+there and has not changed since (same size, modification time and inode, taken before and after
+its hashing and again when asked); any other file is hashed when asked. The verification itself
+is unchanged: the same manifest, the same comparisons, nothing served before they pass.
+
+Django-free: imported by ``manage.py`` before the settings are read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import threading
+import time
+from pathlib import Path
+
+POINTER = "active.json"  # the runtime's record of the version served last
+MANIFEST = "manifest.json"
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file, hashed from a memory map in one call: hashlib releases the
+    interpreter lock for the whole file, so a hash thread does not wait for the lock once per
+    block while another thread imports (the serving process hashes beside its imports)."""
+    digest_ = hashlib.sha256()
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:  # an empty file cannot be mapped
+            return digest_.hexdigest()
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            digest_.update(mapped)
+    return digest_.hexdigest()
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+class EarlyHashes:
+    """The hashes of one version folder, computed by a thread started at process start."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder.resolve()
+        self.found: dict[Path, tuple[str, tuple[int, int, int]]] = {}
+        self.seconds = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            manifest = json.loads((self.folder / MANIFEST).read_text(encoding="utf-8"))
+            paths = [MANIFEST, *(str(e["path"]) for e in manifest.get("artifacts", []))]
+            for rel in paths:
+                path = (self.folder / rel).resolve()
+                if path.parent != self.folder and self.folder not in path.parents:
+                    continue  # never outside the version folder
+                before = _identity(path)
+                sha = sha256_of(path)
+                if _identity(path) == before:
+                    self.found[path] = (sha, before)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # whatever was not hashed here is hashed when asked
+        finally:
+            self.seconds = time.perf_counter() - started
+            self.done.set()
+
+    def lookup(self, path: Path) -> str | None:
+        """The early hash of ``path`` when it was hashed here and is unchanged since."""
+        path = path.resolve()
+        if path.parent != self.folder and self.folder not in path.parents:
+            return None
+        self.done.wait()
+        found = self.found.pop(path, None)  # used once: later checks hash the file again
+        try:
+            return found[0] if found and _identity(path) == found[1] else None
+        except OSError:
+            return None
+
+
+_early: EarlyHashes | None = None
+
+
+def start_early(models_dir: Path) -> EarlyHashes | None:
+    """Hash the version named in ``models_dir/active.json`` in a background thread."""
+    global _early
+    try:
+        label = json.loads((models_dir / POINTER).read_text(encoding="utf-8"))["label"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # nothing served yet, or an unreadable pointer: hash when asked
+    if not isinstance(label, str) or not label or Path(label).name != label:
+        return None
+    early = EarlyHashes(models_dir / label)
+    threading.Thread(target=early.run, name="early-hashes", daemon=True).start()
+    _early = early
+    return early
+
+
+def early_seconds() -> float | None:
+    """How long the early hashing took (None: it did not run or has not finished)."""
+    early = _early
+    return early.seconds if early is not None and early.done.is_set() else None
+
+
+def digest(path: Path) -> str:
+    """``sha256_of(path)``, from the early hashes when they cover this unchanged file."""
+    early = _early
+    found = early.lookup(path) if early is not None else None
+    return found if found is not None else sha256_of(path)
