@@ -299,8 +299,10 @@ def _value_keys(model) -> np.ndarray:
         columns.append(codes[np.where(raw >= 0, raw, len(table))])
     if not columns:
         return np.zeros(tables.n_items, dtype=np.int64)
-    _, keys = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
-    return keys.reshape(-1)
+    keys = np.zeros(tables.n_items, dtype=np.int64)
+    for codes in columns:  # combine column by column: equal keys ⇔ equal values everywhere
+        keys, _ = pd.factorize(keys * (int(codes.max()) + 2) + codes + 1)  # missing: -1
+    return keys.astype(np.int64)
 
 
 def predictor_options(config: dict, quantity: float = 10.0) -> dict:

@@ -40,6 +40,9 @@ _SUFFIXES = (
 )
 
 
+# every suffix ends the text and, spacing collapsed, its shortest match (with the digit before
+# it) is at most 10 characters long: a search over the last 16 finds whether any applies
+_TAIL = 16
 _ANY_SUFFIX = re.compile("|".join(f"(?:{p.pattern})" for p in _SUFFIXES))
 
 
@@ -50,7 +53,7 @@ def family_stem(value) -> str | None:
     text = " ".join(str(value).upper().split())
     if not text or text in ("NAN", "NONE", "NULL"):
         return None
-    if _ANY_SUFFIX.search(text) is None:  # most identifiers: nothing to strip
+    if _ANY_SUFFIX.search(text[-_TAIL:]) is None:  # most identifiers: nothing to strip
         return text
     changed = True
     while changed:
