@@ -116,7 +116,7 @@ _PRIME = np.uint64(1_000_003)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def text_entries(texts: Sequence[str | None], chunk: int = 50_000):
+def text_entries(texts: Sequence[str | None], chunk: int = 20_000):
     """Hashed character 2–4-gram counts per text as (rows, cols, values), rows L2-normalised.
 
     Vectorised over all texts at once (a polynomial hash of the code points of each n-gram,
@@ -261,6 +261,7 @@ class AttributeCodec:
         if self.numbers:
             parts.append(self._number_entries(texts))
         rows, cols, vals = (np.concatenate(p) for p in zip(*parts, strict=True))
+        del parts  # the concatenated entries are all that is needed from here on
         rows, cols, vals = _spread(rows, cols, vals, raw_of, len(texts))
         return rows, cols, vals.astype(np.float32) * np.float32(self.weight)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
-from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -35,23 +34,24 @@ def numbers_in(text: str, locale: str = "auto") -> list[float]:
 def word_entries(texts: Sequence[str | None], buckets: int):
     """Hashed word-token counts per text as (rows, cols, values), rows L2-normalised.
 
-    Tokens are found text by text and each *distinct* word is hashed
+    Tokens are found by pandas over all texts at once and each *distinct* word is hashed
     (CRC32) once, so 300,000 names cost about as much as their distinct words; a few texts (a
     prediction) take a plain loop with the same arithmetic."""
     if len(texts) <= 64:
         return _few_word_entries(texts, buckets)
-    found = [_WORD.findall(t) if t else [] for t in texts]
-    per_text = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
-    if not per_text.sum():
+    words = pd.Series([t or "" for t in texts], dtype=object).str.findall(_WORD).explode()
+    words = words[words.notna()]
+    if words.empty:
         return _EMPTY
-    codes, distinct = pd.factorize(np.fromiter(chain.from_iterable(found), dtype=object))
-    text_of = np.repeat(np.arange(len(found), dtype=np.int64), per_text)
+    codes, distinct = pd.factorize(words.to_numpy(dtype=object))
     hashed = np.fromiter(
         (zlib.crc32(b"w:" + w.encode("utf-8")) % buckets for w in distinct),
         dtype=np.int64,
         count=len(distinct),
     )
-    keys, counts = np.unique(text_of * buckets + hashed[codes], return_counts=True)
+    keys, counts = np.unique(
+        words.index.to_numpy(dtype=np.int64) * buckets + hashed[codes], return_counts=True
+    )
     rows, cols = keys // buckets, keys % buckets
     norms = np.sqrt(np.bincount(rows, weights=counts.astype(float) ** 2))
     return rows, cols, (counts / norms[rows]).astype(np.float32)
