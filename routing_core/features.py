@@ -47,6 +47,7 @@ HALF = np.float32(math.sqrt(0.5))
 CAT_HASH_BUCKETS = 16
 MAX_VOCAB = 512
 NGRAMS = (2, 3, 4)
+TEXT_SLICE = 40_000  # text values whose entries are built at once
 CLIP = 4.0
 
 
@@ -278,6 +279,20 @@ class AttributeCodec:
         )
 
     def block(self, distinct: list) -> sp.csr_matrix:
+        """The distinct values' block; a text attribute's in slices of ``TEXT_SLICE`` values
+        stacked (each value's entries do not depend on the others), so the entries of
+        300,000 names are never all in memory at once beside their matrix."""
+        if self.kind == "text" and len(distinct) > TEXT_SLICE:
+            return sp.vstack(
+                [
+                    self._block(distinct[i : i + TEXT_SLICE])
+                    for i in range(0, len(distinct), TEXT_SLICE)
+                ],
+                format="csr",
+            )
+        return self._block(distinct)
+
+    def _block(self, distinct: list) -> sp.csr_matrix:
         rows, cols, vals = self.entries(distinct)
         return sp.csr_matrix((vals, (rows, cols)), shape=(len(distinct), self.width))
 

@@ -175,3 +175,18 @@ def test_texts_alike_after_normalisation_get_the_same_block_in_one_batch(numbers
     rows, cols, _ = codec.entries(values)
     order = np.lexsort((cols, rows))
     assert np.array_equal(order, np.arange(len(rows)))  # by raw value, then by column
+
+
+def test_a_text_block_built_in_slices_is_the_whole_block(monkeypatch):
+    import routing_core.features as features
+
+    codec = features.AttributeCodec("ITEM_NM", "text", 2.0, words=True, numbers=1)
+    values = [f"Shaft D{i % 90}x{i % 13} {'SS' if i % 3 else 'ss'}" for i in range(500)]
+    values += [None, "  ", "shaft d1x1 ss"]
+    codec.fit(values, np.ones(len(values), dtype=np.int64))
+    whole = codec.block(values)
+    monkeypatch.setattr(features, "TEXT_SLICE", 37)
+    sliced = codec.block(values)
+    assert sliced.shape == whole.shape and sliced.dtype == whole.dtype == np.float32
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(sliced, part), getattr(whole, part))
