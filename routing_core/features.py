@@ -50,7 +50,11 @@ HALF = np.float32(math.sqrt(0.5))
 CAT_HASH_BUCKETS = 16
 MAX_VOCAB = 512
 NGRAMS = (2, 3, 4)
+TEXT_SLICE = 40_000  # text values whose entries are built at once
 CLIP = 4.0
+
+
+MISSING_WORDS = frozenset(("nan", "none", "null", "nat", "<na>"))
 
 
 def is_missing(value) -> bool:
@@ -60,7 +64,7 @@ def is_missing(value) -> bool:
         return True
     if isinstance(value, str) and not value.strip():
         return True
-    return str(value).strip().lower() in ("nan", "none", "null", "nat", "<na>")
+    return str(value).strip().lower() in MISSING_WORDS
 
 
 def norm_category(value) -> str | None:
@@ -75,6 +79,20 @@ def norm_text(value) -> str | None:
     if is_missing(value):
         return None
     return " ".join(str(value).lower().split())
+
+
+def norm_texts(values: Iterable) -> list[str | None]:
+    """:func:`norm_text` of many values: a plain string (what extraction gives) is lowered and
+    its spacing collapsed in one step, its missing spellings recognised on the result; anything
+    else takes :func:`norm_text`."""
+    out: list[str | None] = []
+    for value in values:
+        if type(value) is str:
+            text = " ".join(value.lower().split())
+            out.append(text if text and text not in MISSING_WORDS else None)
+        else:
+            out.append(norm_text(value))
+    return out
 
 
 def norm_number(value, zero_is_missing: bool, locale: str = "auto") -> float:
@@ -102,7 +120,7 @@ _PRIME = np.uint64(1_000_003)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def text_entries(texts: Sequence[str | None], chunk: int = 50_000):
+def text_entries(texts: Sequence[str | None], chunk: int = 20_000):
     """Hashed character 2–4-gram counts per text as (rows, cols, values), rows L2-normalised.
 
     Vectorised over all texts at once (a polynomial hash of the code points of each n-gram,
@@ -241,8 +259,10 @@ class AttributeCodec:
         )
 
     def _text_entries(self, distinct: list):
-        texts = [norm_text(v) for v in distinct]
-        if all(t is None for t in texts):
+        """N-grams, word tokens and numbers of each distinct *normalised* text (``Shaft`` and
+        ``SHAFT `` are one), handed back per raw value in the raw values' order."""
+        texts, raw_of = _distinct_texts(distinct)
+        if not texts:
             return _EMPTY
         parts = [text_entries(texts)]
         if self.words:
@@ -252,8 +272,10 @@ class AttributeCodec:
                 (rows, cols + TEXT_BUCKETS, vals * HALF),
             ]
         if self.numbers:
-            parts.append(self._number_entries(distinct))
+            parts.append(self._number_entries(texts))
         rows, cols, vals = (np.concatenate(p) for p in zip(*parts, strict=True))
+        del parts  # the concatenated entries are all that is needed from here on
+        rows, cols, vals = _spread(rows, cols, vals, raw_of, len(texts))
         return rows, cols, vals.astype(np.float32) * np.float32(self.weight)
 
     def _number_entries(self, distinct: list):
@@ -269,6 +291,20 @@ class AttributeCodec:
         )
 
     def block(self, distinct: list) -> scipy.sparse.csr_matrix:
+        """The distinct values' block; a text attribute's in slices of ``TEXT_SLICE`` values
+        stacked (each value's entries do not depend on the others), so the entries of
+        300,000 names are never all in memory at once beside their matrix."""
+        if self.kind == "text" and len(distinct) > TEXT_SLICE:
+            return _sparse().vstack(
+                [
+                    self._block(distinct[i : i + TEXT_SLICE])
+                    for i in range(0, len(distinct), TEXT_SLICE)
+                ],
+                format="csr",
+            )
+        return self._block(distinct)
+
+    def _block(self, distinct: list) -> scipy.sparse.csr_matrix:
         rows, cols, vals = self.entries(distinct)
         return _sparse().csr_matrix((vals, (rows, cols)), shape=(len(distinct), self.width))
 
@@ -309,6 +345,42 @@ class AttributeCodec:
     def from_json(cls, data: dict) -> AttributeCodec:
         vocab = {v: i for i, v in enumerate(data.pop("vocab"))}
         return cls(vocab=vocab, **data)
+
+
+def _distinct_texts(distinct: list) -> tuple[list[str], np.ndarray]:
+    """The distinct normalised texts of ``distinct`` raw values, and per raw value the index
+    of its text (-1 when missing)."""
+    normed = norm_texts(distinct)
+    if len(normed) <= 64:
+        seen: dict[str, int] = {}
+        raw_of = [-1 if t is None else seen.setdefault(t, len(seen)) for t in normed]
+        return list(seen), np.array(raw_of, dtype=np.int64)
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pd.Series(normed, dtype=object), use_na_sentinel=True)
+    return list(uniques), codes.astype(np.int64)
+
+
+def _spread(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, raw_of: np.ndarray, n: int):
+    """Entries of distinct texts (rows 0..n-1) → entries of the raw values pointing at them,
+    ordered by raw value, then by column (a few values: a sort; many: scipy's row gather);
+    where each text has one raw value, the entries keep their order under the raw rows."""
+    present = np.flatnonzero(raw_of >= 0)
+    if len(present) == n:  # one raw value per text (the usual case): only relabel the rows
+        raw_value = np.empty(n, dtype=np.int64)
+        raw_value[raw_of[present]] = present
+        return raw_value[rows], cols, vals
+    if len(raw_of) <= 64:
+        order = np.lexsort((cols, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        picked = [np.flatnonzero(rows == raw_of[i]) for i in present]
+        lengths = [len(p) for p in picked]
+        picked = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+        return np.repeat(present, lengths).astype(np.int64), cols[picked], vals[picked]
+    width = int(cols.max()) + 1 if len(cols) else 1
+    matrix = _sparse().csr_matrix((vals, (rows, cols)), shape=(n, width))[raw_of[present]]
+    coo = matrix.tocoo()
+    return present[coo.row].astype(np.int64), coo.col.astype(np.int64), coo.data
 
 
 def _robust_scale(nums: np.ndarray, counts: np.ndarray, log: bool) -> tuple[float, float]:

@@ -170,3 +170,57 @@ def test_evaluate_prints_one_json_object_with_model_and_baselines(db, plant_sour
 def test_evaluate_refuses_bad_arguments(db, plant_source):
     with pytest.raises(CommandError, match="--holdout must be between 0 and 1"):
         call_command("evaluate", "--holdout", "1.5")
+
+
+def test_family_stems_of_a_column_are_the_stems_of_each_value():
+    from registry_app.pipeline.families import family_stems
+
+    values = [
+        "AD-012040-02",
+        "AD-012040-02",
+        None,
+        float("nan"),
+        "  ",
+        "VERY LONG SPECIFICATION TEXT FOR A SEAL RING BX-7 REV B",
+        "VERY LONG SPECIFICATION TEXT FOR A SEAL RING 40X20 SS316-A",
+        "SR0100023A",
+        "sr0100023a",
+        "BX-7",
+        "PLAIN NAME WITHOUT DIGITS-A",
+        "X12 REV B",
+    ]
+    stems = family_stems(np.array(values, dtype=object))
+    assert stems.tolist() == [family_stem(v) for v in values]
+    assert stems[5] == "VERY LONG SPECIFICATION TEXT FOR A SEAL RING BX-7"
+    assert stems[11] == "X12"
+
+
+def test_primary_routing_of_every_item_is_the_tables_choice():
+    from registry_app.pipeline.evaluation import primary_routings
+
+    # item 0: routings 0-2, the second marked; item 1: none; item 2: routings 3-4, none
+    # marked; item 3: routing 5 marked; item 4: routings 6-7, the first marked
+    a = {
+        "item_rt_start": np.array([0, 3, 3, 5, 6]),
+        "item_rt_end": np.array([3, 3, 5, 6, 8]),
+        "rt_primary": np.array([0, 1, 1, 0, 0, 1, 1, 1], dtype=bool),
+    }
+    assert primary_routings(a).tolist() == [1, -1, 3, 5, 6]
+    a["rt_primary"][:] = False
+    assert primary_routings(a).tolist() == [0, -1, 3, 5, 6]
+
+
+def test_most_common_routing_per_key_breaks_ties_like_a_counter():
+    from collections import Counter
+
+    from registry_app.pipeline.evaluation import _most_common
+
+    rng = np.random.default_rng(3)
+    sigs, keys = rng.integers(0, 5, 400), rng.integers(0, 30, 400)
+    expected: dict[int, Counter] = {}
+    for k, s in zip(keys.tolist(), sigs.tolist(), strict=True):
+        expected.setdefault(k, Counter())[s] += 1
+    got = _most_common(sigs, keys)
+    assert got == {k: c.most_common(1)[0][0] for k, c in expected.items()}
+    assert _most_common(np.array([2, 1, 1, 2]), np.zeros(4, np.int64)) == {0: 2}
+    assert _most_common(np.zeros(0, np.int64), np.zeros(0, np.int64)) == {}

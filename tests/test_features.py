@@ -130,3 +130,63 @@ def test_numbers_in_text_make_close_sizes_closer_when_the_profile_asks():
 
     assert gap(with_numbers) > gap(plain)
     assert gap(with_numbers) > 0
+
+
+TRICKY = [
+    None,
+    float("nan"),
+    "",
+    "  ",
+    "NULL",
+    " none ",
+    "<NA>",
+    " Shaft  D20x150\tStainless ",
+    "shaft d20x150 stainless",
+    "SHAFT D20X150 STAINLESS",
+    "Ø 40\u00a0mm",
+    "İstanbul M8",
+    12.0,
+    7,
+    "nan mm",
+]
+
+
+def test_batched_text_normalisation_is_the_single_value_one():
+    from routing_core.features import norm_text, norm_texts
+
+    assert norm_texts(TRICKY) == [norm_text(v) for v in TRICKY]
+    assert norm_texts(TRICKY)[7:10] == ["shaft d20x150 stainless"] * 3
+
+
+@pytest.mark.parametrize("numbers", [0, 2])
+def test_texts_alike_after_normalisation_get_the_same_block_in_one_batch(numbers):
+    """A training batch (distinct normalised texts, spread back per raw value) gives each raw
+    value exactly the entries it gets alone, as a prediction computes them."""
+    from routing_core.features import AttributeCodec
+
+    codec = AttributeCodec("ITEM_NM", "text", 1.5, words=True, numbers=numbers)
+    values = TRICKY + [f"Seal ring {i % 40}  type {i % 7}" for i in range(200)]
+    codec.fit(values, np.ones(len(values), dtype=np.int64))
+    batch = codec.block(values).toarray()
+    alone = np.vstack([codec.block([v]).toarray() for v in values])
+    assert np.array_equal(batch, alone)
+    assert np.array_equal(batch[7], batch[8]) and np.array_equal(batch[8], batch[9])
+    assert not batch[:7].any() and batch[10].any()
+    rows, cols, _ = codec.entries(values)
+    order = np.lexsort((cols, rows))
+    assert np.array_equal(order, np.arange(len(rows)))  # by raw value, then by column
+
+
+def test_a_text_block_built_in_slices_is_the_whole_block(monkeypatch):
+    import routing_core.features as features
+
+    codec = features.AttributeCodec("ITEM_NM", "text", 2.0, words=True, numbers=1)
+    values = [f"Shaft D{i % 90}x{i % 13} {'SS' if i % 3 else 'ss'}" for i in range(500)]
+    values += [None, "  ", "shaft d1x1 ss"]
+    codec.fit(values, np.ones(len(values), dtype=np.int64))
+    whole = codec.block(values)
+    monkeypatch.setattr(features, "TEXT_SLICE", 37)
+    sliced = codec.block(values)
+    assert sliced.shape == whole.shape and sliced.dtype == whole.dtype == np.float32
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(sliced, part), getattr(whole, part))

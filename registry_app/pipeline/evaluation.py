@@ -16,7 +16,6 @@ the API is used. Baselines, computed in the same run on the same items and store
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -154,8 +153,7 @@ def evaluate_model(
     from routing_core.predictor import own_routing, predict_one
 
     tables = model.tables
-    held_groups = set(groups[holdout_rows].tolist())
-    visible = [r for r in range(tables.n_items) if groups[r] not in held_groups]
+    visible = np.flatnonzero(~np.isin(groups, groups[holdout_rows]))
     lookup = _AttributeLookup(model, visible, opts)
     results = {name: [] for name in ("model", *BASELINES)}
     answers = []  # the live-answer reference the drift check compares with
@@ -228,41 +226,62 @@ def _knn_medoid(model, answer: dict, opts: dict, k: int) -> list[dict]:
 
 class _AttributeLookup:
     """The most frequent routing overall, and per combination of the categorical and text
-    attribute values (normalised as the encoder does) among the visible items."""
+    attribute values (normalised as the encoder does) among the visible items. Ties go to the
+    routing seen first in item order; computed on arrays, one pass over the visible items."""
 
-    def __init__(self, model, visible: list[int], opts: dict):
+    def __init__(self, model, visible: np.ndarray, opts: dict):
         self.model, self.opts = model, opts
         self.keys = _value_keys(model)
-        overall: Counter = Counter()
-        by_values: dict[int, Counter] = {}
-        first_rt: dict = {}
-        for row in visible:
-            rt = model.tables.primary_routing(row)
-            if rt is None:
-                continue
-            sig = model.tables.signature(rt)
-            first_rt.setdefault(sig, rt)
-            overall[sig] += 1
-            by_values.setdefault(int(self.keys[row]), Counter())[sig] += 1
-        self.first_rt, self.by_values = first_rt, by_values
-        self.frequent = self._routing(overall)
+        rts = primary_routings(model.tables.a)[np.asarray(visible, dtype=np.int64)]
+        keep = rts >= 0
+        rts, keys = rts[keep], self.keys[np.asarray(visible, dtype=np.int64)[keep]]
+        sigs, _ = pd.factorize(np.asarray(model.tables.a["rt_sig"])[rts])
+        _, first = np.unique(sigs, return_index=True)
+        self.first_rt = rts[first]  # per signature (in order of appearance): its first routing
+        self.frequent = self._routing(_most_common(sigs, np.zeros(len(sigs), np.int64)).get(0))
+        self.by_values = _most_common(sigs, keys)
 
-    def _routing(self, counts: Counter) -> list[dict]:
-        if not counts:
+    def _routing(self, sig: int | None) -> list[dict]:
+        if sig is None:
             return []
-        sig = counts.most_common(1)[0][0]
-        return _routing_candidate(self.model, self.first_rt[sig], self.opts)
+        return _routing_candidate(self.model, int(self.first_rt[sig]), self.opts)
 
     def same_values(self, row: int) -> list[dict]:
         """The most frequent routing of items with the same values; else the overall one."""
-        counts = self.by_values.get(int(self.keys[row]))
-        return self._routing(counts) if counts else self.frequent
+        sig = self.by_values.get(int(self.keys[row]))
+        return self._routing(sig) if sig is not None else self.frequent
+
+
+def _most_common(sigs: np.ndarray, keys: np.ndarray) -> dict[int, int]:
+    """Per key, its most frequent signature code; a tie goes to the one whose first row
+    with that key comes first (what ``Counter.most_common`` does with rows counted in order)."""
+    if not len(sigs):
+        return {}
+    pairs, uniques = pd.factorize(keys.astype(np.int64) * (int(sigs.max()) + 1) + sigs)
+    counts = np.bincount(pairs)
+    pair_key, pair_sig = np.divmod(uniques, int(sigs.max()) + 1)
+    order = np.lexsort((np.arange(len(uniques)), -counts, pair_key))
+    best = order[np.r_[True, pair_key[order][1:] != pair_key[order][:-1]]]
+    return dict(zip(pair_key[best].tolist(), pair_sig[best].tolist(), strict=True))
+
+
+def primary_routings(a: dict) -> np.ndarray:
+    """Per item, the row of its primary routing (its first routing marked primary, else its
+    first routing), -1 without one: :meth:`RoutingTables.primary_routing` for every item."""
+    start, end = np.asarray(a["item_rt_start"]), np.asarray(a["item_rt_end"])
+    marked = np.flatnonzero(np.asarray(a["rt_primary"]).astype(bool))
+    if len(marked):
+        pos = np.minimum(np.searchsorted(marked, start), len(marked) - 1)
+        chosen = np.where((marked[pos] >= start) & (marked[pos] < end), marked[pos], start)
+    else:
+        chosen = start
+    return np.where(end > start, chosen, -1).astype(np.int64)
 
 
 def _value_keys(model) -> np.ndarray:
     """Per item, one integer for its combination of normalised categorical and text values
     (each attribute's distinct strings are normalised once, then combined row-wise)."""
-    from routing_core.features import _normalise
+    from routing_core.features import norm_category, norm_texts
 
     tables = model.tables
     ids = np.asarray(tables.a["item_attrs"])
@@ -271,14 +290,19 @@ def _value_keys(model) -> np.ndarray:
         if codec.kind == "numeric" or codec.name not in tables.attribute_names:
             continue
         table = tables.strings["attributes"][codec.name]
-        normed = [_normalise(codec.kind, codec.zero_is_missing, v, codec.locale) for v in table]
+        if codec.kind == "text":
+            normed = norm_texts(table)
+        else:
+            normed = [norm_category(v) for v in table]
         codes, _ = pd.factorize(pd.Series(normed + [None], dtype=object))
         raw = ids[:, tables.attribute_names.index(codec.name)]
         columns.append(codes[np.where(raw >= 0, raw, len(table))])
     if not columns:
         return np.zeros(tables.n_items, dtype=np.int64)
-    _, keys = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
-    return keys.reshape(-1)
+    keys = np.zeros(tables.n_items, dtype=np.int64)
+    for codes in columns:  # combine column by column: equal keys ⇔ equal values everywhere
+        keys, _ = pd.factorize(keys * (int(codes.max()) + 2) + codes + 1)  # missing: -1
+    return keys.astype(np.int64)
 
 
 def predictor_options(config: dict, quantity: float = 10.0) -> dict:

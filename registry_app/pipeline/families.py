@@ -40,6 +40,12 @@ _SUFFIXES = (
 )
 
 
+# every suffix ends the text and, spacing collapsed, its shortest match (with the digit before
+# it) is at most 10 characters long: a search over the last 16 finds whether any applies
+_TAIL = 16
+_ANY_SUFFIX = re.compile("|".join(f"(?:{p.pattern})" for p in _SUFFIXES))
+
+
 def family_stem(value) -> str | None:
     """The identifier without its known variant suffixes; None for a missing value."""
     if value is None or (isinstance(value, float) and value != value):
@@ -47,6 +53,8 @@ def family_stem(value) -> str | None:
     text = " ".join(str(value).upper().split())
     if not text or text in ("NAN", "NONE", "NULL"):
         return None
+    if _ANY_SUFFIX.search(text[-_TAIL:]) is None:  # most identifiers: nothing to strip
+        return text
     changed = True
     while changed:
         changed = False
@@ -56,6 +64,13 @@ def family_stem(value) -> str | None:
                 text, changed = shorter, True
                 break
     return text
+
+
+def family_stems(values: np.ndarray) -> np.ndarray:
+    """:func:`family_stem` of every value, computed once per distinct value."""
+    codes, distinct = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    stems = np.array([family_stem(v) for v in distinct] + [None], dtype=object)
+    return stems[codes]  # a missing value (code -1) takes the trailing None
 
 
 def family_attributes(attributes: list[dict]) -> list[str]:
@@ -77,7 +92,7 @@ def family_keys(items: pd.DataFrame, names: list[str]) -> np.ndarray:
     columns += [name for name in names if name in items and name != ITEM_KEY]
     rows, keys = [], []
     for column in columns:
-        stems = pd.Series([family_stem(v) for v in items[column].to_numpy(dtype=object)])
+        stems = pd.Series(family_stems(items[column].to_numpy(dtype=object)), dtype=object)
         present = np.flatnonzero(stems.notna().to_numpy())
         rows.append(present)
         keys.append((column + "\x00" + stems.iloc[present]).to_numpy(dtype=object))
