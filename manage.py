@@ -8,21 +8,25 @@ import sys
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "routing_site.settings")
     if sys.argv[1:2] == ["serve"]:
-        hash_last_served_early()
+        prepare_serving()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)
 
 
-def hash_last_served_early() -> None:
-    """Begin the hash check of the version served last beside Django's set-up (the server
-    answers nothing before the check of the version it loads has passed)."""
+def prepare_serving() -> None:
+    """Before Django's set-up: the serving process's interpreter switch interval, and the hash
+    check of the version served last begun beside the set-up (the server answers nothing
+    before the check of the version it loads has passed). With Python's 5 ms interval the
+    hashing thread would wait for the interpreter lock at each file while the set-up imports."""
     from importlib import import_module
     from pathlib import Path
 
     from registry_app.pipeline.filehash import start_early
 
-    models_dir = getattr(import_module(os.environ["DJANGO_SETTINGS_MODULE"]), "MODELS_DIR", None)
+    settings = import_module(os.environ["DJANGO_SETTINGS_MODULE"])
+    sys.setswitchinterval(getattr(settings, "SERVE_SWITCH_INTERVAL_US", 5000) / 1e6)
+    models_dir = getattr(settings, "MODELS_DIR", None)
     if models_dir:
         start_early(Path(models_dir))
 
