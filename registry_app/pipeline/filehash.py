@@ -61,7 +61,7 @@ class EarlyHashes:
             paths = [MANIFEST, *(str(e["path"]) for e in manifest.get("artifacts", []))]
             for rel in paths:
                 path = (self.folder / rel).resolve()
-                if path.parent != self.folder and self.folder not in path.parents:
+                if not self.holds(path):
                     continue  # never outside the version folder
                 before = _identity(path)
                 sha = sha256_of(path)
@@ -73,10 +73,14 @@ class EarlyHashes:
             self.seconds = time.perf_counter() - started
             self.done.set()
 
+    def holds(self, path: Path) -> bool:
+        """Whether the resolved ``path`` lies inside this version folder."""
+        return self.folder in path.parents
+
     def lookup(self, path: Path) -> str | None:
         """The early hash of ``path`` when it was hashed here and is unchanged since."""
         path = path.resolve()
-        if path.parent != self.folder and self.folder not in path.parents:
+        if not self.holds(path):
             return None
         self.done.wait()
         found = self.found.pop(path, None)  # used once: later checks hash the file again
