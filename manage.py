@@ -16,12 +16,13 @@ def main() -> None:
 
 def prepare_serving() -> None:
     """Before Django's set-up: the serving process's interpreter switch interval, and the hash
-    check of the version served last begun beside the set-up (the server answers nothing
-    before the check of the version it loads has passed). With Python's 5 ms interval the
-    hashing thread would wait for the interpreter lock at each file while the set-up imports."""
+    check and the index read of the version served last begun beside the set-up (the server
+    answers nothing before the check of the version it loads has passed). With Python's 5 ms
+    interval those threads would wait for the interpreter lock while the set-up imports."""
     from importlib import import_module
     from pathlib import Path
 
+    from registry_app.pipeline import preload
     from registry_app.pipeline.filehash import start_early
 
     settings = import_module(os.environ["DJANGO_SETTINGS_MODULE"])
@@ -29,6 +30,7 @@ def prepare_serving() -> None:
     models_dir = getattr(settings, "MODELS_DIR", None)
     if models_dir:
         start_early(Path(models_dir))
+        preload.start(Path(models_dir))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry_app.pipeline import filehash
+from registry_app.pipeline import filehash, preload
 from registry_app.pipeline.manifest import (
     MANIFEST,
     ManifestError,
@@ -54,7 +54,7 @@ class LoadedModel:
                 hnsw, RoutingTables, FeatureEncoder = clock.timed("model code", _model_code)
                 encoder = clock.timed("encoder", FeatureEncoder.load, folder)
                 ef = ef_search or manifest["parameters"]["hnsw"]["ef_search"]
-                index = clock.timed("index load", hnsw.load_index, folder, encoder.dim, ef)
+                index = clock.timed("index load", _index, hnsw, folder, encoder.dim, ef)
                 names = [c["name"] for c in manifest["parameters"]["attributes"]]
                 profile = [a["name"] for a in manifest.get("profile", {}).get("attributes", [])]
                 tables = clock.timed("tables", RoutingTables, folder, profile or names)
@@ -114,6 +114,15 @@ def _model_code() -> tuple:
     from routing_core.features import FeatureEncoder
 
     return index, RoutingTables, FeatureEncoder
+
+
+def _index(hnsw, folder: Path, dim: int, ef: int):
+    """The index read at process start when it is this folder's and unchanged
+    (``preload.take``), else read now."""
+    index = preload.take(folder, dim)
+    if index is None:
+        return hnsw.load_index(folder, dim, ef)
+    return hnsw.ready_index(index, ef)
 
 
 def _sizes_checked(folder: Path, expected_sha256: str | None) -> dict:

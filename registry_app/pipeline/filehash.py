@@ -40,7 +40,7 @@ def sha256_of(path: Path) -> str:
     return digest_.hexdigest()
 
 
-def _identity(path: Path) -> tuple[int, int, int]:
+def file_identity(path: Path) -> tuple[int, int, int]:
     stat = path.stat()
     return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
@@ -63,9 +63,9 @@ class EarlyHashes:
                 path = (self.folder / rel).resolve()
                 if not self.holds(path):
                     continue  # never outside the version folder
-                before = _identity(path)
+                before = file_identity(path)
                 sha = sha256_of(path)
-                if _identity(path) == before:
+                if file_identity(path) == before:
                     self.found[path] = (sha, before)
         except (OSError, ValueError, KeyError, TypeError):
             pass  # whatever was not hashed here is hashed when asked
@@ -85,7 +85,7 @@ class EarlyHashes:
         self.done.wait()
         found = self.found.pop(path, None)  # used once: later checks hash the file again
         try:
-            return found[0] if found and _identity(path) == found[1] else None
+            return found[0] if found and file_identity(path) == found[1] else None
         except OSError:
             return None
 
@@ -93,16 +93,25 @@ class EarlyHashes:
 _early: EarlyHashes | None = None
 
 
-def start_early(models_dir: Path) -> EarlyHashes | None:
-    """Hash the version named in ``models_dir/active.json`` in a background thread."""
-    global _early
+def served_last(models_dir: Path) -> Path | None:
+    """The folder of the version named in ``models_dir/active.json`` (None: nothing served yet,
+    or an unreadable pointer)."""
     try:
         label = json.loads((models_dir / POINTER).read_text(encoding="utf-8"))["label"]
     except (OSError, ValueError, KeyError, TypeError):
-        return None  # nothing served yet, or an unreadable pointer: hash when asked
+        return None
     if not isinstance(label, str) or not label or Path(label).name != label:
         return None
-    early = EarlyHashes(models_dir / label)
+    return models_dir / label
+
+
+def start_early(models_dir: Path) -> EarlyHashes | None:
+    """Hash the version named in ``models_dir/active.json`` in a background thread."""
+    global _early
+    folder = served_last(models_dir)
+    if folder is None:
+        return None  # hash when asked
+    early = EarlyHashes(folder)
     threading.Thread(target=early.run, name="early-hashes", daemon=True).start()
     _early = early
     return early

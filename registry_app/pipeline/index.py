@@ -37,6 +37,11 @@ def load_index(folder: Path, dim: int, ef_search: int):
 
     index = hnswlib.Index(space="cosine", dim=dim)
     index.load_index(str(folder / INDEX_FILE))
+    return ready_index(index, ef_search)
+
+
+def ready_index(index, ef_search: int):
+    """A loaded index set up for serving: its query ``ef`` (not stored in the file)."""
     index.set_ef(int(ef_search))
     index.set_num_threads(1)  # queries come from many request threads; one thread each
     return index

@@ -77,6 +77,8 @@ def one_start(env: dict, token: str, port: int, workers: int, out: Path) -> tupl
 
 
 def main(args: argparse.Namespace) -> None:
+    from inference_app.management.commands.serve import load_seconds
+
     work = Path(args.folder).resolve()
     env = bench_env(work)
     token = token_for(env)
@@ -85,7 +87,7 @@ def main(args: argparse.Namespace) -> None:
         cold, found = one_start(env, token, args.port, args.workers, work / "logs" / "cold.out")
         stages = found["stages"]
         stages["listen and first request"] = cold - sum(stages.values())
-        loads = stages["index load"] + stages["tables"]
+        loads = load_seconds(found)
         colds.append(cold)
         print(
             f"{cold:.3f} s | "

@@ -18,6 +18,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from inference_app.management.commands.serve import load_seconds
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -218,7 +220,7 @@ class Command(BaseCommand):
         self.report(
             "  beside the loads (s)", ", ".join(f"{k} {v:.3f}" for k, v in found["beside"].items())
         )
-        loads = sum(stages.get(k, 0) for k in ("index load", "tables"))
+        loads = load_seconds(found)
         self.report("  outside the index and table loads", f"{100 * (1 - loads / cold):.0f} %")
         self.figures["cold_start_stages_s"] = found
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from registry_app.pipeline import preload
 from registry_app.pipeline.filehash import early_seconds
 
 WAITRESS_OPTIONS = {"ident": "routing-ml", "channel_timeout": 60, "connection_limit": 200}
@@ -20,8 +21,9 @@ def startup_stages(set_up_at: float, load: dict, model) -> dict:
     """Seconds per stage from process start, one after the other, for ``manage.py bench``:
     imports (interpreter, Django, settings), Django set-up (apps, models, this command), the
     registry read and the model's load stages, then what the checks still took after the load;
-    ``beside``: the hash check run during the loads, and the system checks (with the imports of
-    the URL modules and the WSGI application) run during the load."""
+    ``beside``: the hash check run during the loads, the hashes and the index read begun at
+    process start (beside Django's set-up), and the system checks (with the imports of the URL
+    modules and the WSGI application) run during the load."""
     stages = {
         "imports": process_age() - (time.time() - settings.SETTINGS_READ_AT),
         "Django setup": set_up_at - settings.SETTINGS_READ_AT,
@@ -33,12 +35,21 @@ def startup_stages(set_up_at: float, load: dict, model) -> dict:
     beside = {
         "manifest verification": getattr(model, "verify_seconds", 0.0),
         "hashing from the process start": early_seconds() or 0.0,
+        "index read from the process start": preload.early_seconds() or 0.0,
         "system checks and URL imports": load["checked"] - set_up_at,
     }
     return {
         "stages": {k: round(v, 3) for k, v in stages.items()},
         "beside": {k: round(v, 3) for k, v in beside.items()},
     }
+
+
+def load_seconds(found: dict) -> float:
+    """The index and table loads of a ``Start-up`` line: the load stages plus the index read
+    begun at process start (the load stage then only takes it over)."""
+    stages, beside = found["stages"], found.get("beside", {})
+    early = beside.get("index read from the process start", 0.0)
+    return stages.get("index load", 0.0) + stages.get("tables", 0.0) + early
 
 
 def process_age() -> float:
@@ -113,6 +124,7 @@ class Command(BaseCommand):
         def load() -> None:
             try:
                 runtime.refresh()
+                preload.discard()  # read for a version that is no longer the active one
             finally:
                 connections.close_all()  # this thread's own database connection
                 times["done"] = time.time()

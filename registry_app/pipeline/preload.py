@@ -1,0 +1,103 @@
+"""The index of the version served last, read from disk while the serving process sets up.
+
+Reading a 325,000-item index takes a quarter of a second, and hnswlib reads it without the
+interpreter lock. :func:`start`, called by ``manage.py`` for ``serve`` before Django is imported
+(beside :func:`filehash.start_early`), reads the index of the version named in
+``models/active.json`` in a thread while Django's set-up imports. ``LoadedModel.open`` then takes
+it with :func:`take` when it opens that same folder, the index file has not changed since it was
+read (same size, modification time and inode, before and after the read and when taken) and the
+dimension is the encoder's; otherwise, and for every later load, it reads the file itself. The
+verification is unchanged: the version's hashes (this file's included) are checked against its
+manifest before anything is served, whichever thread read the file.
+
+Django-free: imported by ``manage.py`` before the settings are read.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from registry_app.pipeline.filehash import file_identity, served_last
+
+INDEX_FILE = "index.hnsw"  # registry_app.pipeline.index.INDEX_FILE, without importing numpy here
+ENCODER_FILE = "encoder.json"
+
+
+class EarlyIndex:
+    """One version folder's index, read by a thread started at process start."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder.resolve()
+        self.index = None
+        self.dim = 0
+        self.identity: tuple[int, int, int] | None = None
+        self.seconds = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            import hnswlib
+
+            path = self.folder / INDEX_FILE
+            dim = int(json.loads((self.folder / ENCODER_FILE).read_text(encoding="utf-8"))["dim"])
+            before = file_identity(path)
+            index = hnswlib.Index(space="cosine", dim=dim)
+            index.load_index(str(path))
+            if file_identity(path) == before:
+                self.index, self.dim, self.identity = index, dim, before
+        except Exception:  # noqa: BLE001 - whatever fails here is read (and reported) when asked
+            self.index = None
+        finally:
+            self.seconds = time.perf_counter() - started
+            self.done.set()
+
+    def take(self, folder: Path, dim: int):
+        """The index read here when it is ``folder``'s, unchanged and of ``dim``; once."""
+        if folder.resolve() != self.folder:
+            return None
+        self.done.wait()
+        index, self.index = self.index, None  # handed out once; later loads read the file
+        try:
+            unchanged = self.identity == file_identity(self.folder / INDEX_FILE)
+        except OSError:
+            return None
+        return index if index is not None and unchanged and dim == self.dim else None
+
+
+_early: EarlyIndex | None = None
+
+
+def start(models_dir: Path) -> EarlyIndex | None:
+    """Read the index of the version in ``models_dir/active.json`` in a background thread."""
+    global _early
+    folder = served_last(models_dir)
+    if folder is None or not (folder / INDEX_FILE).is_file():
+        return None
+    early = EarlyIndex(folder)
+    threading.Thread(target=early.run, name="early-index", daemon=True).start()
+    _early = early
+    return early
+
+
+def take(folder: Path, dim: int):
+    """The early-read index of ``folder`` (see :meth:`EarlyIndex.take`), or None."""
+    early = _early
+    return early.take(folder, dim) if early is not None else None
+
+
+def discard() -> None:
+    """Drop an early-read index no load took (another version became active meanwhile)."""
+    early = _early
+    if early is not None:
+        early.done.wait()
+        early.index = None
+
+
+def early_seconds() -> float | None:
+    """How long the early read took (None: it did not run or has not finished)."""
+    early = _early
+    return early.seconds if early is not None and early.done.is_set() else None
