@@ -155,8 +155,9 @@ def _columns(model) -> dict[str, Counter]:
         if j >= ids.shape[1]:
             break
         column = ids[:, j]
-        counts = np.bincount(column[column >= 0], minlength=len(strings[name]))
-        out[name] = Counter({strings[name][k]: int(n) for k, n in enumerate(counts) if n})
+        values = list(strings[name])  # all at once: stored values decode one by one otherwise
+        counts = np.bincount(column[column >= 0], minlength=len(values))
+        out[name] = Counter({values[k]: int(n) for k, n in enumerate(counts) if n})
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from types import SimpleNamespace
 
@@ -14,7 +15,7 @@ from registry_app.pipeline.canonical import (
     WORK_RESULT_COLUMNS,
     ExtractReport,
 )
-from registry_app.pipeline.tables import RoutingTables, build_tables, save_tables
+from registry_app.pipeline.tables import RoutingTables, StoredValues, build_tables, save_tables
 from routing_core.predictor import candidate_operations, own_routing
 
 
@@ -141,3 +142,45 @@ def test_it_keys_routings_beyond_100000_routing_numbers(tmp_path):
     assert arrays["item_rt_end"][1] - arrays["item_rt_start"][1] == 1
     b_routing = arrays["item_rt_start"][1]
     assert arrays["rt_op_end"][b_routing] - arrays["rt_op_start"][b_routing] == 1
+
+
+def test_stored_values_come_back_as_written_without_a_string_per_value_at_open(tmp_path):
+    values = {
+        "NAME": ["Welle Ø 40", "", "품목 A", "line\r\nbreak", "plain"],
+        "EMPTY": [],
+        "CODE": ["007", "D20x150"],
+    }
+    arrays = {"item_codes": np.array(["A", "B"]), "item_attrs": np.array([[0, -1, 1], [2, -1, 0]])}
+    save_tables(tmp_path, arrays, {"attributes": values, "routing_no": ["01"]})
+    stored = json.loads((tmp_path / "tables" / "strings.json").read_text())
+    assert "attributes" not in stored and stored["routing_no"] == ["01"]
+    tables = RoutingTables(tmp_path, list(values))
+    columns = tables.strings["attributes"]
+    assert all(type(c) is StoredValues for c in columns.values())
+    assert {name: list(c) for name, c in columns.items()} == values
+    name = columns["NAME"]
+    assert [name[i] for i in range(5)] == values["NAME"] and name[-1] == "plain"
+    assert name[1:3] == ["", "품목 A"] and len(columns["EMPTY"]) == 0
+    with pytest.raises(IndexError):
+        name[5]
+    assert tables.attributes(0) == {"NAME": "Welle Ø 40", "EMPTY": None, "CODE": "D20x150"}
+    assert tables.attributes(1) == {"NAME": "품목 A", "EMPTY": None, "CODE": "007"}
+
+
+def test_a_version_with_value_lists_in_strings_json_still_opens(tmp_path):
+    arrays = {"item_codes": np.array(["A"]), "item_attrs": np.array([[1]])}
+    save_tables(tmp_path, arrays, {"attributes": {"PART_TYPE": ["SL", "SH"]}})
+    folder = tmp_path / "tables"
+    for name in ("attr_text", "attr_offsets"):  # the layout before the packed values
+        (folder / f"{name}.npy").unlink()
+    (folder / "strings.json").write_text(json.dumps({"attributes": {"PART_TYPE": ["SL", "SH"]}}))
+    assert RoutingTables(tmp_path, ["PART_TYPE"]).attributes(0) == {"PART_TYPE": "SH"}
+
+
+def test_counts_that_do_not_match_the_stored_values_are_refused(tmp_path):
+    arrays = {"item_codes": np.array(["A"]), "item_attrs": np.array([[0]])}
+    save_tables(tmp_path, arrays, {"attributes": {"PART_TYPE": ["SL", "SH"]}})
+    path = tmp_path / "tables" / "strings.json"
+    path.write_text(json.dumps({"attribute_counts": [["PART_TYPE", 3]]}))
+    with pytest.raises(ValueError, match="does not hold 3 values"):
+        RoutingTables(tmp_path, ["PART_TYPE"])

@@ -8,8 +8,12 @@ Layout (rows of ``items`` are sorted by item code, so a code is found by binary 
 - ``item_codes``      (n_items,) unicode — sorted
 - ``item_rt_start``   (n_items,) int32 — first row of the item's routings in ``rt_*``
 - ``item_rt_end``     (n_items,) int32
-- ``item_attrs``      (n_items, n_attrs) int32 — index into ``strings.json["attributes"][name]``,
-  -1 when missing
+- ``item_attrs``      (n_items, n_attrs) int32 — index into the attribute's distinct values,
+  -1 when missing. The values of all attributes are ``attr_text`` (uint8, UTF-8, one after the
+  other) cut by ``attr_offsets`` (int64, n + 1 byte offsets), with each attribute's count in
+  ``strings.json["attribute_counts"]``: a value is decoded when asked (:class:`StoredValues`),
+  so opening a version creates no string per stored value (older versions hold them as lists in
+  ``strings.json["attributes"]`` and still open)
 - ``rt_no``           (n_routings,) int32 → strings ``routing_no``; ``rt_primary`` (bool),
   ``rt_sig`` (int32, id of the routing's (op_code, work_center) sequence), ``rt_op_start/end``
 - ``op_*``            per operation, in routing order: ids into the string tables (op_code,
@@ -27,6 +31,7 @@ the step was revised since, or never existed — is counted in the extract repor
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -289,12 +294,74 @@ def save_tables(folder: Path, arrays: dict, strings: dict) -> list[str]:
     target = folder / FOLDER
     target.mkdir(parents=True, exist_ok=True)
     files = []
-    for name, array in arrays.items():
+    strings = dict(strings)
+    values = strings.pop("attributes", {})
+    strings["attribute_counts"] = [[name, len(column)] for name, column in values.items()]
+    text, offsets = _packed([v for column in values.values() for v in column])
+    for name, array in {**arrays, "attr_text": text, "attr_offsets": offsets}.items():
         np.save(target / f"{name}.npy", np.ascontiguousarray(array))
         files.append(f"{FOLDER}/{name}.npy")
     (target / "strings.json").write_text(json.dumps(strings, ensure_ascii=False))
     files.append(f"{FOLDER}/strings.json")
     return files
+
+
+def _packed(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Values as one UTF-8 byte array and the n + 1 offsets that cut it."""
+    encoded = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+class StoredValues(Sequence):
+    """One attribute's distinct values over a version's memory-mapped text, each decoded when
+    asked: opening a version creates none of them (hundreds of thousands of strings at a large
+    plant: a tenth of a second at start and tens of megabytes in every serving process)."""
+
+    __slots__ = ("_text", "_offsets", "_first", "_n")
+
+    def __init__(self, text: np.ndarray, offsets: np.ndarray, first: int, n: int):
+        self._text = memoryview(text)
+        self._offsets = memoryview(offsets)  # plain ints on indexing, no numpy scalars
+        self._first, self._n = first, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._n))]
+        i = int(i)
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(f"value {i} of {self._n}")
+        k = self._first + i
+        return str(self._text[self._offsets[k] : self._offsets[k + 1]], "utf-8")
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def tolist(self) -> list[str]:
+        """All values at once (one slice of the text, cut in Python)."""
+        if not self._n:
+            return []
+        cuts = self._offsets[self._first : self._first + self._n + 1].tolist()
+        data, base = bytes(self._text[cuts[0] : cuts[-1]]), cuts[0]
+        return [
+            data[a - base : b - base].decode("utf-8") for a, b in zip(cuts, cuts[1:], strict=False)
+        ]
+
+
+def _stored_values(a: dict[str, np.ndarray], counts: list) -> dict[str, StoredValues]:
+    out, first = {}, 0
+    for name, n in counts:
+        out[str(name)] = StoredValues(a["attr_text"], a["attr_offsets"], first, int(n))
+        first += int(n)
+    if first + 1 != len(a["attr_offsets"]):
+        raise ValueError(f"{FOLDER}/attr_offsets.npy does not hold {first} values.")
+    return out
 
 
 @dataclass
@@ -320,6 +387,9 @@ class RoutingTables:
         # than the lookups themselves on the request path
         self.a = {p.stem: np.asarray(np.load(p, mmap_mode="r")) for p in base.glob("*.npy")}
         self.strings = json.loads((base / "strings.json").read_text())
+        counts = self.strings.pop("attribute_counts", None)
+        if counts is not None:  # else an older version's lists in "attributes"
+            self.strings["attributes"] = _stored_values(self.a, counts)
         self.attribute_names = attribute_names
         self.codes = self.a["item_codes"]
 
