@@ -15,22 +15,24 @@ def main() -> None:
 
 
 def prepare_serving() -> None:
-    """Before Django's set-up: the serving process's interpreter switch interval, and the hash
-    check and the index read of the version served last begun beside the set-up (the server
-    answers nothing before the check of the version it loads has passed). With Python's 5 ms
-    interval those threads would wait for the interpreter lock while the set-up imports."""
-    from importlib import import_module
-    from pathlib import Path
+    """Before the settings and Django's set-up import: the serving process's interpreter switch
+    interval, and the hash check and the index read of the version served last begun beside
+    them (the server answers nothing before the check of the version it loads has passed). With
+    Python's 5 ms interval those threads would wait for the interpreter lock while they import.
+    A bad environment value is left for the settings to report."""
+    from django.core.exceptions import ImproperlyConfigured
 
     from registry_app.pipeline import preload
     from registry_app.pipeline.filehash import start_early
+    from routing_site.env import models_dir, switch_interval_us
 
-    settings = import_module(os.environ["DJANGO_SETTINGS_MODULE"])
-    sys.setswitchinterval(getattr(settings, "SERVE_SWITCH_INTERVAL_US", 5000) / 1e6)
-    models_dir = getattr(settings, "MODELS_DIR", None)
-    if models_dir:
-        start_early(Path(models_dir))
-        preload.start(Path(models_dir))
+    try:
+        sys.setswitchinterval(switch_interval_us() / 1e6)
+        folder = models_dir()
+    except ImproperlyConfigured:
+        return
+    start_early(folder)
+    preload.start(folder)
 
 
 if __name__ == "__main__":

@@ -17,36 +17,17 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from routing_site.env import (
+    BASE_DIR,
+    envbool,
+    envint,
+    envpath,
+    models_dir,
+    switch_interval_us,
+)
 from routing_site.startup import import_drf_without_unused_extras
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_READ_AT = time.time()  # imports before this, Django set-up after (serve's start-up line)
-
-
-def envbool(name: str, default: str) -> bool:
-    value = os.getenv(name, default).strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
-
-
-def envint(name: str, default: str, minimum: int = 0) -> int:
-    raw = os.getenv(name, default)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
-    return value
-
-
-def envpath(name: str, default: Path) -> Path:
-    raw = os.getenv(name)
-    path = Path(raw) if raw else default
-    return path if path.is_absolute() else BASE_DIR / path
 
 
 def _secret_from_file(path: Path) -> str:
@@ -73,7 +54,7 @@ def _secret_from_file(path: Path) -> str:
 
 
 VAR_DIR = envpath("ROUTING_VAR_DIR", BASE_DIR / "var")
-MODELS_DIR = envpath("ROUTING_MODELS_DIR", BASE_DIR / "models")
+MODELS_DIR = models_dir()
 LOG_DIR = envpath("ROUTING_LOG_DIR", BASE_DIR / "logs")
 ROUTING_SOURCE = os.getenv("ROUTING_SOURCE", f"sqlite:///{(VAR_DIR / 'plant.sqlite').as_posix()}")
 # Folders file-based data sources may read (os.pathsep-separated); empty: the default source's
@@ -94,10 +75,7 @@ SERVE_HOST = os.getenv("ROUTING_HOST", "127.0.0.1")
 SERVE_PORT = envint("ROUTING_PORT", "8000", minimum=1)
 SERVE_THREADS = envint("ROUTING_THREADS", "8", minimum=1)
 SERVE_WORKERS = envint("ROUTING_WORKERS", "1", minimum=1)  # serving processes (Linux: fork)
-# How long a serving thread may hold the interpreter lock while another waits for it
-# (sys.setswitchinterval). Python's 5 ms default makes waitress's I/O thread wait up to 5 ms
-# for each request it hands over or answers while a request is computed: docs/benchmarks.md.
-SERVE_SWITCH_INTERVAL_US = envint("ROUTING_SWITCH_INTERVAL_US", "500", minimum=50)
+SERVE_SWITCH_INTERVAL_US = switch_interval_us()  # routing_site/env.py
 
 INSTALLED_APPS = [
     "django.contrib.admin",

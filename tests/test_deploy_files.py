@@ -86,8 +86,11 @@ def test_it_defines_each_systemd_unit(name):
 
 
 def test_it_documents_every_setting_in_the_env_example():
-    settings_py = (DEPLOY.parent / "routing_site" / "settings.py").read_text()
-    read = set(re.findall(r'(?:getenv|envbool|envint|envpath)\("([A-Z_]+)"', settings_py))
+    read = set()
+    for module in ("settings.py", "env.py"):  # env.py: what manage.py serve reads before them
+        source = (DEPLOY.parent / "routing_site" / module).read_text()
+        read |= set(re.findall(r'(?:getenv|envbool|envint|envpath)\("([A-Z_]+)"', source))
+    assert {"ROUTING_MODELS_DIR", "ROUTING_SWITCH_INTERVAL_US", "DATABASE_URL"} <= read
     example = (DEPLOY / "linux" / "routing.env.example").read_text()
     documented = set(re.findall(r"^#?([A-Z_]+)=", example, re.MULTILINE))
     assert read - {"Q_SYNC", "RUNTIME_AUTOLOAD"} <= documented  # those two are for tests only

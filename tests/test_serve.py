@@ -107,3 +107,15 @@ def test_a_port_in_use_is_refused_with_the_fix(tmp_path):
     assert result.returncode != 0
     assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "choose another port with --port" in result.stderr
+
+
+def test_a_bad_switch_interval_is_reported_by_the_settings_not_a_traceback_of_the_start(tmp_path):
+    env = env_for(tmp_path)
+    env["ROUTING_SWITCH_INTERVAL_US"] = "fast"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "serve", "--port", str(free_port())],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "ROUTING_SWITCH_INTERVAL_US must be an integer, not 'fast'" in result.stderr
+    assert "prepare_serving" not in result.stderr
