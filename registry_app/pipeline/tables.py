@@ -53,14 +53,35 @@ _OP_ARRAYS = (
 FOLDER = "tables"
 
 
-def _factorize(series, complete: bool = False) -> tuple[np.ndarray, list[str]]:
-    """(ids, distinct values as text) of a column, -1 where missing; ``complete``: the column
-    holds no missing value (filled), so the missing-value pass is skipped."""
+def _factorize(series) -> tuple[np.ndarray, list[str]]:
+    """(ids, distinct values as text) of a column, -1 where missing (pandas' factorize gives
+    every missing spelling, None, NaN or NaT, the -1 itself: no missing-value pass first)."""
     import pandas as pd
 
-    values = series if complete else series.astype(object).where(series.notna(), None)
-    codes, uniques = pd.factorize(values)
+    codes, uniques = pd.factorize(series.astype(object))
     return codes.astype(np.int32), [str(u) for u in uniques]
+
+
+def _factorize_filled(series) -> tuple[np.ndarray, list[str]]:
+    """:func:`_factorize` of the column with its missing values read as ``""``: the same ids
+    as factorising ``series.fillna("")``, without filling 2 million rows first — a missing
+    value takes the id of ``""``, numbered where the first of the two appears."""
+    codes, table = _factorize(series)
+    missing = codes < 0
+    if not missing.any():
+        return codes, table
+    first_missing = int(np.argmax(missing))
+    at = int(codes[:first_missing].max(initial=-1)) + 1  # the id "" takes: ids seen before
+    empty = table.index("") if "" in table else len(table)
+    if empty < at:  # "" appeared before the first missing value: it keeps its id
+        codes[missing] = empty
+        return codes, table
+    shift = (codes >= at) & (codes < empty)  # ids between move up by one to make room
+    codes[codes == empty] = at
+    codes[shift] += 1
+    codes[missing] = at
+    table = table[:at] + [""] + [v for i, v in enumerate(table[at:], at) if i != empty]
+    return codes, table
 
 
 def build_tables(
@@ -94,13 +115,16 @@ def _build_tables(items, operations, work_results, attribute_names, today, repor
         np.stack(attr_cols, axis=1) if attr_cols else np.zeros((len(items), 0), np.int32)
     )
 
-    ops = operations[operations["item_code"].isin(set(codes))]
-    # codes are sorted and unique: a hash lookup finds the same rows as a binary search
-    ops = ops.assign(item_row=pd.Index(codes).get_indexer(ops["item_code"].astype(str)))
+    # codes are sorted and unique: one hash lookup per operation finds its item's row and
+    # drops the operations of unknown items (-1)
+    item_index = pd.Index(codes)
+    item_row = item_index.get_indexer(operations["item_code"])
+    known = item_row >= 0
+    ops = operations[known].assign(item_row=item_row[known])
     if not _sorted(ops):  # extraction already sorts by item, routing, seq: skip the big sort
         ops = ops.sort_values(["item_row", "routing_no", "seq"], kind="stable")
     ops = ops.reset_index(drop=True)
-    ops = _attach_actuals(ops, work_results, report)
+    ops = _attach_actuals(ops, work_results, report, item_index)
 
     # routings: one row per (item, routing_no); a new one starts wherever either changes
     starts = _routing_starts(ops["item_row"].to_numpy(), ops["routing_no"].to_numpy(dtype=object))
@@ -108,12 +132,12 @@ def _build_tables(items, operations, work_results, attribute_names, today, repor
     rt_item = ops["item_row"].to_numpy()[starts]
     for field in STRING_FIELDS:
         values = ops[field] if field in ops else pd.Series([""] * len(ops))
-        ids, table = _factorize(values.fillna(""), complete=True)
+        ids, table = _factorize_filled(values)
         arrays[f"op_{field}"] = ids
         strings[field] = table
     strings["catalog"] = {
-        "op_code": _catalog(ops, "op_code", "op_name"),
-        "work_center": _catalog(ops, "work_center", "work_center_name"),
+        "op_code": _catalog(ops, arrays, strings, "op_code", "op_name"),
+        "work_center": _catalog(ops, arrays, strings, "work_center", "work_center_name"),
     }
     arrays["rt_no"] = arrays.pop("op_routing_no")[starts]
     arrays["rt_op_start"] = starts.astype(np.int32)
@@ -158,12 +182,26 @@ def _sorted(ops) -> bool:
     )
 
 
-def _catalog(ops, code: str, name: str) -> dict[str, str]:
-    """Each code with its most frequent name (the editor's pick lists, the routing rules)."""
+def _catalog(ops, arrays: dict, strings: dict, code: str, name: str) -> dict[str, str]:
+    """Each code with its most frequent name (the editor's pick lists, the routing rules).
+
+    Counted on the operations' ids (missing read as ``""``, as in their string tables), then
+    ordered as ``DataFrame.value_counts`` orders the (code, name) pairs: by the pairs' text,
+    then by count, descending, with pandas' own sort, so ties go the same way."""
+    import pandas as pd
+
     if name not in ops:
         return {str(c): "" for c in ops[code].dropna().unique()}
-    pairs = ops[[code, name]].fillna("").astype(str).value_counts().reset_index()
-    return dict(pairs.drop_duplicates(code)[[code, name]].itertuples(index=False, name=None))
+    code_ids, name_ids = arrays[f"op_{code}"], arrays[f"op_{name}"]
+    width = max(len(strings[name]), 1)
+    counts = np.bincount(code_ids.astype(np.int64) * width + name_ids)
+    pairs = np.flatnonzero(counts)
+    codes_text = np.array(strings[code], dtype=object)[pairs // width]
+    names_text = np.array(strings[name], dtype=object)[pairs % width]
+    frame = pd.DataFrame({code: codes_text, name: names_text, "count": counts[pairs]})
+    frame = frame.sort_values([code, name], kind="stable", ignore_index=True)
+    frame = frame.iloc[frame["count"].sort_values(ascending=False).index]
+    return dict(frame.drop_duplicates(code)[[code, name]].itertuples(index=False, name=None))
 
 
 def _signatures(op_ids, wc_ids, starts, ends) -> np.ndarray:
@@ -202,10 +240,7 @@ def _primary_routings(ops, starts, rt_item, today) -> np.ndarray:
     return primary
 
 
-STEP_KEY = ["item_code", "routing_no", "seq"]
-
-
-def _attach_actuals(ops, work_results, report=None):
+def _attach_actuals(ops, work_results, report=None, item_index=None):
     """Median work-order actuals per current step, in minutes (see the module docstring)."""
     n = len(ops)
     act_setup, act_run, act_n = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, np.int32)
@@ -213,7 +248,7 @@ def _attach_actuals(ops, work_results, report=None):
         import pandas as pd
 
         qty = work_results["order_qty"].where(work_results["order_qty"] > 0)
-        step = _step_of(work_results, ops, report)
+        step = _step_of(work_results, ops, report, item_index)
         keep = step >= 0
         per_result = pd.DataFrame(
             {
@@ -231,33 +266,23 @@ def _attach_actuals(ops, work_results, report=None):
     return ops.assign(act_setup=act_setup, act_run=act_run, act_n=act_n)
 
 
-def _step_of(wr, ops, report) -> np.ndarray:
+def _step_of(wr, ops, report, item_index=None) -> np.ndarray:
     """Each work result's operation row, -1 where it matches no current step (counted)."""
-    import pandas as pd
-
-    keys = _step_keys(wr, ops)
-    steps = pd.DataFrame({**keys["ops"], "step": np.arange(len(ops))})  # row = position
+    keys = _step_keys(wr, ops, item_index)
+    n = len(ops)
     # A step key may hold several operations (alternatives at one seq): a result joins the one
-    # with its operation code (the first such row), so the join never multiplies results.
-    by_op = steps[steps["op"] >= 0].drop_duplicates(["item", "rno", "seq", "op"])
-    results = pd.DataFrame(keys["wr"])
-    joined = results.merge(by_op, on=["item", "rno", "seq", "op"], how="left", sort=False)
-    known = steps[["item", "rno", "seq"]].drop_duplicates().assign(has_step=True)
-    has_step = (
-        results[["item", "rno", "seq"]]
-        .merge(known, on=["item", "rno", "seq"], how="left", sort=False)["has_step"]
-        .eq(True)
-        .to_numpy()
-    )
+    # with its operation code (the first such row), so a result never matches twice.
+    step = _first_rows(keys["step_op"][:n], keys["op"][:n] >= 0, keys["step_op"][n:])
+    has_step = np.zeros(int(keys["step"].max(initial=-1)) + 1, bool)
+    has_step[keys["step"][:n]] = True
+    has_step = has_step[keys["step"][n:]]
     no_step = ~has_step
-    no_op = has_step & wr["op_code"].isna().to_numpy()
-    step = joined["step"].fillna(-1).to_numpy(dtype=np.int64)
+    no_op = has_step & (keys["op"][n:] < 0)
     other_op = has_step & ~no_op & (step < 0)
-    result_wc = wr["work_center"].fillna("").astype(str).to_numpy(dtype=object)
-    op_wc = ops["work_center"].fillna("").astype(str).to_numpy(dtype=object)
-    step_wc = np.where(step >= 0, op_wc[np.maximum(step, 0)], "")
-    other_wc = ~(no_step | no_op | other_op) & (result_wc != "") & (step_wc != "")
-    other_wc &= result_wc != step_wc
+    wc, empty = keys["wc"], keys["empty_wc"]
+    step_wc = np.where(step >= 0, wc[:n][np.maximum(step, 0)], empty)
+    other_wc = ~(no_step | no_op | other_op) & (wc[n:] != empty) & (step_wc != empty)
+    other_wc &= wc[n:] != step_wc
     if report is not None:
         for mask, reason in (
             (no_step, "work result for no current (item, routing, seq): not attached"),
@@ -273,21 +298,59 @@ def _step_of(wr, ops, report) -> np.ndarray:
     return np.where(no_step | no_op | other_op | other_wc, -1, step)
 
 
-def _step_keys(wr, ops) -> dict[str, dict[str, np.ndarray]]:
-    """The step key (item, routing, seq, operation code) of operations and work results as
-    integers: the same text gets the same number on both sides, a missing one -1 (a work
-    result's item that no operation has gets its own number, so it matches no step)."""
+def _first_rows(keys: np.ndarray, usable: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Per ``wanted`` key, the first row whose key it is among the ``usable`` rows, else -1."""
+    first = np.full(int(max(keys.max(initial=-1), wanted.max(initial=-1))) + 1, len(keys))
+    rows = np.flatnonzero(usable)
+    np.minimum.at(first, keys[rows], rows)
+    found = first[wanted]
+    return np.where(found < len(keys), found, -1)
+
+
+def _step_keys(wr, ops, item_index=None) -> dict[str, np.ndarray]:
+    """The step keys of operations (first ``len(ops)`` entries) and work results (the rest)
+    as integers: ``step`` (item, routing, seq), ``step_op`` (the same and the operation code),
+    ``op`` (-1 where missing) and ``wc`` (the work center as text, a missing one as ``""``,
+    whose number is ``empty_wc``). The same text gets the same number on both sides, a missing
+    one -1 (a work result's item that no operation has gets its own number: it matches no
+    step); missing matches missing, as in a join on the texts. ``item_index``: the item codes
+    whose positions ``ops["item_row"]`` holds, in which the results' items are looked up."""
     import pandas as pd
 
-    out: dict[str, dict[str, np.ndarray]] = {"ops": {}, "wr": {}}
-    n = len(ops)
-    for name, column in (("item", "item_code"), ("rno", "routing_no"), ("op", "op_code")):
-        both = pd.concat([ops[column], wr[column]], ignore_index=True).astype(object)
-        codes, _ = pd.factorize(both.where(both.notna(), None))
-        out["ops"][name], out["wr"][name] = codes[:n], codes[n:]
-    out["ops"]["seq"] = ops["seq"].to_numpy(dtype=np.int64)
-    out["wr"]["seq"] = wr["seq"].to_numpy(dtype=np.int64)
-    return out
+    def both(column: str) -> np.ndarray:
+        joined = pd.concat([ops[column], wr[column]], ignore_index=True).astype(object)
+        return pd.factorize(joined)[0]
+
+    if item_index is None:
+        item = both("item_code")
+    else:  # an unknown or missing item: -1, which no operation has
+        item = np.r_[ops["item_row"].to_numpy(np.int64), item_index.get_indexer(wr["item_code"])]
+    routing, op = both("routing_no"), both("op_code")
+    seq = np.r_[ops["seq"].to_numpy(np.int64), wr["seq"].to_numpy(np.int64)]
+    low, high = (int(seq.min()), int(seq.max())) if len(seq) else (0, 0)
+    seq = seq - low if high - low < len(seq) else pd.factorize(seq)[0]  # ids from 0 either way
+    step = _pair(_pair(item, routing), seq)
+    wc_codes, wc_values = pd.factorize(
+        pd.concat([ops["work_center"], wr["work_center"]], ignore_index=True).astype(object)
+    )
+    # as text, the way the step's and the result's work centers are compared; "" last, for -1
+    wc_text = pd.factorize(np.array([str(v) for v in wc_values] + [""], dtype=object))[0]
+    return {
+        "step": step,
+        "step_op": _pair(step, op),
+        "op": op,
+        "wc": wc_text[wc_codes],
+        "empty_wc": wc_text[-1],
+    }
+
+
+def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One number ≥ 0 per distinct (a, b) pair of ids ≥ -1; renumbered from 0 (a hash pass)
+    only where the plain product would leave most numbers unused."""
+    import pandas as pd
+
+    key = (a.astype(np.int64) + 1) * (int(b.max(initial=-1)) + 2) + (b.astype(np.int64) + 1)
+    return pd.factorize(key)[0] if key.max(initial=0) > 4 * len(key) else key
 
 
 def save_tables(folder: Path, arrays: dict, strings: dict) -> list[str]:
