@@ -195,6 +195,35 @@ def test_family_stems_of_a_column_are_the_stems_of_each_value():
     assert stems[11] == "X12"
 
 
+@pytest.mark.parametrize(
+    ("value", "stem"),
+    [
+        ("ab-12\t-3 ", "AB-12"),  # "-3" goes; "-12" stays: "AB" would hold no digit
+        ("ab1-12-3", "AB1"),
+        ("x\x1c12 -  a", "X 12"),  # str.split() separators beyond the blank: \x1c, tabs
+        ("12\x0b-A", "12"),
+        ("straße 12-a", "STRASSE 12"),  # not ASCII: Python's own upper-casing (ß → SS)
+        ("Ｗ１２-A", "Ｗ１２"),  # full-width digits are digits
+        ("BX²-A", "BX²"),  # so is a superscript two (str.isdigit)
+        ("A\u00a012-3", "A 12"),  # a no-break space is spacing
+        ("ref\n12-A", "REF 12"),
+        ("1REV.-A", "1REV."),
+        ("rev1", "REV1"),  # nothing before REV holds a digit
+        ("none", None),
+        ("  NaN ", None),
+        (12, "12"),
+        (3.5, "3"),  # a number is its text: ".5" is a sheet suffix
+        ("A1/B", "A1"),
+    ],
+)
+def test_family_stems_of_unusual_values_match_the_stem_of_each(value, stem):
+    from registry_app.pipeline.families import family_stems
+
+    assert family_stem(value) == stem
+    column = np.array([value, "AD-012040-02", value, None], dtype=object)
+    assert family_stems(column).tolist() == [stem, "AD-012040", stem, None]
+
+
 def test_primary_routing_of_every_item_is_the_tables_choice():
     from registry_app.pipeline.evaluation import primary_routings
 

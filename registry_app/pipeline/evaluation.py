@@ -17,10 +17,13 @@ the API is used. Baselines, computed in the same run on the same items and store
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+from rapidfuzz.distance import Levenshtein
 
 from registry_app.pipeline.families import family_attributes, family_keys
 from registry_app.pipeline.tables import RoutingTables
@@ -29,15 +32,8 @@ from routing_core.candidates import medoid_of
 
 # -- metrics on sequences (exact values are unit-tested) ---------------------------------------
 def levenshtein(a: list, b: list) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, start=1):
-        current = [i]
-        for j, y in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
+    """Edit distance (insert, delete, substitute: 1 each) between two sequences."""
+    return Levenshtein.distance(a, b)
 
 
 def edit_similarity(a: list, b: list) -> float:
@@ -110,9 +106,10 @@ def score_item(actual: dict, predicted: list[dict], actual_lead: float, quantity
         ),
         "best_op_edit_similarity": max(edit_similarity(c["ops"], actual["ops"]) for c in predicted),
     }
-    error = (
-        ape(lead_time(top["operations"], quantity), actual_lead) if top.get("operations") else None
-    )
+    lead = top.get("lead_min")  # a routing's own candidate carries it (computed once)
+    if lead is None and top.get("operations"):
+        lead = lead_time(top["operations"], quantity)
+    error = ape(lead, actual_lead) if lead is not None else None
     if error is not None:
         out["lead_time_ape"] = error
     return out
@@ -154,7 +151,9 @@ def evaluate_model(
 
     tables = model.tables
     visible = np.flatnonzero(~np.isin(groups, groups[holdout_rows]))
-    lookup = _AttributeLookup(model, visible, opts)
+    routings = _RoutingCandidates(model, opts)
+    lookup = _AttributeLookup(model, visible, opts, routings)
+    group_of = groups.tolist()  # the filter runs per visited node: plain ints are cheaper
     results = {name: [] for name in ("model", *BASELINES)}
     answers = []  # the live-answer reference the drift check compares with
     for n, row in enumerate(holdout_rows):
@@ -164,20 +163,20 @@ def evaluate_model(
         actual_ops = own_routing(model, actual["rt"], opts["prefer_actuals"], [])
         quantity = opts["quantity"]
         actual_lead = lead_time(actual_ops, quantity)
-        group = groups[row]
 
-        def hide(label, g=group):
-            return groups[label] == g
+        def hide(label, g=group_of[row]):
+            return group_of[label] == g
 
         item = {"attributes": tables.attributes(int(row))}
         answer = predict_one(model, item, opts, exclude=hide)
         answers.append(answer)
+        nearest, medoid = _knn_baselines(model, answer, routings)
         proposals = {
             "model": [_as_candidate(c) for c in answer["candidates"]],
             "most_frequent": lookup.frequent,
             "same_attributes": lookup.same_values(int(row)),
-            "nearest": _knn_medoid(model, answer, opts, 1),
-            "knn_medoid": _knn_medoid(model, answer, opts, KNN_MEDOID_K),
+            "nearest": nearest,
+            "knn_medoid": medoid,
         }
         for name, candidates in proposals.items():
             results[name].append(score_item(actual, candidates, actual_lead, quantity))
@@ -203,25 +202,40 @@ def _as_candidate(c: dict) -> dict:
     }
 
 
-def _routing_candidate(model, rt: int, opts: dict) -> list[dict]:
-    from routing_core.predictor import own_routing
+class _RoutingCandidates:
+    """A routing's own operations as a one-candidate proposal (with its lead time), made once
+    per routing and shared by every baseline and item that proposes it."""
 
-    return [_as_candidate({"operations": own_routing(model, rt, opts["prefer_actuals"], [])})]
+    def __init__(self, model, opts: dict):
+        self.model, self.opts, self._made = model, opts, {}
+
+    def __call__(self, rt: int) -> list[dict]:
+        if rt not in self._made:
+            from routing_core.predictor import own_routing
+
+            ops = own_routing(self.model, rt, self.opts["prefer_actuals"], [])
+            candidate = _as_candidate({"operations": ops})
+            candidate["lead_min"] = lead_time(ops, self.opts["quantity"]) if ops else None
+            self._made[rt] = [candidate]
+        return self._made[rt]
 
 
-def _knn_medoid(model, answer: dict, opts: dict, k: int) -> list[dict]:
-    """The routing of the k nearest (visible) neighbours most similar to the others by edit
-    similarity over (operation, work center) steps; k = 1 is the nearest item's routing."""
+def _knn_baselines(model, answer: dict, routings: _RoutingCandidates) -> tuple[list, list]:
+    """(nearest, knn_medoid): the routing of the single nearest (visible) neighbour, and of the
+    ``KNN_MEDOID_K`` nearest neighbours' routings the one most similar to the others by edit
+    similarity over (operation, work center) steps."""
     tables = model.tables
-    rts = []
-    for neighbour in answer["neighbours"][:k]:
+    rts, first = [], None
+    for position, neighbour in enumerate(answer["neighbours"][:KNN_MEDOID_K]):
         rt = tables.primary_routing(tables.row_of(neighbour["item_code"]))
         if rt is not None:
             rts.append(rt)
+            first = rt if position == 0 else first
     if not rts:
-        return []
+        return [], []
     steps = [[(o.op_code, o.work_center) for o in tables.operations(rt)] for rt in rts]
-    return _routing_candidate(model, rts[medoid_of(steps)], opts)
+    nearest = routings(first) if first is not None else []
+    return nearest, routings(rts[medoid_of(steps)])
 
 
 class _AttributeLookup:
@@ -229,8 +243,8 @@ class _AttributeLookup:
     attribute values (normalised as the encoder does) among the visible items. Ties go to the
     routing seen first in item order; computed on arrays, one pass over the visible items."""
 
-    def __init__(self, model, visible: np.ndarray, opts: dict):
-        self.model, self.opts = model, opts
+    def __init__(self, model, visible: np.ndarray, opts: dict, routings: _RoutingCandidates):
+        self.routings = routings
         self.keys = _value_keys(model)
         rts = primary_routings(model.tables.a)[np.asarray(visible, dtype=np.int64)]
         keep = rts >= 0
@@ -242,9 +256,7 @@ class _AttributeLookup:
         self.by_values = _most_common(sigs, keys)
 
     def _routing(self, sig: int | None) -> list[dict]:
-        if sig is None:
-            return []
-        return _routing_candidate(self.model, int(self.first_rt[sig]), self.opts)
+        return [] if sig is None else self.routings(int(self.first_rt[sig]))
 
     def same_values(self, row: int) -> list[dict]:
         """The most frequent routing of items with the same values; else the overall one."""
@@ -318,24 +330,46 @@ def stored_holdout(items, attributes: list[dict] | list[str]) -> tuple[np.ndarra
     return groups, split_groups(groups, 0.2, seed=7)
 
 
-def evaluate_built(
-    folder,
+@dataclass
+class BuiltEvaluation:
+    """The stored evaluation of a version being trained, prepared up to the predictions: the
+    families, the held-out sample and the tables are ready before the index is (training builds
+    the index beside them); :meth:`run` predicts and scores once the index is there."""
+
+    folder: Path
+    encoder: object
+    tables: RoutingTables
+    rows: np.ndarray
+    groups: np.ndarray
+    opts: dict
+
+    def run(self, index, progress: Callable | None = None) -> dict:
+        model = SimpleNamespace(
+            label=self.folder.name, encoder=self.encoder, index=index, tables=self.tables
+        )
+        result = evaluate_model(model, self.rows, self.groups, self.opts, progress)
+        result["method"] = {
+            "holdout": "grouped 20% (families: item code, drawing and name stems)",
+            "evaluated_items": int(len(self.rows)),
+            "quantity": 10.0,
+        }
+        return result
+
+
+def prepare_built(
+    folder: Path,
     encoder,
-    index,
-    arrays,
-    strings,
-    names,
+    arrays: dict,
+    names: list[str],
     items,
-    config,
-    progress=None,
+    config: dict,
     attributes=None,
     never_held=None,
-) -> dict:
+) -> BuiltEvaluation:
     """The evaluation stored with every trained version: a sample of grouped held-out items.
 
     ``never_held``: rows that are never evaluated (routings saved by engineers)."""
     tables = RoutingTables(folder, names)
-    model = SimpleNamespace(label=folder.name, encoder=encoder, index=index, tables=tables)
     groups, held = stored_holdout(items, attributes or names)
     has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
     held &= has_routing
@@ -346,13 +380,7 @@ def evaluate_built(
     sample = int(config.get("eval_sample", 1500))
     if len(rows) > sample:
         rows = np.sort(rng.choice(rows, size=sample, replace=False))
-    result = evaluate_model(model, rows, groups, predictor_options(config), progress)
-    result["method"] = {
-        "holdout": "grouped 20% (families: item code, drawing and name stems)",
-        "evaluated_items": int(len(rows)),
-        "quantity": 10.0,
-    }
-    return result
+    return BuiltEvaluation(folder, encoder, tables, rows, groups, predictor_options(config))
 
 
 def holdout_evaluation(
@@ -371,7 +399,6 @@ def holdout_evaluation(
     are read only to score the predictions.
     """
     import tempfile
-    from pathlib import Path
 
     from registry_app.pipeline import index as hnsw
     from registry_app.pipeline.tables import build_tables, save_tables
@@ -399,13 +426,7 @@ def holdout_evaluation(
     arrays, strings = build_tables(items, data.operations, data.work_results, names)
     has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
     labels = np.flatnonzero(has_routing & ~held).astype(np.int64)
-    params = {
-        "M": config["hnsw_m"],
-        "ef_construction": config["hnsw_ef_construction"],
-        "ef_search": config["hnsw_ef_search"],
-        "seed": 100,
-    }
-    index = hnsw.build_index(vectors[labels], labels, params)
+    index = hnsw.build_index(vectors[labels], labels, hnsw.parameters(config))
     rows = np.flatnonzero(held & has_routing)
     if len(rows) > limit:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))

@@ -44,6 +44,17 @@ _SUFFIXES = (
 # it) is at most 10 characters long: a search over the last 16 finds whether any applies
 _TAIL = 16
 _ANY_SUFFIX = re.compile("|".join(f"(?:{p.pattern})" for p in _SUFFIXES))
+_MISSING = ("NAN", "NONE", "NULL")
+# the same search for Arrow's RE2 (no look-behind; the text is ASCII, its spacing one blank)
+_ANY_SUFFIX_RE2 = "|".join(
+    (
+        r"(?: *[-_/.] *(?:[0-9]{1,2}|[A-Z]{1,2})$)",
+        r"(?:[0-9][A-Z]{1,2}$)",
+        r"(?:REV\.? *[-_.]? *[A-Z0-9]{1,2}$)",
+    )
+)
+# what str.split() splits ASCII text at
+_ASCII_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]+"
 
 
 def family_stem(value) -> str | None:
@@ -51,17 +62,25 @@ def family_stem(value) -> str | None:
     if value is None or (isinstance(value, float) and value != value):
         return None
     text = " ".join(str(value).upper().split())
-    if not text or text in ("NAN", "NONE", "NULL"):
+    if not text or text in _MISSING:
         return None
     if _ANY_SUFFIX.search(text[-_TAIL:]) is None:  # most identifiers: nothing to strip
         return text
+    return _stripped(text)
+
+
+def _stripped(text: str) -> str:
+    """``text`` (upper-cased, spacing collapsed) with its variant suffixes removed. Each
+    pattern ends the text, so what is left is a prefix: it holds a digit when it is longer
+    than the position of the text's first digit."""
+    first_digit = next((i for i, ch in enumerate(text) if ch.isdigit()), len(text))
     changed = True
     while changed:
         changed = False
         for pattern in _SUFFIXES:
-            shorter = pattern.sub("", text)
-            if shorter != text and any(ch.isdigit() for ch in shorter):
-                text, changed = shorter, True
+            found = pattern.search(text)
+            if found is not None and found.start() > first_digit:
+                text, changed = text[: found.start()], True
                 break
     return text
 
@@ -69,8 +88,39 @@ def family_stem(value) -> str | None:
 def family_stems(values: np.ndarray) -> np.ndarray:
     """:func:`family_stem` of every value, computed once per distinct value."""
     codes, distinct = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    stems = np.array([family_stem(v) for v in distinct] + [None], dtype=object)
+    stems = np.array(list(_distinct_stems(np.asarray(distinct, dtype=object))) + [None], object)
     return stems[codes]  # a missing value (code -1) takes the trailing None
+
+
+def _distinct_stems(values: np.ndarray) -> np.ndarray:
+    """:func:`family_stem` of each value. ASCII text (nearly every identifier) is upper-cased,
+    its spacing collapsed and its last characters searched for a suffix column-wise by Arrow;
+    only the values with a suffix go through the stripping loop, and any other value through
+    :func:`family_stem` itself."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = np.empty(len(values), dtype=object)
+    is_text = np.fromiter((type(v) is str for v in values), bool, len(values))
+    texts = pa.array(np.where(is_text, values, None), type=pa.large_string())
+    ascii_ = pc.fill_null(pc.string_is_ascii(texts), False).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(ascii_)
+    normed = pc.utf8_trim(
+        pc.replace_substring_regex(
+            pc.ascii_upper(texts.take(rows)), pattern=_ASCII_SPACE, replacement=" "
+        ),
+        characters=" ",
+    )
+    tails = pc.utf8_slice_codeunits(normed, start=-_TAIL)
+    suffixed = pc.match_substring_regex(tails, _ANY_SUFFIX_RE2).to_numpy(zero_copy_only=False)
+    normed = np.asarray(normed.to_numpy(zero_copy_only=False), dtype=object)
+    missing = np.isin(normed, ["", *_MISSING])
+    out[rows] = np.where(missing, None, normed)
+    strip = np.flatnonzero(suffixed & ~missing)
+    out[rows[strip]] = [_stripped(t) for t in normed[strip]]
+    for row in np.flatnonzero(~ascii_):
+        out[row] = family_stem(values[row])
+    return out
 
 
 def family_attributes(attributes: list[dict]) -> list[str]:

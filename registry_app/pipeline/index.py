@@ -15,6 +15,16 @@ INDEX_FILE = "index.hnsw"
 DEFAULTS = {"M": 16, "ef_construction": 120, "ef_search": 96}
 
 
+def parameters(config: dict) -> dict:
+    """The build and search parameters of a version's index from the workflow settings."""
+    return {
+        "M": config["hnsw_m"],
+        "ef_construction": config["hnsw_ef_construction"],
+        "ef_search": config["hnsw_ef_search"],
+        "seed": 100,
+    }
+
+
 def build_index(vectors: np.ndarray, labels: np.ndarray, params: dict, threads: int = 2):
     import hnswlib
 

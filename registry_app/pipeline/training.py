@@ -16,6 +16,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,16 +40,20 @@ from routing_site.locks import serialise
 
 log = logging.getLogger("routing.training")
 
-# stage -> (start, end) share of the whole run, for the progress bar
+# stage -> (start, end) share of the whole run, for the progress bar; the index starts first
+# and ends last of the two stages that run side by side (BESIDE)
 STAGES = {
     "extract": (0.00, 0.30),
     "weights": (0.30, 0.30),  # only with "weights": "learn"; its messages count weight sets
     "features": (0.30, 0.50),
-    "tables": (0.50, 0.58),
-    "index": (0.58, 0.85),
+    "index": (0.50, 0.85),
+    "tables": (0.50, 0.65),
     "evaluate": (0.85, 0.98),
     "package": (0.98, 1.00),
 }
+# stages whose seconds overlap: the index is built in a thread while the tables are built
+# (and the evaluation prepared) in the main thread, so their seconds add up to more than wall
+BESIDE = {"index": "tables"}
 
 
 def lock_path() -> Path:
@@ -127,7 +132,7 @@ class Progress:
     """Writes stage progress to the run row (throttled) and to an optional printer."""
 
     def __init__(self, run: TrainingRun, echo: Callable[[str], None] | None = None):
-        self.run, self.echo, self._last = run, echo, 0.0
+        self.run, self.echo, self._last, self._overall = run, echo, 0.0, 0.0
         self._stage_started: dict[str, float] = {}
 
     def stage(self, name: str) -> None:
@@ -145,12 +150,18 @@ class Progress:
     def update(self, stage: str, fraction: float, message: str = "", force: bool = False) -> None:
         lo, hi = STAGES.get(stage, (0.0, 1.0))
         overall = lo + (hi - lo) * max(0.0, min(1.0, fraction))
+        self._overall = overall
         now = time.monotonic()
         if force or message or now - self._last > 0.5:
             self._last = now
             self.run.report(stage, overall, message)
         if self.echo and message:
             self.echo(f"[{overall * 100:5.1f}%] {stage}: {message}")
+
+    def note(self, stage: str, message: str) -> None:
+        """A message of a stage that runs beside another, at the run's current progress."""
+        lo, hi = STAGES.get(stage, (0.0, 1.0))
+        self.update(stage, (self._overall - lo) / ((hi - lo) or 1.0), message)
 
     def callback(self, stage: str) -> Callable[[str, float, str], None]:
         return lambda _sub, fraction, message="": self.update(stage, fraction, message)
@@ -283,67 +294,37 @@ def build_artifacts(
 ) -> dict:
     """Everything the runtime loads, written into ``folder``; returns files, params, metrics.
 
-    ``feedback_items``: codes of items whose routing came from a saved routing; the stored
-    evaluation never holds them out."""
+    The index is built in a thread beside the tables and the evaluation's preparation (see
+    :data:`BESIDE`): neither needs the other, and hnswlib's ``add_items`` releases the
+    interpreter lock, so both cores stay busy. ``feedback_items``: codes of items whose
+    routing came from a saved routing; the stored evaluation never holds them out."""
     attributes = profile["attributes"]
     names = [a["name"] for a in attributes]
     items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
 
     weights, search = training_weights(items, data, profile, config, progress)
     progress.stage("features")
-    encoder = FeatureEncoder.from_attributes(
-        attributes,
-        weights,
-        config["embedding_dim"],
-        locale=number_locale(profile),
-    )
-    columns = {name: items[name].to_numpy(dtype=object) for name in names if name in items}
-    vectors = encoder.fit_transform(columns, seed=0)
-    files = encoder.save(folder)
+    encoder, vectors, files = _features(folder, items, attributes, weights, profile, config)
     progress.done("features", f"{vectors.shape[0]} vectors of dimension {encoder.dim}")
-
-    progress.stage("tables")
-    arrays, strings = build_tables(
-        items, data.operations, data.work_results, names, report=data.report
-    )
-    files += save_tables(folder, arrays, strings)
-    has_routing = arrays["item_rt_end"] > arrays["item_rt_start"]
-    labels = np.flatnonzero(has_routing).astype(np.int64)
-    progress.done("tables", f"{len(labels)} items with routings, {len(arrays['rt_no'])} routings")
-
-    progress.stage("index")
-    params = {
-        "M": config["hnsw_m"],
-        "ef_construction": config["hnsw_ef_construction"],
-        "ef_search": config["hnsw_ef_search"],
-        "seed": 100,
-    }
-    index = hnsw.build_index(vectors[labels], labels, params, threads=os.cpu_count() or 2)
-    index.save_index(str(folder / hnsw.INDEX_FILE))
+    labels = routed_rows(items, data.operations)
+    params = hnsw.parameters(config)
+    with ThreadPoolExecutor(1, thread_name_prefix="index") as pool:
+        progress.stage("index")
+        building = pool.submit(_index_stage, folder, vectors[labels], labels, params)
+        del vectors  # the thread holds the routed items' vectors; the rest is not needed
+        arrays, strings = _tables_stage(folder, items, data, names, labels, files, progress)
+        evaluation = _evaluation_plan(
+            folder, encoder, arrays, names, items, config, attributes, feedback_items
+        )
+        progress.note("index", "tables done; waiting for the index")
+        index, recall = building.result()
     files.append(hnsw.INDEX_FILE)
-    recall = hnsw.recall_at_k(index, vectors[labels], labels, k=10, sample=300)
     progress.done("index", f"{len(labels)} items indexed, recall@10 {recall:.4f}")
 
     progress.stage("evaluate")
     metrics = {"index_recall_at_10": round(recall, 4)}
-    if config.get("eval_sample", 0) and len(labels) > 20:
-        from registry_app.pipeline.evaluation import evaluate_built
-
-        metrics.update(
-            evaluate_built(
-                folder,
-                encoder,
-                index,
-                arrays,
-                strings,
-                names,
-                items,
-                config,
-                progress.callback("evaluate"),
-                attributes=attributes,
-                never_held=never_held_out(items, list(feedback_items)),
-            )
-        )
+    if evaluation is not None:
+        metrics.update(evaluation.run(index, progress.callback("evaluate")))
     if search:
         metrics["weight_search"] = search
     progress.done("evaluate", _metrics_line(metrics))
@@ -357,6 +338,74 @@ def build_artifacts(
     }
     counts = {"indexed_items": int(len(labels)), "routings": int(len(arrays["rt_no"]))}
     return {"files": files, "parameters": parameters, "metrics": metrics, "counts": counts}
+
+
+def _features(folder: Path, items, attributes: list[dict], weights, profile: dict, config: dict):
+    """(encoder, one vector per item, the encoder's files): the *features* stage."""
+    encoder = FeatureEncoder.from_attributes(
+        attributes,
+        weights,
+        config["embedding_dim"],
+        locale=number_locale(profile),
+    )
+    names = [a["name"] for a in attributes]
+    columns = {name: items[name].to_numpy(dtype=object) for name in names if name in items}
+    vectors = encoder.fit_transform(columns, seed=0)
+    return encoder, vectors, encoder.save(folder)
+
+
+def routed_rows(items, operations) -> np.ndarray:
+    """Rows of ``items`` (sorted by code, codes unique) with at least one operation: the items
+    the index holds, known before the tables are built (they give the same rows)."""
+    import pandas as pd
+
+    codes = pd.Index(items["item_code"].astype(str))
+    routed = pd.unique(operations["item_code"]) if len(operations) else []
+    return np.flatnonzero(codes.isin(pd.Index(routed).astype(str))).astype(np.int64)
+
+
+def _index_stage(folder: Path, vectors: np.ndarray, labels: np.ndarray, params: dict):
+    """(index, recall@10): built on all cores, saved, its recall sampled. Runs in a thread:
+    it touches neither the database nor the progress."""
+    index = hnsw.build_index(vectors, labels, params, threads=os.cpu_count() or 2)
+    index.save_index(str(folder / hnsw.INDEX_FILE))
+    return index, hnsw.recall_at_k(index, vectors, labels, k=10, sample=300)
+
+
+def _tables_stage(folder: Path, items, data, names, labels, files: list, progress: Progress):
+    progress.stage("tables")
+    arrays, strings = build_tables(
+        items, data.operations, data.work_results, names, report=data.report
+    )
+    files += save_tables(folder, arrays, strings)
+    has_routing = arrays["item_rt_end"] > arrays["item_rt_start"]
+    if not np.array_equal(np.flatnonzero(has_routing), labels):
+        raise RuntimeError(
+            "The items with routings in the tables differ from the items given to the index "
+            f"({int(has_routing.sum())} against {len(labels)}): item codes that are not text?"
+        )
+    progress.done("tables", f"{len(labels)} items with routings, {len(arrays['rt_no'])} routings")
+    return arrays, strings
+
+
+def _evaluation_plan(folder, encoder, arrays, names, items, config, attributes, feedback_items):
+    """The stored evaluation up to the predictions (which need the index); None when
+    ``eval_sample`` is 0 or too few items have routings."""
+    has_routing = arrays["item_rt_end"] > arrays["item_rt_start"]
+    if not config.get("eval_sample", 0) or int(has_routing.sum()) <= 20:
+        return None
+    from registry_app.pipeline.evaluation import prepare_built
+
+    return prepare_built(
+        folder,
+        encoder,
+        arrays,
+        names,
+        items,
+        config,
+        attributes=attributes,
+        never_held=never_held_out(items, list(feedback_items)),
+    )
 
 
 def _metrics_line(metrics: dict) -> str:

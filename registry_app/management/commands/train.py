@@ -46,8 +46,16 @@ class Command(BaseCommand):
             ) from None
         except Exception as exc:
             raise CommandError(f"Training failed: {type(exc).__name__}: {exc}") from None
-        timings = ", ".join(
-            f"{k} {v:.1f}s" for k, v in run.__class__.objects.get(pk=run.pk).timings.items()
-        )
-        self.stdout.write(f"Trained {version.label} (pending approval) — {timings}")
+        timings = run.__class__.objects.get(pk=run.pk).timings
+        self.stdout.write(f"Trained {version.label} (pending approval) — {stage_line(timings)}")
         self.stdout.write(version.label)
+
+
+def stage_line(timings: dict) -> str:
+    """Seconds per stage; a stage that ran beside another says so (their seconds overlap)."""
+    from registry_app.pipeline.training import BESIDE
+
+    return ", ".join(
+        f"{k} {v:.1f}s" + (f" (beside {BESIDE[k]})" if BESIDE.get(k) in timings else "")
+        for k, v in timings.items()
+    )

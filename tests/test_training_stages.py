@@ -1,0 +1,132 @@
+"""Training's stages: the index built in a thread beside the tables, its rows, its failures."""
+
+import threading
+from io import StringIO
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.management import call_command
+
+from registry_app.models import ModelVersion, RunState, TrainingRun, VersionState
+from registry_app.pipeline import index as hnsw
+from registry_app.pipeline import training
+from registry_app.pipeline.tables import build_tables
+
+STAGES = {"extract", "features", "tables", "index", "evaluate", "package"}
+
+
+def _log_order(run: TrainingRun) -> list[str]:
+    """``stage event`` per log line (``index started``, ``tables done``, ...)."""
+    out = []
+    for line in run.log.splitlines():
+        stage = line.split("[", 1)[1].split("]", 1)[0]
+        message = line.split("] ", 1)[1] if "] " in line else ""
+        if message == "started" or message.startswith("done in"):
+            out.append(f"{stage} {message.split()[0]}")
+    return out
+
+
+def test_the_index_is_built_in_a_thread_while_the_tables_are_built(quick_training, monkeypatch):
+    tables_started, seen = threading.Event(), {}
+    real_build, real_tables = hnsw.build_index, training.build_tables
+
+    def build(*args, **kwargs):
+        seen["index"] = threading.current_thread()
+        seen["tables began meanwhile"] = tables_started.wait(timeout=60)
+        return real_build(*args, **kwargs)
+
+    def tables(*args, **kwargs):
+        seen["tables"] = threading.current_thread()
+        tables_started.set()
+        return real_tables(*args, **kwargs)
+
+    monkeypatch.setattr(hnsw, "build_index", build)
+    monkeypatch.setattr(training, "build_tables", tables)
+    version = quick_training()
+    assert seen["tables began meanwhile"]  # the build waited for the tables and they came
+    assert seen["tables"] is threading.main_thread() and seen["index"] is not seen["tables"]
+    assert not seen["index"].is_alive()  # no thread outlives the training
+    run = TrainingRun.objects.get(version=version)
+    assert set(run.timings) == STAGES
+    order = _log_order(run)
+    assert order.index("index started") < order.index("tables started")
+    assert order.index("tables done") < order.index("index done") < order.index("evaluate started")
+    assert "waiting for the index" in run.log
+    assert version.metrics["index_recall_at_10"] > 0.9
+
+
+def test_train_says_which_stage_ran_beside_which(quick_training):
+    out = StringIO()
+    call_command("train", "--wait", stdout=out)
+    trained = next(ln for ln in out.getvalue().splitlines() if ln.startswith("Trained "))
+    stages = trained.split("— ", 1)[1].split(", ")
+    assert [s.split()[0] for s in stages] == [
+        "extract",
+        "features",
+        "tables",
+        "index",
+        "evaluate",
+        "package",
+    ]
+    assert stages[3].endswith("s (beside tables)") and "beside" not in stages[2]
+
+
+def test_the_indexed_rows_are_the_items_with_operations():
+    items = pd.DataFrame({"item_code": ["A1", "A2", "B1", "B2", "C1"]})
+    ops = pd.DataFrame({"item_code": ["A1", "A1", "B2", "ZZ", "C1"]})  # ZZ: no such item
+    assert training.routed_rows(items, ops).tolist() == [0, 3, 4]
+    assert training.routed_rows(items, ops.iloc[:0]).tolist() == []
+
+
+def test_the_indexed_rows_are_the_tables_items_with_routings(plant_source):
+    from registry_app.pipeline.extract import extract
+    from workflow_app.config import get_input_profile
+
+    profile = get_input_profile(None)
+    data = extract(profile)
+    items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
+    names = [a["name"] for a in profile["attributes"]]
+    arrays, _ = build_tables(items, data.operations, data.work_results, names)
+    routed = training.routed_rows(items, data.operations)
+    assert 0 < len(routed) < len(items)  # the sample plant has items without a routing
+    has_routing = arrays["item_rt_end"] > arrays["item_rt_start"]
+    assert routed.tolist() == np.flatnonzero(has_routing).tolist()
+
+
+def test_rows_the_tables_disagree_with_fail_the_run_and_keep_nothing(
+    quick_training, monkeypatch, settings
+):
+    real = training.routed_rows
+    monkeypatch.setattr(training, "routed_rows", lambda items, ops: real(items, ops)[1:])
+    with pytest.raises(RuntimeError, match="items with routings in the tables differ"):
+        quick_training()
+    run = TrainingRun.objects.get()
+    assert run.state == RunState.FAILED and "differ from the items given" in run.error
+    assert ModelVersion.objects.get().state == VersionState.FAILED
+    assert not list(settings.MODELS_DIR.glob(".tmp-*"))
+    assert not list(settings.MODELS_DIR.glob("v*"))
+
+
+def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
+    quick_training, monkeypatch, settings
+):
+    builds = []
+    real_build = hnsw.build_index
+
+    def build(*args, **kwargs):
+        builds.append(threading.current_thread())
+        return real_build(*args, **kwargs)
+
+    def broken(*args, **kwargs):
+        raise ValueError("broken operations table")
+
+    monkeypatch.setattr(hnsw, "build_index", build)
+    monkeypatch.setattr(training, "build_tables", broken)
+    with pytest.raises(ValueError, match="broken operations table"):
+        quick_training()
+    assert builds and not builds[0].is_alive()
+    assert TrainingRun.objects.get().state == RunState.FAILED
+    assert ModelVersion.objects.get().state == VersionState.FAILED
+    assert not list(settings.MODELS_DIR.glob(".tmp-*"))
+    assert not list(settings.MODELS_DIR.glob("v*"))
