@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from registry_app.pipeline.canonical import OPERATION_COLUMNS, WORK_RESULT_COLUMNS
-from registry_app.pipeline.extract import clean_text, extract
+from registry_app.pipeline.extract import _key_order, clean_text, extract, text_column
 from registry_app.pipeline.sample_data import generate
 from routing_site.errors import BadInput
 from tests.conftest import register_source
@@ -235,6 +235,35 @@ def test_the_output_is_exactly_the_canonical_model(tmp_path, item_rows):
 def test_text_cleaning_strips_blanks_and_writes_whole_numbers_without_decimals():
     raw = pd.Series(["  A ", "", None, 45.0, 45.5, float("nan"), 7, True, "nan"], dtype=object)
     assert clean_text(raw).tolist() == ["A", None, None, "45", "45.5", None, "7", "TRUE", "nan"]
+
+
+@pytest.mark.parametrize(
+    "raw, values, codes",
+    [
+        (["b", "a", "b", None], ["b", "a"], [0, 1, 0, -1]),  # clean already: codes kept
+        (["b ", "b", "", None, " a", "  "], ["b", "a"], [0, 0, -1, -1, 1, -1]),
+        (["b", "", "a"], ["b", "a"], [0, -1, 1]),  # clean but blank: missing
+    ],
+)
+def test_text_columns_are_stripped_and_numbered_by_first_appearance(raw, values, codes):
+    column = text_column(pd.Series(raw, dtype=object))
+    assert column.values.tolist() == values and column.codes.tolist() == codes
+    ranked = text_column(pd.Categorical(raw), ranked=True)
+    assert ranked.values.tolist() == sorted(values)
+    assert ranked.array().tolist() == column.array().tolist()
+
+
+@pytest.mark.parametrize("seq_high", [40, 1 << 40])  # packed into one key; too wide: lexsort
+def test_rows_sort_by_item_routing_and_seq_with_source_order_breaking_ties(seq_high):
+    rng = np.random.default_rng(5)
+    n = 5_000
+    item, routing = rng.integers(0, 300, n), rng.integers(0, 3, n)
+    seq = rng.integers(-seq_high, seq_high, n)
+    seq[::7] = seq[0]  # ties on every key
+    item[::7], routing[::7] = item[0], routing[0]
+    expected = np.lexsort((np.arange(n), seq, routing, item))
+    assert np.array_equal(_key_order(item, routing, seq), expected)
+    assert _key_order(item[:0], routing[:0], seq[:0]).tolist() == []
 
 
 def test_a_profile_with_other_names_reads_a_csv_export(db, tmp_path):

@@ -258,6 +258,61 @@ def test_the_columnar_sqlite_read_equals_the_row_read(db, plant_db, tmp_path, mo
     assert_same_data(columnar, rows)
 
 
+def test_extract_reads_each_table_once_in_the_background_while_it_cleans(
+    db, plant_db, tmp_path, monkeypatch
+):
+    import threading
+
+    from registry_app.pipeline import sources
+
+    plant = Path(shutil.copy(plant_db, tmp_path / "plant.sqlite"))
+    profile = load_default_profile()
+    threads = []
+    real = sources._fetch_arrow
+
+    def fetch(path, sql):
+        threads.append((sql.split(" FROM ")[1], threading.current_thread().name))
+        return real(path, sql)
+
+    monkeypatch.setattr(sources, "_fetch_arrow", fetch)
+    ahead = extract(profile, f"sqlite:///{plant}")
+    tables = ("dbo_BI_ITEM_INFO_VIEW", "dbo_BI_ROUTING_VIEW", "dbo_BI_WORK_ORDER_RESULTS")
+    assert [t for t, _ in threads] == [f'"{t}" ORDER BY rowid' for t in tables]
+    assert all(name.startswith("prefetch") for _, name in threads)
+    assert not [t for t in threading.enumerate() if t.name.startswith("prefetch")]
+    monkeypatch.setattr(sources.SqliteSource, "prefetch", lambda *a: None)  # read when asked
+    threads.clear()
+    asked = extract(profile, f"sqlite:///{plant}")
+    assert [name for _, name in threads] == [threading.current_thread().name] * 3
+    assert_same_data(ahead, asked)
+    assert ahead.report.readers == asked.report.readers
+
+
+def test_a_read_ahead_the_source_cannot_plan_leaves_the_error_to_the_read(
+    plant_db, tmp_path, monkeypatch
+):
+    import threading
+
+    from registry_app.pipeline import sources
+
+    plant = Path(shutil.copy(plant_db, tmp_path / "plant.sqlite"))
+    calls = []
+    monkeypatch.setattr(sources, "read_arrow", lambda *a: calls.append(a) or None)
+    with open_source(f"sqlite:///{plant}") as src:
+        src.prefetch("NO_SUCH_TABLE", ["ITEM_CD"])
+        src.prefetch("dbo_BI_ITEM_INFO_VIEW", ["ITEM_CD", "NO_SUCH_COLUMN"])
+        assert calls == []
+        with pytest.raises(SourceError, match="'NO_SUCH_COLUMN' not in table"):
+            src.read_columns("dbo_BI_ITEM_INFO_VIEW", ["ITEM_CD", "NO_SUCH_COLUMN"])
+        with pytest.raises(SourceError, match="Table 'NO_SUCH_TABLE' is not in"):
+            src.read_columns("NO_SUCH_TABLE", ["ITEM_CD"])
+    monkeypatch.undo()
+    with open_source(f"sqlite:///{plant}") as src:  # closed with reads still pending
+        for table in ("dbo_BI_ROUTING_VIEW", "dbo_BI_WORK_ORDER_RESULTS"):
+            src.prefetch(table, ["ITEM_CD", "PROC_SEQ"])
+    assert not [t for t in threading.enumerate() if t.name.startswith("prefetch")]
+
+
 def test_a_numeric_column_holding_text_is_read_by_rows_beside_the_columnar_read(
     db, plant_db, tmp_path, monkeypatch
 ):

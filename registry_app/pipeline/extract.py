@@ -38,6 +38,7 @@ than with the rows.
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ def extract(
     say = progress or (lambda stage, fraction, message: None)
     report = ExtractReport()
     with open_source(source) if source else resolve_source(spec).open() as src:
+        for table, columns in _table_columns(spec):
+            src.prefetch(table, columns)
         say("extract", 0.0, f"reading {spec['tables']['items']} from {src.label}")
         items = _items(src, spec, report)
         say("extract", 0.25, f"{len(items)} items; reading {spec['tables']['operations']}")
@@ -163,14 +166,7 @@ def _factorize(values) -> tuple[np.ndarray, np.ndarray]:
 def text_column(series, ranked: bool = False) -> Text:
     """Strip and dictionary-encode a column; blanks are missing. ``ranked``: values sorted."""
     codes, uniques = _factorize(series)
-    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
-        cleaned = np.array([u.strip() for u in uniques.tolist()] + [""], dtype=object)
-    else:
-        cleaned = np.array([_scalar_text(u) or "" for u in uniques.tolist()] + [""], dtype=object)
-    cleaned[cleaned == ""] = None
-    # stripping can make two raw values one ("A" and "A "): number the cleaned values anew
-    remap, values = pd.factorize(cleaned, use_na_sentinel=True)
-    values = np.asarray(values, dtype=object)
+    remap, values = _cleaned_values(uniques)
     if ranked and len(values) > 1:
         order = np.argsort(values, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)
@@ -178,6 +174,27 @@ def text_column(series, ranked: bool = False) -> Text:
         remap = np.where(remap >= 0, rank[np.maximum(remap, 0)], -1)
         values = values[order]
     return Text(codes=np.asarray(remap, dtype=np.int64)[codes], values=values)
+
+
+def _cleaned_values(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each distinct raw value among the cleaned ones, with -1 appended for a
+    missing raw value; the distinct cleaned values) for the distinct raw ``uniques``."""
+    raw = uniques.tolist()
+    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
+        stripped = [u.strip() for u in raw]
+        # str.strip hands back the string itself when there is nothing to strip: distinct
+        # values that are all already clean (and not blank) keep their codes
+        if all(map(operator.is_, stripped, raw)) and all(stripped):
+            values = np.empty(len(stripped), dtype=object)
+            values[:] = stripped
+            return np.append(np.arange(len(values), dtype=np.int64), -1), values
+        cleaned = np.array(stripped + [""], dtype=object)
+    else:
+        cleaned = np.array([_scalar_text(u) or "" for u in raw] + [""], dtype=object)
+    cleaned[cleaned == ""] = None
+    # stripping can make two raw values one ("A" and "A "): number the cleaned values anew
+    remap, values = pd.factorize(cleaned, use_na_sentinel=True)
+    return np.asarray(remap, dtype=np.int64), np.asarray(values, dtype=object)
 
 
 def clean_text(series) -> pd.Series:
@@ -273,6 +290,26 @@ class RawTable:
         return self.rows
 
 
+def _table_columns(spec: dict) -> list[tuple[str, list[str]]]:
+    """The (table, source columns) extraction reads of each role's own table, in its order."""
+    ops = {k: v for k, v in spec["columns"]["operations"].items() if k != "lead_time"}
+    key_col = spec["columns"]["items"]["item_code"]
+    wanted = [
+        (spec["tables"]["items"], [key_col] + _own_attributes(spec)),
+        (spec["tables"]["operations"], _own_columns(ops)),
+    ]
+    if spec["tables"].get("work_results"):
+        wanted.append(
+            (spec["tables"]["work_results"], _own_columns(spec["columns"]["work_results"]))
+        )
+    return [(table, list(dict.fromkeys(columns))) for table, columns in wanted]
+
+
+def _own_attributes(spec: dict) -> list[str]:
+    """The attribute columns of the items table itself (not joined from another table)."""
+    return [a["column"] for a in spec["attributes"] if not a.get("table")]
+
+
 def _read(src: Source, spec: dict, table: str, columns: list[str]) -> RawTable:
     """The columns of ``table``; numbers in the profile's locale, else the one the source
     detected for the table (a CSV file's decimal mark), else ``auto``."""
@@ -286,8 +323,7 @@ def _read(src: Source, spec: dict, table: str, columns: list[str]) -> RawTable:
 def _items(src: Source, spec: dict, report: ExtractReport) -> pd.DataFrame:
     key_col = spec["columns"]["items"]["item_code"]
     attributes = spec["attributes"]
-    own = [a["column"] for a in attributes if not a.get("table")]
-    raw = _read(src, spec, spec["tables"]["items"], [key_col] + own)
+    raw = _read(src, spec, spec["tables"]["items"], [key_col] + _own_attributes(spec))
     report.rows_read["items"] = len(raw)
     code = text_column(raw[key_col])
     keep = ~code.missing
@@ -362,7 +398,7 @@ def _sorted_unique_rows(keys: dict, report: ExtractReport, role: str, dedupe: bo
         keys["routing_no"].codes[rows],
         keys["seq"][rows],
     )
-    order = np.lexsort((rows, seq, routing, item))  # stable: source order breaks ties
+    order = _key_order(item, routing, seq)
     rows, item, routing, seq = rows[order], item[order], routing[order], seq[order]
     if dedupe and len(rows) > 1:
         same = (item[1:] == item[:-1]) & (routing[1:] == routing[:-1]) & (seq[1:] == seq[:-1])
@@ -376,6 +412,19 @@ def _sorted_unique_rows(keys: dict, report: ExtractReport, role: str, dedupe: bo
             )
             rows = rows[~repeated]
     return rows
+
+
+def _key_order(item: np.ndarray, routing: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """Positions that sort the rows by (item, routing, seq), source order breaking ties. The
+    three keys packed into one integer when they fit (a stable sort of one key, quick on rows
+    the source already holds in order), else ``np.lexsort`` of the three."""
+    if len(item) == 0:
+        return np.arange(0)
+    low = int(seq.min())
+    routes, steps = int(routing.max()) + 1, int(seq.max()) - low + 1
+    if (int(item.max()) + 1) * routes * steps >= 1 << 62:
+        return np.lexsort((np.arange(len(item)), seq, routing, item))
+    return np.argsort((item * routes + routing) * steps + (seq - low), kind="stable")
 
 
 def _text_or_none(raw: RawTable, m: dict, fld: str, rows: np.ndarray) -> np.ndarray:
@@ -585,13 +634,11 @@ def _work_results(src: Source, spec: dict, report: ExtractReport) -> pd.DataFram
 
 
 def frame_of(data: dict[str, np.ndarray], columns: list[str]) -> pd.DataFrame:
-    """A DataFrame of ``columns``, one block per column: DataFrame(dict) would first copy the
-    object columns into one block, which costs more than everything else here."""
+    """A DataFrame of ``columns``, one block per column and no copies: DataFrame(dict) would
+    first copy the object columns into one block (``copy=False`` keeps them apart), and
+    setting the columns one by one copies each."""
     rows = len(data[columns[0]]) if columns else 0
-    frame = pd.DataFrame(index=pd.RangeIndex(rows))
-    for name in columns:
-        frame[name] = data[name]
-    return frame
+    return pd.DataFrame({c: data[c] for c in columns}, index=pd.RangeIndex(rows), copy=False)
 
 
 def empty_work_results() -> pd.DataFrame:

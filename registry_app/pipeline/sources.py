@@ -37,7 +37,8 @@ import re
 import sqlite3
 import struct
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,10 @@ class Source:
     def close(self) -> None:
         pass
 
+    def prefetch(self, name: str, columns: list[str]) -> None:
+        """A hint that :meth:`read_columns` of ``columns`` of ``name`` follows; a kind that
+        can read in the background starts there (SQLite), the others read when asked."""
+
     def number_locale(self, table: str) -> str | None:
         """The number locale the source says ``table`` is written in (None: not known)."""
         return None
@@ -305,9 +310,8 @@ class SqliteSource(Source):
         super().__init__(f"sqlite:///{path}")
         self.path = path
         self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-
-    def close(self) -> None:
-        self.conn.close()
+        self._ahead: dict[tuple[str, tuple[str, ...]], Future] = {}
+        self._ahead_pool: ThreadPoolExecutor | None = None
 
     def _execute(self, sql: str) -> sqlite3.Cursor:
         try:
@@ -332,7 +336,31 @@ class SqliteSource(Source):
         names = [d[0] for d in cur.description]
         return pd.DataFrame.from_records(cur.fetchall(), columns=names)
 
-    def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
+    def prefetch(self, name: str, columns: list[str]) -> None:
+        """Start the columnar read of ``columns`` of table ``name`` on a background thread;
+        the next :meth:`read_columns` of the same columns takes its result. Requests are read
+        one after the other in the order given (each large one in rowid ranges side by side),
+        so extraction cleans one table while the driver reads the next. A request the source
+        cannot plan (a missing table or column) is left for ``read_columns`` to refuse."""
+        try:
+            table = self._resolve_table(name)
+            plan = self._plan(table, columns)
+        except SourceError:
+            return
+        if plan.numeric is None:
+            return
+        if self._ahead_pool is None:
+            self._ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        args = (self.path, plan.sql, plan.columns, plan.numeric, plan.parts)
+        self._ahead[(table, tuple(plan.columns))] = self._ahead_pool.submit(read_arrow, *args)
+
+    def close(self) -> None:
+        if self._ahead_pool is not None:
+            self._ahead_pool.shutdown(wait=True, cancel_futures=True)
+            self._ahead_pool, self._ahead = None, {}
+        self.conn.close()
+
+    def _plan(self, table: str, columns: list[str] | None) -> _Plan:
         cur = self._execute(f"SELECT * FROM {_quote(table)} LIMIT 0")
         available = [d[0] for d in cur.description]
         picked = (
@@ -345,13 +373,25 @@ class SqliteSource(Source):
         rowid = self._rowid(table, available)
         order = f" ORDER BY {rowid}" if rowid else ""
         sql = f"SELECT {listed} FROM {_quote(table)}{order}"
-        parts = self._parts(table, listed, rowid)
-        columnar = self._columnar(table, sql, unique, parts)
+        return _Plan(
+            unique, sql, order, self._numeric(table, unique), self._parts(table, listed, rowid)
+        )
+
+    def _read(self, table: str, columns: list[str] | None) -> dict[str, Column]:
+        plan = self._plan(table, columns)
+        unique, sql, order = plan.columns, plan.sql, plan.order
+        ahead = self._ahead.pop((table, tuple(unique)), None)
+        if ahead is not None:
+            columnar = ahead.result()
+        elif plan.numeric is not None:
+            columnar = read_arrow(self.path, sql, unique, plan.numeric, plan.parts)
+        else:
+            columnar = None
         if columnar is None:
             self.readers[table] = "sqlite3 rows"
             return encode_rows(_chunks(self._execute(sql)), unique)
         mixed = [c for c, values in columnar.items() if values is None]
-        if mixed and not rowid:  # no row order to put the columns together by: all by rows
+        if mixed and not order:  # no row order to put the columns together by: all by rows
             self.readers[table] = "sqlite3 rows (numbers mixed with text)"
             return encode_rows(_chunks(self._execute(sql)), unique)
         self.readers[table] = "adbc (columnar)"
@@ -376,9 +416,10 @@ class SqliteSource(Source):
         """For a large table, one statement per rowid range (read side by side, in order)."""
         if not rowid:
             return ()
-        low, high = self._execute(
-            f"SELECT min({rowid}), max({rowid}) FROM {_quote(table)}"
-        ).fetchone()
+        # two statements: SQLite answers min() or max() of the rowid from the b-tree's ends,
+        # but both in one statement by scanning the whole table
+        low = self._execute(f"SELECT min({rowid}) FROM {_quote(table)}").fetchone()[0]
+        high = self._execute(f"SELECT max({rowid}) FROM {_quote(table)}").fetchone()[0]
         count = min(PARALLEL_READS, os.cpu_count() or 1)
         if low is None or high - low < SPLIT_ROWS or count < 2:
             return ()
@@ -389,19 +430,29 @@ class SqliteSource(Source):
             for a, b in zip(bounds, bounds[1:], strict=False)
         )
 
-    def _columnar(
-        self, table: str, sql: str, columns: list[str], parts: tuple[str, ...] = ()
-    ) -> dict[str, Column] | None:
-        """The columns read as Arrow when SQLite's column affinities keep each column to one
-        kind of value: a TEXT column stores numbers as text; a numeric column may still hold
-        text ("N/A"), which the columnar read shows as a text column: it maps to None, for
-        the row reader; a column of no declared type may mix anything: the row reader."""
+    def _numeric(self, table: str, columns: list[str]) -> set[str] | None:
+        """The numeric ``columns`` when SQLite's column affinities keep each column to one kind
+        of value, so that the columnar reader may read them; None when one may mix anything.
+        A TEXT column stores numbers as text; a numeric column may still hold text ("N/A"),
+        which the columnar read shows as a text column: it maps to None, for the row reader;
+        a column of no declared type may mix anything: the row reader reads the table."""
         rows = self._execute(f"PRAGMA table_info({_quote(table)})").fetchall()
         affinity = {r[1]: _affinity(r[2] or "") for r in rows}
         if any(affinity.get(c, "none") == "none" for c in columns):
             return None
-        numeric = {c for c in columns if affinity[c] == "number"}
-        return read_arrow(self.path, sql, columns, numeric, parts)
+        return {c for c in columns if affinity[c] == "number"}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a SQLite table's columns are read: the statement, its ``ORDER BY`` (empty without
+    a rowid), the numeric columns (None: not by the columnar reader) and the rowid ranges."""
+
+    columns: list[str]
+    sql: str
+    order: str
+    numeric: set[str] | None
+    parts: tuple[str, ...]
 
 
 def _literal(text: str) -> str:
