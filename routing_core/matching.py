@@ -20,7 +20,7 @@ from itertools import compress
 
 import numpy as np
 
-from routing_core.features import FeatureEncoder
+from routing_core.features import FeatureEncoder, norm_texts
 from routing_core.features import _normalise as memoised_normalise
 
 _NO_KEY = -1
@@ -96,20 +96,28 @@ class NeighbourMatcher:
         """Normalise the stored values not seen before (each string id once per process)."""
         if not flat.size:
             return
-        strings = self.tables.strings["attributes"]
         positions = np.unique(flat)
         # a codec without strings shares the next one's offset: the last match is the owner
         owners = np.searchsorted(self.offset, positions, side="right") - 1
-        for position, j in zip(positions.tolist(), owners.tolist(), strict=True):
-            codec = self.codecs[j]
-            raw = strings[codec.name][position - int(self.offset[j])]
-            # the encoder's own normalisation, without its memo (each id comes here once)
-            value = normalise(codec.kind, codec.zero_is_missing, raw, codec.locale)
-            if codec.kind == "numeric":
-                self.number[position] = np.nan if value is None else value
-            else:
-                self.key[position] = _NO_KEY if value is None else self._key_of(j, value)
-            self.filled[position] = True
+        cut = np.flatnonzero(np.diff(owners)) + 1
+        for part, j in zip(np.split(positions, cut), owners[np.r_[0, cut]].tolist(), strict=True):
+            self._fill_codec(j, part)
+        self.filled[positions] = True
+
+    def _fill_codec(self, j: int, positions: np.ndarray) -> None:
+        """The values of codec ``j`` at ``positions``: the encoder's own normalisation without
+        its memo (each id comes here once); a text attribute's in one batch."""
+        codec = self.codecs[j]
+        column = self.tables.strings["attributes"][codec.name]
+        raws = [column[i] for i in (positions - int(self.offset[j])).tolist()]
+        if codec.kind == "text":
+            values = norm_texts(raws)
+        else:
+            values = [normalise(codec.kind, codec.zero_is_missing, r, codec.locale) for r in raws]
+        if codec.kind == "numeric":
+            self.number[positions] = [math.nan if v is None else v for v in values]
+        else:
+            self.key[positions] = [_NO_KEY if v is None else self._key_of(j, v) for v in values]
 
 
 def matcher_of(encoder: FeatureEncoder, tables) -> NeighbourMatcher:
