@@ -52,16 +52,26 @@ class NeighbourMatcher:
         self.keys: list[dict] = [{} for _ in self.codecs]  # normalised value -> key, per codec
         self._lock = threading.Lock()
 
-    def matched(self, query: dict, rows: list[int]) -> list[list[str]]:
-        """For each row, the names of the attributes it shares with ``query`` (raw values)."""
+    def matched(self, query: dict, rows: list[int], own: int | None = None) -> list[list[str]]:
+        """For each row, the names of the attributes it shares with ``query`` (raw values).
+
+        ``own``: the row whose stored attributes ``query`` is, unedited (a known item asked
+        for by its code): its values are read as a neighbour's, from the same normalised
+        ids, instead of normalising the query's values one by one."""
         if not rows:
             return []
-        ids = self.tables.a["item_attrs"][np.asarray(rows)][:, self.columns]
+        picked = np.asarray(rows if own is None else [*rows, own])
+        ids = self.tables.a["item_attrs"][picked][:, self.columns]
         present = (ids >= 0) & self.held
         flat = self.offset + np.where(present, ids, 0)
         self._fill(flat[present & ~self.filled[flat]])
-        q_number, q_key = self._query(query)
         number, key = self.number[flat], self.key[flat]
+        if own is None:
+            q_number, q_key = self._query(query)
+        else:
+            mine, present = present[-1], present[:-1]
+            q_number, q_key = np.where(mine, number[-1], np.nan), np.where(mine, key[-1], _NO_KEY)
+            number, key = number[:-1], key[:-1]
         with np.errstate(invalid="ignore"):
             close = np.abs(number - q_number) <= 0.02 * np.maximum(
                 np.maximum(np.abs(number), np.abs(q_number)), 1e-9
