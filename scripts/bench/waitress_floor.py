@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench/waitress_floor.py                 # the default grid
     .venv/bin/python scripts/bench/waitress_floor.py --threads 1 8 --switch-us 5000 500 --rounds 3
     .venv/bin/python scripts/bench/waitress_floor.py --threads 8 --switch-us 500 \
-        --adj "" channel_request_lookahead=1 asyncore_use_poll=true,recv_bytes=65536
+        --adj "" send_bytes=1 channel_request_lookahead=1 asyncore_use_poll=true
 
 Serves a WSGI application that reads the body and answers 11 bytes of JSON (no Django, no
 model) with waitress on a loopback port, in a child process, for each combination of waitress
@@ -13,9 +13,9 @@ POST script and connection count as ``manage.py bench``) and prints, per combina
 round: requests/s, wrk's p50/p95/p99 and the server process's CPU milliseconds per request
 (user + system, from its own process times). ``--adj`` adds waitress settings as a third
 dimension: each argument is one set of comma-separated ``name=value`` pairs passed to
-``waitress.serve`` (``""``: waitress's defaults with the product's own options of
-``manage.py serve``). The combinations run in turn within each round, so a busy machine slows
-them alike. Needs ``wrk`` (Debian package).
+``waitress.serve`` over the product's own options of ``manage.py serve`` (``""``: those
+alone; ``send_bytes=1``: waitress's default instead of the product's). The combinations run
+in turn within each round, so a busy machine slows them alike. Needs ``wrk`` (Debian package).
 """
 
 from __future__ import annotations
@@ -58,11 +58,11 @@ def serve(port: int, threads: int, switch_us: int, adj: str = "") -> None:
     import waitress
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from inference_app.management.commands.serve import WAITRESS_OPTIONS
+    from inference_app.management.commands.serve import waitress_options
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # one warning per queued request
     sys.setswitchinterval(switch_us / 1e6)
-    options = {**WAITRESS_OPTIONS, **settings_of(adj)}
+    options = {**waitress_options(), **settings_of(adj)}
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True, **options)
 
 
