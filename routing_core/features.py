@@ -127,6 +127,8 @@ def text_entries(texts: Sequence[str | None], chunk: int = 20_000):
     mixed and reduced to ``TEXT_BUCKETS``), so 300,000 distinct names take seconds, and a single
     text at prediction goes through exactly the same arithmetic. ``None`` gives no entries.
     """
+    if len(texts) == 1 and texts[0] is not None:  # one text (a prediction): plain integers
+        return _one_text_entries(texts[0])
     parts = [_text_chunk(texts[i : i + chunk], i) for i in range(0, len(texts), chunk)]
     if not parts:
         return _EMPTY
@@ -181,6 +183,25 @@ def _text_chunk(texts: Sequence[str | None], first_row: int):
     norms = np.sqrt(np.bincount(rows, weights=counts * counts, minlength=n))
     values = (counts / np.where(norms[rows] > 0, norms[rows], 1.0)).astype(np.float32)
     return rows + first_row, cols, values
+
+
+def _one_text_entries(text: str):
+    """:func:`_text_chunk` of one text without its multi-text bookkeeping: the same n-gram
+    hashes, their buckets counted by ``bincount`` (ascending, as ``np.unique`` gives them),
+    each count divided by the norm of the counts (a sum of integers: exact in any order)."""
+    codes = np.frombuffer(f" {text} ".encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    h, found = codes, []
+    for size in range(2, max(NGRAMS) + 1):
+        h = h[:-1] * _PRIME + codes[size - 1 :]
+        if size in NGRAMS:
+            found.append((h + np.uint64(size)) * _MIX >> np.uint64(40))
+    counts = np.bincount(
+        (np.concatenate(found) % np.uint64(TEXT_BUCKETS)).astype(np.int64), minlength=TEXT_BUCKETS
+    )
+    cols = np.flatnonzero(counts)
+    counts = counts[cols].astype(np.float64)
+    norm = math.sqrt(float(np.dot(counts, counts)))
+    return np.zeros(len(cols), dtype=np.int64), cols, (counts / norm).astype(np.float32)
 
 
 @dataclass
@@ -499,7 +520,7 @@ class FeatureEncoder:
             distinct, codes = factorized[c.name]
             components = self.components[c.offset : c.offset + c.width]
             if blocks is None and len(distinct) <= 64:
-                projected = np.stack([self._value_vector(c, v, components) for v in distinct])
+                projected = np.stack([self._value_vector(c, v) for v in distinct])
             else:
                 block = blocks[c.name] if blocks else c.block(distinct)
                 projected = np.asarray(block @ components).astype(np.float32, copy=False)
@@ -508,7 +529,7 @@ class FeatureEncoder:
         norms[norms == 0] = 1.0
         return vectors / norms
 
-    def _value_vector(self, codec: AttributeCodec, value, components: np.ndarray) -> np.ndarray:
+    def _value_vector(self, codec: AttributeCodec, value) -> np.ndarray:
         """One raw value's projected contribution, memoised: a plant has few distinct values
         per attribute, so predictions mostly add up vectors they have already computed."""
         key = (codec.name, value)
@@ -518,6 +539,7 @@ class FeatureEncoder:
             key, cached = None, None
         if cached is not None:
             return cached
+        components = self.components[codec.offset : codec.offset + codec.width]
         rows, cols, vals = codec.entries([value])
         vector = (vals[:, None] * components[cols]).sum(axis=0, dtype=np.float32)
         vector = np.zeros(self.dim, np.float32) if not len(cols) else vector.astype(np.float32)
@@ -535,8 +557,25 @@ class FeatureEncoder:
     def embed(self, records: Iterable[dict]) -> np.ndarray:
         """Vectors for attribute dicts (prediction), through the same path as training."""
         records = list(records)
+        if len(records) <= 64:
+            return self._embed_few(records)
         columns = {c.name: [r.get(c.name) for r in records] for c in self.codecs}
         return self._project(self._factorize_all(columns, len(records)), len(records))
+
+    def _embed_few(self, records: list[dict]) -> np.ndarray:
+        """:meth:`_project` of a few records without its per-attribute arrays: each record's
+        memoised value vectors added in the codecs' order, the same float32 additions. A
+        missing value's vector is all zeros and adding it changes nothing (the sum starts at
+        +0.0 and so never holds -0.0), so it is skipped."""
+        vectors = np.zeros((len(records), self.dim), dtype=np.float32)
+        for row, record in zip(vectors, records, strict=True):
+            for c in self.codecs:
+                value = record.get(c.name)
+                if value is not None:
+                    row += self._value_vector(c, value)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return vectors / norms
 
     def matched_attributes(self, query: dict, other: dict, normalised: bool = False) -> list[str]:
         """Names of the attributes on which two items agree (after normalisation).

@@ -20,7 +20,7 @@ from itertools import compress
 
 import numpy as np
 
-from routing_core.features import FeatureEncoder
+from routing_core.features import FeatureEncoder, norm_texts
 from routing_core.features import _normalise as memoised_normalise
 
 _NO_KEY = -1
@@ -52,16 +52,26 @@ class NeighbourMatcher:
         self.keys: list[dict] = [{} for _ in self.codecs]  # normalised value -> key, per codec
         self._lock = threading.Lock()
 
-    def matched(self, query: dict, rows: list[int]) -> list[list[str]]:
-        """For each row, the names of the attributes it shares with ``query`` (raw values)."""
+    def matched(self, query: dict, rows: list[int], own: int | None = None) -> list[list[str]]:
+        """For each row, the names of the attributes it shares with ``query`` (raw values).
+
+        ``own``: the row whose stored attributes ``query`` is, unedited (a known item asked
+        for by its code): its values are read as a neighbour's, from the same normalised
+        ids, instead of normalising the query's values one by one."""
         if not rows:
             return []
-        ids = self.tables.a["item_attrs"][np.asarray(rows)][:, self.columns]
+        picked = np.asarray(rows if own is None else [*rows, own])
+        ids = self.tables.a["item_attrs"][picked][:, self.columns]
         present = (ids >= 0) & self.held
         flat = self.offset + np.where(present, ids, 0)
         self._fill(flat[present & ~self.filled[flat]])
-        q_number, q_key = self._query(query)
         number, key = self.number[flat], self.key[flat]
+        if own is None:
+            q_number, q_key = self._query(query)
+        else:
+            mine, present = present[-1], present[:-1]
+            q_number, q_key = np.where(mine, number[-1], np.nan), np.where(mine, key[-1], _NO_KEY)
+            number, key = number[:-1], key[:-1]
         with np.errstate(invalid="ignore"):
             close = np.abs(number - q_number) <= 0.02 * np.maximum(
                 np.maximum(np.abs(number), np.abs(q_number)), 1e-9
@@ -96,20 +106,28 @@ class NeighbourMatcher:
         """Normalise the stored values not seen before (each string id once per process)."""
         if not flat.size:
             return
-        strings = self.tables.strings["attributes"]
         positions = np.unique(flat)
         # a codec without strings shares the next one's offset: the last match is the owner
         owners = np.searchsorted(self.offset, positions, side="right") - 1
-        for position, j in zip(positions.tolist(), owners.tolist(), strict=True):
-            codec = self.codecs[j]
-            raw = strings[codec.name][position - int(self.offset[j])]
-            # the encoder's own normalisation, without its memo (each id comes here once)
-            value = normalise(codec.kind, codec.zero_is_missing, raw, codec.locale)
-            if codec.kind == "numeric":
-                self.number[position] = np.nan if value is None else value
-            else:
-                self.key[position] = _NO_KEY if value is None else self._key_of(j, value)
-            self.filled[position] = True
+        cut = np.flatnonzero(np.diff(owners)) + 1
+        for part, j in zip(np.split(positions, cut), owners[np.r_[0, cut]].tolist(), strict=True):
+            self._fill_codec(j, part)
+        self.filled[positions] = True
+
+    def _fill_codec(self, j: int, positions: np.ndarray) -> None:
+        """The values of codec ``j`` at ``positions``: the encoder's own normalisation without
+        its memo (each id comes here once); a text attribute's in one batch."""
+        codec = self.codecs[j]
+        column = self.tables.strings["attributes"][codec.name]
+        raws = [column[i] for i in (positions - int(self.offset[j])).tolist()]
+        if codec.kind == "text":
+            values = norm_texts(raws)
+        else:
+            values = [normalise(codec.kind, codec.zero_is_missing, r, codec.locale) for r in raws]
+        if codec.kind == "numeric":
+            self.number[positions] = [math.nan if v is None else v for v in values]
+        else:
+            self.key[positions] = [_NO_KEY if v is None else self._key_of(j, v) for v in values]
 
 
 def matcher_of(encoder: FeatureEncoder, tables) -> NeighbourMatcher:

@@ -554,8 +554,7 @@ def _existing(model, code, row, rts, opts, percentiles) -> dict:
     if opts.get("neighbours_for_existing", True):
         vector = np.asarray(model.index.get_items([row]), dtype=np.float32)[0]
         found = neighbours_of(model, vector, opts["top_k"], lambda label: label == row)
-        attrs = tables.attributes(row)
-        neighbours = _neighbours(model, attrs, found)
+        neighbours = _neighbours(model, {}, found, own=row)
     return {
         "item_code": code,
         "status": "existing",
@@ -565,8 +564,12 @@ def _existing(model, code, row, rts, opts, percentiles) -> dict:
     }
 
 
-def _neighbours(model, attrs: dict, found: list[tuple[int, float]]) -> list[dict]:
-    matched = matcher_of(model.encoder, model.tables).matched(attrs, [row for row, _ in found])
+def _neighbours(
+    model, attrs: dict, found: list[tuple[int, float]], own: int | None = None
+) -> list[dict]:
+    """The answer's neighbours; ``own``: the known item whose stored attributes ``attrs`` is."""
+    rows = [row for row, _ in found]
+    matched = matcher_of(model.encoder, model.tables).matched(attrs, rows, own)
     return [
         {
             "item_code": model.tables.code_of(row),
@@ -588,20 +591,26 @@ def similar(model, item: dict, top_k: int) -> dict:
                 fields={"item_code": [f"unknown item {code!r}"]},
             )
         raise BadInput("Give an item_code or attributes.", fields={"item_code": ["required"]})
-    attrs = {**(model.tables.attributes(row) if row is not None else {}), **given}
+    own = row if row is not None and not given else None  # a known item, unedited
+    attrs = {} if own is not None else {**_attributes(model, row), **given}
     vector = _vector(model, row, attrs, given)
     if not np.any(vector):
         return {"item_code": code, "neighbours": []}
     skip = (lambda label: label == row) if row is not None else None
     found = neighbours_of(model, vector, top_k, skip)
-    return {"item_code": code, "neighbours": _neighbours(model, attrs, found)}
+    return {"item_code": code, "neighbours": _neighbours(model, attrs, found, own)}
+
+
+def _attributes(model, row: int | None) -> dict:
+    return model.tables.attributes(row) if row is not None else {}
 
 
 def _vector(model, row: int | None, attrs: dict, given: dict) -> np.ndarray:
-    """An indexed item's stored vector when nothing overrides its attributes, else an encoding."""
+    """An indexed item's stored vector when nothing overrides its attributes, else an encoding
+    (of ``attrs``, or of the item's stored attributes when ``attrs`` is empty)."""
     if row is not None and not given and model.tables.routings_of(row):
         return np.asarray(model.index.get_items([row]), dtype=np.float32)[0]
-    return model.encoder.embed([attrs])[0]
+    return model.encoder.embed([attrs or _attributes(model, row)])[0]
 
 
 def item_detail(model, code: str, prefer_actuals: bool = True) -> dict:

@@ -190,3 +190,43 @@ def test_a_text_block_built_in_slices_is_the_whole_block(monkeypatch):
     assert sliced.shape == whole.shape and sliced.dtype == whole.dtype == np.float32
     for part in ("indptr", "indices", "data"):
         assert np.array_equal(getattr(sliced, part), getattr(whole, part))
+
+
+def test_one_text_gives_the_entries_of_the_many_texts_path():
+    """A prediction's single text takes its own path: the same arrays, bit for bit."""
+    from routing_core.features import _text_chunk
+
+    rng = np.random.default_rng(3)
+    alphabet = list("abcxyz 0123456789-./øé漢") + ["\U0001f600"]
+    texts = ["a", "o-ring 25x3", "shaft d20x150 ø 40"] + [
+        "".join(rng.choice(alphabet, size=int(rng.integers(1, 80)))) for _ in range(400)
+    ]
+    for text in texts:
+        one, many = text_entries([text]), _text_chunk([text], 0)
+        for a, b in zip(one, many, strict=True):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), text
+
+
+def test_a_few_records_embed_bit_for_bit_like_the_column_path():
+    """embed() of up to 64 records skips the per-attribute arrays of _project (and adds no
+    vector for a missing value): the vectors are the same bytes."""
+    cols = columns(3000)
+    encoder = FeatureEncoder.from_attributes(ATTRS, {}, 16)
+    encoder.fit_transform(cols)
+    records = [{k: v[row] for k, v in cols.items()} for row in range(0, 3000, 97)]
+    records += [
+        {"PART_TYPE": None, "OUTDIAMETER": "nan", "ITEM_NM": "  "},
+        {"PART_TYPE": "unseen", "OUTDIAMETER": -4.5, "ITEM_NM": "Seal  RING 9 ø"},
+        {},
+    ]
+    for batch in (records[:1], records[5:6], records[-3:], records[:40]):
+        n = len(batch)
+        column_path = encoder._project(
+            encoder._factorize_all(
+                {c.name: [r.get(c.name) for r in batch] for c in encoder.codecs}, n
+            ),
+            n,
+        )
+        fast = encoder.embed(batch)
+        assert fast.dtype == column_path.dtype and fast.tobytes() == column_path.tobytes()
+    assert not np.any(encoder.embed([records[-1]]))

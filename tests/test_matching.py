@@ -62,3 +62,20 @@ def test_an_attribute_the_tables_do_not_hold_never_matches(active_model):
         tables.attribute_names = held
     assert all(dropped not in names for names in found)
     assert found[0]  # the item itself still agrees on the attributes that are held
+
+
+@pytest.mark.django_db
+def test_a_known_items_own_row_gives_the_matches_of_its_stored_attributes(active_model):
+    model = runtime.model
+    tables = model.tables
+    matcher = NeighbourMatcher(model.encoder, tables)  # nothing normalised yet
+    rng = random.Random(11)
+    n = tables.n_items
+    for _ in range(60):
+        own = rng.randrange(n)
+        rows = [rng.randrange(n) for _ in range(10)] + [own]
+        by_row = matcher.matched({}, rows, own=own)
+        assert by_row == one_by_one(model, tables.attributes(own), rows)
+        assert by_row == matcher.matched(tables.attributes(own), rows)
+    assert by_row[-1]  # the item agrees with itself
+    assert matcher.matched({}, [], own=0) == []

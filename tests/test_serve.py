@@ -119,3 +119,49 @@ def test_a_bad_switch_interval_is_reported_by_the_settings_not_a_traceback_of_th
     assert result.returncode != 0
     assert "ROUTING_SWITCH_INTERVAL_US must be an integer, not 'fast'" in result.stderr
     assert "prepare_serving" not in result.stderr
+
+
+def test_answers_below_and_above_send_bytes_arrive_whole_on_one_keep_alive_connection():
+    """waitress with serve's options (small answers sent by its main thread): every size of
+    answer arrives complete and at once, one after another on the same connection."""
+    import http.client
+    import threading
+
+    from waitress.server import create_server
+
+    from inference_app.management.commands.serve import SEND_BYTES, waitress_options
+
+    def app(environ, start_response):
+        size = int(environ["PATH_INFO"].strip("/"))
+        body = (b"0123456789" * (size // 10 + 1))[:size]
+        start_response("200 OK", [("Content-Length", str(size))])
+        return [body]
+
+    options = waitress_options()
+    assert options["send_bytes"] == SEND_BYTES and options["ident"] == "routing-ml"
+    server = create_server(app, host="127.0.0.1", port=0, threads=2, **options)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=2)
+        for size in (12, SEND_BYTES - 1, SEND_BYTES, 100_000, 12):
+            started = time.perf_counter()
+            conn.request("GET", f"/{size}")
+            response = conn.getresponse()
+            body = response.read()
+            assert len(body) == size and body[:10] == b"0123456789"[: min(10, size)]
+            assert time.perf_counter() - started < 1.0  # not held back waiting for more bytes
+        conn.close()
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+def test_a_waitress_without_send_bytes_is_served_without_it(monkeypatch):
+    from waitress.adjustments import Adjustments
+
+    from inference_app.management.commands.serve import WAITRESS_OPTIONS, waitress_options
+
+    known = {k: v for k, v in Adjustments._param_map.items() if k != "send_bytes"}
+    monkeypatch.setattr(Adjustments, "_param_map", known)
+    assert waitress_options() == WAITRESS_OPTIONS

@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/bench/waitress_floor.py                 # the default grid
     .venv/bin/python scripts/bench/waitress_floor.py --threads 1 8 --switch-us 5000 500 --rounds 3
+    .venv/bin/python scripts/bench/waitress_floor.py --threads 8 --switch-us 500 \
+        --adj "" send_bytes=1 channel_request_lookahead=1 asyncore_use_poll=true
 
 Serves a WSGI application that reads the body and answers 11 bytes of JSON (no Django, no
 model) with waitress on a loopback port, in a child process, for each combination of waitress
@@ -9,8 +11,11 @@ threads and interpreter switch interval (``sys.setswitchinterval``, what
 ``ROUTING_SWITCH_INTERVAL_US`` sets for ``manage.py serve``); loads it with ``wrk`` (the same
 POST script and connection count as ``manage.py bench``) and prints, per combination and
 round: requests/s, wrk's p50/p95/p99 and the server process's CPU milliseconds per request
-(user + system, from its own process times). The combinations run in turn within each round,
-so a busy machine slows them alike. Needs ``wrk`` (Debian package).
+(user + system, from its own process times). ``--adj`` adds waitress settings as a third
+dimension: each argument is one set of comma-separated ``name=value`` pairs passed to
+``waitress.serve`` over the product's own options of ``manage.py serve`` (``""``: those
+alone; ``send_bytes=1``: waitress's default instead of the product's). The combinations run
+in turn within each round, so a busy machine slows them alike. Needs ``wrk`` (Debian package).
 """
 
 from __future__ import annotations
@@ -39,14 +44,26 @@ def app(environ, start_response):
     return [body]
 
 
-def serve(port: int, threads: int, switch_us: int) -> None:
+def settings_of(adj: str) -> dict[str, str]:
+    """``name=value,name=value`` → waitress keyword arguments (waitress converts the values)."""
+    pairs = [p.split("=", 1) for p in adj.split(",") if p.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise SystemExit(f"--adj wants name=value pairs separated by commas, not {adj!r}")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def serve(port: int, threads: int, switch_us: int, adj: str = "") -> None:
     import logging
 
     import waitress
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from inference_app.management.commands.serve import waitress_options
+
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # one warning per queued request
     sys.setswitchinterval(switch_us / 1e6)
-    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+    options = {**waitress_options(), **settings_of(adj)}
+    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True, **options)
 
 
 def free_port() -> int:
@@ -66,9 +83,11 @@ def wait_for(port: int, seconds: float = 10.0) -> None:
     raise SystemExit(f"the server on port {port} did not start within {seconds:g} s")
 
 
-def measure(threads: int, switch_us: int, seconds: float, clients: int, bodies: str) -> dict:
+def measure(
+    threads: int, switch_us: int, adj: str, seconds: float, clients: int, bodies: str
+) -> dict:
     port = free_port()
-    command = [sys.executable, __file__, "--serve", str(port), str(threads), str(switch_us)]
+    command = [sys.executable, __file__, "--serve", str(port), str(threads), str(switch_us), adj]
     server = subprocess.Popen(command)
     try:
         wait_for(port)
@@ -89,6 +108,7 @@ def measure(threads: int, switch_us: int, seconds: float, clients: int, bodies: 
     return {
         "threads": threads,
         "switch_us": switch_us,
+        "adj": adj,
         "rps": round(found["requests"] / found["seconds"]),
         "p50_ms": found["p50_us"] / 1000,
         "p95_ms": found["p95_us"] / 1000,
@@ -98,8 +118,8 @@ def measure(threads: int, switch_us: int, seconds: float, clients: int, bodies: 
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
-        serve(*map(int, sys.argv[2:]))
+    if len(sys.argv) == 6 and sys.argv[1] == "--serve":
+        serve(*map(int, sys.argv[2:5]), sys.argv[5])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 8])
@@ -107,7 +127,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--adj", nargs="+", default=[""], help="waitress settings, one set each")
     o = parser.parse_args()
+    for adj in o.adj:
+        settings_of(adj)  # a malformed set stops here, before any server starts
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (scripts/bench.sh does it)")
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
@@ -116,8 +139,9 @@ def main() -> None:
         for round_ in range(1, o.rounds + 1):
             for threads in o.threads:
                 for switch_us in o.switch_us:
-                    found = measure(threads, switch_us, o.seconds, o.clients, fh.name)
-                    print("FLOOR " + json.dumps({"round": round_, **found}), flush=True)
+                    for adj in o.adj:
+                        found = measure(threads, switch_us, adj, o.seconds, o.clients, fh.name)
+                        print("FLOOR " + json.dumps({"round": round_, **found}), flush=True)
     finally:
         os.unlink(fh.name)
 
