@@ -11,6 +11,7 @@ import numpy as np
 from routing_core.numbers import parse_number
 
 _WORD = re.compile(r"[^\W_]+")
+_WORD_OR_BREAK = re.compile(r"[^\W_]+|\n")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
@@ -33,26 +34,32 @@ def numbers_in(text: str, locale: str = "auto") -> list[float]:
 def word_entries(texts: Sequence[str | None], buckets: int):
     """Hashed word-token counts per text as (rows, cols, values), rows L2-normalised.
 
-    Tokens are found by pandas over all texts at once and each *distinct* word is hashed
-    (CRC32) once, so 300,000 names cost about as much as their distinct words; a few texts (a
-    prediction) take a plain loop with the same arithmetic."""
+    Tokens are found in one pass over all texts joined by line breaks (a normalised text has
+    none; the breaks are found as tokens of their own and number the rows), and each
+    *distinct* word is hashed (CRC32) once, so 300,000 names cost about as much as their
+    distinct words; a few texts (a prediction) take a plain loop with the same arithmetic."""
     if len(texts) <= 64:
         return _few_word_entries(texts, buckets)
     import pandas as pd  # here, not at the top: serving (a few texts) starts without pandas
 
-    words = pd.Series([t or "" for t in texts], dtype=object).str.findall(_WORD).explode()
-    words = words[words.notna()]
-    if words.empty:
+    joined = "\n".join([t or "" for t in texts])
+    if joined.count("\n") != len(texts) - 1:  # a text with a line break: the rows by pandas
+        words = pd.Series([t or "" for t in texts], dtype=object).str.findall(_WORD).explode()
+        words = words[words.notna()]
+        rows, codes, distinct = words.index.to_numpy(np.int64), *pd.factorize(words.to_numpy())
+    else:
+        codes, distinct = pd.factorize(np.array(_WORD_OR_BREAK.findall(joined), dtype=object))
+        is_break = distinct == "\n"
+        breaks = is_break[codes]
+        rows, codes = np.cumsum(breaks)[~breaks], codes[~breaks]
+    if not len(codes):
         return _EMPTY
-    codes, distinct = pd.factorize(words.to_numpy(dtype=object))
     hashed = np.fromiter(
         (zlib.crc32(b"w:" + w.encode("utf-8")) % buckets for w in distinct),
         dtype=np.int64,
         count=len(distinct),
     )
-    keys, counts = np.unique(
-        words.index.to_numpy(dtype=np.int64) * buckets + hashed[codes], return_counts=True
-    )
+    keys, counts = np.unique(rows * buckets + hashed[codes], return_counts=True)
     rows, cols = keys // buckets, keys % buckets
     norms = np.sqrt(np.bincount(rows, weights=counts.astype(float) ** 2))
     return rows, cols, (counts / norms[rows]).astype(np.float32)

@@ -1,5 +1,7 @@
 """Encoding: one path for training and prediction, weights after scaling, missing values."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -230,3 +232,50 @@ def test_a_few_records_embed_bit_for_bit_like_the_column_path():
         fast = encoder.embed(batch)
         assert fast.dtype == column_path.dtype and fast.tobytes() == column_path.tobytes()
     assert not np.any(encoder.embed([records[-1]]))
+
+
+def _ngram_counts_by_hand(text: str) -> dict[int, float]:
+    """The documented n-gram hash, one text at a time in plain integers (mod 2**64)."""
+    from routing_core.features import NGRAMS, TEXT_BUCKETS
+
+    mask, padded, counts = 2**64 - 1, f" {text} ", {}
+    for size in NGRAMS:
+        for start in range(len(padded) - size + 1):
+            h = 0
+            for ch in padded[start : start + size]:
+                h = (h * 1_000_003 + ord(ch)) & mask
+            bucket = (((h + size) * 0x9E3779B97F4A7C15 & mask) >> 40) % TEXT_BUCKETS
+            counts[bucket] = counts.get(bucket, 0) + 1
+    norm = math.sqrt(sum(c * c for c in counts.values()))
+    return {b: np.float32(c / norm) for b, c in counts.items()}
+
+
+def test_text_ngrams_of_many_texts_are_each_texts_own():
+    """Chunks, the 32-bit sort and the per-row norms give every text exactly the entries the
+    plain arithmetic gives it alone, in (row, column) order; None gives none."""
+    texts = ["o-ring 25x3", None, "Ø 40 wellendichtring", "", "ΣΑΣ ß"] + [
+        f"seal ring {i % 13} type {i}" for i in range(230)
+    ]
+    rows, cols, vals = text_entries(texts, chunk=100)
+    assert np.all(np.diff(rows * 10_000 + cols) > 0)
+    for i, text in enumerate(texts):
+        mine = dict(zip(cols[rows == i].tolist(), vals[rows == i].tolist(), strict=True))
+        assert mine == (_ngram_counts_by_hand(text) if text is not None else {}), text
+    empty = text_entries([None, None])
+    assert all(len(part) == 0 for part in empty)
+
+
+def test_word_tokens_of_many_texts_are_each_texts_own():
+    """The joined-text pass (and the per-text one it falls back to when a text holds a line
+    break) gives each text the entries the few-texts loop gives it."""
+    from routing_core.text import _few_word_entries, word_entries
+
+    texts = ["shaft d20x150 stainless", None, "", "ø 40 _x_ m8", "σας straße"] + [
+        f"seal ring {i % 13} type {i}" for i in range(100)
+    ]
+    for batch in (texts, texts + ["two\nlines"]):
+        got = word_entries(batch, 512)
+        expected = _few_word_entries(batch, 512)
+        for mine, theirs in zip(got, expected, strict=True):
+            assert np.array_equal(mine, theirs)
+    assert all(len(part) == 0 for part in word_entries([None, ""] * 40, 512))

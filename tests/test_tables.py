@@ -184,3 +184,64 @@ def test_counts_that_do_not_match_the_stored_values_are_refused(tmp_path):
     path.write_text(json.dumps({"attribute_counts": [["PART_TYPE", 3]]}))
     with pytest.raises(ValueError, match="does not hold 3 values"):
         RoutingTables(tmp_path, ["PART_TYPE"])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["a", None, "", "b", None, "a"],  # "" after the first missing value
+        ["", "a", None, "b", ""],  # "" before it
+        ["a", float("nan"), "b", None, "c"],  # no "" at all: missing takes its place
+        [None, None],
+        ["a", "b", "a"],
+        [],
+    ],
+)
+def test_filled_ids_are_those_of_the_filled_column(values):
+    from registry_app.pipeline.tables import _factorize_filled
+
+    column = pd.Series(values, dtype=object)
+    codes, uniques = pd.factorize(column.fillna(""))
+    ids, table = _factorize_filled(column)
+    assert ids.tolist() == codes.tolist() and table == [str(u) for u in uniques]
+
+
+def test_catalog_names_are_the_most_frequent_with_ties_as_value_counts_breaks_them():
+    rng = np.random.default_rng(4)
+    n = 600  # few codes and names: many (code, name) pairs tie on their count
+    codes = rng.choice(["MILL", "DRILL", "LATHE", None], n).tolist()
+    names = rng.choice(["Milling", "Drilling", "", None, "Turning"], n).tolist()
+    ops = operations(
+        [
+            {"item_code": "A", "seq": 10 * (i + 1), "op_code": c, "op_name": m}
+            for i, (c, m) in enumerate(zip(codes, names, strict=True))
+        ]
+    )
+    arrays, strings = build_tables(items("A"), ops, None, ["PART_TYPE"])
+    pairs = ops[["op_code", "op_name"]].fillna("").astype(str).value_counts().reset_index()
+    expected = dict(pairs.drop_duplicates("op_code")[["op_code", "op_name"]].to_numpy())
+    assert strings["catalog"]["op_code"] == expected
+    assert set(expected) == {"MILL", "DRILL", "LATHE", ""}
+
+
+def test_results_of_unknown_items_or_far_apart_seqs_match_exactly_their_step(tmp_path):
+    """A result whose item no operation has, or that names no item, attaches nowhere and is
+    counted; seq numbers far apart (ids from a hash pass) still find their step."""
+    ops = operations([
+        {"item_code": "A", "seq": 10, "op_code": "MILL"},
+        {"item_code": "A", "seq": 10**12, "op_code": "PACK"},
+        {"item_code": "B", "seq": 10, "op_code": "MILL"},
+    ])  # fmt: skip
+    wr = results([
+        {"item_code": "A", "seq": 10**12, "op_code": "PACK", "setup_hours": 0.5},
+        {"item_code": "B", "seq": 10, "op_code": "MILL", "setup_hours": 2},
+        {"item_code": "Z", "seq": 10, "op_code": "MILL", "setup_hours": 9},  # no such item
+        {"item_code": None, "seq": 10, "op_code": "MILL", "setup_hours": 9},
+    ])  # fmt: skip
+    report = ExtractReport()
+    arrays, strings = build_tables(items("A", "B"), ops, wr, ["PART_TYPE"], report=report)
+    assert arrays["op_act_n"].tolist() == [0, 1, 1]
+    assert arrays["op_act_setup"][1:].tolist() == [30.0, 120.0]
+    assert report.problems["work_results"] == {
+        "work result for no current (item, routing, seq): not attached": 2
+    }

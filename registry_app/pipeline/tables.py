@@ -345,12 +345,13 @@ def _step_keys(wr, ops, item_index=None) -> dict[str, np.ndarray]:
 
 
 def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """One number ≥ 0 per distinct (a, b) pair of ids ≥ -1; renumbered from 0 (a hash pass)
-    only where the plain product would leave most numbers unused."""
-    import pandas as pd
-
+    """One number ≥ 0 per distinct (a, b) pair of ids ≥ -1; renumbered from 0 (by one sort,
+    faster here than a hash pass) only where the plain product would leave most numbers
+    unused."""
     key = (a.astype(np.int64) + 1) * (int(b.max(initial=-1)) + 2) + (b.astype(np.int64) + 1)
-    return pd.factorize(key)[0] if key.max(initial=0) > 4 * len(key) else key
+    if key.max(initial=0) <= 4 * len(key):
+        return key
+    return np.unique(key, return_inverse=True)[1].reshape(-1)
 
 
 def save_tables(folder: Path, arrays: dict, strings: dict) -> list[str]:
