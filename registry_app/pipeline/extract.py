@@ -38,7 +38,9 @@ than with the rows.
 
 from __future__ import annotations
 
+import ctypes
 import operator
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +111,7 @@ def extract(
             report.count(roles.get(table.lower(), table), reason, n, example)
         report.formats = src.formats()
         report.readers = dict(src.readers)
+    give_back_freed_memory()
     report.seconds = time.perf_counter() - started
     say(
         "extract",
@@ -116,6 +119,19 @@ def extract(
         f"{len(items)} items, {len(operations)} operations, {len(work_results)} work results",
     )
     return PlantData(items=items, operations=operations, work_results=work_results, report=report)
+
+
+def give_back_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc on Linux; elsewhere nothing).
+    A source reads columns on threads of its own, and glibc keeps memory freed from a
+    thread's allocations in that thread's arena, where the main thread never reuses it: at
+    325,000 items about 0.3 GB that the stages after extraction would otherwise add to."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # a C library without malloc_trim (musl)
+        pass
 
 
 # --- column cleaners: every one works on the distinct values, then maps back by code ------------
