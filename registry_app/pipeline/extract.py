@@ -31,9 +31,10 @@ code, and repeated (item, routing, seq) operations (the first wins). Operations 
 results are sorted by item, routing and sequence (work results keep one row per order and
 operation, so their keys repeat); the source's row order only breaks ties.
 
-Cost: reading dominates (Python's sqlite3 builds one object per value); cleaning works on each
-column's distinct values and maps them back by code, so it grows with the distinct values more
-than with the rows.
+Cost: reading dominates (the driver's work per value, see ``sources.py``); the source is asked
+for the three tables up front (``Source.prefetch``), so a SQLite plant's next table is read on
+a background thread while this one is cleaned. Cleaning works on each column's distinct values
+and maps them back by code, so it grows with the distinct values more than with the rows.
 """
 
 from __future__ import annotations
