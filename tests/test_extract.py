@@ -439,3 +439,24 @@ def test_reading_in_small_chunks_gives_the_same_frames(tmp_path, monkeypatch):
     chunked = extract(load_default_profile(), f"sqlite:///{path}")
     for name in ("items", "operations", "work_results"):
         pd.testing.assert_frame_equal(getattr(whole, name), getattr(chunked, name))
+
+
+def test_freed_memory_goes_back_to_the_system_where_the_c_library_can(monkeypatch):
+    from registry_app.pipeline import extract as module
+
+    calls = []
+
+    class Libc:
+        def malloc_trim(self, pad):
+            calls.append(pad)
+
+    monkeypatch.setattr(module.sys, "platform", "linux")
+    monkeypatch.setattr(module.ctypes, "CDLL", lambda name: Libc())
+    module.give_back_freed_memory()
+    assert calls == [0]
+    monkeypatch.setattr(module.ctypes, "CDLL", lambda name: object())  # musl: no malloc_trim
+    module.give_back_freed_memory()
+    monkeypatch.setattr(module.sys, "platform", "win32")
+    monkeypatch.setattr(module.ctypes, "CDLL", lambda name: Libc())
+    module.give_back_freed_memory()
+    assert calls == [0]

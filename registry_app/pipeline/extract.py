@@ -31,14 +31,17 @@ code, and repeated (item, routing, seq) operations (the first wins). Operations 
 results are sorted by item, routing and sequence (work results keep one row per order and
 operation, so their keys repeat); the source's row order only breaks ties.
 
-Cost: reading dominates (Python's sqlite3 builds one object per value); cleaning works on each
-column's distinct values and maps them back by code, so it grows with the distinct values more
-than with the rows.
+Cost: reading dominates (the driver's work per value, see ``sources.py``); the source is asked
+for the three tables up front (``Source.prefetch``), so a SQLite plant's next table is read on
+a background thread while this one is cleaned. Cleaning works on each column's distinct values
+and maps them back by code, so it grows with the distinct values more than with the rows.
 """
 
 from __future__ import annotations
 
+import ctypes
 import operator
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +112,7 @@ def extract(
             report.count(roles.get(table.lower(), table), reason, n, example)
         report.formats = src.formats()
         report.readers = dict(src.readers)
+    give_back_freed_memory()
     report.seconds = time.perf_counter() - started
     say(
         "extract",
@@ -116,6 +120,19 @@ def extract(
         f"{len(items)} items, {len(operations)} operations, {len(work_results)} work results",
     )
     return PlantData(items=items, operations=operations, work_results=work_results, report=report)
+
+
+def give_back_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc on Linux; elsewhere nothing).
+    A source reads columns on threads of its own, and glibc keeps memory freed from a
+    thread's allocations in that thread's arena, where the main thread never reuses it: at
+    325,000 items about 0.3 GB that the stages after extraction would otherwise add to."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # a C library without malloc_trim (musl)
+        pass
 
 
 # --- column cleaners: every one works on the distinct values, then maps back by code ------------

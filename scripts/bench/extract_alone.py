@@ -35,6 +35,12 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
+def _rss_gb() -> float:
+    """The process's resident set now (what the stages after extraction start from)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**3
+
+
 class Clock:
     """Wall and CPU seconds of the extract stages (from its progress calls) and of the reads."""
 
@@ -145,7 +151,10 @@ def main() -> int:
     reads_cpu = sum(c for _, c in clock.reads)
     (w0, c0, _), (w1, c1, peak) = clock.marks[0], clock.marks[-1]
     print(f"reads ({len(clock.reads)} calls): wall {reads_wall:.2f} s  CPU {reads_cpu:.2f} s")
-    print(f"extract total: wall {w1 - w0:.2f} s  CPU {c1 - c0:.2f} s  peak RSS {peak:.2f} GB")
+    print(
+        f"extract total: wall {w1 - w0:.2f} s  CPU {c1 - c0:.2f} s  peak RSS {peak:.2f} GB  "
+        f"RSS after {_rss_gb():.2f} GB"
+    )
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
         for role in ROLES:
