@@ -24,6 +24,7 @@ from routing_core.features import FeatureEncoder, norm_texts
 from routing_core.features import _normalise as memoised_normalise
 
 _NO_KEY = -1
+_UNSEEN = -2  # a query value no stored value normalises to (so far): equal to no neighbour's
 normalise = memoised_normalise.__wrapped__
 
 
@@ -81,7 +82,8 @@ class NeighbourMatcher:
         return [list(compress(self.names, line)) for line in same.tolist()]
 
     def _query(self, query: dict) -> tuple[np.ndarray, np.ndarray]:
-        """The query's normalised numbers (NaN: none) and keys (``_NO_KEY``: none)."""
+        """The query's normalised numbers (NaN: none) and keys (``_NO_KEY``: none,
+        ``_UNSEEN``: a value no neighbour of this answer has); call after ``_fill``."""
         normalised = self.encoder.normalised(query)
         numbers, keys = [], []
         for j, (name, numeric) in enumerate(self.kinds):
@@ -91,8 +93,10 @@ class NeighbourMatcher:
                 keys.append(_NO_KEY)
             else:
                 numbers.append(math.nan)
-                found = self.keys[j].get(value)
-                keys.append(self._key_of(j, value) if found is None else found)
+                # the neighbours' values have their keys already (filled before this): a value
+                # without one equals none of them, and is not kept (queries bring new texts
+                # every day; the memo holds the version's own values only)
+                keys.append(self.keys[j].get(value, _UNSEEN))
         return np.array(numbers, dtype=np.float64), np.array(keys, dtype=np.int64)
 
     def _key_of(self, j: int, value) -> int:

@@ -79,3 +79,20 @@ def test_a_known_items_own_row_gives_the_matches_of_its_stored_attributes(active
         assert by_row == matcher.matched(tables.attributes(own), rows)
     assert by_row[-1]  # the item agrees with itself
     assert matcher.matched({}, [], own=0) == []
+
+
+@pytest.mark.django_db
+def test_new_query_values_are_matched_without_growing_the_memo(active_model):
+    model = runtime.model
+    matcher = NeighbourMatcher(model.encoder, model.tables)
+    text = next(c.name for c in model.encoder.codecs if c.kind in ("text", "categorical"))
+    rows = list(range(min(15, model.tables.n_items)))
+    matcher.matched(model.tables.attributes(rows[0]), rows)
+    sizes = [len(k) for k in matcher.keys]
+    for i in range(200):  # an ERP sends new item texts every day
+        query = {**model.tables.attributes(rows[1]), text: f"new part {i} never stored"}
+        assert matcher.matched(query, rows) == one_by_one(model, query, rows)
+    assert [len(k) for k in matcher.keys] == sizes
+    stored = model.tables.attributes(rows[2])  # a value the neighbours hold still matches
+    assert matcher.matched(stored, rows) == one_by_one(model, stored, rows)
+    assert text in matcher.matched(stored, rows)[2] or stored.get(text) in (None, "")
