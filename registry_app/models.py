@@ -167,6 +167,7 @@ class ModelVersion(models.Model):
         The manifest is verified first (outside the transaction: hashing can take a second),
         so a corrupted or incomplete version is never made active.
         """
+        from registry_app.pipeline.filehash import record_activation
         from registry_app.pipeline.manifest import verify_version_dir
 
         verify_version_dir(self.path, expected_sha256=self.manifest_sha256 or None)
@@ -177,6 +178,7 @@ class ModelVersion(models.Model):
                 f"Cannot {action} {self.label}: another version was activated at the same time.",
                 code="state_conflict",
             ) from None
+        record_activation(self.path.parent, self.label)  # a starting server reads it early
         self.refresh_from_db()
         return self
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 
 import pytest
 
@@ -91,3 +92,31 @@ def test_an_untouched_version_opens_from_the_early_hashes(
     monkeypatch.setattr(filehash, "sha256_of", lambda p: read.append(p) or original(p))
     model = LoadedModel.open(folder, expected_sha256=version.manifest_sha256)
     assert model.label == version.label and read == []
+
+
+def test_the_version_expected_is_the_one_served_or_activated_last(tmp_path):
+    assert filehash.expected_version(tmp_path) is None
+    served, activated = tmp_path / "active.json", tmp_path / "activated.json"
+    served.write_text(json.dumps({"label": "v0001"}))
+    assert filehash.expected_version(tmp_path) == tmp_path / "v0001"
+    filehash.record_activation(tmp_path, "v0002")
+    os.utime(served, (1_000_000, 1_000_000))  # served long before the activation
+    assert json.loads(activated.read_text())["label"] == "v0002"
+    assert filehash.expected_version(tmp_path) == tmp_path / "v0002"
+    os.utime(activated, (500_000, 500_000))  # a server has served another one since
+    assert filehash.expected_version(tmp_path) == tmp_path / "v0001"
+    served.write_text("{not json")
+    assert filehash.expected_version(tmp_path) == tmp_path / "v0002"
+    activated.write_text(json.dumps({"label": "../outside"}))
+    assert filehash.expected_version(tmp_path) is None
+
+
+def test_an_activation_names_its_version_for_the_next_start(quick_training, settings, early_reset):
+    version = quick_training()
+    (settings.MODELS_DIR / "active.json").write_text(json.dumps({"label": "v9999"}))
+    os.utime(settings.MODELS_DIR / "active.json", (1_000_000, 1_000_000))
+    version.approve()
+    version.activate()
+    early = filehash.start_early(settings.MODELS_DIR)
+    assert early is not None and early.folder == (settings.MODELS_DIR / version.label).resolve()
+    assert early.done.wait(30)

@@ -1,14 +1,15 @@
 """SHA-256 of a version's files, and the same hashes started before the serving process is set up.
 
 ``manage.py serve`` cannot answer before the full hash check of the version it serves has passed
-(``LoadedModel.open``). That check used to start once Django was set up and the registry read —
-half a second into the start — and the start then waited for it. :func:`start_early`, called by
-``manage.py`` for ``serve`` before Django is imported, hashes the files of the version named in
-``models/active.json`` (the one served last, nearly always the one served next) in a thread,
-beside Django's set-up. :func:`digest` then answers from those hashes for a file that was hashed
-there and has not changed since (same size, modification time and inode, taken before and after
-its hashing and again when asked); any other file is hashed when asked. The verification itself
-is unchanged: the same manifest, the same comparisons, nothing served before they pass.
+(``LoadedModel.open``). That check used to start once Django was set up and the registry read — half
+a second into the start — and the start then waited for it. :func:`start_early`, called by
+``manage.py`` for ``serve`` before Django is imported, hashes the files of the version served or
+activated last (``models/active.json``, ``models/activated.json``: nearly always the one served
+next, :func:`expected_version`) in a thread, beside Django's set-up. :func:`digest` then answers
+from those hashes for a file that was hashed there and has not changed since (same size,
+modification time and inode, taken before and after its hashing and again when asked); any other
+file is hashed when asked. The verification itself is unchanged: the same manifest, the same
+comparisons, nothing served before they pass.
 
 Django-free: imported by ``manage.py`` before the settings are read.
 """
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 POINTER = "active.json"  # the runtime's record of the version served last
+ACTIVATED = "activated.json"  # the registry's record of the version activated last (a hint)
 MANIFEST = "manifest.json"
 
 
@@ -93,22 +95,43 @@ class EarlyHashes:
 _early: EarlyHashes | None = None
 
 
-def served_last(models_dir: Path) -> Path | None:
-    """The folder of the version named in ``models_dir/active.json`` (None: nothing served yet,
-    or an unreadable pointer)."""
+def _named(path: Path) -> tuple[float, str] | None:
+    """(modification time, label) of a pointer file naming a version; None when unreadable."""
     try:
-        label = json.loads((models_dir / POINTER).read_text(encoding="utf-8"))["label"]
+        label = json.loads(path.read_text(encoding="utf-8"))["label"]
+        when = path.stat().st_mtime
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not isinstance(label, str) or not label or Path(label).name != label:
         return None
-    return models_dir / label
+    return when, label
+
+
+def expected_version(models_dir: Path) -> Path | None:
+    """The folder of the version a starting server most likely loads: the one named last in
+    ``models_dir/active.json`` (written by a server that served it) or ``activated.json``
+    (written when the registry activates a version, also while no server runs). None: nothing
+    served or activated yet, or unreadable pointers. Only a guess for work begun early: the
+    load verifies whatever the registry names."""
+    found = [f for f in (_named(models_dir / POINTER), _named(models_dir / ACTIVATED)) if f]
+    return models_dir / max(found)[1] if found else None
+
+
+def record_activation(models_dir: Path, label: str) -> None:
+    """Write ``models_dir/activated.json`` (see :func:`expected_version`); never fails."""
+    target = models_dir / ACTIVATED
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps({"label": label, "activated_at": time.time()}), "utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a hint only: the next start reads the version itself
 
 
 def start_early(models_dir: Path) -> EarlyHashes | None:
-    """Hash the version named in ``models_dir/active.json`` in a background thread."""
+    """Hash the version a start most likely loads (:func:`expected_version`) in a thread."""
     global _early
-    folder = served_last(models_dir)
+    folder = expected_version(models_dir)
     if folder is None:
         return None  # hash when asked
     early = EarlyHashes(folder)

@@ -2,13 +2,13 @@
 
 Reading a 325,000-item index takes a quarter of a second, and hnswlib reads it without the
 interpreter lock. :func:`start`, called by ``manage.py`` for ``serve`` before Django is imported
-(beside :func:`filehash.start_early`), reads the index of the version named in
-``models/active.json`` in a thread while Django's set-up imports. ``LoadedModel.open`` then takes
-it with :func:`take` when it opens that same folder, the index file has not changed since it was
-read (same size, modification time and inode, before and after the read and when taken) and the
-dimension is the encoder's; otherwise, and for every later load, it reads the file itself. The
-verification is unchanged: the version's hashes (this file's included) are checked against its
-manifest before anything is served, whichever thread read the file.
+(beside :func:`filehash.start_early`), reads the index of the version served or activated last
+(``models/active.json``, ``models/activated.json``) in a thread while Django's set-up imports.
+``LoadedModel.open`` then takes it with :func:`take` when it opens that same folder, the index file
+has not changed since it was read (same size, modification time and inode, before and after the read
+and when taken) and the dimension is the encoder's; otherwise, and for every later load, it reads
+the file itself. The verification is unchanged: the version's hashes (this file's included) are
+checked against its manifest before anything is served, whichever thread read the file.
 
 Django-free: imported by ``manage.py`` before the settings are read.
 """
@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from registry_app.pipeline.filehash import file_identity, served_last
+from registry_app.pipeline.filehash import expected_version, file_identity
 
 INDEX_FILE = "index.hnsw"  # registry_app.pipeline.index.INDEX_FILE, without importing numpy here
 ENCODER_FILE = "encoder.json"
@@ -72,9 +72,10 @@ _early: EarlyIndex | None = None
 
 
 def start(models_dir: Path) -> EarlyIndex | None:
-    """Read the index of the version in ``models_dir/active.json`` in a background thread."""
+    """Read the index of the version a start most likely loads (``filehash.expected_version``)
+    in a background thread."""
     global _early
-    folder = served_last(models_dir)
+    folder = expected_version(models_dir)
     if folder is None or not (folder / INDEX_FILE).is_file():
         return None
     early = EarlyIndex(folder)
