@@ -68,7 +68,7 @@ class LoadedModel:
             label=folder.name,
             folder=folder,
             manifest=manifest,
-            manifest_sha256=sha256_of(folder / "manifest.json"),
+            manifest_sha256=expected_sha256 or sha256_of(folder / MANIFEST),  # checked above
             encoder=encoder,
             index=index,
             tables=tables,

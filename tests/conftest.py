@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -266,3 +267,12 @@ def launched_chromium(screens: Path):
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def served_version(quick_training, settings):
+    """A trained version and its folder, named in ``models/active.json`` as the one served last
+    (what a serving process's start reads early)."""
+    version = quick_training()
+    (settings.MODELS_DIR / "active.json").write_text(json.dumps({"label": version.label}))
+    return version, settings.MODELS_DIR / version.label

@@ -67,10 +67,8 @@ def test_no_pointer_a_bad_label_or_another_version_hash_when_asked(tmp_path, ear
     assert filehash._early.lookup(other / "index.hnsw") is None
 
 
-def test_a_version_altered_after_the_early_hash_is_refused(quick_training, settings, early_reset):
-    version = quick_training()
-    folder = settings.MODELS_DIR / version.label
-    (settings.MODELS_DIR / "active.json").write_text(json.dumps({"label": version.label}))
+def test_a_version_altered_after_the_early_hash_is_refused(served_version, settings, early_reset):
+    version, folder = served_version
     assert filehash.start_early(settings.MODELS_DIR).done.wait(30)
     target = folder / "tables" / "op_setup.npy"
     data = bytearray(target.read_bytes())
@@ -81,11 +79,9 @@ def test_a_version_altered_after_the_early_hash_is_refused(quick_training, setti
 
 
 def test_an_untouched_version_opens_from_the_early_hashes(
-    quick_training, settings, early_reset, monkeypatch
+    served_version, settings, early_reset, monkeypatch
 ):
-    version = quick_training()
-    folder = settings.MODELS_DIR / version.label
-    (settings.MODELS_DIR / "active.json").write_text(json.dumps({"label": version.label}))
+    version, folder = served_version
     assert filehash.start_early(settings.MODELS_DIR).done.wait(30)
     read = []
     original = filehash.sha256_of

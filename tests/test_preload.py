@@ -75,11 +75,9 @@ def test_an_unreadable_index_is_read_again_and_reported_by_the_load(tmp_path, ea
 
 
 def test_a_version_opens_with_the_early_index_and_still_checks_every_hash(
-    quick_training, settings, early_reset, monkeypatch
+    served_version, settings, early_reset, monkeypatch
 ):
-    version = quick_training()
-    folder = settings.MODELS_DIR / version.label
-    (settings.MODELS_DIR / "active.json").write_text(json.dumps({"label": version.label}))
+    version, folder = served_version
     assert preload.start(settings.MODELS_DIR).done.wait(30)
     from registry_app.pipeline import index as hnsw
 

@@ -47,17 +47,47 @@ def file_identity(path: Path) -> tuple[int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
-class EarlyHashes:
-    """The hashes of one version folder, computed by a thread started at process start."""
+class EarlyWork:
+    """Work on one version folder by a thread started at process start: :meth:`work` runs once;
+    ``done`` is set and ``seconds`` kept however it ends."""
+
+    thread_name = "early"
 
     def __init__(self, folder: Path):
         self.folder = folder.resolve()
-        self.found: dict[Path, tuple[str, tuple[int, int, int]]] = {}
         self.seconds = 0.0
         self.done = threading.Event()
 
+    def work(self) -> None:
+        raise NotImplementedError
+
     def run(self) -> None:
         started = time.perf_counter()
+        try:
+            self.work()
+        finally:
+            self.seconds = time.perf_counter() - started
+            self.done.set()
+
+    def start(self) -> EarlyWork:
+        threading.Thread(target=self.run, name=self.thread_name, daemon=True).start()
+        return self
+
+    def finished_seconds(self) -> float | None:
+        """How long the work took (None: not finished yet)."""
+        return self.seconds if self.done.is_set() else None
+
+
+class EarlyHashes(EarlyWork):
+    """The hashes of one version folder, computed by a thread started at process start."""
+
+    thread_name = "early-hashes"
+
+    def __init__(self, folder: Path):
+        super().__init__(folder)
+        self.found: dict[Path, tuple[str, tuple[int, int, int]]] = {}
+
+    def work(self) -> None:
         try:
             manifest = json.loads((self.folder / MANIFEST).read_text(encoding="utf-8"))
             paths = [MANIFEST, *(str(e["path"]) for e in manifest.get("artifacts", []))]
@@ -71,9 +101,6 @@ class EarlyHashes:
                     self.found[path] = (sha, before)
         except (OSError, ValueError, KeyError, TypeError):
             pass  # whatever was not hashed here is hashed when asked
-        finally:
-            self.seconds = time.perf_counter() - started
-            self.done.set()
 
     def holds(self, path: Path) -> bool:
         """Whether the resolved ``path`` lies inside this version folder."""
@@ -134,16 +161,13 @@ def start_early(models_dir: Path) -> EarlyHashes | None:
     folder = expected_version(models_dir)
     if folder is None:
         return None  # hash when asked
-    early = EarlyHashes(folder)
-    threading.Thread(target=early.run, name="early-hashes", daemon=True).start()
-    _early = early
-    return early
+    _early = EarlyHashes(folder).start()
+    return _early
 
 
 def early_seconds() -> float | None:
     """How long the early hashing took (None: it did not run or has not finished)."""
-    early = _early
-    return early.seconds if early is not None and early.done.is_set() else None
+    return _early.finished_seconds() if _early is not None else None
 
 
 def digest(path: Path) -> str:

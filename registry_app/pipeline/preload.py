@@ -16,29 +16,26 @@ Django-free: imported by ``manage.py`` before the settings are read.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
-from registry_app.pipeline.filehash import expected_version, file_identity
+from registry_app.pipeline.filehash import EarlyWork, expected_version, file_identity
 
 INDEX_FILE = "index.hnsw"  # registry_app.pipeline.index.INDEX_FILE, without importing numpy here
 ENCODER_FILE = "encoder.json"
 
 
-class EarlyIndex:
+class EarlyIndex(EarlyWork):
     """One version folder's index, read by a thread started at process start."""
 
+    thread_name = "early-index"
+
     def __init__(self, folder: Path):
-        self.folder = folder.resolve()
+        super().__init__(folder)
         self.index = None
         self.dim = 0
         self.identity: tuple[int, int, int] | None = None
-        self.seconds = 0.0
-        self.done = threading.Event()
 
-    def run(self) -> None:
-        started = time.perf_counter()
+    def work(self) -> None:
         try:
             import hnswlib
 
@@ -51,9 +48,6 @@ class EarlyIndex:
                 self.index, self.dim, self.identity = index, dim, before
         except Exception:  # noqa: BLE001 - whatever fails here is read (and reported) when asked
             self.index = None
-        finally:
-            self.seconds = time.perf_counter() - started
-            self.done.set()
 
     def take(self, folder: Path, dim: int):
         """The index read here when it is ``folder``'s, unchanged and of ``dim``; once."""
@@ -78,10 +72,8 @@ def start(models_dir: Path) -> EarlyIndex | None:
     folder = expected_version(models_dir)
     if folder is None or not (folder / INDEX_FILE).is_file():
         return None
-    early = EarlyIndex(folder)
-    threading.Thread(target=early.run, name="early-index", daemon=True).start()
-    _early = early
-    return early
+    _early = EarlyIndex(folder).start()
+    return _early
 
 
 def take(folder: Path, dim: int):
@@ -100,5 +92,4 @@ def discard() -> None:
 
 def early_seconds() -> float | None:
     """How long the early read took (None: it did not run or has not finished)."""
-    early = _early
-    return early.seconds if early is not None and early.done.is_set() else None
+    return _early.finished_seconds() if _early is not None else None
