@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Django's command-line utility for the Routing ML console."""
 
+import gc
 import os
 import sys
 
@@ -19,7 +20,9 @@ def prepare_serving() -> None:
     interval, and the hash check and the index read of the version served last begun beside
     them (the server answers nothing before the check of the version it loads has passed). With
     Python's 5 ms interval those threads would wait for the interpreter lock while they import.
-    A bad environment value is left for the settings to report."""
+    The cyclic garbage collector is off until the version is loaded (``serve`` turns it on
+    again). A bad environment value is left for the settings to report."""
+    gc.disable()
     from django.core.exceptions import ImproperlyConfigured
 
     from registry_app.pipeline import preload

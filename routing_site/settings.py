@@ -103,7 +103,7 @@ MIDDLEWARE = [
     "routing_site.limits.BodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "routing_site.staticfiles.LazyWhiteNoiseMiddleware",  # WhiteNoise, files listed when asked
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -8,10 +8,11 @@ import sys
 # rest_framework.compat imports these when they are installed, for features this product does
 # not use: Django's PostgreSQL model fields for ModelSerializer's field map (no model has one;
 # they also import psycopg on a SQLite installation), DRF's test client that sends real HTTP
-# (requests) and DRF's own OpenAPI renderers (YAML; the schema pages use drf-spectacular's,
-# which import yaml themselves when the URL modules load). Together about an eighth of a second
-# of every start of every process.
-DRF_UNUSED_EXTRAS = ("django.contrib.postgres.fields", "requests", "yaml")
+# (requests), DRF's own OpenAPI renderers (YAML; the schema pages use drf-spectacular's,
+# which import yaml themselves when the URL modules load) and the syntax highlighting of its
+# browsable API's templates (pygments; the API renders JSON only). Together about an eighth of
+# a second of every start of every process.
+DRF_UNUSED_EXTRAS = ("django.contrib.postgres.fields", "requests", "yaml", "pygments")
 
 
 def import_drf_without_unused_extras() -> None:

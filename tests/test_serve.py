@@ -52,6 +52,16 @@ def health(port: int, token: str = "") -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+def wait_for_health(port: int, token: str = "") -> tuple[int, dict]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            return health(port, token)
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail("the server did not answer within 30 s")
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs fork")
 def test_two_workers_share_the_port_and_stop_together(tmp_path):
     env, port = env_for(tmp_path), free_port()
@@ -62,15 +72,7 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                status, body = health(port, token)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not answer within 30 s")
+        status, body = wait_for_health(port, token)
         # no model yet: the service runs and says why
         assert status == 503 and body["status"] == "unavailable"
         assert "No active model" in body["detail"]
@@ -86,12 +88,55 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
     output = server.stdout.read().splitlines()
     # the interval the process really runs with, read back from the interpreter
     assert any("2 process(es) × 8 threads, switch interval 0.3 ms" in x for x in output)
-    # the start-up stages, one after the other; the system checks ran beside the load
+    # the start-up stages, one after the other; beside the load the WSGI application's import,
+    # and the system checks once the workers served
     line = next(x for x in output if x.startswith("Start-up "))
     found = json.loads(line.removeprefix("Start-up "))
     assert list(found["stages"])[:3] == ["imports", "Django setup", "registry read"]
+    assert "imports after the load" in found["stages"]
+    assert found["beside"]["WSGI application import"] > 0
+    assert "system checks and URL imports" not in found["beside"]
+    served = next(i for i, x in enumerate(output) if x.startswith("Serving on"))
+    assert any(x.startswith("System checks passed in ") for x in output[served:])
+
+
+def test_one_worker_runs_the_system_checks_beside_the_load(tmp_path):
+    env, port = env_for(tmp_path), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_health(port)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    output = server.stdout.read().splitlines()
+    found = json.loads(next(x for x in output if x.startswith("Start-up ")).split(" ", 1)[1])
     assert "checks after the load" in found["stages"]
     assert found["beside"]["system checks and URL imports"] > 0
+
+
+NEEDS_FORK = pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs fork")
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=NEEDS_FORK)])
+def test_a_system_check_error_stops_the_service_with_its_message(tmp_path, workers):
+    """One worker: before anything is served. Several: the checks run while the workers answer;
+    the error stops them all (the port is free again) and the service, with the message."""
+    env, port = env_for(tmp_path), free_port()
+    env["CSRF_TRUSTED_ORIGINS"] = "console.example"  # Django's check 4_0.E001: no scheme
+    result = subprocess.run(
+        [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "SystemCheckError" in result.stderr
+    assert "CSRF_TRUSTED_ORIGINS setting must start with a scheme" in result.stderr
+    assert "System checks passed" not in result.stdout
+    assert ("Serving on" in result.stdout) == (workers > 1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # no worker left listening on it
 
 
 def test_a_port_in_use_is_refused_with_the_fix(tmp_path):

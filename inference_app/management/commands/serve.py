@@ -1,3 +1,4 @@
+import gc
 import json
 import os
 import signal
@@ -9,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 from django.db import connections
 
 from registry_app.pipeline import preload
@@ -38,10 +39,10 @@ def waitress_options() -> dict:
 def startup_stages(set_up_at: float, load: dict, model) -> dict:
     """Seconds per stage from process start, one after the other, for ``manage.py bench``:
     imports (interpreter, Django, settings), Django set-up (apps, models, this command), the
-    registry read and the model's load stages, then what the checks still took after the load;
-    ``beside``: the hash check run during the loads, the hashes and the index read begun at
-    process start (beside Django's set-up), and the system checks (with the imports of the URL
-    modules and the WSGI application) run during the load."""
+    registry read and the model's load stages, then what the main thread's work beside the load
+    still took after it (``load["beside"]`` names that work); ``beside``: the hash check run
+    during the loads, the hashes and the index read begun at process start (beside Django's
+    set-up), and the main thread's work during the load."""
     stages = {
         "imports": process_age() - (time.time() - settings.SETTINGS_READ_AT),
         "Django setup": set_up_at - settings.SETTINGS_READ_AT,
@@ -49,17 +50,28 @@ def startup_stages(set_up_at: float, load: dict, model) -> dict:
     loaded_in = load["done"] - set_up_at
     stages["registry read"] = loaded_in - getattr(model, "load_seconds", 0.0)
     stages |= getattr(model, "stages", {})
-    stages["checks after the load"] = max(0.0, load["checked"] - load["done"])
+    stages[f"{load['after']} after the load"] = max(0.0, load["checked"] - load["done"])
     beside = {
         "manifest verification": getattr(model, "verify_seconds", 0.0),
         "hashing from the process start": early_seconds() or 0.0,
         "index read from the process start": preload.early_seconds() or 0.0,
-        "system checks and URL imports": load["checked"] - set_up_at,
+        load["beside"]: load["checked"] - set_up_at,
     }
     return {
         "stages": {k: round(v, 3) for k, v in stages.items()},
         "beside": {k: round(v, 3) for k, v in beside.items()},
     }
+
+
+def resume_garbage_collection() -> None:
+    """``manage.py`` turns the cyclic garbage collector off for a serving process's start (its
+    imports make hundreds of thousands of objects and no garbage worth a collection: the
+    collections it would run cost several hundredths of a second). Once the version is loaded,
+    before the fork, the objects made so far are frozen (``gc.freeze``: the collector leaves
+    them alone, so the workers do not write to those pages) and the collector runs again."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def load_seconds(found: dict) -> float:
@@ -84,7 +96,8 @@ def process_age() -> float:
 
 
 class Command(BaseCommand):
-    # the system checks run in handle(), beside the model's load (they import the URL modules)
+    # the system checks run in handle(): beside the model's load with one worker, in this
+    # process once the workers serve with several (they import the URL modules)
     requires_system_checks = []
     help = (
         "Serve the console and the API with waitress (static files included). Loads the active "
@@ -113,7 +126,11 @@ class Command(BaseCommand):
         set_up_at = time.time()
         sys.setswitchinterval(settings.SERVE_SWITCH_INTERVAL_US / 1e6)  # the workers inherit it
         listener = self.listen(host, port)
-        load = self.load_beside_checks()  # before forking: the children share the model's pages
+        # before forking: the children share the model's pages. With several workers the system
+        # checks run in this process once they serve (supervise): the hot API calls need
+        # neither the checks nor the URL modules.
+        load = self.load_beside_imports(checks=workers == 1)
+        resume_garbage_collection()
         self.stdout.write("Start-up " + json.dumps(startup_stages(set_up_at, load, runtime.model)))
         health = runtime.health()
         self.stdout.write(
@@ -130,14 +147,17 @@ class Command(BaseCommand):
         else:
             self.supervise(listener, threads, workers)
 
-    def load_beside_checks(self) -> dict:
-        """Load the active version in a thread while this one runs Django's system checks and
-        imports the WSGI application: the hash check reads files without the interpreter lock,
-        the imports need it. Nothing is served before both are done (the listening socket
-        accepts, but no request is read until ``serve``)."""
+    def load_beside_imports(self, checks: bool) -> dict:
+        """Load the active version in a thread while this one imports what the first answer
+        needs (the middleware, the API views, numpy.ma) and, with ``checks``, the URL modules
+        and Django's system checks: the hash check reads files without the interpreter lock, the
+        imports need it. Nothing is served before both are done (the listening socket accepts,
+        but no request is read until ``serve``)."""
         from inference_app.runtime import runtime
 
-        times: dict[str, float] = {}
+        times: dict = {"beside": "WSGI application import", "after": "imports"}
+        if checks:
+            times.update(beside="system checks and URL imports", after="checks")
 
         def load() -> None:
             try:
@@ -150,7 +170,8 @@ class Command(BaseCommand):
         loader = threading.Thread(target=load, name="model-load")
         loader.start()
         try:
-            self.check(display_num_errors=False)
+            if checks:
+                self.run_checks()
             # before the fork, not in each worker: the middleware and views, and numpy.ma
             # (np.unique on the memory-mapped tables imports it at the first prediction)
             import numpy.ma  # noqa: F401
@@ -160,6 +181,13 @@ class Command(BaseCommand):
             times["checked"] = time.time()
             loader.join()
         return times
+
+    def run_checks(self) -> float:
+        """Django's system checks (they import the URL modules); their seconds. Raises
+        ``SystemCheckError`` on an error."""
+        started = time.perf_counter()
+        self.check(display_num_errors=False)
+        return time.perf_counter() - started
 
     def listen(self, host: str, port: int) -> socket.socket:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -201,16 +229,36 @@ class Command(BaseCommand):
             children.append(pid)
 
         def stop(signum, frame):
-            for child in children:
-                try:
-                    os.kill(child, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+            end_all(children)
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        self.checks_beside_workers(children)
         pid, status = os.wait()  # any worker ending ends the service (its manager restarts it)
         self.stderr.write(f"Serving process {pid} ended (status {status}); stopping the others.")
         children.remove(pid)
         stop(None, None)
+
+    def checks_beside_workers(self, children: list[int]) -> None:
+        """Django's system checks in this process while the workers answer (the first answers
+        need neither the checks nor the URL modules they import). An error stops the workers
+        and the service, with the checks' message, as it would have before they started."""
+        try:
+            seconds = self.run_checks()
+        except SystemCheckError:
+            end_all(children, wait=True)
+            raise
+        self.stdout.write(f"System checks passed in {seconds:.3f} s, beside the workers.")
+        self.stdout.flush()
+
+
+def end_all(children: list[int], wait: bool = False) -> None:
+    """SIGTERM to each worker still running; with ``wait``, reap them too."""
+    for child in children:
+        try:
+            os.kill(child, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        if wait:
+            os.waitpid(child, 0)
