@@ -84,14 +84,15 @@ import json, sys
 import django
 django.setup()
 from rest_framework import compat
-unused = ("psycopg", "requests", "django.contrib.postgres.fields", "yaml")
+unused = ("psycopg", "requests", "django.contrib.postgres.fields", "yaml", "pygments")
 before = [n for n in unused if n in sys.modules]
 import importlib.util
-import requests, yaml   # still importable for whoever needs them
+import requests, yaml, pygments   # still importable for whoever needs them
 if importlib.util.find_spec("psycopg") or importlib.util.find_spec("psycopg2"):
     import django.contrib.postgres.fields   # so are these, where a PostgreSQL driver is installed
 print(json.dumps({"before": before, "drf uses them": [compat.requests is not None,
-                  compat.postgres_fields is not None, compat.yaml is not None]}))
+                  compat.postgres_fields is not None, compat.yaml is not None,
+                  compat.pygments is not None]}))
 """
     found = run_python(code)
-    assert found == {"before": [], "drf uses them": [False, False, False]}
+    assert found == {"before": [], "drf uses them": [False, False, False, False]}
