@@ -159,12 +159,16 @@ class Runtime:
         self.alerts = [*self.alerts[-19:], Alert(level, message)]
 
     # -- polling and swapping ---------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, refresh: bool = True) -> None:
+        """Start the poller (a no-op once it runs), after one poll here unless ``refresh`` is
+        false (``serve``'s workers: the version was loaded moments before, by the process that
+        forked them; the poller's first round follows within ``RUNTIME_POLL_SECONDS``)."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stop.clear()
-            self.refresh()
+            if refresh:
+                self.refresh()
             self._thread = threading.Thread(target=self._loop, name="runtime-poller", daemon=True)
             self._thread.start()
 

@@ -172,9 +172,10 @@ class Command(BaseCommand):
         try:
             if checks:
                 self.run_checks()
-            # before the fork, not in each worker: the middleware and views, and numpy.ma
-            # (np.unique on the memory-mapped tables imports it at the first prediction)
+            # before the fork, not in each worker: the middleware and views, waitress, and
+            # numpy.ma (np.unique on the memory-mapped tables imports it at the first prediction)
             import numpy.ma  # noqa: F401
+            import waitress  # noqa: F401
 
             import routing_site.wsgi  # noqa: F401
         finally:
@@ -210,7 +211,7 @@ class Command(BaseCommand):
         from inference_app.runtime import runtime
         from routing_site.wsgi import application
 
-        runtime.start()
+        runtime.start(refresh=False)  # loaded before the fork (handle)
         serve(application, sockets=[listener], threads=threads, **waitress_options())
 
     def supervise(self, listener: socket.socket, threads: int, workers: int) -> None:
