@@ -129,6 +129,8 @@ class PredictionBuffer:
 def _write(entries: list[tuple]) -> int:
     from datetime import UTC, datetime
 
+    from django.db import transaction
+
     from inference_app.models import PredictionLog
     from inference_app.runtime import runtime
 
@@ -141,9 +143,10 @@ def _write(entries: list[tuple]) -> int:
             fields = row_fields(entry, index, item, answer)
             fields["created_at"] = datetime.fromtimestamp(fields["created_at"], tz=UTC)
             rows.append(PredictionLog(**fields))
-    PredictionLog.objects.bulk_create(rows, ignore_conflicts=True)
-    newest = PredictionLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    PredictionLog.objects.filter(id__lte=newest - keep).delete()
+    with transaction.atomic():  # one commit for the rows and the trim
+        PredictionLog.objects.bulk_create(rows, ignore_conflicts=True)
+        newest = PredictionLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        PredictionLog.objects.filter(id__lte=newest - keep).delete()
     return len(rows)
 
 

@@ -60,10 +60,14 @@ def cluster_routings(
     for seq in sequences:
         point_of.append(distinct.setdefault(tuple(seq), len(distinct)))
     points = list(distinct)
-    mass = np.zeros(len(points))
-    np.add.at(mass, point_of, np.asarray(weights, dtype=float))
+    # each point's weight: its items' weights added in order from 0.0 (as np.add.at adds them)
+    summed = [0.0] * len(points)
+    for p, w in zip(point_of, weights, strict=True):
+        summed[p] += float(w)
+    mass = np.array(summed)
     sim = similarity_matrix(points).astype(float)
     centrality = sim @ mass
+    central = centrality.tolist()
     rows = sim.tolist()
     open_points = set(range(len(points)))
     clusters = []
@@ -72,10 +76,12 @@ def cluster_routings(
             continue
         taken = [p for p in sorted(open_points) if rows[centre][p] >= radius]
         open_points.difference_update(taken)
-        inner = sim[np.ix_(taken, taken)] @ mass[taken]
-        medoid = taken[int(np.argmax(inner))]
-        in_cluster = set(taken)
-        members = [i for i, p in enumerate(point_of) if p in in_cluster]
+        if len(taken) == 1:  # a lone sequence (the usual cluster): no arrays to make
+            medoid, support = taken[0], summed[taken[0]]
+        else:
+            inner = sim[np.ix_(taken, taken)] @ mass[taken]
+            medoid, support = taken[int(np.argmax(inner))], float(mass[taken].sum())
+        members = [i for i, p in enumerate(point_of) if p in taken]
         clusters.append(
             Cluster(
                 medoid=medoid,
@@ -83,8 +89,8 @@ def cluster_routings(
                     (i for i in members if point_of[i] == medoid), key=lambda i: weights[i]
                 ),
                 members=members,
-                support=float(mass[taken].sum()),
-                centrality=float(centrality[medoid]),
+                support=support,
+                centrality=central[medoid],
                 spread=[rows[medoid][point_of[i]] for i in members],
             )
         )

@@ -136,6 +136,7 @@ def summarize_times(
     per_op = rounded(table.T, 3)
     ends = rounded(np.concatenate([totals, totals[:, 5:6] / 60], axis=1), 3)
     keys = (*PARTS, "lead_min", *(f"{p}_lead_min" for p in percentiles))
+    op_keys = ("seq", "op_code", *keys)
     out = []
     for g, routing in enumerate(routings):
         total = ends[g]
@@ -143,11 +144,7 @@ def summarize_times(
         summary["lead_hours"] = total[-1]
         summary.update(zip(keys[6:], total[6:-1], strict=True))
         summary["operations"] = [
-            {
-                "seq": op.get("seq"),
-                "op_code": op.get("op_code"),
-                **dict(zip(keys, row, strict=True)),
-            }
+            dict(zip(op_keys, (op.get("seq"), op.get("op_code"), *row), strict=True))
             for op, row in zip(routing, per_op[bounds[g] : bounds[g + 1]], strict=True)
         ]
         out.append(summary)
