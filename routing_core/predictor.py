@@ -335,28 +335,29 @@ def _matrix(entries: tuple[list, list], columns: list[np.ndarray]) -> tuple[np.n
 def _aligned(routings: Routings, candidates: list) -> tuple[list[int], tuple[list, list]]:
     """One row per candidate operation: the flat position of the medoid's operation, and the
     flat positions and weights of every member's operation aligned to it (else the medoid's
-    own, weight 1)."""
+    own, weight 1). The members with the medoid's own steps come first, then the others in
+    order: a row's values are a set to its statistics (sorted by value and weight first)."""
     mappings: dict[tuple, list] = {}
     references: list[int] = []
     positions: list[list[int]] = []
     weighted: list[list[float]] = []
+    steps_of, bounds = routings.steps, routings.bounds
     for medoid, members in candidates:
-        steps, base = routings.steps[medoid], routings.bounds[medoid]
-        at: list[list[int]] = [[] for _ in steps]
-        weights: list[list[float]] = [[] for _ in steps]
+        steps, base = steps_of[medoid], bounds[medoid]
+        same = [(bounds[i], sim) for i, sim in members if steps_of[i] == steps]
+        sims = [sim for _, sim in same]
+        at = [[start + j for start, _ in same] for j in range(len(steps))]
+        weights = [sims.copy() for _ in steps]
         for i, sim in members:
-            other, start = routings.steps[i], routings.bounds[i]
-            if other == steps:  # the usual member: step j is step j
-                for j, found in enumerate(at):
-                    found.append(start + j)
-                    weights[j].append(sim)
+            other = steps_of[i]
+            if other == steps:
                 continue
             mapping = mappings.get((steps, other))
             if mapping is None:
                 mapping = mappings[(steps, other)] = align(steps, other)
             for j, k in enumerate(mapping):
                 if k is not None:
-                    at[j].append(start + k)
+                    at[j].append(bounds[i] + k)
                     weights[j].append(sim)
         for j, found in enumerate(at):
             references.append(base + j)

@@ -30,14 +30,11 @@ def weighted_percentiles(
     running = np.cumsum(np.where(kept, w, 0.0), axis=1)
     total = running[:, -1]
     last = np.where(kept.any(axis=1), values.shape[1] - 1 - np.argmax(kept[:, ::-1], axis=1), 0)
-    rows = np.arange(len(values))
-    out = np.empty((len(values), len(percentiles)))
-    for j, p in enumerate(percentiles):
-        target = (p / 100.0) * total - 1e-12
-        reached = kept & (running >= target[:, None])
-        first = np.where(reached.any(axis=1), np.argmax(reached, axis=1), last)
-        out[:, j] = v[rows, first]
-    return out, n > 0
+    # all percentiles at once: rows × percentiles × values
+    target = (np.array(percentiles) / 100.0)[None, :] * total[:, None] - 1e-12
+    reached = kept[:, None, :] & (running[:, None, :] >= target[:, :, None])
+    first = np.where(reached.any(axis=2), np.argmax(reached, axis=2), last[:, None])
+    return np.take_along_axis(v, first, axis=1), n > 0
 
 
 def _inside_fences(v: np.ndarray, n: np.ndarray, kept: np.ndarray) -> np.ndarray:
