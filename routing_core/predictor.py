@@ -77,15 +77,15 @@ class Routings:
         """The fields an answer shows of the operations at the flat ``positions``: seq, codes
         and names, in-house, run quantity (as stored), queue, wait and move minutes (rounded;
         None where missing)."""
-        at = np.asarray(positions, dtype=np.int64)
-        s = self.tables.strings
-        columns = [self.column("op_seq", at).tolist()]
+        flat = self.flat[np.asarray(positions, dtype=np.int64)]
+        a, s = self.tables.a, self.tables.strings
+        columns = [a["op_seq"][flat].tolist()]
         for field in ("op_code", "op_name", "work_center", "work_center_name"):
             table = s[field]
-            columns.append([table[i] for i in self.column(f"op_{field}", at).tolist()])
-        columns.append(self.column("op_in_house", at).tolist())
-        columns.append(self.column("op_run_qty", at).tolist())
-        times = np.stack([self.column(f"op_{f}", at) for f in ("queue", "wait", "move")])
+            columns.append([table[i] for i in a[f"op_{field}"][flat].tolist()])
+        columns.append(a["op_in_house"][flat].tolist())
+        columns.append(a["op_run_qty"][flat].tolist())
+        times = np.stack([a[f"op_{f}"][flat] for f in ("queue", "wait", "move")])
         columns.extend(answer_minutes(times.astype(np.float64), 3))
         return list(zip(*columns, strict=True))
 
@@ -410,9 +410,7 @@ def _grouped(
 ) -> tuple[list[dict], Routings]:
     """:func:`group_candidates` and the neighbours' routings it read (``positions`` and
     ``medoid`` of a candidate index them)."""
-    members = [
-        (rt, sim, row) for row, sim in neighbours if (rt := _primary(model.tables, row)) is not None
-    ]
+    members = _members(model.tables, neighbours)
     routings = Routings(model.tables, [m[0] for m in members])
     if not members:
         return [], routings
@@ -433,13 +431,18 @@ def _grouped(
     return groups, routings
 
 
-def _primary(tables, row: int) -> int | None:
-    """The primary routing of an item (most items have one routing: no sort then)."""
-    a = tables.a
-    start, end = int(a["item_rt_start"][row]), int(a["item_rt_end"][row])
-    if end - start == 1:
-        return start
-    return tables.primary_routing(row)
+def _members(tables, neighbours: list[tuple[int, float]]) -> list[tuple[int, float, int]]:
+    """(primary routing, similarity, row) of the neighbours with a routing (most items have
+    one routing: no sort then)."""
+    rows = [row for row, _ in neighbours]
+    starts = tables.a["item_rt_start"][rows].tolist()
+    ends = tables.a["item_rt_end"][rows].tolist()
+    out = []
+    for (row, sim), start, end in zip(neighbours, starts, ends, strict=True):
+        rt = start if end - start == 1 else tables.primary_routing(row)
+        if rt is not None:
+            out.append((rt, sim, row))
+    return out
 
 
 def options(settings: dict, quantity: float = 1.0, **overrides) -> dict:

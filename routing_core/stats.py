@@ -29,11 +29,16 @@ def weighted_percentiles(
     kept = _inside_fences(v, n, kept)
     running = np.cumsum(np.where(kept, w, 0.0), axis=1)
     total = running[:, -1]
-    last = np.where(kept.any(axis=1), values.shape[1] - 1 - np.argmax(kept[:, ::-1], axis=1), 0)
-    # all percentiles at once: rows × percentiles × values
+    # all percentiles at once: rows × percentiles × values. Up to the 100th, the last kept
+    # value reaches every target (the running weight there is the total); a row without
+    # values gives its first (argmax of nothing reached is 0)
     target = (np.array(percentiles) / 100.0)[None, :] * total[:, None] - 1e-12
     reached = kept[:, None, :] & (running[:, None, :] >= target[:, :, None])
-    first = np.where(reached.any(axis=2), np.argmax(reached, axis=2), last[:, None])
+    first = np.argmax(reached, axis=2)
+    if max(percentiles) > 100:  # beyond the total: the last kept value
+        last = values.shape[1] - 1 - np.argmax(kept[:, ::-1], axis=1)
+        last = np.where(kept.any(axis=1), last, 0)
+        first = np.where(reached.any(axis=2), first, last[:, None])
     return np.take_along_axis(v, first, axis=1), n > 0
 
 

@@ -212,13 +212,13 @@ def test_weighted_percentiles_follow_the_plain_rule_row_by_row():
     weights = np.zeros((len(rows), width))
     for i, (v, w) in enumerate(rows):
         values[i, : len(v)], weights[i, : len(w)] = v, w
-    ps = [10, 50, 80, 90, 99]
-    figures, known = weighted_percentiles(values, weights, ps)
-    for (v, w), row, has in zip(rows, figures.tolist(), known.tolist(), strict=True):
-        expected = plain_percentiles(v, w, ps)
-        assert has == bool(expected)
-        if has:
-            assert row == [expected[p] for p in ps]
+    for ps in ([10, 50, 80, 90, 99], [1, 50, 100], [50, 100, 150]):  # beyond 100: the last
+        figures, known = weighted_percentiles(values, weights, ps)
+        for (v, w), row, has in zip(rows, figures.tolist(), known.tolist(), strict=True):
+            expected = plain_percentiles(v, w, ps)
+            assert has == bool(expected)
+            if has:
+                assert row == [expected[p] for p in ps]
 
 
 def test_rounded_gives_the_floats_of_round():
