@@ -44,27 +44,24 @@ def weighted_percentiles(
 
 def _inside_fences(v: np.ndarray, n: np.ndarray, kept: np.ndarray) -> np.ndarray:
     """``kept`` without the Tukey outliers of the rows with at least 4 values (a row whose
-    values would all be dropped keeps them)."""
-    rows = np.flatnonzero(n >= 4)
-    if not len(rows):
+    values would all be dropped keeps them). Quartiles by linear interpolation (numpy's
+    default) of each row's first ``n`` sorted values, both at once and for every row (a row
+    with fewer values is computed, then left as it is)."""
+    use = n >= 4
+    if not use.any():
         return kept
-    sub, count = v[rows], n[rows]
-    q1, q3 = _at(sub, count, 0.25), _at(sub, count, 0.75)
-    fence = 1.5 * (q3 - q1)
-    inside = kept[rows] & (q1 - fence <= sub.T).T & (sub.T <= q3 + fence).T
-    inside = np.where(inside.any(axis=1)[:, None], inside, kept[rows])
-    kept = kept.copy()
-    kept[rows] = inside
-    return kept
-
-
-def _at(v: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
-    """Linear interpolation at ``q`` (numpy's default) of each row's first ``n`` sorted values."""
-    pos = q * (n - 1)
+    pos = _QUARTILES * (n - 1)[:, None]
     low = pos.astype(np.int64)
-    high = np.minimum(low + 1, n - 1)
-    rows = np.arange(len(v))
-    return v[rows, low] + (v[rows, high] - v[rows, low]) * (pos - low)
+    high = np.minimum(low + 1, (n - 1)[:, None])
+    at_low, at_high = np.take_along_axis(v, low, axis=1), np.take_along_axis(v, high, axis=1)
+    with np.errstate(invalid="ignore"):  # the rows left as they are may hold inf - inf
+        q = at_low + (at_high - at_low) * (pos - low)
+        fence = 1.5 * (q[:, 1:] - q[:, :1])
+        inside = kept & (q[:, :1] - fence <= v) & (v <= q[:, 1:] + fence)
+    return np.where((use & inside.any(axis=1))[:, None], inside, kept)
+
+
+_QUARTILES = np.array([[0.25, 0.75]])
 
 
 def rounded(values: np.ndarray, digits: int) -> list:
