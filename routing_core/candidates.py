@@ -108,20 +108,22 @@ def medoid_of(sequences: Sequence[Sequence[Hashable]]) -> int:
 
 def align(medoid: Sequence[tuple], member: Sequence[tuple]) -> list[int | None]:
     """For each medoid step (operation, work center), the index of the member's step to take
-    times from: same operation and work center, else same operation, nearest in position and
-    each member step used once; None when the member has no such operation."""
+    times from: same operation and work center, else same operation, nearest in position (the
+    first on ties) and each member step used once; None when the member has no such
+    operation."""
+    by_step: dict[tuple, list[int]] = {}
+    by_op: dict = {}
+    for k, step in enumerate(member):
+        by_step.setdefault(step, []).append(k)
+        by_op.setdefault(step[0], []).append(k)
     used: set[int] = set()
     out: list[int | None] = []
-    for j, (op, wc) in enumerate(medoid):
+    for j, step in enumerate(medoid):
         best = None
-        for exact in (True, False):
-            found = [
-                k
-                for k, (o, w) in enumerate(member)
-                if k not in used and o == op and (w == wc or not exact)
-            ]
-            if found:
-                best = min(found, key=lambda k: abs(k - j))
+        for found in (by_step.get(step), by_op.get(step[0])):
+            free = [k for k in found or () if k not in used]
+            if free:
+                best = min(free, key=lambda k: abs(k - j))
                 break
         if best is not None:
             used.add(best)

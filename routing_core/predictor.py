@@ -236,7 +236,8 @@ class _Figures:
         run_qty = np.where(run_qty == 0, 1.0, run_qty.astype(np.float64))  # run_qty or 1.0
         with np.errstate(over="ignore", invalid="ignore"):
             runs = figures[n:] * run_qty[:, None]
-        self.setups, self.runs = rounded_array(figures[:n], 3), rounded_array(runs, 4)
+        both = rounded_array(np.concatenate([figures[:n], runs]), [3] * n + [4] * n)
+        self.setups, self.runs = both[:n], both[n:]
         self.known_setup, self.known_run = known[:n], known[n:]
         self.run_ok = self.known_run & np.isfinite(runs[:, self.median])
         finite = np.isfinite(values).sum(axis=2)

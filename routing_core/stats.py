@@ -69,12 +69,16 @@ def rounded(values: np.ndarray, digits: int) -> list:
     return rounded_array(values, digits).tolist()
 
 
-def rounded_array(values: np.ndarray, digits: int) -> np.ndarray:
+def rounded_array(values: np.ndarray, digits: int | list[int]) -> np.ndarray:
     """``round(v, digits)`` of every value, the same floats as Python's: the scaled value
     rounded half to even, divided back, which is Python's correctly rounded result wherever
     the scaled value is not within its own rounding error of a tie; those (and huge or
-    non-finite values) are left to ``round`` itself."""
-    scale = 10.0**digits
+    non-finite values) are left to ``round`` itself. ``digits``: one for all values, or one
+    per row of a 2-d ``values``."""
+    if isinstance(digits, int):
+        scale = 10.0**digits
+    else:
+        scale = np.array([10.0**d for d in digits])[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = values * scale
         whole = np.rint(scaled)
@@ -82,5 +86,12 @@ def rounded_array(values: np.ndarray, digits: int) -> np.ndarray:
         size = np.abs(scaled)
         unsure = ~(size < 2.0**50) | (np.abs(np.abs(scaled - whole) - 0.5) <= size * 2.0**-48)
     if unsure.any():
-        out[unsure] = [round(v, digits) for v in values[unsure].tolist()]
+        if isinstance(digits, int):
+            out[unsure] = [round(v, digits) for v in values[unsure].tolist()]
+        else:
+            per_value = np.broadcast_to(np.array(digits)[:, None], values.shape)[unsure]
+            out[unsure] = [
+                round(v, d)
+                for v, d in zip(values[unsure].tolist(), per_value.tolist(), strict=True)
+            ]
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing_core.stats import rounded
+from routing_core.stats import rounded_array
 
 PARTS = ("setup_min", "run_min", "queue_min", "wait_min", "move_min")
 
@@ -133,8 +133,10 @@ def summarize_times(
     table = np.stack(table)
     bounds = np.cumsum([0] + [len(r) for r in routings]).tolist()
     totals = _running_totals(table, bounds)
-    per_op = rounded(table.T, 3)
-    ends = rounded(np.concatenate([totals, totals[:, 5:6] / 60], axis=1), 3)
+    ends = np.concatenate([totals, totals[:, 5:6] / 60], axis=1)
+    both = rounded_array(np.concatenate([table.T.ravel(), ends.ravel()]), 3)  # one pass
+    per_op = both[: table.size].reshape(table.shape[::-1]).tolist()
+    ends = both[table.size :].reshape(ends.shape).tolist()
     keys = (*PARTS, "lead_min", *(f"{p}_lead_min" for p in percentiles))
     op_keys = ("seq", "op_code", *keys)
     out = []
