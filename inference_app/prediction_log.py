@@ -1,11 +1,12 @@
 """The bounded log of live predictions: one cheap append on the request path, batched writes.
 
 ``PredictView`` appends a reference to what it already has (request id, the items as sent, the
-answers, which are not copied); the rows are built and written in one ``bulk_create`` after the
-response has gone out (Django's ``request_finished`` signal, which waitress fires once the body
-is sent) when enough have gathered or the oldest waited long enough, and by every reader
-(:func:`flush` before the figures, the shadow replay and the routing save read the table). The
-table keeps the newest ``prediction_log_size`` rows (a workflow setting; 0 switches logging off).
+answers, which are not copied); the rows are built and written by one ``INSERT`` executed for
+all of them (``executemany``, the trim in the same transaction) after the response has gone
+out (Django's ``request_finished`` signal, which waitress fires once the body is sent) when
+enough have gathered or the oldest waited long enough, and by every reader (:func:`flush`
+before the figures, the shadow replay and the routing save read the table). The table keeps
+the newest ``prediction_log_size`` rows (a workflow setting; 0 switches logging off).
 If the database cannot be written, the pending entries are dropped with a warning: a missing
 log line never fails a prediction.
 """
@@ -128,8 +129,9 @@ class PredictionBuffer:
 
 def _write(entries: list[tuple]) -> int:
     """The entries' rows, then the trim to the newest ``prediction_log_size``, in one
-    transaction: one multi-row ``INSERT`` (a row already written is skipped) of the values as
-    the model's fields prepare them for the database, without a model instance per row."""
+    transaction: one ``INSERT`` executed for all rows (a row already written is skipped) with
+    the values as the model's fields prepare them for the database, no model instance per
+    row."""
     from datetime import UTC, datetime
 
     from django.db import connection, transaction
