@@ -60,10 +60,14 @@ def cluster_routings(
     for seq in sequences:
         point_of.append(distinct.setdefault(tuple(seq), len(distinct)))
     points = list(distinct)
-    mass = np.zeros(len(points))
-    np.add.at(mass, point_of, np.asarray(weights, dtype=float))
+    # each point's weight: its items' weights added in order from 0.0 (as np.add.at adds them)
+    summed = [0.0] * len(points)
+    for p, w in zip(point_of, weights, strict=True):
+        summed[p] += float(w)
+    mass = np.array(summed)
     sim = similarity_matrix(points).astype(float)
     centrality = sim @ mass
+    central = centrality.tolist()
     rows = sim.tolist()
     open_points = set(range(len(points)))
     clusters = []
@@ -72,10 +76,12 @@ def cluster_routings(
             continue
         taken = [p for p in sorted(open_points) if rows[centre][p] >= radius]
         open_points.difference_update(taken)
-        inner = sim[np.ix_(taken, taken)] @ mass[taken]
-        medoid = taken[int(np.argmax(inner))]
-        in_cluster = set(taken)
-        members = [i for i, p in enumerate(point_of) if p in in_cluster]
+        if len(taken) == 1:  # a lone sequence (the usual cluster): no arrays to make
+            medoid, support = taken[0], summed[taken[0]]
+        else:
+            inner = sim[np.ix_(taken, taken)] @ mass[taken]
+            medoid, support = taken[int(np.argmax(inner))], float(mass[taken].sum())
+        members = [i for i, p in enumerate(point_of) if p in taken]
         clusters.append(
             Cluster(
                 medoid=medoid,
@@ -83,8 +89,8 @@ def cluster_routings(
                     (i for i in members if point_of[i] == medoid), key=lambda i: weights[i]
                 ),
                 members=members,
-                support=float(mass[taken].sum()),
-                centrality=float(centrality[medoid]),
+                support=support,
+                centrality=central[medoid],
                 spread=[rows[medoid][point_of[i]] for i in members],
             )
         )
@@ -102,20 +108,22 @@ def medoid_of(sequences: Sequence[Sequence[Hashable]]) -> int:
 
 def align(medoid: Sequence[tuple], member: Sequence[tuple]) -> list[int | None]:
     """For each medoid step (operation, work center), the index of the member's step to take
-    times from: same operation and work center, else same operation, nearest in position and
-    each member step used once; None when the member has no such operation."""
+    times from: same operation and work center, else same operation, nearest in position (the
+    first on ties) and each member step used once; None when the member has no such
+    operation."""
+    by_step: dict[tuple, list[int]] = {}
+    by_op: dict = {}
+    for k, step in enumerate(member):
+        by_step.setdefault(step, []).append(k)
+        by_op.setdefault(step[0], []).append(k)
     used: set[int] = set()
     out: list[int | None] = []
-    for j, (op, wc) in enumerate(medoid):
+    for j, step in enumerate(medoid):
         best = None
-        for exact in (True, False):
-            found = [
-                k
-                for k, (o, w) in enumerate(member)
-                if k not in used and o == op and (w == wc or not exact)
-            ]
-            if found:
-                best = min(found, key=lambda k: abs(k - j))
+        for found in (by_step.get(step), by_op.get(step[0])):
+            free = [k for k in found or () if k not in used]
+            if free:
+                best = min(free, key=lambda k: abs(k - j))
                 break
         if best is not None:
             used.add(best)

@@ -283,6 +283,8 @@ class AttributeCodec:
     def _text_entries(self, distinct: list):
         """N-grams, word tokens and numbers of each distinct *normalised* text (``Shaft`` and
         ``SHAFT `` are one), handed back per raw value in the raw values' order."""
+        if len(distinct) == 1:  # one value (a prediction): no distinct texts to spread back
+            return self._one_value_entries(distinct[0])
         texts, raw_of = _distinct_texts(distinct)
         if not texts:
             return _EMPTY
@@ -298,6 +300,24 @@ class AttributeCodec:
         rows, cols, vals = (np.concatenate(p) for p in zip(*parts, strict=True))
         del parts  # the concatenated entries are all that is needed from here on
         rows, cols, vals = _spread(rows, cols, vals, raw_of, len(texts))
+        return rows, cols, vals.astype(np.float32) * np.float32(self.weight)
+
+    def _one_value_entries(self, value):
+        """:meth:`_text_entries` of one raw value: the same entries, in the same order, with
+        the same arithmetic (all in row 0)."""
+        text = norm_texts([value])[0]
+        if text is None:
+            return _EMPTY
+        _, cols, vals = _one_text_entries(text)
+        if self.words or self.numbers:
+            parts = [(cols, vals * HALF if self.words else vals)]
+            if self.words:
+                _, w_cols, w_vals = word_entries([text], WORD_BUCKETS)
+                parts.append((w_cols + TEXT_BUCKETS, w_vals * HALF))
+            if self.numbers:
+                parts.append(self._number_entries([text])[1:])
+            cols, vals = (np.concatenate(p) for p in zip(*parts, strict=True))
+        rows = np.zeros(len(cols), dtype=np.int64)
         return rows, cols, vals.astype(np.float32) * np.float32(self.weight)
 
     def _number_entries(self, distinct: list):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import chain
 
 import numpy as np
 
@@ -76,15 +77,15 @@ class Routings:
         """The fields an answer shows of the operations at the flat ``positions``: seq, codes
         and names, in-house, run quantity (as stored), queue, wait and move minutes (rounded;
         None where missing)."""
-        at = np.asarray(positions, dtype=np.int64)
-        s = self.tables.strings
-        columns = [self.column("op_seq", at).tolist()]
+        flat = self.flat[np.asarray(positions, dtype=np.int64)]
+        a, s = self.tables.a, self.tables.strings
+        columns = [a["op_seq"][flat].tolist()]
         for field in ("op_code", "op_name", "work_center", "work_center_name"):
             table = s[field]
-            columns.append([table[i] for i in self.column(f"op_{field}", at).tolist()])
-        columns.append(self.column("op_in_house", at).tolist())
-        columns.append(self.column("op_run_qty", at).tolist())
-        times = np.stack([self.column(f"op_{f}", at) for f in ("queue", "wait", "move")])
+            columns.append([table[i] for i in a[f"op_{field}"][flat].tolist()])
+        columns.append(a["op_in_house"][flat].tolist())
+        columns.append(a["op_run_qty"][flat].tolist())
+        times = np.stack([a[f"op_{f}"][flat] for f in ("queue", "wait", "move")])
         columns.extend(answer_minutes(times.astype(np.float64), 3))
         return list(zip(*columns, strict=True))
 
@@ -220,11 +221,12 @@ class _Figures:
         self,
         routings: Routings,
         references: list[int],
-        entries: list[list],
+        entries: tuple[list, list],
         prefer_actuals: bool,
         ps: list[int],
     ):
-        self.ps, self.median, n = ps, ps.index(50), len(entries)
+        self.ps, self.median, n = ps, ps.index(50), len(references)
+        self.labels = [(j, f"p{p}") for j, p in enumerate(ps) if p != 50]
         setup, per_unit, used, orders = routings.values(prefer_actuals)
         values, weights, rows, at = _matrix(entries, [setup, per_unit])
         figures, known = weighted_percentiles(
@@ -234,7 +236,8 @@ class _Figures:
         run_qty = np.where(run_qty == 0, 1.0, run_qty.astype(np.float64))  # run_qty or 1.0
         with np.errstate(over="ignore", invalid="ignore"):
             runs = figures[n:] * run_qty[:, None]
-        self.setups, self.runs = rounded_array(figures[:n], 3), rounded_array(runs, 4)
+        both = rounded_array(np.concatenate([figures[:n], runs]), [3] * n + [4] * n)
+        self.setups, self.runs = both[:n], both[n:]
         self.known_setup, self.known_run = known[:n], known[n:]
         self.run_ok = self.known_run & np.isfinite(runs[:, self.median])
         finite = np.isfinite(values).sum(axis=2)
@@ -245,7 +248,7 @@ class _Figures:
                 self.runs.tolist(),
                 self.known_run.tolist(),
                 self.run_ok.tolist(),
-                [len(e) for e in entries],
+                [len(p) for p in entries[0]],
                 finite[0].tolist(),
                 finite[1].tolist(),
                 (np.bincount(rows, used[at], minlength=n) > 0).tolist(),
@@ -255,25 +258,41 @@ class _Figures:
         )
 
     def operation(self, row: int, ref: tuple) -> dict:
-        """The answer's operation of ``row``, with the fields of its reference operation."""
+        """The answer's operation of ``row``, with the fields of its reference operation (the
+        fields of :func:`_operation_dict`, the percentiles' figures, :func:`_time_samples`)."""
         setups, has_setup, runs, has_run, run_ok, samples, fs, fr, used, orders = self.rows[row]
-        entry = _operation_dict(
-            ref,
-            setups[self.median] if has_setup else None,
-            runs[self.median] if run_ok else None,
-            "actuals" if used else "standard",
-            samples,
-            orders,
-        )
-        for j, p in enumerate(self.ps):
-            figures = {}
-            if has_setup:
-                figures["setup_min"] = setups[j]
-            if has_run:
-                figures["run_min"] = runs[j]
-            if p != 50 and figures:
-                entry[f"p{p}"] = figures
-        entry["time_samples"] = _time_samples(fs, fr, ref)
+        seq, op_code, op_name, wc, wc_name, in_house, run_qty, queue, wait, move = ref
+        entry = {
+            "seq": seq,
+            "op_code": op_code,
+            "op_name": op_name,
+            "work_center": wc,
+            "work_center_name": wc_name,
+            "in_house": in_house,
+            "setup_min": setups[self.median] if has_setup else None,
+            "run_min": runs[self.median] if run_ok else None,
+            "run_qty": run_qty,
+            "queue_min": queue,
+            "wait_min": wait,
+            "move_min": move,
+            "time_source": "actuals" if used else "standard",
+            "samples": samples,
+            "actual_orders": orders,
+        }
+        if has_setup and has_run:
+            for j, label in self.labels:
+                entry[label] = {"setup_min": setups[j], "run_min": runs[j]}
+        elif has_setup or has_run:
+            key, figures = ("setup_min", setups) if has_setup else ("run_min", runs)
+            for j, label in self.labels:
+                entry[label] = {key: figures[j]}
+        entry["time_samples"] = {
+            "setup_min": fs,
+            "run_min": fr,
+            "queue_min": int(queue is not None),
+            "wait_min": int(wait is not None),
+            "move_min": int(move is not None),
+        }
         return entry
 
     def times(self, refs: list[tuple], columns: list[int]) -> OperationTimes:
@@ -296,16 +315,17 @@ class _Figures:
         return OperationTimes([setup, run, *given[1:]], run_qty, figures)
 
 
-def _matrix(entries: list[list], columns: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """``entries`` (per row, its values' (flat position, weight)) as matrices: the
+def _matrix(entries: tuple[list, list], columns: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """``entries`` (per row, its values' flat positions, and their weights) as matrices: the
     ``columns``' values (columns × rows × most values; NaN beyond a row's values), the weights
     (0 beyond), and each value's row and flat position."""
-    counts = np.array([len(e) for e in entries], dtype=np.int64)
-    rows = np.repeat(np.arange(len(entries)), counts)
-    at = np.fromiter((k for e in entries for k, _ in e), dtype=np.int64, count=len(rows))
-    weight = np.fromiter((w for e in entries for _, w in e), dtype=np.float64, count=len(rows))
-    cols = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    values = np.full((len(columns), len(entries), int(counts.max(initial=1))), np.nan)
+    positions, weighted = entries
+    counts = [len(p) for p in positions]
+    rows = np.repeat(np.arange(len(positions)), counts)
+    at = np.fromiter(chain.from_iterable(positions), dtype=np.int64, count=len(rows))
+    weight = np.fromiter(chain.from_iterable(weighted), dtype=np.float64, count=len(rows))
+    cols = np.fromiter(chain.from_iterable(map(range, counts)), dtype=np.int64, count=len(rows))
+    values = np.full((len(columns), len(positions), max(counts, default=1)), np.nan)
     weights = np.zeros(values.shape[1:])
     for matrix, column in zip(values, columns, strict=True):
         matrix[rows, cols] = column[at]
@@ -313,29 +333,38 @@ def _matrix(entries: list[list], columns: list[np.ndarray]) -> tuple[np.ndarray,
     return values, weights, rows, at
 
 
-def _aligned(routings: Routings, candidates: list) -> tuple[list[int], list[list]]:
+def _aligned(routings: Routings, candidates: list) -> tuple[list[int], tuple[list, list]]:
     """One row per candidate operation: the flat position of the medoid's operation, and the
-    (flat position, weight) of every member's operation aligned to it (else the medoid's own,
-    weight 1)."""
+    flat positions and weights of every member's operation aligned to it (else the medoid's
+    own, weight 1). The members with the medoid's own steps come first, then the others in
+    order: a row's values are a set to its statistics (sorted by value and weight first)."""
     mappings: dict[tuple, list] = {}
-    references, entries = [], []
+    references: list[int] = []
+    positions: list[list[int]] = []
+    weighted: list[list[float]] = []
+    steps_of, bounds = routings.steps, routings.bounds
     for medoid, members in candidates:
-        steps, base = routings.steps[medoid], routings.bounds[medoid]
-        per_step: list[list] = [[] for _ in steps]
+        steps, base = steps_of[medoid], bounds[medoid]
+        same = [(bounds[i], sim) for i, sim in members if steps_of[i] == steps]
+        sims = [sim for _, sim in same]
+        at = [[start + j for start, _ in same] for j in range(len(steps))]
+        weights = [sims.copy() for _ in steps]
         for i, sim in members:
-            other, start = routings.steps[i], routings.bounds[i]
+            other = steps_of[i]
+            if other == steps:
+                continue
             mapping = mappings.get((steps, other))
             if mapping is None:
-                mapping = mappings[(steps, other)] = (
-                    list(range(len(steps))) if other == steps else align(steps, other)
-                )
+                mapping = mappings[(steps, other)] = align(steps, other)
             for j, k in enumerate(mapping):
                 if k is not None:
-                    per_step[j].append((start + k, sim))
-        for j, found in enumerate(per_step):
+                    at[j].append(bounds[i] + k)
+                    weights[j].append(sim)
+        for j, found in enumerate(at):
             references.append(base + j)
-            entries.append(found or [(base + j, 1.0)])
-    return references, entries
+            positions.append(found or [base + j])
+            weighted.append(weights[j] if found else [1.0])
+    return references, (positions, weighted)
 
 
 def neighbours_of(model, vector: np.ndarray, k: int, exclude: Callable[[int], bool] | None):
@@ -382,9 +411,7 @@ def _grouped(
 ) -> tuple[list[dict], Routings]:
     """:func:`group_candidates` and the neighbours' routings it read (``positions`` and
     ``medoid`` of a candidate index them)."""
-    members = [
-        (rt, sim, row) for row, sim in neighbours if (rt := _primary(model.tables, row)) is not None
-    ]
+    members = _members(model.tables, neighbours)
     routings = Routings(model.tables, [m[0] for m in members])
     if not members:
         return [], routings
@@ -405,13 +432,18 @@ def _grouped(
     return groups, routings
 
 
-def _primary(tables, row: int) -> int | None:
-    """The primary routing of an item (most items have one routing: no sort then)."""
-    a = tables.a
-    start, end = int(a["item_rt_start"][row]), int(a["item_rt_end"][row])
-    if end - start == 1:
-        return start
-    return tables.primary_routing(row)
+def _members(tables, neighbours: list[tuple[int, float]]) -> list[tuple[int, float, int]]:
+    """(primary routing, similarity, row) of the neighbours with a routing (most items have
+    one routing: no sort then)."""
+    rows = [row for row, _ in neighbours]
+    starts = tables.a["item_rt_start"][rows].tolist()
+    ends = tables.a["item_rt_end"][rows].tolist()
+    out = []
+    for (row, sim), start, end in zip(neighbours, starts, ends, strict=True):
+        rt = start if end - start == 1 else tables.primary_routing(row)
+        if rt is not None:
+            out.append((rt, sim, row))
+    return out
 
 
 def options(settings: dict, quantity: float = 1.0, **overrides) -> dict:

@@ -29,40 +29,39 @@ def weighted_percentiles(
     kept = _inside_fences(v, n, kept)
     running = np.cumsum(np.where(kept, w, 0.0), axis=1)
     total = running[:, -1]
-    last = np.where(kept.any(axis=1), values.shape[1] - 1 - np.argmax(kept[:, ::-1], axis=1), 0)
-    rows = np.arange(len(values))
-    out = np.empty((len(values), len(percentiles)))
-    for j, p in enumerate(percentiles):
-        target = (p / 100.0) * total - 1e-12
-        reached = kept & (running >= target[:, None])
-        first = np.where(reached.any(axis=1), np.argmax(reached, axis=1), last)
-        out[:, j] = v[rows, first]
-    return out, n > 0
+    # all percentiles at once: rows × percentiles × values. Up to the 100th, the last kept
+    # value reaches every target (the running weight there is the total); a row without
+    # values gives its first (argmax of nothing reached is 0)
+    target = (np.array(percentiles) / 100.0)[None, :] * total[:, None] - 1e-12
+    reached = kept[:, None, :] & (running[:, None, :] >= target[:, :, None])
+    first = np.argmax(reached, axis=2)
+    if max(percentiles) > 100:  # beyond the total: the last kept value
+        last = values.shape[1] - 1 - np.argmax(kept[:, ::-1], axis=1)
+        last = np.where(kept.any(axis=1), last, 0)
+        first = np.where(reached.any(axis=2), first, last[:, None])
+    return np.take_along_axis(v, first, axis=1), n > 0
 
 
 def _inside_fences(v: np.ndarray, n: np.ndarray, kept: np.ndarray) -> np.ndarray:
     """``kept`` without the Tukey outliers of the rows with at least 4 values (a row whose
-    values would all be dropped keeps them)."""
-    rows = np.flatnonzero(n >= 4)
-    if not len(rows):
+    values would all be dropped keeps them). Quartiles by linear interpolation (numpy's
+    default) of each row's first ``n`` sorted values, both at once and for every row (a row
+    with fewer values is computed, then left as it is)."""
+    use = n >= 4
+    if not use.any():
         return kept
-    sub, count = v[rows], n[rows]
-    q1, q3 = _at(sub, count, 0.25), _at(sub, count, 0.75)
-    fence = 1.5 * (q3 - q1)
-    inside = kept[rows] & (q1 - fence <= sub.T).T & (sub.T <= q3 + fence).T
-    inside = np.where(inside.any(axis=1)[:, None], inside, kept[rows])
-    kept = kept.copy()
-    kept[rows] = inside
-    return kept
-
-
-def _at(v: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
-    """Linear interpolation at ``q`` (numpy's default) of each row's first ``n`` sorted values."""
-    pos = q * (n - 1)
+    pos = _QUARTILES * (n - 1)[:, None]
     low = pos.astype(np.int64)
-    high = np.minimum(low + 1, n - 1)
-    rows = np.arange(len(v))
-    return v[rows, low] + (v[rows, high] - v[rows, low]) * (pos - low)
+    high = np.minimum(low + 1, (n - 1)[:, None])
+    at_low, at_high = np.take_along_axis(v, low, axis=1), np.take_along_axis(v, high, axis=1)
+    with np.errstate(invalid="ignore"):  # the rows left as they are may hold inf - inf
+        q = at_low + (at_high - at_low) * (pos - low)
+        fence = 1.5 * (q[:, 1:] - q[:, :1])
+        inside = kept & (q[:, :1] - fence <= v) & (v <= q[:, 1:] + fence)
+    return np.where((use & inside.any(axis=1))[:, None], inside, kept)
+
+
+_QUARTILES = np.array([[0.25, 0.75]])
 
 
 def rounded(values: np.ndarray, digits: int) -> list:
@@ -70,12 +69,16 @@ def rounded(values: np.ndarray, digits: int) -> list:
     return rounded_array(values, digits).tolist()
 
 
-def rounded_array(values: np.ndarray, digits: int) -> np.ndarray:
+def rounded_array(values: np.ndarray, digits: int | list[int]) -> np.ndarray:
     """``round(v, digits)`` of every value, the same floats as Python's: the scaled value
     rounded half to even, divided back, which is Python's correctly rounded result wherever
     the scaled value is not within its own rounding error of a tie; those (and huge or
-    non-finite values) are left to ``round`` itself."""
-    scale = 10.0**digits
+    non-finite values) are left to ``round`` itself. ``digits``: one for all values, or one
+    per row of a 2-d ``values``."""
+    if isinstance(digits, int):
+        scale = 10.0**digits
+    else:
+        scale = np.array([10.0**d for d in digits])[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = values * scale
         whole = np.rint(scaled)
@@ -83,5 +86,12 @@ def rounded_array(values: np.ndarray, digits: int) -> np.ndarray:
         size = np.abs(scaled)
         unsure = ~(size < 2.0**50) | (np.abs(np.abs(scaled - whole) - 0.5) <= size * 2.0**-48)
     if unsure.any():
-        out[unsure] = [round(v, digits) for v in values[unsure].tolist()]
+        if isinstance(digits, int):
+            out[unsure] = [round(v, digits) for v in values[unsure].tolist()]
+        else:
+            per_value = np.broadcast_to(np.array(digits)[:, None], values.shape)[unsure]
+            out[unsure] = [
+                round(v, d)
+                for v, d in zip(values[unsure].tolist(), per_value.tolist(), strict=True)
+            ]
     return out

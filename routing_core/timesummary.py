@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing_core.stats import rounded
+from routing_core.stats import rounded_array
 
 PARTS = ("setup_min", "run_min", "queue_min", "wait_min", "move_min")
 
@@ -133,9 +133,12 @@ def summarize_times(
     table = np.stack(table)
     bounds = np.cumsum([0] + [len(r) for r in routings]).tolist()
     totals = _running_totals(table, bounds)
-    per_op = rounded(table.T, 3)
-    ends = rounded(np.concatenate([totals, totals[:, 5:6] / 60], axis=1), 3)
+    ends = np.concatenate([totals, totals[:, 5:6] / 60], axis=1)
+    both = rounded_array(np.concatenate([table.T.ravel(), ends.ravel()]), 3)  # one pass
+    per_op = both[: table.size].reshape(table.shape[::-1]).tolist()
+    ends = both[table.size :].reshape(ends.shape).tolist()
     keys = (*PARTS, "lead_min", *(f"{p}_lead_min" for p in percentiles))
+    op_keys = ("seq", "op_code", *keys)
     out = []
     for g, routing in enumerate(routings):
         total = ends[g]
@@ -143,11 +146,7 @@ def summarize_times(
         summary["lead_hours"] = total[-1]
         summary.update(zip(keys[6:], total[6:-1], strict=True))
         summary["operations"] = [
-            {
-                "seq": op.get("seq"),
-                "op_code": op.get("op_code"),
-                **dict(zip(keys, row, strict=True)),
-            }
+            dict(zip(op_keys, (op.get("seq"), op.get("op_code"), *row), strict=True))
             for op, row in zip(routing, per_op[bounds[g] : bounds[g + 1]], strict=True)
         ]
         out.append(summary)

@@ -16,7 +16,7 @@ import pytest
 
 from registry_app.pipeline.tables import RoutingTables, save_tables
 from routing_core.predictor import Routings, candidates_of, candidates_operations, options
-from routing_core.stats import rounded, weighted_percentiles
+from routing_core.stats import rounded, rounded_array, weighted_percentiles
 from routing_core.timesummary import summarize, summarize_times
 
 GOLDEN = Path(__file__).parent / "data" / "candidates_golden.json"
@@ -212,13 +212,13 @@ def test_weighted_percentiles_follow_the_plain_rule_row_by_row():
     weights = np.zeros((len(rows), width))
     for i, (v, w) in enumerate(rows):
         values[i, : len(v)], weights[i, : len(w)] = v, w
-    ps = [10, 50, 80, 90, 99]
-    figures, known = weighted_percentiles(values, weights, ps)
-    for (v, w), row, has in zip(rows, figures.tolist(), known.tolist(), strict=True):
-        expected = plain_percentiles(v, w, ps)
-        assert has == bool(expected)
-        if has:
-            assert row == [expected[p] for p in ps]
+    for ps in ([10, 50, 80, 90, 99], [1, 50, 100], [50, 100, 150]):  # beyond 100: the last
+        figures, known = weighted_percentiles(values, weights, ps)
+        for (v, w), row, has in zip(rows, figures.tolist(), known.tolist(), strict=True):
+            expected = plain_percentiles(v, w, ps)
+            assert has == bool(expected)
+            if has:
+                assert row == [expected[p] for p in ps]
 
 
 def test_rounded_gives_the_floats_of_round():
@@ -235,6 +235,21 @@ def test_rounded_gives_the_floats_of_round():
             assert struct.pack("d", mine) == struct.pack("d", expected) or (
                 math.isnan(mine) and math.isnan(expected)
             ), (value, digits)
+
+
+def test_rounded_with_digits_per_row_gives_each_rows_round():
+    rng = random.Random(7)
+    base = [k / 2000 for k in range(-40, 40)] + [k / 20000 for k in range(-40, 40)]  # ties
+    base += [math.inf, -math.inf, math.nan, 2.675, 1.0005, 1e300, -0.0]
+    rows = [[rng.uniform(-1e4, 1e4) for _ in range(60)] + base for _ in range(4)]
+    digits = [3, 4, 4, 3]
+    got = rounded_array(np.array(rows), digits).tolist()
+    for row, d, mine in zip(rows, digits, got, strict=True):
+        for value, m in zip(row, mine, strict=True):
+            expected = round(value, d)
+            assert struct.pack("d", m) == struct.pack("d", expected) or (
+                math.isnan(m) and math.isnan(expected)
+            ), (value, d)
 
 
 def test_a_candidate_needs_its_neighbours_with_routings(tmp_path):

@@ -211,6 +211,33 @@ def test_a_prediction_is_one_append_until_the_batch_is_written(engineer_api, act
     assert PredictionLog.objects.count() == 1 and prediction_log.buffer.pending() == 0
 
 
+def test_an_item_logged_twice_is_one_row_with_its_time_and_compact_answer(active_model):
+    from datetime import UTC, datetime
+
+    prediction_log.buffer.discard()
+    answer = {
+        "status": "predicted",
+        "confidence": "high",
+        "neighbours": [{"item_code": "A1", "similarity": 0.9}, {"item_code": "B2"}],
+        "candidates": [{"rank": 1, "operations": [{"op_code": "CUT", "work_center": "SAW01"}]}],
+    }
+    before = datetime.now(UTC)
+    for fresh in ("first", "second"):  # the same request id and item index: skipped the second
+        # time, and the batch with it still written
+        for request_id in ("twice", fresh):
+            prediction_log.buffer.append(
+                request_id, "v9", {"top_k": 5}, [{"item_code": "X"}], [answer], 1.5
+            )
+        prediction_log.flush()
+    assert PredictionLog.objects.filter(request_id__in=["first", "second"]).count() == 2
+    row = PredictionLog.objects.get(request_id="twice")
+    assert row.item_index == 0 and row.model_version == "v9" and row.inputs == {"item_code": "X"}
+    assert row.candidates == [{"rank": 1, "ops": ["CUT"], "wcs": ["SAW01"]}]
+    assert row.neighbours == ["A1", "B2"] and row.best_similarity == 0.9
+    assert row.latency_ms == 1.5 and row.options == {"top_k": 5} and row.confidence == "high"
+    assert before.replace(microsecond=0) <= row.created_at <= datetime.now(UTC)
+
+
 def test_logging_off_writes_nothing(engineer_api, active_model):
     WorkflowConfig.apply({"prediction_log_size": 0})
     runtime.refresh()
