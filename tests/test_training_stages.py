@@ -1,4 +1,5 @@
-"""Training's stages: the index built in a thread beside the tables, its rows, its failures."""
+"""Training's stages: the tables built in a thread beside the features, then the index in a
+thread beside the evaluation's preparation; the indexed rows; failures on either side."""
 
 import threading
 from io import StringIO
@@ -27,32 +28,42 @@ def _log_order(run: TrainingRun) -> list[str]:
     return out
 
 
-def test_the_index_is_built_in_a_thread_while_the_tables_are_built(quick_training, monkeypatch):
+def test_the_tables_are_built_in_a_thread_while_the_features_are_built(quick_training, monkeypatch):
     tables_started, seen = threading.Event(), {}
-    real_build, real_tables = hnsw.build_index, training.build_tables
+    real_features, real_tables = training._features, training.build_tables
+    real_build = hnsw.build_index
 
-    def build(*args, **kwargs):
-        seen["index"] = threading.current_thread()
+    def features(*args, **kwargs):
+        seen["features"] = threading.current_thread()
         seen["tables began meanwhile"] = tables_started.wait(timeout=60)
-        return real_build(*args, **kwargs)
+        return real_features(*args, **kwargs)
 
     def tables(*args, **kwargs):
         seen["tables"] = threading.current_thread()
         tables_started.set()
         return real_tables(*args, **kwargs)
 
-    monkeypatch.setattr(hnsw, "build_index", build)
+    def build(*args, **kwargs):
+        seen["index"] = threading.current_thread()
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_features", features)
     monkeypatch.setattr(training, "build_tables", tables)
+    monkeypatch.setattr(hnsw, "build_index", build)
     version = quick_training()
-    assert seen["tables began meanwhile"]  # the build waited for the tables and they came
-    assert seen["tables"] is threading.main_thread() and seen["index"] is not seen["tables"]
-    assert not seen["index"].is_alive()  # no thread outlives the training
+    assert seen["tables began meanwhile"]  # the features waited for the tables and they came
+    assert seen["features"] is threading.main_thread()
+    assert seen["tables"] is not seen["features"] and seen["index"] is not seen["features"]
+    assert not seen["tables"].is_alive() and not seen["index"].is_alive()  # none outlives it
     run = TrainingRun.objects.get(version=version)
     assert set(run.timings) == STAGES
+    assert 0 < run.timings["tables"]
     order = _log_order(run)
-    assert order.index("index started") < order.index("tables started")
-    assert order.index("tables done") < order.index("index done") < order.index("evaluate started")
-    assert "waiting for the index" in run.log
+    assert order.index("features started") < order.index("tables started")
+    assert order.index("tables started") < order.index("features done")
+    assert order.index("features done") < order.index("tables done") < order.index("index started")
+    assert order.index("index done") < order.index("evaluate started")
+    assert "evaluation prepared; waiting for the index" in run.log
     assert version.metrics["index_recall_at_10"] > 0.9
 
 
@@ -69,7 +80,8 @@ def test_train_says_which_stage_ran_beside_which(quick_training):
         "evaluate",
         "package",
     ]
-    assert stages[3].endswith("s (beside tables)") and "beside" not in stages[2]
+    assert stages[2].endswith("s (beside features)")
+    assert "beside" not in stages[1] and "beside" not in stages[3]
 
 
 def test_the_indexed_rows_are_the_items_with_operations():
@@ -108,10 +120,10 @@ def test_rows_the_tables_disagree_with_fail_the_run_and_keep_nothing(
     assert not list(settings.MODELS_DIR.glob("v*"))
 
 
-def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
+def test_a_failing_tables_stage_fails_the_run_builds_no_index_and_keeps_nothing(
     quick_training, monkeypatch, settings
 ):
-    builds = []
+    threads, builds = [], []
     real_build = hnsw.build_index
 
     def build(*args, **kwargs):
@@ -119,14 +131,43 @@ def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
         return real_build(*args, **kwargs)
 
     def broken(*args, **kwargs):
+        threads.append(threading.current_thread())
         raise ValueError("broken operations table")
 
     monkeypatch.setattr(hnsw, "build_index", build)
     monkeypatch.setattr(training, "build_tables", broken)
     with pytest.raises(ValueError, match="broken operations table"):
         quick_training()
-    assert builds and not builds[0].is_alive()
-    assert TrainingRun.objects.get().state == RunState.FAILED
+    assert threads and not threads[0].is_alive() and not builds
+    run = TrainingRun.objects.get()
+    assert run.state == RunState.FAILED and "broken operations table" in run.error
+    order = _log_order(run)
+    assert "features done" in order and "tables done" not in order and "index started" not in order
+    assert ModelVersion.objects.get().state == VersionState.FAILED
+    assert not list(settings.MODELS_DIR.glob(".tmp-*"))
+    assert not list(settings.MODELS_DIR.glob("v*"))
+
+
+def test_a_failing_features_stage_waits_for_the_tables_thread_and_keeps_nothing(
+    quick_training, monkeypatch, settings
+):
+    threads = []
+    real_tables = training.build_tables
+
+    def tables(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real_tables(*args, **kwargs)
+
+    def broken(*args, **kwargs):
+        raise ValueError("broken attribute column")
+
+    monkeypatch.setattr(training, "build_tables", tables)
+    monkeypatch.setattr(training, "_features", broken)
+    with pytest.raises(ValueError, match="broken attribute column"):
+        quick_training()
+    assert threads and not threads[0].is_alive()  # the tables thread ended with the run
+    run = TrainingRun.objects.get()
+    assert run.state == RunState.FAILED and "broken attribute column" in run.error
     assert ModelVersion.objects.get().state == VersionState.FAILED
     assert not list(settings.MODELS_DIR.glob(".tmp-*"))
     assert not list(settings.MODELS_DIR.glob("v*"))
