@@ -53,7 +53,8 @@ STAGES = {
 }
 # stages whose seconds overlap: the tables are built in a thread while the features are built
 # in the main thread, so their seconds add up to more than wall. (The index is built in a
-# thread beside the evaluation's preparation, which is no stage of its own.)
+# thread from the end of the features on, beside whatever of the tables' thread is left and
+# the evaluation's preparation, which is no stage of its own.)
 BESIDE = {"tables": "features"}
 
 
@@ -298,39 +299,37 @@ def build_artifacts(
 ) -> dict:
     """Everything the runtime loads, written into ``folder``; returns files, params, metrics.
 
-    Two stages run side by side twice (see :data:`BESIDE`): the tables are built in a thread
-    beside the features (the tables need only the extracted frames and the routed rows), and
-    then the index is built in a thread, on both cores, beside the evaluation's preparation.
-    numpy, pandas' sorts and hnswlib's ``add_items`` release the interpreter lock, so both
-    cores stay busy. Only the main thread reports progress (it writes the run row).
-    ``feedback_items``: codes of items whose routing came from a saved routing; the stored
-    evaluation never holds them out."""
+    The tables (and the stored evaluation's families) are built in a thread beside the
+    features: they need only the extracted frames and the routed rows. The index is built in
+    another thread, on both cores, as soon as the vectors are there, beside the rest of the
+    tables' thread and the evaluation's preparation (see :data:`BESIDE`). numpy, pandas'
+    sorts and hnswlib's ``add_items`` release the interpreter lock, so both cores stay busy.
+    Only the main thread reports progress (it writes the run row). ``feedback_items``: codes
+    of items whose routing came from a saved routing; the stored evaluation never holds
+    them out."""
     attributes = profile["attributes"]
     names = [a["name"] for a in attributes]
     items = sorted_items(data.items)
 
     weights, search = training_weights(items, data, profile, config, progress)
     labels = routed_rows(items, data.operations)
-    with ThreadPoolExecutor(1, thread_name_prefix="tables") as pool:
+    params = hnsw.parameters(config)
+    with ThreadPoolExecutor(2, thread_name_prefix="beside") as pool:
         progress.stage("features")
         progress.stage("tables")
         beside = pool.submit(_beside_features, folder, items, data, attributes, labels, config)
         encoder, vectors, files = _features(folder, items, attributes, weights, profile, config)
         progress.done("features", f"{vectors.shape[0]} vectors of dimension {encoder.dim}")
-        if not beside.done():
-            progress.note("tables", "features done; waiting for the tables")
-        (arrays, table_files, seconds), holdout = beside.result()
-    files += table_files
-    progress.done(
-        "tables",
-        f"{len(labels)} items with routings, {len(arrays['rt_no'])} routings",
-        seconds=seconds,
-    )
-    params = hnsw.parameters(config)
-    with ThreadPoolExecutor(1, thread_name_prefix="index") as pool:
         progress.stage("index")
         building = pool.submit(_index_stage, folder, vectors[labels], labels, params)
         del vectors  # the thread holds the routed items' vectors; the rest is not needed
+        (arrays, table_files, seconds), holdout = beside.result()
+        files += table_files
+        progress.done(
+            "tables",
+            f"{len(labels)} items with routings, {len(arrays['rt_no'])} routings",
+            seconds=seconds,
+        )
         evaluation = _evaluation_plan(
             folder, encoder, arrays, names, items, config, holdout, feedback_items
         )
