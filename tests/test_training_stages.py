@@ -174,3 +174,46 @@ def test_a_failing_features_stage_waits_for_the_tables_thread_and_keeps_nothing(
     assert ModelVersion.objects.get().state == VersionState.FAILED
     assert not list(settings.MODELS_DIR.glob(".tmp-*"))
     assert not list(settings.MODELS_DIR.glob("v*"))
+
+
+def test_the_stored_evaluation_equals_one_prepared_after_the_index(quick_training, settings):
+    """The families (computed beside the features) and the attribute-value keys (computed
+    while the index is built) give the figures of an evaluation prepared from scratch."""
+    from registry_app.pipeline.evaluation import prepare_built
+    from registry_app.pipeline.extract import extract
+    from routing_core.features import FeatureEncoder
+    from workflow_app.config import current_settings, get_input_profile
+
+    version = quick_training()
+    folder = settings.MODELS_DIR / version.label
+    profile, config = get_input_profile(None), current_settings()
+    encoder = FeatureEncoder.load(folder)
+    arrays = {k: np.load(folder / "tables" / f"{k}.npy") for k in ("item_rt_start", "item_rt_end")}
+    names = [a["name"] for a in profile["attributes"]]
+    items = training.sorted_items(extract(profile).items)
+    evaluation = prepare_built(folder, encoder, arrays, names, items, config, profile["attributes"])
+    index = hnsw.load_index(folder, encoder.dim, config["hnsw_ef_search"])
+    again = evaluation.run(index)
+    stored = {k: v for k, v in version.metrics.items() if k != "index_recall_at_10"}
+    assert again == stored
+
+
+def test_items_sorted_by_code_are_used_as_they_are_and_others_are_sorted():
+    ordered = pd.DataFrame({"item_code": ["A", "B", "C"], "x": [1, 2, 3]})
+    assert training.sorted_items(ordered) is ordered  # no copy of 325,000 rows
+    shuffled = pd.DataFrame({"item_code": ["C", "A", "B", "A"], "x": [1, 2, 3, 4]})
+    out = training.sorted_items(shuffled)
+    assert out["item_code"].tolist() == ["A", "A", "B", "C"] and out["x"].tolist() == [2, 4, 3, 1]
+    assert out.index.tolist() == [0, 1, 2, 3]
+    offset = pd.DataFrame({"item_code": ["A", "B"], "x": [1, 2]}, index=[5, 9])
+    assert training.sorted_items(offset).index.tolist() == [0, 1]
+
+
+def test_item_columns_are_made_when_read_and_unknown_names_refused():
+    items = pd.DataFrame({"item_code": ["A", "B"], "DESC": ["x", None], "LEN": [1.5, 2.0]})
+    columns = training.ItemColumns(items, ["DESC", "LEN", "MISSING"])
+    assert list(columns) == ["DESC", "LEN"] and len(columns) == 2
+    assert columns["LEN"].dtype == object and columns["LEN"].tolist() == [1.5, 2.0]
+    assert columns.get("MISSING") is None
+    with pytest.raises(KeyError):
+        columns["MISSING"]

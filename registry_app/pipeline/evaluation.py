@@ -351,7 +351,9 @@ class BuiltEvaluation:
         model = SimpleNamespace(
             label=self.folder.name, encoder=self.encoder, index=index, tables=self.tables
         )
-        result = evaluate_model(model, self.rows, self.groups, self.opts, progress, self.keys)
+        result = evaluate_model(
+            model, self.rows, self.groups, self.opts, progress, value_keys=self.keys
+        )
         result["method"] = {
             "holdout": "grouped 20% (families: item code, drawing and name stems)",
             "evaluated_items": int(len(self.rows)),
