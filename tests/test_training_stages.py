@@ -177,8 +177,8 @@ def test_a_failing_features_stage_waits_for_the_tables_thread_and_keeps_nothing(
 
 
 def test_the_stored_evaluation_equals_one_prepared_after_the_index(quick_training, settings):
-    """The families (computed beside the features) and the attribute-value keys (computed
-    while the index is built) give the figures of an evaluation prepared from scratch."""
+    """The evaluation prepared while the index is built (families, sample, attribute-value
+    keys) gives the figures of one prepared afresh on the stored version."""
     from registry_app.pipeline.evaluation import prepare_built
     from registry_app.pipeline.extract import extract
     from routing_core.features import FeatureEncoder

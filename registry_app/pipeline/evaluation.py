@@ -371,16 +371,12 @@ def prepare_built(
     config: dict,
     attributes=None,
     never_held=None,
-    holdout: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> BuiltEvaluation:
     """The evaluation stored with every trained version: a sample of grouped held-out items.
 
-    ``never_held``: rows that are never evaluated (routings saved by engineers); ``holdout``:
-    :func:`stored_holdout` of the same items when already computed (training computes it
-    beside the features)."""
+    ``never_held``: rows that are never evaluated (routings saved by engineers)."""
     tables = RoutingTables(folder, names)
-    groups, held = holdout if holdout is not None else stored_holdout(items, attributes or names)
-    held = held.copy()
+    groups, held = stored_holdout(items, attributes or names)
     has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
     held &= has_routing
     if never_held is not None:

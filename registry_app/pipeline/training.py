@@ -299,11 +299,12 @@ def build_artifacts(
 ) -> dict:
     """Everything the runtime loads, written into ``folder``; returns files, params, metrics.
 
-    The tables (and the stored evaluation's families) are built in a thread beside the
-    features: they need only the extracted frames and the routed rows. The index is built in
-    another thread, on both cores, as soon as the vectors are there, beside the rest of the
-    tables' thread and the evaluation's preparation (see :data:`BESIDE`). numpy, pandas'
-    sorts and hnswlib's ``add_items`` release the interpreter lock, so both cores stay busy.
+    The tables are built in a thread beside the features: they need only the extracted
+    frames and the routed rows. The index is built in another thread, on both cores, as soon
+    as the vectors are there, beside the rest of the tables' thread and the evaluation's
+    preparation (families, held-out sample, attribute-value keys; see :data:`BESIDE`). numpy,
+    pandas' sorts and hnswlib's ``add_items`` release the interpreter lock, so both cores
+    stay busy.
     Only the main thread reports progress (it writes the run row). ``feedback_items``: codes
     of items whose routing came from a saved routing; the stored evaluation never holds
     them out."""
@@ -317,13 +318,13 @@ def build_artifacts(
     with ThreadPoolExecutor(2, thread_name_prefix="beside") as pool:
         progress.stage("features")
         progress.stage("tables")
-        beside = pool.submit(_beside_features, folder, items, data, attributes, labels, config)
+        tabling = pool.submit(_tables_stage, folder, items, data, names, labels)
         encoder, vectors, files = _features(folder, items, attributes, weights, profile, config)
         progress.done("features", f"{vectors.shape[0]} vectors of dimension {encoder.dim}")
         progress.stage("index")
         building = pool.submit(_index_stage, folder, vectors[labels], labels, params)
         del vectors  # the thread holds the routed items' vectors; the rest is not needed
-        (arrays, table_files, seconds), holdout = beside.result()
+        arrays, table_files, seconds = tabling.result()
         files += table_files
         progress.done(
             "tables",
@@ -331,7 +332,7 @@ def build_artifacts(
             seconds=seconds,
         )
         evaluation = _evaluation_plan(
-            folder, encoder, arrays, names, items, config, holdout, feedback_items
+            folder, encoder, arrays, names, items, config, attributes, feedback_items
         )
         progress.note("index", "evaluation prepared; waiting for the index")
         index, recall = building.result()
@@ -416,21 +417,11 @@ def _index_stage(folder: Path, vectors: np.ndarray, labels: np.ndarray, params: 
     return index, hnsw.recall_at_k(index, vectors, labels, k=10, sample=300)
 
 
-def _beside_features(folder: Path, items, data, attributes, labels: np.ndarray, config: dict):
-    """What the thread beside the features does, from the extracted frames alone: the tables
-    stage, then the stored evaluation's families and held-out mask (None when there is no
-    stored evaluation). It touches neither the database nor the progress."""
-    names = [a["name"] for a in attributes]
-    tables = _tables_stage(folder, items, data, names, labels)
-    if not config.get("eval_sample", 0):
-        return tables, None
-    from registry_app.pipeline.evaluation import stored_holdout
-
-    return tables, stored_holdout(items, attributes)
-
-
 def _tables_stage(folder: Path, items, data, names, labels: np.ndarray):
-    """(arrays, their files, seconds): built and saved."""
+    """(arrays, their files, seconds): built and saved. Runs in a thread beside the features
+    (it needs only the extracted frames): it touches neither the database nor the progress.
+    The evaluation's families are not computed here: their Python loops would hold the
+    interpreter lock against the features' own."""
     started = time.monotonic()
     arrays, strings = build_tables(
         items, data.operations, data.work_results, names, report=data.report
@@ -445,10 +436,9 @@ def _tables_stage(folder: Path, items, data, names, labels: np.ndarray):
     return arrays, files, time.monotonic() - started
 
 
-def _evaluation_plan(folder, encoder, arrays, names, items, config, holdout, feedback_items):
+def _evaluation_plan(folder, encoder, arrays, names, items, config, attributes, feedback_items):
     """The stored evaluation up to the predictions (which need the index); None when
-    ``eval_sample`` is 0 or too few items have routings. ``holdout``: the families and
-    held-out mask computed beside the features."""
+    ``eval_sample`` is 0 or too few items have routings."""
     has_routing = arrays["item_rt_end"] > arrays["item_rt_start"]
     if not config.get("eval_sample", 0) or int(has_routing.sum()) <= 20:
         return None
@@ -461,8 +451,8 @@ def _evaluation_plan(folder, encoder, arrays, names, items, config, holdout, fee
         names,
         items,
         config,
+        attributes=attributes,
         never_held=never_held_out(items, list(feedback_items)),
-        holdout=holdout,
     )
 
 
