@@ -304,10 +304,9 @@ def build_artifacts(
     as the vectors are there, beside the rest of the tables' thread and the evaluation's
     preparation (families, held-out sample, attribute-value keys; see :data:`BESIDE`). numpy,
     pandas' sorts and hnswlib's ``add_items`` release the interpreter lock, so both cores
-    stay busy.
-    Only the main thread reports progress (it writes the run row). ``feedback_items``: codes
-    of items whose routing came from a saved routing; the stored evaluation never holds
-    them out."""
+    stay busy. Only the main thread reports progress (it writes the run row).
+    ``feedback_items``: codes of items whose routing came from a saved routing; the stored
+    evaluation never holds them out."""
     attributes = profile["attributes"]
     names = [a["name"] for a in attributes]
     items = sorted_items(data.items)
