@@ -51,6 +51,7 @@ CAT_HASH_BUCKETS = 16
 MAX_VOCAB = 512
 NGRAMS = (2, 3, 4)
 TEXT_SLICE = 40_000  # text values whose entries are built at once
+GATHER_ROWS = 65_536  # rows whose projected values are added at once
 CLIP = 4.0
 
 
@@ -523,9 +524,10 @@ class FeatureEncoder:
         dim = max(2, min(self.dim, matrix.shape[1] - 1, len(rows) - 1))
         svd = TruncatedSVD(n_components=dim, algorithm="randomized", n_iter=3, random_state=seed)
         svd.fit(matrix)
+        del matrix
         self.dim = dim
         self.components = np.ascontiguousarray(svd.components_.T, dtype=np.float32)
-        return self._project(factorized, n, blocks)
+        return self._project(factorized, n, blocks)  # empties ``blocks`` as it goes
 
     # -- the shared path ----------------------------------------------------------------------
     def _factorize_all(self, columns: dict[str, Sequence], n: int) -> dict:
@@ -535,7 +537,9 @@ class FeatureEncoder:
         """Σ over attributes of (distinct values' block @ its slice of the SVD components),
         gathered per row: the same result as the full sparse matrix times the components,
         without ever building that matrix. Small batches (prediction) add the component rows
-        of the same entries directly, skipping scipy's per-matrix overhead."""
+        of the same entries directly, skipping scipy's per-matrix overhead. ``blocks`` (the
+        training's, built once) are taken out of the dict as they are used, so each is freed
+        once projected."""
         vectors = np.zeros((n, self.dim), dtype=np.float32)
         for c in self.codecs:
             distinct, codes = factorized[c.name]
@@ -543,9 +547,11 @@ class FeatureEncoder:
             if blocks is None and len(distinct) <= 64:
                 projected = np.stack([self._value_vector(c, v) for v in distinct])
             else:
-                block = blocks[c.name] if blocks else c.block(distinct)
+                block = blocks.pop(c.name) if blocks else c.block(distinct)
                 projected = np.asarray(block @ components).astype(np.float32, copy=False)
-            vectors += projected[codes]
+                del block
+            for i in range(0, n, GATHER_ROWS):  # in row slices: no (n, dim) temporary
+                vectors[i : i + GATHER_ROWS] += projected[codes[i : i + GATHER_ROWS]]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return vectors / norms

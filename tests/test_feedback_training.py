@@ -150,11 +150,11 @@ def test_feedback_never_leaks_into_the_evaluation_split(quick_training, monkeypa
     would_hold: list[str] = []
     real = evaluation.evaluate_model
 
-    def spy(model, holdout_rows, groups, opts, progress=None):
+    def spy(model, holdout_rows, groups, opts, progress=None, **kwargs):
         evaluated.extend(model.tables.code_of(int(r)) for r in holdout_rows)
         held = np.flatnonzero(evaluation.split_groups(groups, 0.2, seed=7))
         would_hold.extend(model.tables.code_of(int(r)) for r in held)
-        return real(model, holdout_rows, groups, opts, progress)
+        return real(model, holdout_rows, groups, opts, progress, **kwargs)
 
     monkeypatch.setattr(evaluation, "evaluate_model", spy)
     WorkflowConfig.apply({"feedback": "override", "eval_sample": 100_000})

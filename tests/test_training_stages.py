@@ -1,4 +1,5 @@
-"""Training's stages: the index built in a thread beside the tables, its rows, its failures."""
+"""Training's stages: the tables built in a thread beside the features, then the index in a
+thread beside the evaluation's preparation; the indexed rows; failures on either side."""
 
 import threading
 from io import StringIO
@@ -27,32 +28,44 @@ def _log_order(run: TrainingRun) -> list[str]:
     return out
 
 
-def test_the_index_is_built_in_a_thread_while_the_tables_are_built(quick_training, monkeypatch):
+def test_the_tables_are_built_in_a_thread_while_the_features_are_built(quick_training, monkeypatch):
     tables_started, seen = threading.Event(), {}
-    real_build, real_tables = hnsw.build_index, training.build_tables
+    real_features, real_tables = training._features, training.build_tables
+    real_build = hnsw.build_index
 
-    def build(*args, **kwargs):
-        seen["index"] = threading.current_thread()
+    def features(*args, **kwargs):
+        seen["features"] = threading.current_thread()
         seen["tables began meanwhile"] = tables_started.wait(timeout=60)
-        return real_build(*args, **kwargs)
+        return real_features(*args, **kwargs)
 
     def tables(*args, **kwargs):
         seen["tables"] = threading.current_thread()
         tables_started.set()
         return real_tables(*args, **kwargs)
 
-    monkeypatch.setattr(hnsw, "build_index", build)
+    def build(*args, **kwargs):
+        seen["index"] = threading.current_thread()
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_features", features)
     monkeypatch.setattr(training, "build_tables", tables)
+    monkeypatch.setattr(hnsw, "build_index", build)
     version = quick_training()
-    assert seen["tables began meanwhile"]  # the build waited for the tables and they came
-    assert seen["tables"] is threading.main_thread() and seen["index"] is not seen["tables"]
-    assert not seen["index"].is_alive()  # no thread outlives the training
+    assert seen["tables began meanwhile"]  # the features waited for the tables and they came
+    assert seen["features"] is threading.main_thread()
+    assert seen["tables"] is not seen["features"] and seen["index"] is not seen["features"]
+    assert not seen["tables"].is_alive() and not seen["index"].is_alive()  # none outlives it
     run = TrainingRun.objects.get(version=version)
     assert set(run.timings) == STAGES
+    assert 0 < run.timings["tables"]
     order = _log_order(run)
-    assert order.index("index started") < order.index("tables started")
-    assert order.index("tables done") < order.index("index done") < order.index("evaluate started")
-    assert "waiting for the index" in run.log
+    assert order.index("features started") < order.index("tables started")
+    assert order.index("tables started") < order.index("features done")
+    # the index starts as soon as the vectors are there, not after the tables
+    assert order.index("features done") < order.index("index started")
+    assert order.index("features done") < order.index("tables done") < order.index("index done")
+    assert order.index("index done") < order.index("evaluate started")
+    assert "evaluation prepared; waiting for the index" in run.log
     assert version.metrics["index_recall_at_10"] > 0.9
 
 
@@ -69,7 +82,8 @@ def test_train_says_which_stage_ran_beside_which(quick_training):
         "evaluate",
         "package",
     ]
-    assert stages[3].endswith("s (beside tables)") and "beside" not in stages[2]
+    assert stages[2].endswith("s (beside features)")
+    assert "beside" not in stages[1] and "beside" not in stages[3]
 
 
 def test_the_indexed_rows_are_the_items_with_operations():
@@ -111,7 +125,7 @@ def test_rows_the_tables_disagree_with_fail_the_run_and_keep_nothing(
 def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
     quick_training, monkeypatch, settings
 ):
-    builds = []
+    threads, builds = [], []
     real_build = hnsw.build_index
 
     def build(*args, **kwargs):
@@ -119,14 +133,87 @@ def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
         return real_build(*args, **kwargs)
 
     def broken(*args, **kwargs):
+        threads.append(threading.current_thread())
         raise ValueError("broken operations table")
 
     monkeypatch.setattr(hnsw, "build_index", build)
     monkeypatch.setattr(training, "build_tables", broken)
     with pytest.raises(ValueError, match="broken operations table"):
         quick_training()
-    assert builds and not builds[0].is_alive()
-    assert TrainingRun.objects.get().state == RunState.FAILED
+    assert threads and not threads[0].is_alive()
+    assert builds and not builds[0].is_alive()  # no thread outlives the training
+    run = TrainingRun.objects.get()
+    assert run.state == RunState.FAILED and "broken operations table" in run.error
+    order = _log_order(run)
+    assert "features done" in order and "tables done" not in order and "index done" not in order
     assert ModelVersion.objects.get().state == VersionState.FAILED
     assert not list(settings.MODELS_DIR.glob(".tmp-*"))
     assert not list(settings.MODELS_DIR.glob("v*"))
+
+
+def test_a_failing_features_stage_waits_for_the_tables_thread_and_keeps_nothing(
+    quick_training, monkeypatch, settings
+):
+    threads = []
+    real_tables = training.build_tables
+
+    def tables(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real_tables(*args, **kwargs)
+
+    def broken(*args, **kwargs):
+        raise ValueError("broken attribute column")
+
+    monkeypatch.setattr(training, "build_tables", tables)
+    monkeypatch.setattr(training, "_features", broken)
+    with pytest.raises(ValueError, match="broken attribute column"):
+        quick_training()
+    assert threads and not threads[0].is_alive()  # the tables thread ended with the run
+    run = TrainingRun.objects.get()
+    assert run.state == RunState.FAILED and "broken attribute column" in run.error
+    assert ModelVersion.objects.get().state == VersionState.FAILED
+    assert not list(settings.MODELS_DIR.glob(".tmp-*"))
+    assert not list(settings.MODELS_DIR.glob("v*"))
+
+
+def test_the_stored_evaluation_equals_one_prepared_after_the_index(quick_training, settings):
+    """The evaluation prepared while the index is built (families, sample, attribute-value
+    keys) gives the figures of one prepared afresh on the stored version."""
+    from registry_app.pipeline.evaluation import prepare_built
+    from registry_app.pipeline.extract import extract
+    from routing_core.features import FeatureEncoder
+    from workflow_app.config import current_settings, get_input_profile
+
+    version = quick_training()
+    folder = settings.MODELS_DIR / version.label
+    profile, config = get_input_profile(None), current_settings()
+    encoder = FeatureEncoder.load(folder)
+    arrays = {k: np.load(folder / "tables" / f"{k}.npy") for k in ("item_rt_start", "item_rt_end")}
+    names = [a["name"] for a in profile["attributes"]]
+    items = training.sorted_items(extract(profile).items)
+    evaluation = prepare_built(folder, encoder, arrays, names, items, config, profile["attributes"])
+    index = hnsw.load_index(folder, encoder.dim, config["hnsw_ef_search"])
+    again = evaluation.run(index)
+    stored = {k: v for k, v in version.metrics.items() if k != "index_recall_at_10"}
+    assert again == stored
+
+
+def test_items_sorted_by_code_are_used_as_they_are_and_others_are_sorted():
+    ordered = pd.DataFrame({"item_code": ["A", "B", "C"], "x": [1, 2, 3]})
+    assert training.sorted_items(ordered) is ordered  # no copy of 325,000 rows
+    shuffled = pd.DataFrame({"item_code": ["C", "A", "B", "A"], "x": [1, 2, 3, 4]})
+    out = training.sorted_items(shuffled)
+    assert out["item_code"].tolist() == ["A", "A", "B", "C"] and out["x"].tolist() == [2, 4, 3, 1]
+    assert out.index.tolist() == [0, 1, 2, 3]
+    offset = pd.DataFrame({"item_code": ["A", "B"], "x": [1, 2]}, index=[5, 9])
+    assert training.sorted_items(offset).index.tolist() == [0, 1]
+
+
+def test_item_columns_are_made_when_read_and_unknown_names_refused():
+    items = pd.DataFrame({"item_code": ["A", "B"], "DESC": ["x", None], "LEN": [1.5, 2.0]})
+    columns = training.ItemColumns(items, ["DESC", "LEN", "MISSING"])
+    assert list(columns) == ["DESC", "LEN"] and len(columns) == 2
+    assert columns["LEN"].dtype == object and columns["LEN"].tolist() == [1.5, 2.0]
+    assert columns.get("MISSING") is None
+    with pytest.raises(KeyError):
+        columns["MISSING"]

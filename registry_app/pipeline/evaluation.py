@@ -145,14 +145,18 @@ def evaluate_model(
     groups: np.ndarray,
     opts: dict,
     progress: Callable | None = None,
+    value_keys: np.ndarray | None = None,
 ) -> dict:
-    """Model vs baselines on the held-out rows (each hidden with its group)."""
+    """Model vs baselines on the held-out rows (each hidden with its group). ``value_keys``:
+    :func:`_value_keys` of the model when already computed (training does it before its index
+    is ready)."""
     from routing_core.predictor import own_routing, predict_one
 
     tables = model.tables
     visible = np.flatnonzero(~np.isin(groups, groups[holdout_rows]))
     routings = _RoutingCandidates(model, opts)
-    lookup = _AttributeLookup(model, visible, opts, routings)
+    keys = value_keys if value_keys is not None else _value_keys(model.encoder, tables)
+    lookup = _AttributeLookup(model, visible, routings, keys)
     group_of = groups.tolist()  # the filter runs per visited node: plain ints are cheaper
     results = {name: [] for name in ("model", *BASELINES)}
     answers = []  # the live-answer reference the drift check compares with
@@ -243,9 +247,8 @@ class _AttributeLookup:
     attribute values (normalised as the encoder does) among the visible items. Ties go to the
     routing seen first in item order; computed on arrays, one pass over the visible items."""
 
-    def __init__(self, model, visible: np.ndarray, opts: dict, routings: _RoutingCandidates):
-        self.routings = routings
-        self.keys = _value_keys(model)
+    def __init__(self, model, visible: np.ndarray, routings: _RoutingCandidates, keys):
+        self.routings, self.keys = routings, keys
         rts = primary_routings(model.tables.a)[np.asarray(visible, dtype=np.int64)]
         keep = rts >= 0
         rts, keys = rts[keep], self.keys[np.asarray(visible, dtype=np.int64)[keep]]
@@ -290,15 +293,14 @@ def primary_routings(a: dict) -> np.ndarray:
     return np.where(end > start, chosen, -1).astype(np.int64)
 
 
-def _value_keys(model) -> np.ndarray:
+def _value_keys(encoder, tables: RoutingTables) -> np.ndarray:
     """Per item, one integer for its combination of normalised categorical and text values
     (each attribute's distinct strings are normalised once, then combined row-wise)."""
     from routing_core.features import norm_category, norm_texts
 
-    tables = model.tables
     ids = np.asarray(tables.a["item_attrs"])
     columns = []
-    for codec in model.encoder.codecs:
+    for codec in encoder.codecs:
         if codec.kind == "numeric" or codec.name not in tables.attribute_names:
             continue
         table = tables.strings["attributes"][codec.name]
@@ -333,8 +335,9 @@ def stored_holdout(items, attributes: list[dict] | list[str]) -> tuple[np.ndarra
 @dataclass
 class BuiltEvaluation:
     """The stored evaluation of a version being trained, prepared up to the predictions: the
-    families, the held-out sample and the tables are ready before the index is (training builds
-    the index beside them); :meth:`run` predicts and scores once the index is there."""
+    families, the held-out sample, the tables and the attribute-value keys are ready before the
+    index is (training builds the index beside them); :meth:`run` predicts and scores once the
+    index is there."""
 
     folder: Path
     encoder: object
@@ -342,12 +345,15 @@ class BuiltEvaluation:
     rows: np.ndarray
     groups: np.ndarray
     opts: dict
+    keys: np.ndarray  # :func:`_value_keys`: the same-attribute-values baseline's keys
 
     def run(self, index, progress: Callable | None = None) -> dict:
         model = SimpleNamespace(
             label=self.folder.name, encoder=self.encoder, index=index, tables=self.tables
         )
-        result = evaluate_model(model, self.rows, self.groups, self.opts, progress)
+        result = evaluate_model(
+            model, self.rows, self.groups, self.opts, progress, value_keys=self.keys
+        )
         result["method"] = {
             "holdout": "grouped 20% (families: item code, drawing and name stems)",
             "evaluated_items": int(len(self.rows)),
@@ -380,7 +386,8 @@ def prepare_built(
     sample = int(config.get("eval_sample", 1500))
     if len(rows) > sample:
         rows = np.sort(rng.choice(rows, size=sample, replace=False))
-    return BuiltEvaluation(folder, encoder, tables, rows, groups, predictor_options(config))
+    keys = _value_keys(encoder, tables)
+    return BuiltEvaluation(folder, encoder, tables, rows, groups, predictor_options(config), keys)
 
 
 def holdout_evaluation(

@@ -1,4 +1,4 @@
-"""One training run, end to end: extract → features → index → tables → evaluate → package.
+"""One training run, end to end: extract → features ‖ tables → index → evaluate → package.
 
 Crash safety: the version's files are written into ``models/.tmp-<label>-<pid>/`` and renamed to
 ``models/<label>/`` only when the manifest is complete; the registry row moves from *training*
@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -40,20 +40,22 @@ from routing_site.locks import serialise
 
 log = logging.getLogger("routing.training")
 
-# stage -> (start, end) share of the whole run, for the progress bar; the index starts first
-# and ends last of the two stages that run side by side (BESIDE)
+# stage -> (start, end) share of the whole run, for the progress bar; stages that run side by
+# side (BESIDE) share their span
 STAGES = {
     "extract": (0.00, 0.30),
     "weights": (0.30, 0.30),  # only with "weights": "learn"; its messages count weight sets
     "features": (0.30, 0.50),
+    "tables": (0.30, 0.50),
     "index": (0.50, 0.85),
-    "tables": (0.50, 0.65),
     "evaluate": (0.85, 0.98),
     "package": (0.98, 1.00),
 }
-# stages whose seconds overlap: the index is built in a thread while the tables are built
-# (and the evaluation prepared) in the main thread, so their seconds add up to more than wall
-BESIDE = {"index": "tables"}
+# stages whose seconds overlap: the tables are built in a thread while the features are built
+# in the main thread, so their seconds add up to more than wall. (The index is built in a
+# thread from the end of the features on, beside whatever of the tables' thread is left and
+# the evaluation's preparation, which is no stage of its own.)
+BESIDE = {"tables": "features"}
 
 
 def lock_path() -> Path:
@@ -139,8 +141,11 @@ class Progress:
         self._stage_started[name] = time.monotonic()
         self.update(name, 0.0, "started")
 
-    def done(self, name: str, message: str = "") -> None:
-        seconds = time.monotonic() - self._stage_started.get(name, time.monotonic())
+    def done(self, name: str, message: str = "", seconds: float | None = None) -> None:
+        """``seconds``: the stage's own, for a stage that ran in a thread and is reported when
+        the main thread collects it (default: since :meth:`stage`)."""
+        if seconds is None:
+            seconds = time.monotonic() - self._stage_started.get(name, time.monotonic())
         self.run.timings[name] = round(seconds, 2)
         log.info(
             "stage done", extra={"run": self.run.pk, "stage": name, "seconds": round(seconds, 2)}
@@ -294,29 +299,41 @@ def build_artifacts(
 ) -> dict:
     """Everything the runtime loads, written into ``folder``; returns files, params, metrics.
 
-    The index is built in a thread beside the tables and the evaluation's preparation (see
-    :data:`BESIDE`): neither needs the other, and hnswlib's ``add_items`` releases the
-    interpreter lock, so both cores stay busy. ``feedback_items``: codes of items whose
-    routing came from a saved routing; the stored evaluation never holds them out."""
+    The tables are built in a thread beside the features: they need only the extracted
+    frames and the routed rows. The index is built in another thread, on both cores, as soon
+    as the vectors are there, beside the rest of the tables' thread and the evaluation's
+    preparation (families, held-out sample, attribute-value keys; see :data:`BESIDE`). numpy,
+    pandas' sorts and hnswlib's ``add_items`` release the interpreter lock, so both cores
+    stay busy. Only the main thread reports progress (it writes the run row).
+    ``feedback_items``: codes of items whose routing came from a saved routing; the stored
+    evaluation never holds them out."""
     attributes = profile["attributes"]
     names = [a["name"] for a in attributes]
-    items = data.items.sort_values("item_code", kind="stable").reset_index(drop=True)
+    items = sorted_items(data.items)
 
     weights, search = training_weights(items, data, profile, config, progress)
-    progress.stage("features")
-    encoder, vectors, files = _features(folder, items, attributes, weights, profile, config)
-    progress.done("features", f"{vectors.shape[0]} vectors of dimension {encoder.dim}")
     labels = routed_rows(items, data.operations)
     params = hnsw.parameters(config)
-    with ThreadPoolExecutor(1, thread_name_prefix="index") as pool:
+    with ThreadPoolExecutor(2, thread_name_prefix="beside") as pool:
+        progress.stage("features")
+        progress.stage("tables")
+        tabling = pool.submit(_tables_stage, folder, items, data, names, labels)
+        encoder, vectors, files = _features(folder, items, attributes, weights, profile, config)
+        progress.done("features", f"{vectors.shape[0]} vectors of dimension {encoder.dim}")
         progress.stage("index")
         building = pool.submit(_index_stage, folder, vectors[labels], labels, params)
         del vectors  # the thread holds the routed items' vectors; the rest is not needed
-        arrays, strings = _tables_stage(folder, items, data, names, labels, files, progress)
+        arrays, table_files, seconds = tabling.result()
+        files += table_files
+        progress.done(
+            "tables",
+            f"{len(labels)} items with routings, {len(arrays['rt_no'])} routings",
+            seconds=seconds,
+        )
         evaluation = _evaluation_plan(
             folder, encoder, arrays, names, items, config, attributes, feedback_items
         )
-        progress.note("index", "tables done; waiting for the index")
+        progress.note("index", "evaluation prepared; waiting for the index")
         index, recall = building.result()
     files.append(hnsw.INDEX_FILE)
     progress.done("index", f"{len(labels)} items indexed, recall@10 {recall:.4f}")
@@ -348,10 +365,37 @@ def _features(folder: Path, items, attributes: list[dict], weights, profile: dic
         config["embedding_dim"],
         locale=number_locale(profile),
     )
-    names = [a["name"] for a in attributes]
-    columns = {name: items[name].to_numpy(dtype=object) for name in names if name in items}
-    vectors = encoder.fit_transform(columns, seed=0)
+    vectors = encoder.fit_transform(ItemColumns(items, [a["name"] for a in attributes]), seed=0)
     return encoder, vectors, encoder.save(folder)
+
+
+class ItemColumns(Mapping):
+    """The items' attribute columns as object arrays, each made when it is read: the encoder
+    factorises them one at a time, so they are never all held at once (beside the tables)."""
+
+    def __init__(self, items, names: list[str]):
+        self.items, self.names = items, [name for name in names if name in items]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.names:
+            raise KeyError(name)
+        return self.items[name].to_numpy(dtype=object)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def sorted_items(items):
+    """The items sorted by code (stable) on a fresh 0..n-1 index; extraction usually gives
+    them so already, and then they are used as they are instead of copied."""
+    import pandas as pd
+
+    if items["item_code"].is_monotonic_increasing and items.index.equals(pd.RangeIndex(len(items))):
+        return items
+    return items.sort_values("item_code", kind="stable").reset_index(drop=True)
 
 
 def routed_rows(items, operations) -> np.ndarray:
@@ -372,20 +416,23 @@ def _index_stage(folder: Path, vectors: np.ndarray, labels: np.ndarray, params: 
     return index, hnsw.recall_at_k(index, vectors, labels, k=10, sample=300)
 
 
-def _tables_stage(folder: Path, items, data, names, labels, files: list, progress: Progress):
-    progress.stage("tables")
+def _tables_stage(folder: Path, items, data, names, labels: np.ndarray):
+    """(arrays, their files, seconds): built and saved. Runs in a thread beside the features
+    (it needs only the extracted frames): it touches neither the database nor the progress.
+    The evaluation's families are not computed here: their Python loops would hold the
+    interpreter lock against the features' own."""
+    started = time.monotonic()
     arrays, strings = build_tables(
         items, data.operations, data.work_results, names, report=data.report
     )
-    files += save_tables(folder, arrays, strings)
+    files = save_tables(folder, arrays, strings)
     has_routing = arrays["item_rt_end"] > arrays["item_rt_start"]
     if not np.array_equal(np.flatnonzero(has_routing), labels):
         raise RuntimeError(
             "The items with routings in the tables differ from the items given to the index "
             f"({int(has_routing.sum())} against {len(labels)}): item codes that are not text?"
         )
-    progress.done("tables", f"{len(labels)} items with routings, {len(arrays['rt_no'])} routings")
-    return arrays, strings
+    return arrays, files, time.monotonic() - started
 
 
 def _evaluation_plan(folder, encoder, arrays, names, items, config, attributes, feedback_items):
