@@ -261,24 +261,14 @@ class _Figures:
         """The answer's operation of ``row``, with the fields of its reference operation (the
         fields of :func:`_operation_dict`, the percentiles' figures, :func:`_time_samples`)."""
         setups, has_setup, runs, has_run, run_ok, samples, fs, fr, used, orders = self.rows[row]
-        seq, op_code, op_name, wc, wc_name, in_house, run_qty, queue, wait, move = ref
-        entry = {
-            "seq": seq,
-            "op_code": op_code,
-            "op_name": op_name,
-            "work_center": wc,
-            "work_center_name": wc_name,
-            "in_house": in_house,
-            "setup_min": setups[self.median] if has_setup else None,
-            "run_min": runs[self.median] if run_ok else None,
-            "run_qty": run_qty,
-            "queue_min": queue,
-            "wait_min": wait,
-            "move_min": move,
-            "time_source": "actuals" if used else "standard",
-            "samples": samples,
-            "actual_orders": orders,
-        }
+        entry = _operation_dict(
+            ref,
+            setups[self.median] if has_setup else None,
+            runs[self.median] if run_ok else None,
+            "actuals" if used else "standard",
+            samples,
+            orders,
+        )
         if has_setup and has_run:
             for j, label in self.labels:
                 entry[label] = {"setup_min": setups[j], "run_min": runs[j]}
@@ -286,13 +276,7 @@ class _Figures:
             key, figures = ("setup_min", setups) if has_setup else ("run_min", runs)
             for j, label in self.labels:
                 entry[label] = {key: figures[j]}
-        entry["time_samples"] = {
-            "setup_min": fs,
-            "run_min": fr,
-            "queue_min": int(queue is not None),
-            "wait_min": int(wait is not None),
-            "move_min": int(move is not None),
-        }
+        entry["time_samples"] = _time_samples(fs, fr, ref)
         return entry
 
     def times(self, refs: list[tuple], columns: list[int]) -> OperationTimes:
