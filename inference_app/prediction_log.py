@@ -1,8 +1,8 @@
 """The bounded log of live predictions: one cheap append on the request path, batched writes.
 
 ``PredictView`` appends a reference to what it already has (request id, the items as sent, the
-answers, which are not copied); the rows are built and written by one ``INSERT`` executed for
-all of them (``executemany``, the trim in the same transaction) after the response has gone
+answers, which are not copied); the rows are built and written by one ``bulk_create`` (the trim in
+the same transaction) after the response has gone
 out (Django's ``request_finished`` signal, which waitress fires once the body is sent) when
 enough have gathered or the oldest waited long enough, and by every reader (:func:`flush`
 before the figures, the shadow replay and the routing save read the table). The table keeps
@@ -129,12 +129,11 @@ class PredictionBuffer:
 
 def _write(entries: list[tuple]) -> int:
     """The entries' rows, then the trim to the newest ``prediction_log_size``, in one
-    transaction: one ``INSERT`` executed for all rows (a row already written is skipped) with
-    the values as the model's fields prepare them for the database, no model instance per
-    row."""
+    transaction (a row already written is skipped)."""
     from datetime import UTC, datetime
 
-    from django.db import connection, transaction
+    from django.db import transaction
+    from django.db.models import Max
 
     from inference_app.models import PredictionLog
     from inference_app.runtime import runtime
@@ -142,40 +141,19 @@ def _write(entries: list[tuple]) -> int:
     keep = runtime.settings.get("prediction_log_size", 5000)
     if keep <= 0:
         return 0
-    fields = [f for f in PredictionLog._meta.concrete_fields if not f.primary_key]
-    params = []
+    rows = []
     for entry in entries:
         for index, (item, answer) in enumerate(zip(entry[5], entry[6], strict=False)):
-            row = row_fields(entry, index, item, answer)
-            row["created_at"] = datetime.fromtimestamp(row["created_at"], tz=UTC)
-            params.append([f.get_db_prep_save(row[f.name], connection) for f in fields])
-    if not params:
+            fields = row_fields(entry, index, item, answer)
+            fields["created_at"] = datetime.fromtimestamp(fields["created_at"], tz=UTC)
+            rows.append(PredictionLog(**fields))
+    if not rows:
         return 0
-    table, quote = PredictionLog._meta.db_table, connection.ops.quote_name
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(_insert_sql(connection, table, [f.column for f in fields]), params)
-        cursor.execute(
-            f"DELETE FROM {quote(table)} WHERE {quote('id')} <= "
-            f"(SELECT MAX({quote('id')}) FROM {quote(table)}) - %s",
-            [keep],
-        )
-    return len(params)
-
-
-def _insert_sql(connection, table: str, columns: list[str]) -> str:
-    """``INSERT`` of one row that skips a row already there (the backend's own spelling)."""
-    from django.db.models.constants import OnConflict
-
-    ops = connection.ops
-    return " ".join(
-        [
-            ops.insert_statement(on_conflict=OnConflict.IGNORE),
-            ops.quote_name(table),
-            f"({', '.join(map(ops.quote_name, columns))})",
-            f"VALUES ({', '.join(['%s'] * len(columns))})",
-            ops.on_conflict_suffix_sql(None, OnConflict.IGNORE, None, None),
-        ]
-    ).strip()
+    with transaction.atomic():
+        PredictionLog.objects.bulk_create(rows, ignore_conflicts=True)
+        newest = PredictionLog.objects.aggregate(newest=Max("id"))["newest"] or 0
+        PredictionLog.objects.filter(id__lte=newest - keep).delete()
+    return len(rows)
 
 
 buffer = PredictionBuffer()
