@@ -17,6 +17,12 @@ tight cluster):
 
 Times come from all members: :func:`align` maps each medoid step to the member's step with the
 same operation and work center (else the same operation) nearest in position.
+
+The first proposal is the *routing nearest the vote* (:func:`nearest_the_vote`; ``vote_share``
+0: the best cluster's medoid): the op codes that the neighbours holding at least ``vote_share``
+of the support agree on, in their usual order, form the vote; the neighbour routing with the
+greatest op-code edit similarity to the vote plus its centrality is proposed, with the members
+of the cluster that holds it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cdist
 
 RADIUS = 0.75
+VOTE_SHARE = 0.4  # share of the support an op code needs to join the vote (0: no vote)
+OP_CODE_WEIGHT = 0.8  # in the vote's centrality: op-code similarity, the rest step similarity
 
 
 @dataclass
@@ -140,16 +148,69 @@ class Proposal:
     centrality: float = 0.0  # a medoid's weighted similarity to all routings (ties)
 
 
+def vote(sequences: Sequence[Sequence[Hashable]], weights: Sequence[float], share: float) -> list:
+    """The op codes (first item of each step) held by routings with at least ``share`` of the
+    total support, ordered by their support-weighted mean relative position (an op code's first
+    place in a routing, 0 for the first step … 1 for the last) in the routings holding them."""
+    support: dict = {}
+    place: dict = {}
+    for seq, weight in zip(sequences, weights, strict=True):
+        last = max(len(seq) - 1, 1)
+        first: dict = {}
+        for k, step in enumerate(seq):
+            first.setdefault(step[0], k)
+        for op, k in first.items():
+            support[op] = support.get(op, 0.0) + weight
+            place[op] = place.get(op, 0.0) + weight * k / last
+    total = sum(weights)
+    if total <= 0:
+        return []
+    held = [op for op in support if support[op] / total >= share and support[op] > 0]
+    return sorted(held, key=lambda op: place[op] / support[op])
+
+
+def nearest_the_vote(
+    sequences: Sequence[Sequence[Hashable]], weights: Sequence[float], share: float = VOTE_SHARE
+) -> int:
+    """Index of the routing with the greatest op-code edit similarity to the :func:`vote` plus
+    its centrality (support-weighted similarity to every routing, 0.8 × op-code + 0.2 × step
+    edit similarity, divided by the total support); the first on ties."""
+    distinct: dict[tuple, int] = {}
+    for seq in sequences:
+        distinct.setdefault(tuple(seq), len(distinct))
+    points = list(distinct)
+    mass = np.zeros(len(points))
+    for seq, weight in zip(sequences, weights, strict=True):
+        mass[distinct[tuple(seq)]] += weight
+    ops = [[hash(step[0]) for step in seq] for seq in points]
+    steps = [[hash(step) for step in seq] for seq in points]
+    similar = OP_CODE_WEIGHT * _similarities(ops, ops) + (1 - OP_CODE_WEIGHT) * _similarities(
+        steps, steps
+    )
+    centrality = similar @ mass / (mass.sum() or 1.0)
+    voted = [hash(op) for op in vote(sequences, weights, share)]
+    score = _similarities(ops, [voted])[:, 0] + centrality
+    best = points[int(np.argmax(score))]
+    return next(i for i, seq in enumerate(sequences) if tuple(seq) == best)
+
+
+def _similarities(rows: list[list[int]], columns: list[list[int]]) -> np.ndarray:
+    """Normalised edit similarity of every row to every column (float64)."""
+    return cdist(rows, columns, scorer=Levenshtein.normalized_similarity, dtype=np.float64)
+
+
 def propose(
     sequences: Sequence[Sequence[Hashable]],
     weights: Sequence[float],
     limit: int,
     radius: float = RADIUS,
+    vote_share: float = VOTE_SHARE,
 ) -> list[Proposal]:
-    """Up to ``limit`` proposals, by support: each cluster's medoid (support: the whole
-    cluster's) and each other distinct routing inside a cluster (support: its own items'), so a
-    frequent close variant still gets a slot before a far, thin cluster. The first proposal is
-    always the best cluster's medoid (no variant outweighs the cluster holding it)."""
+    """Up to ``limit`` proposals: first the routing :func:`nearest_the_vote` with the members
+    and support of the cluster holding it (``vote_share`` 0: the best cluster's medoid), then,
+    by support, each cluster's medoid (support: the whole cluster's) and each other distinct
+    routing inside a cluster (support: its own items'), so a frequent close variant still gets
+    a slot before a far, thin cluster; no sequence twice."""
     clusters, _ = cluster_routings(sequences, weights, radius)
     out = [Proposal(c.medoid_member, c.members, c.support, False, c.centrality) for c in clusters]
     taken = {tuple(sequences[p.routing]) for p in out}
@@ -161,4 +222,27 @@ def propose(
         best = max(idx, key=lambda i: weights[i])
         out.append(Proposal(best, idx, float(sum(weights[i] for i in idx)), variant=True))
     out.sort(key=lambda p: (-p.support, p.variant, -p.centrality, p.routing))
+    if vote_share > 0 and len(out) > 1:
+        out = _voted_first(out, clusters, sequences, weights, vote_share)
     return out[:limit]
+
+
+def _voted_first(
+    ranked: list[Proposal],
+    clusters: list[Cluster],
+    sequences: Sequence[Sequence[Hashable]],
+    weights: Sequence[float],
+    share: float,
+) -> list[Proposal]:
+    """``ranked`` with the routing nearest the vote first (its cluster's members and support,
+    no other proposal of the same sequence)."""
+    chosen = nearest_the_vote(sequences, weights, share)
+    holder = next(c for c in clusters if chosen in c.members)
+    same = tuple(sequences[chosen])
+    routing = max(  # the sequence's heaviest item, as for a medoid or a variant
+        (i for i in holder.members if tuple(sequences[i]) == same), key=lambda i: weights[i]
+    )
+    variant = same != tuple(sequences[holder.medoid_member])
+    centrality = 0.0 if variant else holder.centrality
+    first = Proposal(routing, holder.members, holder.support, variant, centrality)
+    return [first, *(p for p in ranked if tuple(sequences[p.routing]) != same)]

@@ -13,7 +13,7 @@ from itertools import chain
 
 import numpy as np
 
-from routing_core.candidates import RADIUS, align, propose
+from routing_core.candidates import RADIUS, VOTE_SHARE, align, propose
 from routing_core.errors import BadInput, NotFound
 from routing_core.matching import matcher_of
 from routing_core.stats import rounded, rounded_array, weighted_percentiles
@@ -382,16 +382,23 @@ def group_candidates(
     limit: int,
     power: float = 1.0,
     radius: float = RADIUS,
+    vote_share: float = VOTE_SHARE,
 ) -> list[dict]:
     """Candidates from clusters of similar routings among the neighbours' primary routings
-    (:mod:`routing_core.candidates`): each proposes its medoid routing, ranked by support, the
-    sum of the members' similarities raised to ``power`` (above 1, close neighbours count for
-    more than many distant ones)."""
-    return _grouped(model, neighbours, limit, power, radius)[0]
+    (:mod:`routing_core.candidates`): first the routing nearest the neighbours' vote
+    (``vote_share`` 0: the best cluster's medoid), then each cluster's medoid routing, ranked by
+    support, the sum of the members' similarities raised to ``power`` (above 1, close
+    neighbours count for more than many distant ones)."""
+    return _grouped(model, neighbours, limit, power, radius, vote_share)[0]
 
 
 def _grouped(
-    model, neighbours: list[tuple[int, float]], limit: int, power: float, radius: float
+    model,
+    neighbours: list[tuple[int, float]],
+    limit: int,
+    power: float,
+    radius: float,
+    vote_share: float = VOTE_SHARE,
 ) -> tuple[list[dict], Routings]:
     """:func:`group_candidates` and the neighbours' routings it read (``positions`` and
     ``medoid`` of a candidate index them)."""
@@ -400,7 +407,7 @@ def _grouped(
     if not members:
         return [], routings
     weights = [m[1] ** power for m in members]
-    proposals = propose(routings.steps, weights, limit, radius)
+    proposals = propose(routings.steps, weights, limit, radius, vote_share)
     total = sum(weights) or 1.0
     groups = [
         {
@@ -440,6 +447,7 @@ def options(settings: dict, quantity: float = 1.0, **overrides) -> dict:
         "prefer_actuals": settings["prefer_actuals"],
         "support_power": settings.get("support_power", 1.0),
         "cluster_radius": settings.get("cluster_radius", RADIUS),
+        "vote_share": settings.get("vote_share", VOTE_SHARE),
         "quantity": quantity,
     }
     opts.update({k: v for k, v in overrides.items() if v is not None})
@@ -505,6 +513,7 @@ def candidates_of(model, neighbours: list[tuple[int, float]], opts: dict) -> lis
         opts["candidates"],
         opts.get("support_power", 1.0),
         opts.get("cluster_radius", RADIUS),
+        opts.get("vote_share", VOTE_SHARE),
     )
     percentiles = [p for p in opts["percentiles"] if p != 50]
     tables = model.tables

@@ -31,7 +31,7 @@ NODE_SETTINGS: dict[str, tuple[str, ...]] = {
     "runtime": ("cache_size", "prediction_log_size", "shadow_requests", "drift_window",
                 "drift_similarity_delta", "drift_low_share_delta"),
     "predictor": ("top_k", "candidates", "min_similarity", "percentiles", "support_power",
-                  "cluster_radius", "prefer_actuals", "routing_rules"),
+                  "cluster_radius", "vote_share", "prefer_actuals", "routing_rules"),
     "exporter": ("profile",),
 }  # fmt: skip
 REQUIRED_TYPES = ("source", "features", "embedding", "index", "registry", "runtime", "predictor")

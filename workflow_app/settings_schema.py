@@ -71,6 +71,16 @@ SETTINGS: dict[str, Setting] = {
             "Routings at least this edit-similar to a cluster's centre join its candidate.",
         ),
         Setting(
+            "vote_share",
+            float,
+            0.4,
+            "runtime",
+            0.0,
+            1.0,
+            "Candidate 1: the routing nearest the op codes held by this share of the support "
+            "(0 = the best cluster's medoid).",
+        ),
+        Setting(
             "prefer_actuals", bool, True, "runtime", help="Use work-order actuals where they exist."
         ),
         Setting(
