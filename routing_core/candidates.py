@@ -176,22 +176,22 @@ def nearest_the_vote(
     its centrality (support-weighted similarity to every routing, 0.8 × op-code + 0.2 × step
     edit similarity, divided by the total support); the first on ties."""
     distinct: dict[tuple, int] = {}
-    for seq in sequences:
-        distinct.setdefault(tuple(seq), len(distinct))
-    points = list(distinct)
-    mass = np.zeros(len(points))
-    for seq, weight in zip(sequences, weights, strict=True):
-        mass[distinct[tuple(seq)]] += weight
-    ops = [[hash(step[0]) for step in seq] for seq in points]
-    steps = [[hash(step) for step in seq] for seq in points]
-    similar = OP_CODE_WEIGHT * _similarities(ops, ops) + (1 - OP_CODE_WEIGHT) * _similarities(
-        steps, steps
-    )
-    centrality = similar @ mass / (mass.sum() or 1.0)
+    first: list[int] = []  # per distinct routing, its first input index
+    mass: list[float] = []
+    for i, (seq, weight) in enumerate(zip(sequences, weights, strict=True)):
+        point = distinct.setdefault(tuple(seq), len(distinct))
+        if point == len(first):
+            first.append(i)
+            mass.append(0.0)
+        mass[point] += weight
+    ops = [[hash(step[0]) for step in seq] for seq in distinct]
+    steps = [[hash(step) for step in seq] for seq in distinct]
     voted = [hash(op) for op in vote(sequences, weights, share)]
-    score = _similarities(ops, [voted])[:, 0] + centrality
-    best = points[int(np.argmax(score))]
-    return next(i for i, seq in enumerate(sequences) if tuple(seq) == best)
+    to_ops = _similarities(ops, [*ops, voted])  # the last column: to the vote
+    similar = OP_CODE_WEIGHT * to_ops[:, :-1] + (1 - OP_CODE_WEIGHT) * _similarities(steps, steps)
+    support = np.array(mass)
+    score = to_ops[:, -1] + similar @ support / (support.sum() or 1.0)
+    return first[int(np.argmax(score))]
 
 
 def _similarities(rows: list[list[int]], columns: list[list[int]]) -> np.ndarray:
