@@ -268,3 +268,23 @@ def test_a_vote_share_outside_0_to_1_is_refused_by_the_settings_api(bad):
     assert (WorkflowConfig.current_id(), WorkflowConfig.current_values()) == before
     accepted = client.patch("/api/v1/workflow", {"vote_share": 0}, format="json")
     assert accepted.status_code == 200 and WorkflowConfig.current_values()["vote_share"] == 0
+
+
+@pytest.mark.django_db
+def test_a_blueprint_carries_the_vote_share_on_its_predictor_node(engineer_api):
+    from workflow_app.blueprints import default_graph, validate_graph
+    from workflow_app.models import Blueprint, WorkflowConfig
+
+    def with_vote_share(value) -> dict:
+        g = default_graph()
+        next(n for n in g["nodes"] if n["type"] == "predictor")["settings"]["vote_share"] = value
+        return g
+
+    predictor = next(n for n in default_graph()["nodes"] if n["type"] == "predictor")
+    assert predictor["settings"]["vote_share"] == 0.4
+    assert any("vote_share" in e["message"] for e in validate_graph(with_vote_share(2)))
+    assert not validate_graph(with_vote_share(0))
+    bp = Blueprint.create("medoid first", with_vote_share(0))
+    response = engineer_api.post(f"/api/v1/blueprints/{bp.pk}/apply")
+    assert response.status_code == 200, response.json()
+    assert WorkflowConfig.current_values()["vote_share"] == 0.0

@@ -20,6 +20,7 @@ from routing_core.stats import rounded, rounded_array, weighted_percentiles
 from routing_core.timesummary import summarize, summarize_times
 
 GOLDEN = Path(__file__).parent / "data" / "candidates_golden.json"
+GOLDEN_VOTE = Path(__file__).parent / "data" / "candidates_golden_vote.json"
 
 # (operation, work center) steps: a family with repeats, skips, swaps and another machine
 A = [("SAW", "S1"), ("TURN", "L1"), ("MILL", "M1"), ("DEBURR", "B1"), ("INSP", "Q1")]
@@ -42,6 +43,10 @@ NEIGHBOURS = [
     [(3, 0.9), (0, 0.9), (8, 0.85), (7, 0.85), (5, 0.5), (11, 0.31)],
     [(9, 0.12), (10, 0.0), (2, 0.05)],  # below any threshold: the low-confidence path
     [(12, 0.99), (4, 0.7)],  # item 12 has two routings: the primary one (the second) counts
+]
+VOTED = [  # the nearest item's routing skips a step the others keep
+    [(3, 0.95), (2, 0.9), (4, 0.9), (5, 0.85), (10, 0.8), (6, 0.5)],
+    [(9, 0.97), (8, 0.9), (7, 0.88), (11, 0.6), (0, 0.4)],
 ]
 VARIANTS = [
     {},
@@ -111,12 +116,13 @@ def plant_tables(folder: Path) -> RoutingTables:
     return RoutingTables(folder, ["PART_TYPE"])
 
 
-def plant_candidates(model) -> list[str]:
+def plant_candidates(model, vote_share: float, neighbour_sets: list | None = None) -> list[str]:
     """The JSON of the candidates of every neighbour set under every option variant."""
     settings = {"top_k": 20, "candidates": 4, "min_similarity": 0.3, "percentiles": [50, 80, 90],
-                "prefer_actuals": True, "support_power": 4.0, "cluster_radius": 0.75}  # fmt: skip
+                "prefer_actuals": True, "support_power": 4.0, "cluster_radius": 0.75,
+                "vote_share": vote_share}  # fmt: skip
     out = []
-    for neighbours in NEIGHBOURS:
+    for neighbours in NEIGHBOURS if neighbour_sets is None else neighbour_sets:
         for variant in VARIANTS:
             opts = options(settings, **{"quantity": 1.0, **variant})
             out.append(json.dumps(candidates_of(model, neighbours, opts)))
@@ -124,14 +130,41 @@ def plant_candidates(model) -> list[str]:
 
 
 def test_the_candidates_of_a_hand_made_plant_are_the_recorded_ones(tmp_path):
+    """``vote_share`` 0: the best cluster's medoid first, as before the vote."""
     model = SimpleNamespace(tables=plant_tables(tmp_path))
-    answers = plant_candidates(model)
+    answers = plant_candidates(model, 0.0)
     golden = json.loads(GOLDEN.read_text())
     assert len(answers) == len(golden) == len(NEIGHBOURS) * len(VARIANTS)
     for i, (mine, recorded) in enumerate(zip(answers, golden, strict=True)):
         assert mine == recorded, f"answer {i} differs"
     assert '"time_source": "actuals"' in answers[0] and '"time_source": "standard"' in answers[0]
     assert '"setup_min": null' in "".join(answers)  # a step whose setups are all missing
+
+
+def _sequence(candidate: dict) -> tuple:
+    return tuple((o["op_code"], o["work_center"]) for o in candidate["operations"])
+
+
+def test_with_the_vote_the_routing_nearest_it_comes_first_then_the_others_in_order(tmp_path):
+    """The default ``vote_share`` (0.4): recorded answers (``candidates_golden_vote.json``,
+    pinned with the evaluation figures in docs/model.md), each the answer of ``vote_share`` 0
+    with the voted routing moved first and not repeated."""
+    model = SimpleNamespace(tables=plant_tables(tmp_path))
+    voted = plant_candidates(model, 0.4, VOTED + NEIGHBOURS)
+    assert voted == json.loads(GOLDEN_VOTE.read_text())
+    moved = 0
+    for mine, before in zip(voted, plant_candidates(model, 0.0, VOTED + NEIGHBOURS), strict=True):
+        mine, before = json.loads(mine), json.loads(before)
+        sequences = [_sequence(c) for c in mine]
+        assert len(set(sequences)) == len(sequences), "no routing twice"
+        assert [c["rank"] for c in mine] == list(range(1, len(mine) + 1))
+        rest = [s for s in map(_sequence, before) if s != sequences[0]]
+        assert sequences[1:] == rest[: len(mine) - 1]
+        first = mine[0]
+        assert sum(r["medoid"] for r in first["reference_items"]) >= 1  # an existing routing
+        assert first["support"] == len(first["reference_items"])
+        moved += sequences[0] != _sequence(before[0])
+    assert moved >= 3  # the vote changes the first candidate of several neighbour sets
 
 
 def test_the_candidates_time_summaries_are_summarize_of_their_operations(tmp_path):
