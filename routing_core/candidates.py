@@ -49,10 +49,33 @@ class Cluster:
     spread: list[float] = field(default_factory=list)  # members' similarity to the medoid
 
 
+@dataclass
+class Distinct:
+    """The distinct sequences of the routings, in order of first appearance."""
+
+    points: list[tuple]
+    point_of: list[int]  # per input routing, its distinct sequence
+    first: list[int]  # per distinct sequence, its first input routing
+    summed: list[float]  # per distinct sequence, its items' weights added in order from 0.0
+
+    @classmethod
+    def of(cls, sequences: Sequence[Sequence[Hashable]], weights: Sequence[float]) -> Distinct:
+        distinct: dict[tuple, int] = {}
+        point_of, first, summed = [], [], []
+        for i, (seq, weight) in enumerate(zip(sequences, weights, strict=True)):
+            point = distinct.setdefault(tuple(seq), len(distinct))
+            if point == len(first):
+                first.append(i)
+                summed.append(0.0)
+            point_of.append(point)
+            summed[point] += float(weight)  # as np.add.at adds them
+        return cls(list(distinct), point_of, first, summed)
+
+
 def similarity_matrix(sequences: Sequence[Sequence[Hashable]]) -> np.ndarray:
     """Pairwise normalised edit similarity of step sequences (1.0 on the diagonal)."""
     keyed = [[hash(step) for step in seq] for seq in sequences]
-    return cdist(keyed, keyed, scorer=Levenshtein.normalized_similarity, dtype=np.float32)
+    return _similarities(keyed, keyed).astype(np.float32)  # as cdist's float32 output
 
 
 def cluster_routings(
@@ -63,21 +86,22 @@ def cluster_routings(
     """Clusters of the routings ``sequences`` (one per neighbour, ``weights`` their support).
 
     Returns the clusters, best first, and the distinct sequences their ``medoid`` indexes."""
-    distinct: dict[tuple, int] = {}
-    point_of = []
-    for seq in sequences:
-        point_of.append(distinct.setdefault(tuple(seq), len(distinct)))
-    points = list(distinct)
-    # each point's weight: its items' weights added in order from 0.0 (as np.add.at adds them)
-    summed = [0.0] * len(points)
-    for p, w in zip(point_of, weights, strict=True):
-        summed[p] += float(w)
+    distinct = Distinct.of(sequences, weights)
+    sim = similarity_matrix(distinct.points).astype(float)
+    return _clusters(distinct, weights, sim, radius), distinct.points
+
+
+def _clusters(
+    distinct: Distinct, weights: Sequence[float], sim: np.ndarray, radius: float
+) -> list[Cluster]:
+    """:func:`cluster_routings` of the ``distinct`` sequences, ``sim`` their step similarity
+    (as float32 values)."""
+    point_of, summed = distinct.point_of, distinct.summed
     mass = np.array(summed)
-    sim = similarity_matrix(points).astype(float)
     centrality = sim @ mass
     central = centrality.tolist()
     rows = sim.tolist()
-    open_points = set(range(len(points)))
+    open_points = set(range(len(summed)))
     clusters = []
     for centre in np.argsort(-centrality, kind="stable").tolist():
         if centre not in open_points:
@@ -103,7 +127,7 @@ def cluster_routings(
             )
         )
     clusters.sort(key=lambda c: (-c.support, -c.centrality))
-    return clusters, points
+    return clusters
 
 
 def medoid_of(sequences: Sequence[Sequence[Hashable]]) -> int:
@@ -152,14 +176,26 @@ def vote(sequences: Sequence[Sequence[Hashable]], weights: Sequence[float], shar
     """The op codes (first item of each step) held by routings with at least ``share`` of the
     total support, ordered by their support-weighted mean relative position (an op code's first
     place in a routing, 0 for the first step … 1 for the last) in the routings holding them."""
+    places = [_first_places(seq) for seq in sequences]
+    return _vote(places, list(range(len(sequences))), weights, share)
+
+
+def _first_places(seq: Sequence[Hashable]) -> tuple[list[tuple], int]:
+    """Each op code of a routing at its first place, and the place of the last step (≥ 1)."""
+    first: dict = {}
+    for k, step in enumerate(seq):
+        first.setdefault(step[0], k)
+    return list(first.items()), max(len(seq) - 1, 1)
+
+
+def _vote(places: list, point_of: list[int], weights: Sequence[float], share: float) -> list:
+    """:func:`vote` from each distinct routing's :func:`_first_places` (``point_of``: each
+    routing's)."""
     support: dict = {}
     place: dict = {}
-    for seq, weight in zip(sequences, weights, strict=True):
-        last = max(len(seq) - 1, 1)
-        first: dict = {}
-        for k, step in enumerate(seq):
-            first.setdefault(step[0], k)
-        for op, k in first.items():
+    for point, weight in zip(point_of, weights, strict=True):
+        firsts, last = places[point]
+        for op, k in firsts:
             support[op] = support.get(op, 0.0) + weight
             place[op] = place.get(op, 0.0) + weight * k / last
     total = sum(weights)
@@ -175,23 +211,24 @@ def nearest_the_vote(
     """Index of the routing with the greatest op-code edit similarity to the :func:`vote` plus
     its centrality (support-weighted similarity to every routing, 0.8 × op-code + 0.2 × step
     edit similarity, divided by the total support); the first on ties."""
-    distinct: dict[tuple, int] = {}
-    first: list[int] = []  # per distinct routing, its first input index
-    mass: list[float] = []
-    for i, (seq, weight) in enumerate(zip(sequences, weights, strict=True)):
-        point = distinct.setdefault(tuple(seq), len(distinct))
-        if point == len(first):
-            first.append(i)
-            mass.append(0.0)
-        mass[point] += weight
-    ops = [[hash(step[0]) for step in seq] for seq in distinct]
-    steps = [[hash(step) for step in seq] for seq in distinct]
-    voted = [hash(op) for op in vote(sequences, weights, share)]
+    distinct = Distinct.of(sequences, weights)
+    steps = [[hash(step) for step in seq] for seq in distinct.points]
+    return _nearest_the_vote(distinct, weights, _similarities(steps, steps), share)
+
+
+def _nearest_the_vote(
+    distinct: Distinct, weights: Sequence[float], step_similarity: np.ndarray, share: float
+) -> int:
+    """:func:`nearest_the_vote` of the ``distinct`` sequences, ``step_similarity`` their step
+    edit similarity (float64)."""
+    places = [_first_places(seq) for seq in distinct.points]
+    voted = [hash(op) for op in _vote(places, distinct.point_of, weights, share)]
+    ops = [[hash(step[0]) for step in seq] for seq in distinct.points]
     to_ops = _similarities(ops, [*ops, voted])  # the last column: to the vote
-    similar = OP_CODE_WEIGHT * to_ops[:, :-1] + (1 - OP_CODE_WEIGHT) * _similarities(steps, steps)
-    support = np.array(mass)
+    similar = OP_CODE_WEIGHT * to_ops[:, :-1] + (1 - OP_CODE_WEIGHT) * step_similarity
+    support = np.array(distinct.summed)
     score = to_ops[:, -1] + similar @ support / (support.sum() or 1.0)
-    return first[int(np.argmax(score))]
+    return distinct.first[int(np.argmax(score))]
 
 
 def _similarities(rows: list[list[int]], columns: list[list[int]]) -> np.ndarray:
@@ -211,7 +248,11 @@ def propose(
     by support, each cluster's medoid (support: the whole cluster's) and each other distinct
     routing inside a cluster (support: its own items'), so a frequent close variant still gets
     a slot before a far, thin cluster; no sequence twice."""
-    clusters, _ = cluster_routings(sequences, weights, radius)
+    distinct = Distinct.of(sequences, weights)
+    steps = [[hash(step) for step in seq] for seq in distinct.points]
+    step_similarity = _similarities(steps, steps)
+    sim = step_similarity.astype(np.float32).astype(float)  # the clusters' figures, as before
+    clusters = _clusters(distinct, weights, sim, radius)
     out = [Proposal(c.medoid_member, c.members, c.support, False, c.centrality) for c in clusters]
     taken = {tuple(sequences[p.routing]) for p in out}
     variants: dict[tuple, list[int]] = {}
@@ -223,7 +264,8 @@ def propose(
         out.append(Proposal(best, idx, float(sum(weights[i] for i in idx)), variant=True))
     out.sort(key=lambda p: (-p.support, p.variant, -p.centrality, p.routing))
     if vote_share > 0 and len(out) > 1:
-        out = _voted_first(out, clusters, sequences, weights, vote_share)
+        chosen = _nearest_the_vote(distinct, weights, step_similarity, vote_share)
+        out = _voted_first(out, clusters, sequences, weights, chosen)
     return out[:limit]
 
 
@@ -232,11 +274,10 @@ def _voted_first(
     clusters: list[Cluster],
     sequences: Sequence[Sequence[Hashable]],
     weights: Sequence[float],
-    share: float,
+    chosen: int,
 ) -> list[Proposal]:
-    """``ranked`` with the routing nearest the vote first (its cluster's members and support,
-    no other proposal of the same sequence)."""
-    chosen = nearest_the_vote(sequences, weights, share)
+    """``ranked`` with the ``chosen`` routing (nearest the vote) first: its cluster's members
+    and support, no other proposal of the same sequence."""
     holder = next(c for c in clusters if chosen in c.members)
     same = tuple(sequences[chosen])
     routing = max(  # the sequence's heaviest item, as for a medoid or a variant
