@@ -162,7 +162,12 @@ class FoldScorer:
         found = neighbours_of(model, vector, self.opts["top_k"], None)
         usable = [(r, s) for r, s in found if s >= self.opts["min_similarity"]] or found
         groups = group_candidates(
-            model, usable, 1, self.opts["support_power"], self.opts["cluster_radius"]
+            model,
+            usable,
+            1,
+            self.opts["support_power"],
+            self.opts["cluster_radius"],
+            self.opts["vote_share"],
         )
         if not groups:
             return None
