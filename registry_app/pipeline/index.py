@@ -6,15 +6,16 @@ reference. ``ef`` is not stored in the file, so :func:`load_index` sets it after
 
 A built graph has *islands*: items that a search for their own vector does not reach, because
 the greedy search settles in another region first (raising ``ef`` does not help; about 1 % of
-the items at M 24, more at a smaller M). :func:`repair_islands` finds them with one cheap
-search per item and links each one from where its search ended, in the saved file, so a
-serving query pays nothing for the repair.
+the items at M 24, more at a smaller M). :func:`build_index` finds them with one cheap search
+per item and :func:`repair_islands` links each one from where its search ended, in the saved
+file, so a serving query pays nothing for the repair.
 """
 
 from __future__ import annotations
 
 import struct
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +49,27 @@ def build_index(
     threads: int = 2,
     path: Path | None = None,
 ):
-    """The index of ``vectors`` under ``labels``, its islands repaired (:func:`repair_islands`),
-    saved at ``path`` when given (else in a temporary file), ready to search with ``threads``."""
-    index = _graph(vectors, labels, params, threads)
+    """The index of ``vectors`` (row i under ``labels[i]``), its islands repaired
+    (:func:`repair_islands`), saved at ``path`` when given (else in a temporary file), ready to
+    search with ``threads``."""
+    with _saved_at(path) as file:
+        index = _graph(vectors, labels, params, threads)
+        index.save_index(str(file))
+        missed, found = _missed(index, vectors, np.arange(len(labels)), threads)
+        if len(missed):
+            del index  # the repaired graph is read from the file: never two copies at once
+            index = repair_islands(file, vectors, labels, missed, found, threads)
+        index.set_ef(int(params["ef_search"]))
+        return index
+
+
+@contextmanager
+def _saved_at(path: Path | None):
     if path is not None:
-        return _repaired(index, Path(path), vectors, labels, params, threads)
+        yield Path(path)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        return _repaired(index, Path(tmp) / INDEX_FILE, vectors, labels, params, threads)
+        yield Path(tmp) / INDEX_FILE
 
 
 def _graph(vectors: np.ndarray, labels: np.ndarray, params: dict, threads: int):
@@ -73,45 +88,50 @@ def _graph(vectors: np.ndarray, labels: np.ndarray, params: dict, threads: int):
     return index
 
 
-def _repaired(
-    index, path: Path, vectors: np.ndarray, labels: np.ndarray, params: dict, threads: int
-):
-    index.save_index(str(path))
-    index = repair_islands(index, path, vectors, labels, threads)[0]
-    index.set_ef(int(params["ef_search"]))
-    return index
+def _missed(index, vectors: np.ndarray, rows: np.ndarray, threads: int) -> tuple:
+    """(positions in ``rows`` whose own vector a search at ``ISLAND_EF`` does not find, the
+    labels that search returned for each of them)."""
+    if not len(rows):
+        return rows, np.empty((0, 1), np.uint64)
+    index.set_ef(ISLAND_EF)
+    index.set_num_threads(threads)
+    found, distances = index.knn_query(vectors[rows], k=min(ISLAND_CANDIDATES, len(rows)))
+    missed = np.flatnonzero(distances[:, 0] > FOUND)
+    return missed, found[missed]
 
 
 def repair_islands(
-    index, path: Path, vectors: np.ndarray, labels: np.ndarray, threads: int = 2
-) -> tuple:
-    """(index, items linked): every item whose own vector a search at ``ISLAND_EF`` does not
-    find gets a link from the first of the search's results with room in its level-0 list, in
-    the file ``path`` that ``index`` was saved to; the file is read again after each round and
-    the items linked are searched again (at most ``ISLAND_ROUNDS`` rounds).
+    path: Path,
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    rows: np.ndarray,
+    found: np.ndarray,
+    threads: int = 2,
+):
+    """The index saved at ``path`` read again once each item of ``rows`` (rows of ``vectors``
+    and ``labels``) that a search for its own vector missed has a link from the first of that
+    search's results (``found``, one row of labels per item) with room in its level-0 list;
+    the items linked are searched again and linked again, at most ``ISLAND_ROUNDS`` rounds."""
+    dim = int(vectors.shape[1])
+    for _ in range(ISLAND_ROUNDS - 1):
+        link_from(path, labels[rows], found)
+        index = _read(path, dim, threads)
+        missed, found = _missed(index, vectors, rows, threads)
+        if not len(missed):
+            return index
+        rows = rows[missed]
+        del index  # the file is linked again and read again
+    link_from(path, labels[rows], found)
+    return _read(path, dim, threads)
 
-    ``vectors``: the index's items, row i under ``labels[i]``.
-    The returned index is read from the repaired file; ``index`` must not be used after."""
+
+def _read(path: Path, dim: int, threads: int):
     import hnswlib
 
-    rows, linked = np.arange(len(labels)), 0
-    for _ in range(ISLAND_ROUNDS):
-        if not len(rows):
-            break
-        index.set_ef(ISLAND_EF)
-        index.set_num_threads(threads)
-        found, distances = index.knn_query(vectors[rows], k=min(ISLAND_CANDIDATES, len(rows)))
-        missed = np.flatnonzero(distances[:, 0] > FOUND)
-        if not len(missed):
-            break
-        dim = index.dim
-        del index  # the file is changed under it; the repaired one is read below
-        linked += link_from(path, labels[rows[missed]], found[missed])
-        index = hnswlib.Index(space="cosine", dim=dim)
-        index.load_index(str(path))
-        index.set_num_threads(threads)
-        rows = rows[missed]
-    return index, linked
+    index = hnswlib.Index(space="cosine", dim=dim)
+    index.load_index(str(path))
+    index.set_num_threads(threads)
+    return index
 
 
 def link_from(path: Path, targets: np.ndarray, sources: np.ndarray) -> int:
