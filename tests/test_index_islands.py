@@ -107,9 +107,21 @@ def test_a_full_list_links_from_the_next_result(tmp_path):
     assert int(level0[full, 0:2].view(np.uint16)[0]) == header["maxM0"]  # left as it was
 
 
-def test_a_file_of_another_layout_is_refused_unchanged(tmp_path):
+@pytest.mark.parametrize("damage", ["other bytes", "short header", "cut short"])
+def test_a_file_of_another_layout_is_refused_unchanged(tmp_path, damage):
     path = tmp_path / hnsw.INDEX_FILE
-    path.write_bytes(bytes(range(256)) * 4)
+    vectors = np.random.default_rng(5).normal(size=(40, 4)).astype(np.float32)
+    hnsw._graph(vectors, np.arange(40), {"M": 4, "ef_construction": 10}, threads=1).save_index(
+        str(path)
+    )
+    content = path.read_bytes()
+    path.write_bytes(
+        {
+            "other bytes": bytes(range(256)) * 40,
+            "short header": content[:50],
+            "cut short": content[: len(content) // 2],
+        }[damage]
+    )
     before = sha(path)
     with pytest.raises(RuntimeError, match="not an hnswlib 0.8.0 index file"):
         hnsw.link_from(path, np.array([1]), np.array([[2]]))

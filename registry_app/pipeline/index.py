@@ -168,16 +168,21 @@ def _level0(path: Path) -> tuple[np.ndarray, dict]:
     """The level-0 block of a saved index, writable in place, as (elements × bytes), and its
     header; a layout other than hnswlib 0.8.0's is refused."""
     with open(path, "rb") as f:
-        values = _HEADER.unpack(f.read(_HEADER.size))
+        head = f.read(_HEADER.size)
     keys = (
         "offset_level0 max_elements count size offset_label offset_data max_level enter_point"
         " maxM maxM0 M mult ef_construction"
     ).split()
-    header = dict(zip(keys, values, strict=True))
-    links_end = 4 + 4 * header["maxM0"]
-    if header["offset_level0"] != 0 or header["offset_data"] != links_end:
+    header = dict(zip(keys, _HEADER.unpack(head), strict=True)) if len(head) == _HEADER.size else {}
+    shape = (header.get("count", 0), header.get("size", 0))
+    if not (
+        header
+        and header["offset_level0"] == 0
+        and header["offset_data"] == 4 + 4 * header["maxM0"]  # the level-0 links, then the vector
+        and header["offset_label"] == header["size"] - 8  # and the label last
+        and Path(path).stat().st_size >= _HEADER.size + shape[0] * shape[1]
+    ):
         raise RuntimeError(f"{path}: not an hnswlib 0.8.0 index file; islands not repaired")
-    shape = (header["count"], header["size"])
     return np.memmap(path, dtype=np.uint8, mode="r+", offset=_HEADER.size, shape=shape), header
 
 
@@ -189,7 +194,7 @@ def _internal_ids(level0: np.ndarray, header: dict):
     ordered = stored[order]
 
     def internal(labels: np.ndarray) -> np.ndarray:
-        return order[np.searchsorted(ordered, labels)]
+        return order[np.searchsorted(ordered, np.asarray(labels, dtype=np.int64))]
 
     return internal
 
