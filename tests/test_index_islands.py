@@ -126,3 +126,28 @@ def test_a_file_of_another_layout_is_refused_unchanged(tmp_path, damage):
     with pytest.raises(RuntimeError, match="not an hnswlib 0.8.0 index file"):
         hnsw.link_from(path, np.array([1]), np.array([[2]]))
     assert sha(path) == before
+
+
+class Answers:
+    """An index that answers with fixed labels."""
+
+    def __init__(self, found: np.ndarray):
+        self.found = found
+
+    def knn_query(self, data, k):
+        return self.found[: len(data), :k], None
+
+
+def test_recall_counts_found_items_among_the_exact_top_k_ties_included():
+    # four items: a, a's twin (tied), b close to a, c far; labels are not row numbers
+    vectors = np.array([[1, 0], [1, 0], [0.8, 0.6], [0, 1]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = np.array([40, 10, 30, 20], dtype=np.int64)
+    queries = np.random.default_rng(0).choice(4, size=4, replace=False)  # recall_at_k's sample
+    exact = {0: {40, 10}, 1: {10, 40}, 2: {30, 40, 10}, 3: {20, 30}}  # top 2, ties kept
+    right = np.array([sorted(exact[q])[:2] for q in queries])
+    assert hnsw.recall_at_k(Answers(right), vectors, labels, k=2, sample=4) == 1.0
+    wrong = np.array([[20, 20] if q != 3 else [40, 10] for q in queries])
+    assert hnsw.recall_at_k(Answers(wrong), vectors, labels, k=2, sample=4) == 0.0
+    half = np.array([[sorted(exact[q])[0], 20 if q != 3 else 40] for q in queries])
+    assert hnsw.recall_at_k(Answers(half), vectors, labels, k=2, sample=4) == 0.5
