@@ -90,8 +90,8 @@ SETTINGS: dict[str, Setting] = {
             "feature_weights", dict, {}, "training", help="Per-attribute weight overrides (0..100)."
         ),
         Setting("embedding_dim", int, 64, "training", 8, 512, "Vector dimension after SVD."),
-        Setting("hnsw_m", int, 24, "training", 4, 96, "HNSW graph degree M."),
-        Setting("hnsw_ef_construction", int, 150, "training", 10, 2000, "HNSW ef at build."),
+        Setting("hnsw_m", int, 12, "training", 4, 96, "HNSW graph degree M."),
+        Setting("hnsw_ef_construction", int, 60, "training", 10, 2000, "HNSW ef at build."),
         Setting("hnsw_ef_search", int, 100, "runtime", 10, 2000, "HNSW ef at query time."),
         Setting(
             "eval_sample",

@@ -409,10 +409,10 @@ def routed_rows(items, operations) -> np.ndarray:
 
 
 def _index_stage(folder: Path, vectors: np.ndarray, labels: np.ndarray, params: dict):
-    """(index, recall@10): built on all cores, saved, its recall sampled. Runs in a thread:
-    it touches neither the database nor the progress."""
-    index = hnsw.build_index(vectors, labels, params, threads=os.cpu_count() or 2)
-    index.save_index(str(folder / hnsw.INDEX_FILE))
+    """(index, recall@10): built on all cores, its islands repaired in the saved file, its
+    recall sampled. Runs in a thread: it touches neither the database nor the progress."""
+    path = folder / hnsw.INDEX_FILE
+    index = hnsw.build_index(vectors, labels, params, threads=os.cpu_count() or 2, path=path)
     return index, hnsw.recall_at_k(index, vectors, labels, k=10, sample=300)
 
 
