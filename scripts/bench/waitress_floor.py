@@ -101,10 +101,10 @@ def measure(
     port = free_port()
     command = [sys.executable, __file__, "--serve", str(port), str(threads), str(switch_us), adj]
     command.append(server)
-    server = subprocess.Popen(command)
+    child = subprocess.Popen(command)
     try:
         wait_for(port)
-        process = psutil.Process(server.pid)
+        process = psutil.Process(child.pid)
         before = process.cpu_times()
         run = subprocess.run(
             ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "-s", str(SCRIPT),
@@ -113,8 +113,8 @@ def measure(
         )  # fmt: skip
         after = process.cpu_times()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        child.terminate()
+        child.wait(timeout=10)
     line = next(x for x in run.stdout.splitlines() if x.startswith("WRK "))
     found = json.loads(line.removeprefix("WRK "))
     cpu = (after.user + after.system) - (before.user + before.system)
