@@ -3,12 +3,15 @@
 Waitress reads every connection in one main thread and hands each complete request to a pool
 thread; the pool thread wakes the main thread again (a pipe) once the answer is written. Both
 need the interpreter lock, so every request costs two hand-overs of the lock and two wake-ups,
-more CPU than a time summary's own work (docs/benchmarks.md, *Waitress: the short calls in its
-main thread*). :class:`InlineServer` answers ``POST /api/v1/similar`` and
-``/api/v1/time-summary`` — bounded work, well under a millisecond — in the main thread right
-after reading them, and sends the answer at once; everything else (predict batches, pages,
-exports, a connection whose earlier answer is still being sent) goes to the pool as before.
-The application, its middleware and the answers are the same; only the thread differs.
+more CPU than a time summary's own work, and two requests of one process share the lock in
+turns of the switch interval, so both finish late (docs/benchmarks.md, *Waitress: the short
+calls in its main thread*). :class:`InlineServer` answers ``POST /api/v1/similar``,
+``/api/v1/time-summary`` and a ``/api/v1/predict`` of a few items (a body of at most 4 KB) in
+the main thread right after reading them, and sends the answer at once; everything else
+(predict batches, pages, exports, a connection whose earlier answer is still being sent) goes
+to the pool as before. The application, its middleware and the answers are the same; only the
+thread differs. The prediction log's batched write, due after some answers, is not done by the
+main thread (:func:`in_loop_thread`; ``prediction_log``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,19 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 
-# bounded, sub-millisecond calls; predict (up to 100 items) stays on the pool
-INLINE_PATHS = frozenset({"/api/v1/similar", "/api/v1/time-summary"})
+# bounded, short calls: path -> the largest body answered inline (a predict of a few items;
+# a batch of up to 100 stays on the pool)
+INLINE_PATHS = {
+    "/api/v1/similar": 1 << 20,
+    "/api/v1/time-summary": 1 << 20,
+    "/api/v1/predict": 4096,
+}
+_LOOP_THREADS: set[int] = set()  # the threads running an InlineServer's loop
+
+
+def in_loop_thread() -> bool:
+    """Whether this thread runs a server's loop (work that may block waits for no one else)."""
+    return threading.get_ident() in _LOOP_THREADS
 
 
 class InlineChannel(HTTPChannel):
@@ -46,7 +60,11 @@ class InlineServer(TcpWSGIServer):
 
     def run(self):
         self.loop_thread = threading.get_ident()
-        super().run()
+        _LOOP_THREADS.add(self.loop_thread)
+        try:
+            super().run()
+        finally:
+            _LOOP_THREADS.discard(self.loop_thread)
 
     def add_task(self, task) -> None:
         if self._here() and isinstance(task, InlineChannel) and _short(task):
@@ -71,7 +89,7 @@ def _short(channel: HTTPChannel) -> bool:
         and not channel.total_outbufs_len
         and request.error is None
         and request.command == "POST"
-        and request.path in INLINE_PATHS
+        and request.content_length <= INLINE_PATHS.get(request.path, -1)
     )
 
 

@@ -7,6 +7,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 
 import pytest
 
@@ -54,14 +55,13 @@ def test_short_calls_are_answered_by_the_loop_thread_the_rest_by_the_pool(served
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     for path in sorted(INLINE_PATHS):
         assert call(conn, "POST", path) == (200, ["POST", path, 2])
-    assert call(conn, "POST", "/api/v1/predict") == (200, ["POST", "/api/v1/predict", 2])
+    batch = b"x" * (INLINE_PATHS["/api/v1/predict"] + 1)  # a batch's body: the pool's
+    assert call(conn, "POST", "/api/v1/predict", batch) == (200, ["POST", "/api/v1/predict", 4097])
     assert call(conn, "GET", "/api/v1/similar") == (200, ["GET", "/api/v1/similar", 0])
+    assert call(conn, "POST", "/api/v1/items") == (200, ["POST", "/api/v1/items", 2])
     conn.close()
-    threads = {(method, path): ident for method, path, ident in seen}
-    for path in INLINE_PATHS:
-        assert threads[("POST", path)] == loop.ident, path
-    assert threads[("POST", "/api/v1/predict")] != loop.ident
-    assert threads[("GET", "/api/v1/similar")] != loop.ident
+    threads = [ident == loop.ident for _, _, ident in seen]
+    assert threads == [True] * len(INLINE_PATHS) + [False, False, False]
 
 
 def read_answer(reader) -> list:
@@ -120,3 +120,51 @@ def test_serve_runs_waitress_own_server_when_inline_is_off(settings):
     inline = make_server(recording_app([]), listener, threads=1)
     assert isinstance(inline, InlineServer)
     inline.close()
+
+
+@pytest.mark.slow
+def test_the_products_answers_through_the_inline_server(api, active_model):
+    """Through ``waitress_server`` (the inline server): answers, input errors with the field
+    named, and the refusals of missing credentials, as before."""
+    from tests.conftest import Api
+    from tests.test_api_fastpath import hot_bodies
+
+    for path, body in hot_bodies().items():
+        status, answer, headers = api.post(path, body)
+        assert status == 200 and headers["X-Model-Version"] == active_model.label, path
+    status, answer, _ = api.post("/api/v1/predict", {"items": [], "candidates": 2})
+    assert (status, answer["error"]) == (400, "invalid") and set(answer["fields"]) == {"items"}
+    status, answer, _ = api.post("/api/v1/similar", {"item_code": "X", "top_k": 0})
+    assert status == 400 and set(answer["fields"]) == {"top_k"}
+    status, answer, _ = api.post("/api/v1/time-summary", {"operations": [], "quantity": -1})
+    assert status == 400 and set(answer["fields"]) == {"operations", "quantity"}
+    status, answer, _ = Api(api.base).post("/api/v1/similar", hot_bodies()["/api/v1/similar"])
+    assert (status, answer["error"]) == (401, "not_authenticated")
+
+
+@pytest.mark.slow
+def test_a_due_prediction_log_write_leaves_the_loop_thread(api, active_model, monkeypatch):
+    """A predict answered by the loop thread does not write the prediction log there: the
+    batch due after it is written by a thread of its own, and its rows arrive."""
+    from inference_app import prediction_log
+    from inference_app.models import PredictionLog
+    from tests.test_api_fastpath import hot_bodies
+
+    prediction_log.buffer.discard()
+    writers: list[str] = []
+    real = prediction_log._write
+
+    def recording(entries):
+        writers.append(threading.current_thread().name)
+        return real(entries)
+
+    monkeypatch.setattr(prediction_log, "_write", recording)
+    monkeypatch.setattr(prediction_log, "BATCH", 2)
+    body = hot_bodies()["/api/v1/predict"]
+    for _ in range(2):
+        assert api.post("/api/v1/predict", body)[0] == 200
+    deadline = time.monotonic() + 10
+    while PredictionLog.objects.count() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert writers == ["prediction-log"]
+    assert PredictionLog.objects.count() == 2 and prediction_log.buffer.pending() == 0
