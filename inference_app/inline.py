@@ -89,6 +89,7 @@ def _short(channel: HTTPChannel) -> bool:
         and not channel.total_outbufs_len
         and request.error is None
         and request.command == "POST"
+        and not request.chunked  # its content_length stays 0: the size is not known here
         and request.content_length <= INLINE_PATHS.get(request.path, -1)
     )
 

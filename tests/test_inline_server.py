@@ -88,6 +88,17 @@ def test_pipelined_requests_are_answered_whole_and_in_order(served):
     assert seen[0][2] == loop.ident and seen[1][2] != loop.ident
 
 
+def test_a_chunked_body_goes_to_the_pool_whatever_its_size(served):
+    _, port, seen, loop = served
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\n{}\r\n0\r\n\r\n"
+        )
+        assert read_answer(sock.makefile("rb")) == ["POST", "/api/v1/predict", 2]
+    assert seen[0][2] != loop.ident
+
+
 def test_an_error_in_an_inline_call_answers_500_and_the_server_goes_on(served):
     _, port, seen, _ = served
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
