@@ -8,10 +8,10 @@ turns of the switch interval, so both finish late (docs/benchmarks.md, *Waitress
 calls in its main thread*). :class:`InlineServer` answers ``POST /api/v1/similar``,
 ``/api/v1/time-summary`` and a ``/api/v1/predict`` of a few items (a body of at most 4 KB) in
 the main thread right after reading them, and sends the answer at once; everything else
-(predict batches, pages, exports, a connection whose earlier answer is still being sent) goes
-to the pool as before. The application, its middleware and the answers are the same; only the
-thread differs. The prediction log's batched write, due after some answers, is not done by the
-main thread (:func:`in_loop_thread`; ``prediction_log``).
+(predict batches, pages, exports, chunked bodies, a connection whose earlier answer is still
+being sent) goes to the pool as before. The application, its middleware and the answers are
+the same; only the thread differs. The prediction log's batched write, due after some answers,
+is not done by the main thread (:func:`in_loop_thread`; ``prediction_log``).
 """
 
 from __future__ import annotations
