@@ -19,6 +19,7 @@ import time
 from collections import deque
 
 from django.core.signals import request_finished
+from django.db import connections
 
 log = logging.getLogger("routing.predictions")
 BATCH = 50  # write when this many items wait ...
@@ -92,11 +93,22 @@ class PredictionBuffer:
             )
         except IndexError:  # nothing pending
             return
-        if due and self._flushing.acquire(blocking=False):
-            try:
-                self._write_pending()
-            finally:
-                self._flushing.release()
+        if not due or not self._flushing.acquire(blocking=False):
+            return
+        from inference_app.inline import in_loop_thread  # waitress: imported once the first is due
+
+        if in_loop_thread():  # waitress's main thread answered it: it reads the connections
+            threading.Thread(target=self._write_and_release, name="prediction-log").start()
+            return
+        self._write_and_release()
+
+    def _write_and_release(self) -> None:
+        try:
+            self._write_pending()
+        finally:
+            self._flushing.release()
+            if threading.current_thread().name == "prediction-log":
+                connections.close_all()  # this thread's own connection ends with it
 
     def flush(self) -> int:
         """Write every pending entry now (readers call this); returns the rows written."""

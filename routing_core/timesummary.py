@@ -24,7 +24,10 @@ def _num(op: dict, key: str, default: float = 0.0) -> float:
     if value is None:
         return default
     value = float(value)
-    return value if math.isfinite(value) else default
+    return value if _isfinite(value) else default
+
+
+_isfinite = math.isfinite
 
 
 def operation_minutes(op: dict, quantity: float, figures: dict | None = None) -> dict:
@@ -67,7 +70,8 @@ def _lead(parts: tuple) -> float:
 
 
 def summarize(operations: list[dict], quantity: float, percentiles: tuple[str, ...] = ()) -> dict:
-    totals = [0.0] * 6
+    # the totals as six running sums (the same additions, in the same order, as a list of them)
+    t_setup = t_run = t_queue = t_wait = t_move = t_lead = 0.0
     extra = [0.0] * len(percentiles)
     labels = [(p, f"{p}_lead_min", int(p.lstrip("p")) < 50) for p in percentiles]
     breakdown = []
@@ -76,10 +80,22 @@ def summarize(operations: list[dict], quantity: float, percentiles: tuple[str, .
         parts = _parts(op, quantity, run_qty)
         setup, run, queue, wait, move = parts
         lead = setup + run + queue + wait + move
-        row = (setup, run, queue, wait, move, lead)
-        totals = [t + v for t, v in zip(totals, row, strict=True)]
-        entry = {"seq": op.get("seq"), "op_code": op.get("op_code")}
-        entry.update(zip(KEYS, _rounded(row), strict=True))
+        t_setup += setup
+        t_run += run
+        t_queue += queue
+        t_wait += wait
+        t_move += move
+        t_lead += lead
+        entry = {
+            "seq": op.get("seq"),
+            "op_code": op.get("op_code"),
+            "setup_min": round(setup, 3),
+            "run_min": round(run, 3),
+            "queue_min": round(queue, 3),
+            "wait_min": round(wait, 3),
+            "move_min": round(move, 3),
+            "lead_min": round(lead, 3),
+        }
         for j, (label, key, below) in enumerate(labels):
             figures = op.get(label)
             mine = _lead(_with_figures(parts, figures, quantity, run_qty)) if figures else lead
@@ -87,9 +103,10 @@ def summarize(operations: list[dict], quantity: float, percentiles: tuple[str, .
             extra[j] += mine
             entry[key] = round(mine, 3)
         breakdown.append(entry)
+    totals = (t_setup, t_run, t_queue, t_wait, t_move, t_lead)
     summary = {"quantity": quantity}
     summary.update(zip(KEYS, _rounded(totals), strict=True))
-    summary["lead_hours"] = round(totals[5] / 60, 3)
+    summary["lead_hours"] = round(t_lead / 60, 3)
     for (_, key, _), value in zip(labels, extra, strict=True):
         summary[key] = round(value, 3)
     summary["operations"] = breakdown

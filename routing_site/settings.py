@@ -76,6 +76,8 @@ SERVE_PORT = envint("ROUTING_PORT", "8000", minimum=1)
 SERVE_THREADS = envint("ROUTING_THREADS", "8", minimum=1)
 SERVE_WORKERS = envint("ROUTING_WORKERS", "1", minimum=1)  # serving processes (Linux: fork)
 SERVE_SWITCH_INTERVAL_US = switch_interval_us()  # routing_site/env.py
+# similar and time summary answered by waitress's main thread, not handed to a pool thread
+SERVE_INLINE = envbool("ROUTING_INLINE", "true")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

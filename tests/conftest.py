@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -25,11 +26,11 @@ def _isolated_dirs(settings, tmp_path):
 @pytest.fixture
 def waitress_server(transactional_db):
     """Serve the project with waitress on 127.0.0.1:<free port>; yields the base URL."""
-    from waitress.server import create_server
-
+    from inference_app.inline import make_server
     from routing_site.wsgi import application
 
-    server = create_server(application, host="127.0.0.1", port=0, threads=6, _start=True)
+    # the server manage.py serve runs (short API calls answered by waitress's main thread)
+    server = make_server(application, socket.create_server(("127.0.0.1", 0)), threads=6)
     port = server.effective_port
 
     def serve():

@@ -4,6 +4,8 @@
     .venv/bin/python scripts/bench/waitress_floor.py --threads 1 8 --switch-us 5000 500 --rounds 3
     .venv/bin/python scripts/bench/waitress_floor.py --threads 8 --switch-us 500 \
         --adj "" send_bytes=1 channel_request_lookahead=1 asyncore_use_poll=true
+    .venv/bin/python scripts/bench/waitress_floor.py --threads 8 --switch-us 500 \
+        --server pool inline
 
 Serves a WSGI application that reads the body and answers 11 bytes of JSON (no Django, no
 model) with waitress on a loopback port, in a child process, for each combination of waitress
@@ -14,13 +16,17 @@ round: requests/s, wrk's p50/p95/p99 and the server process's CPU milliseconds p
 (user + system, from its own process times). ``--adj`` adds waitress settings as a third
 dimension: each argument is one set of comma-separated ``name=value`` pairs passed to
 ``waitress.serve`` over the product's own options of ``manage.py serve`` (``""``: those
-alone; ``send_bytes=1``: waitress's default instead of the product's). The combinations run
-in turn within each round, so a busy machine slows them alike. Needs ``wrk`` (Debian package).
+alone; ``send_bytes=1``: waitress's default instead of the product's). ``--server`` adds
+the server as a fourth: ``pool`` (waitress's own, every request handed to a pool thread) and
+``inline`` (``inference_app.inline``: the short API calls answered by the main thread; the
+requests go to ``/api/v1/similar``). The combinations run in turn within each round, so a busy
+machine slows them alike. Needs ``wrk`` (Debian package).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -35,6 +41,7 @@ import psutil
 
 SCRIPT = Path(__file__).resolve().parent / "post.lua"
 BODY = json.dumps({"item_code": "A-100", "top_k": 10})
+PATH = "/api/v1/similar"  # one of the paths the inline server answers in its main thread
 
 
 def app(environ, start_response):
@@ -52,18 +59,23 @@ def settings_of(adj: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
-def serve(port: int, threads: int, switch_us: int, adj: str = "") -> None:
+def serve(port: int, threads: int, switch_us: int, adj: str = "", server: str = "pool") -> None:
     import logging
 
     import waitress
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from inference_app.inline import create_inline_server
     from inference_app.management.commands.serve import waitress_options
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # one warning per queued request
     sys.setswitchinterval(switch_us / 1e6)
     options = {**waitress_options(), **settings_of(adj)}
-    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True, **options)
+    if server == "pool":
+        waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True, **options)
+        return
+    listener = socket.create_server(("127.0.0.1", port), backlog=1024)
+    create_inline_server(app, listener, threads=threads, **options).run()
 
 
 def free_port() -> int:
@@ -84,24 +96,25 @@ def wait_for(port: int, seconds: float = 10.0) -> None:
 
 
 def measure(
-    threads: int, switch_us: int, adj: str, seconds: float, clients: int, bodies: str
+    threads: int, switch_us: int, adj: str, server: str, seconds: float, clients: int, bodies: str
 ) -> dict:
     port = free_port()
     command = [sys.executable, __file__, "--serve", str(port), str(threads), str(switch_us), adj]
-    server = subprocess.Popen(command)
+    command.append(server)
+    child = subprocess.Popen(command)
     try:
         wait_for(port)
-        process = psutil.Process(server.pid)
+        process = psutil.Process(child.pid)
         before = process.cpu_times()
         run = subprocess.run(
             ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "-s", str(SCRIPT),
-             f"http://127.0.0.1:{port}", "--", bodies, "/", "unused"],
+             f"http://127.0.0.1:{port}", "--", bodies, PATH, "unused"],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         after = process.cpu_times()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        child.terminate()
+        child.wait(timeout=10)
     line = next(x for x in run.stdout.splitlines() if x.startswith("WRK "))
     found = json.loads(line.removeprefix("WRK "))
     cpu = (after.user + after.system) - (before.user + before.system)
@@ -109,6 +122,7 @@ def measure(
         "threads": threads,
         "switch_us": switch_us,
         "adj": adj,
+        "server": server,
         "rps": round(found["requests"] / found["seconds"]),
         "p50_ms": found["p50_us"] / 1000,
         "p95_ms": found["p95_us"] / 1000,
@@ -118,8 +132,8 @@ def measure(
 
 
 def main() -> None:
-    if len(sys.argv) == 6 and sys.argv[1] == "--serve":
-        serve(*map(int, sys.argv[2:5]), sys.argv[5])
+    if len(sys.argv) == 7 and sys.argv[1] == "--serve":
+        serve(*map(int, sys.argv[2:5]), sys.argv[5], sys.argv[6])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 8])
@@ -128,6 +142,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--adj", nargs="+", default=[""], help="waitress settings, one set each")
+    parser.add_argument("--server", nargs="+", default=["pool"], choices=["pool", "inline"])
     o = parser.parse_args()
     for adj in o.adj:
         settings_of(adj)  # a malformed set stops here, before any server starts
@@ -139,8 +154,10 @@ def main() -> None:
         for round_ in range(1, o.rounds + 1):
             for threads in o.threads:
                 for switch_us in o.switch_us:
-                    for adj in o.adj:
-                        found = measure(threads, switch_us, adj, o.seconds, o.clients, fh.name)
+                    for adj, server in itertools.product(o.adj, o.server):
+                        found = measure(
+                            threads, switch_us, adj, server, o.seconds, o.clients, fh.name
+                        )
                         print("FLOOR " + json.dumps({"round": round_, **found}), flush=True)
     finally:
         os.unlink(fh.name)

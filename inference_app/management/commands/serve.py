@@ -207,13 +207,14 @@ class Command(BaseCommand):
         return listener
 
     def serve(self, listener: socket.socket, threads: int) -> None:
-        from waitress import serve
-
+        from inference_app.inline import make_server
         from inference_app.runtime import runtime
         from routing_site.wsgi import application
 
         runtime.start(refresh=False)  # loaded before the fork (handle)
-        serve(application, sockets=[listener], threads=threads, **waitress_options())
+        server = make_server(application, listener, threads=threads, **waitress_options())
+        server.print_listen("Serving on http://{}:{}")  # waitress's own line, to the app log
+        server.run()
 
     def supervise(self, listener: socket.socket, threads: int, workers: int) -> None:
         """Fork the workers; stop them all when one dies or when we are told to stop."""
