@@ -31,6 +31,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts_app import cache
 from accounts_app.models import TOKEN_PREFIX, EndedSession, ServiceToken, token_digest
 from accounts_app.roles import role_of
+from routing_site.loop import off_the_loop
 
 ACCESS_COOKIE = "routing_access"
 REFRESH_COOKIE = "routing_refresh"
@@ -110,7 +111,8 @@ def user_for_service_token(raw: str) -> tuple:
             return _last_known(cache.tokens, digest, exc) or (None, None)
         found = None
         if token is not None and role_of(token.user) is not None:
-            token.touch()
+            # a write that may wait for the database's lock: never on a server's read loop
+            off_the_loop(token.touch, "token-touch")
             found = (token.user, token)
         cache.tokens.put(digest, found)
     return found or (None, None)

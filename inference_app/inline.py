@@ -11,7 +11,7 @@ the main thread right after reading them, and sends the answer at once; everythi
 (predict batches, pages, exports, chunked bodies, a connection whose earlier answer is still
 being sent) goes to the pool as before. The application, its middleware and the answers are
 the same; only the thread differs. The prediction log's batched write, due after some answers,
-is not done by the main thread (:func:`in_loop_thread`; ``prediction_log``).
+is not done by the main thread (``routing_site.loop``; ``prediction_log``).
 """
 
 from __future__ import annotations
@@ -23,19 +23,15 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 
+from routing_site.loop import enter_loop, leave_loop
+
 # bounded, short calls: path -> the largest body answered inline (a predict of a few items;
 # a batch of up to 100 stays on the pool)
 INLINE_PATHS = {
-    "/api/v1/similar": 1 << 20,
-    "/api/v1/time-summary": 1 << 20,
+    "/api/v1/similar": 1 << 16,
+    "/api/v1/time-summary": 1 << 16,
     "/api/v1/predict": 4096,
 }
-_LOOP_THREADS: set[int] = set()  # the threads running an InlineServer's loop
-
-
-def in_loop_thread() -> bool:
-    """Whether this thread runs a server's loop (work that may block waits for no one else)."""
-    return threading.get_ident() in _LOOP_THREADS
 
 
 class InlineChannel(HTTPChannel):
@@ -50,6 +46,16 @@ class InlineChannel(HTTPChannel):
             self.service()
             self.handle_write()  # send it now, not at the next turn of the loop
 
+    def _flush_outbufs_below_high_watermark(self):
+        """The pool's thread waits here for the loop to send; the loop's own thread cannot
+        wait for itself: it sends what the socket takes now, the loop sends the rest."""
+        if not self.server._here():
+            return super()._flush_outbufs_below_high_watermark()
+        if self.total_outbufs_len > self.adj.outbuf_high_watermark:
+            with self.outbuf_lock:
+                self._flush_exception(self._flush_some, do_close=False)
+        return None
+
 
 class InlineServer(TcpWSGIServer):
     channel_class = InlineChannel
@@ -59,12 +65,11 @@ class InlineServer(TcpWSGIServer):
         self.loop_thread: int | None = None  # the thread running the loop (known at run)
 
     def run(self):
-        self.loop_thread = threading.get_ident()
-        _LOOP_THREADS.add(self.loop_thread)
+        self.loop_thread = enter_loop()
         try:
             super().run()
         finally:
-            _LOOP_THREADS.discard(self.loop_thread)
+            leave_loop(self.loop_thread)
 
     def add_task(self, task) -> None:
         if self._here() and isinstance(task, InlineChannel) and _short(task):

@@ -21,6 +21,8 @@ from collections import deque
 from django.core.signals import request_finished
 from django.db import connections
 
+from routing_site.loop import in_loop_thread
+
 log = logging.getLogger("routing.predictions")
 BATCH = 50  # write when this many items wait ...
 MAX_WAIT_S = 1.0  # ... or when the oldest has waited this long
@@ -95,8 +97,6 @@ class PredictionBuffer:
             return
         if not due or not self._flushing.acquire(blocking=False):
             return
-        from inference_app.inline import in_loop_thread  # waitress: imported once the first is due
-
         if in_loop_thread():  # waitress's main thread answered it: it reads the connections
             threading.Thread(target=self._write_and_release, name="prediction-log").start()
             return

@@ -228,7 +228,8 @@ def _nearest_the_vote(
     similar = OP_CODE_WEIGHT * to_ops[:, :-1] + (1 - OP_CODE_WEIGHT) * step_similarity
     support = np.array(distinct.summed)
     score = to_ops[:, -1] + similar @ support / (support.sum() or 1.0)
-    return distinct.first[int(np.argmax(score))]
+    # equal scores up to the sums' rounding: the first (the closest neighbours') wins
+    return distinct.first[int(np.flatnonzero(score >= score.max() - 1e-9)[0])]
 
 
 def _similarities(rows: list[list[int]], columns: list[list[int]]) -> np.ndarray:

@@ -288,3 +288,14 @@ def test_a_blueprint_carries_the_vote_share_on_its_predictor_node(engineer_api):
     response = engineer_api.post(f"/api/v1/blueprints/{bp.pk}/apply")
     assert response.status_code == 200, response.json()
     assert WorkflowConfig.current_values()["vote_share"] == 0.0
+
+
+def test_the_vote_breaks_a_tie_up_to_rounding_for_the_first_routing():
+    # routings 0 and 2 score the same (each op code in two of three routings); the sums'
+    # order of additions once made the third one win
+    routings = [
+        [("MILL", 3), ("SAW", 3), ("SAW", 2)],
+        [("WELD", 2), ("DRILL", 3), ("SAW", 3)],
+        [("MILL", 2), ("DRILL", 2), ("DRILL", 1)],
+    ]
+    assert nearest_the_vote(routings, [1.0, 1.0, 1.0]) == 0

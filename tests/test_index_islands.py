@@ -107,6 +107,61 @@ def test_a_full_list_links_from_the_next_result(tmp_path):
     assert int(level0[full, 0:2].view(np.uint16)[0]) == header["maxM0"]  # left as it was
 
 
+def saved_graph(tmp_path, items: int, seed: int):
+    """A small graph saved on one thread: internal ids equal the labels 0..items-1."""
+    vectors = np.random.default_rng(seed).normal(size=(items, 4)).astype(np.float32)
+    path = tmp_path / hnsw.INDEX_FILE
+    graph = hnsw._graph(vectors, np.arange(items), {"M": 4, "ef_construction": 10}, threads=1)
+    graph.save_index(str(path))
+    return path
+
+
+def _lists(path):
+    level0, header = hnsw._level0(path)
+    counts = level0[:, 0:2].view(np.uint16)[:, 0].astype(int)
+    links = level0[:, 4 : 4 + 4 * header["maxM0"]].view(np.uint32).copy()
+    return counts, links, header
+
+
+def test_a_stale_slot_past_the_lists_size_is_not_a_link(tmp_path):
+    path = saved_graph(tmp_path, 40, seed=6)
+    counts, links, _ = _lists(path)
+    source = int(np.argmax(counts))
+    stale = int(links[source, counts[source] - 1])  # drop the last link: it stays in its slot
+    level0, _ = hnsw._level0(path)
+    level0[source, 0:2] = np.frombuffer(np.uint16(counts[source] - 1).tobytes(), np.uint8)
+    level0.flush()
+    del level0
+    assert hnsw.link_from(path, np.array([stale]), np.array([[source]])) == 1
+    after, links_after, _ = _lists(path)
+    assert after[source] == counts[source]
+    assert links_after[source, counts[source] - 1] == stale
+
+
+def test_links_from_one_source_fill_its_list_without_gaps(tmp_path):
+    path = saved_graph(tmp_path, 60, seed=7)
+    counts, links, header = _lists(path)
+    source = int(np.argmin(counts))
+    held = int(links[source, 0])
+    new = next(t for t in range(60) if t != source and t not in links[source, : counts[source]])
+    added = hnsw.link_from(path, np.array([held, new]), np.array([[source], [source]]))
+    after, links_after, _ = _lists(path)
+    assert added == 1
+    assert after[source] == counts[source] + 1
+    assert links_after[source, counts[source]] == new  # the next slot, no gap before it
+    assert after[source] <= header["maxM0"]
+
+
+def test_zero_vectors_do_not_count_as_islands(tmp_path):
+    vectors = np.random.default_rng(3).normal(size=(200, 8)).astype(np.float32)
+    vectors[[5, 90]] = 0  # items with no known attribute
+    labels = np.arange(200, dtype=np.int64)
+    params = {"M": 16, "ef_construction": 100, "ef_search": 100}
+    hnsw.build_index(vectors, labels, params, threads=1, path=tmp_path / "a.hnsw")
+    hnsw._graph(vectors, labels, params, threads=1).save_index(str(tmp_path / "b.hnsw"))
+    assert sha(tmp_path / "a.hnsw") == sha(tmp_path / "b.hnsw")  # nothing linked or rewritten
+
+
 @pytest.mark.parametrize("damage", ["other bytes", "short header", "cut short"])
 def test_a_file_of_another_layout_is_refused_unchanged(tmp_path, damage):
     path = tmp_path / hnsw.INDEX_FILE

@@ -179,3 +179,26 @@ def test_a_due_prediction_log_write_leaves_the_loop_thread(api, active_model, mo
         time.sleep(0.05)
     assert writers == ["prediction-log"]
     assert PredictionLog.objects.count() == 2 and prediction_log.buffer.pending() == 0
+
+
+def test_a_service_tokens_use_is_recorded_off_the_loop_thread(api, active_model, monkeypatch):
+    """An inline call's token lookup records the token's use in a thread of its own (a write
+    that may wait for the database's lock), and the use is recorded."""
+    from accounts_app.models import ServiceToken
+    from tests.test_api_fastpath import hot_bodies
+
+    writers: list[str] = []
+    real = ServiceToken.touch
+
+    def recording(self):
+        writers.append(threading.current_thread().name)
+        return real(self)
+
+    monkeypatch.setattr(ServiceToken, "touch", recording)
+    ServiceToken.objects.update(last_used_at=None)
+    assert api.post("/api/v1/similar", hot_bodies()["/api/v1/similar"])[0] == 200
+    deadline = time.monotonic() + 10
+    while not ServiceToken.objects.filter(last_used_at__isnull=False).exists():
+        assert time.monotonic() < deadline, "the token's use was never recorded"
+        time.sleep(0.05)
+    assert writers == ["token-touch"]

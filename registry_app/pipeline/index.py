@@ -55,10 +55,12 @@ def build_index(
     with _saved_at(path) as file:
         index = _graph(vectors, labels, params, threads)
         index.save_index(str(file))
-        missed, found = _missed(index, vectors, np.arange(len(labels)), threads)
+        # a zero vector (an item with no known attribute) has no direction: no search finds it
+        rows = np.flatnonzero(np.any(vectors != 0, axis=1))
+        missed, found = _missed(index, vectors, rows, threads)
         if len(missed):
             del index  # the repaired graph is read from the file: never two copies at once
-            index = repair_islands(file, vectors, labels, missed, found, threads)
+            index = repair_islands(file, vectors, labels, rows[missed], found, threads)
         index.set_ef(int(params["ef_search"]))
         return index
 
@@ -95,7 +97,8 @@ def _missed(index, vectors: np.ndarray, rows: np.ndarray, threads: int) -> tuple
         return rows, np.empty((0, 1), np.uint64)
     index.set_ef(ISLAND_EF)
     index.set_num_threads(threads)
-    found, distances = index.knn_query(vectors[rows], k=min(ISLAND_CANDIDATES, len(rows)))
+    k = min(ISLAND_CANDIDATES, index.get_current_count())
+    found, distances = index.knn_query(vectors[rows], k=k)
     missed = np.flatnonzero(distances[:, 0] > FOUND)
     return missed, found[missed]
 
@@ -152,8 +155,12 @@ def link_from(path: Path, targets: np.ndarray, sources: np.ndarray) -> int:
         src, dst = source[pending, column], target[pending]
         order = np.argsort(src, kind="stable")
         src, dst = src[order], dst[order]
-        slot = counts[src] + _rank_within_runs(src)
-        ok = (slot < width) & (src != dst) & ~(links[src] == dst[:, None]).any(axis=1)
+        live = np.arange(width) < counts[src][:, None]  # slots past a list's size are stale
+        held = ((links[src] == dst[:, None]) & live).any(axis=1)
+        eligible = np.flatnonzero((src != dst) & ~held)
+        slot = np.full(len(src), width)  # ranked among the eligible only: no gaps in a list
+        slot[eligible] = counts[src[eligible]] + _rank_within_runs(src[eligible])
+        ok = slot < width
         links[src[ok], slot[ok]] = dst[ok]
         np.add.at(counts, src[ok], 1)
         added += int(ok.sum())
