@@ -19,9 +19,8 @@ import time
 from collections import deque
 
 from django.core.signals import request_finished
-from django.db import connections
 
-from routing_site.loop import in_loop_thread
+from routing_site.loop import off_the_loop
 
 log = logging.getLogger("routing.predictions")
 BATCH = 50  # write when this many items wait ...
@@ -97,18 +96,14 @@ class PredictionBuffer:
             return
         if not due or not self._flushing.acquire(blocking=False):
             return
-        if in_loop_thread():  # waitress's main thread answered it: it reads the connections
-            threading.Thread(target=self._write_and_release, name="prediction-log").start()
-            return
-        self._write_and_release()
+        # waitress's read loop answered it: the write goes to a thread of its own
+        off_the_loop(self._write_and_release, "prediction-log")
 
     def _write_and_release(self) -> None:
         try:
             self._write_pending()
         finally:
             self._flushing.release()
-            if threading.current_thread().name == "prediction-log":
-                connections.close_all()  # this thread's own connection ends with it
 
     def flush(self) -> int:
         """Write every pending entry now (readers call this); returns the rows written."""

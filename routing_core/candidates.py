@@ -74,8 +74,13 @@ class Distinct:
 
 def similarity_matrix(sequences: Sequence[Sequence[Hashable]]) -> np.ndarray:
     """Pairwise normalised edit similarity of step sequences (1.0 on the diagonal)."""
+    return _step_similarity(sequences).astype(np.float32)  # as cdist's float32 output
+
+
+def _step_similarity(sequences: Sequence[Sequence[Hashable]]) -> np.ndarray:
+    """:func:`similarity_matrix` in float64."""
     keyed = [[hash(step) for step in seq] for seq in sequences]
-    return _similarities(keyed, keyed).astype(np.float32)  # as cdist's float32 output
+    return _similarities(keyed, keyed)
 
 
 def cluster_routings(
@@ -212,8 +217,7 @@ def nearest_the_vote(
     its centrality (support-weighted similarity to every routing, 0.8 × op-code + 0.2 × step
     edit similarity, divided by the total support); the first on ties."""
     distinct = Distinct.of(sequences, weights)
-    steps = [[hash(step) for step in seq] for seq in distinct.points]
-    return _nearest_the_vote(distinct, weights, _similarities(steps, steps), share)
+    return _nearest_the_vote(distinct, weights, _step_similarity(distinct.points), share)
 
 
 def _nearest_the_vote(
@@ -250,8 +254,7 @@ def propose(
     routing inside a cluster (support: its own items'), so a frequent close variant still gets
     a slot before a far, thin cluster; no sequence twice."""
     distinct = Distinct.of(sequences, weights)
-    steps = [[hash(step) for step in seq] for seq in distinct.points]
-    step_similarity = _similarities(steps, steps)
+    step_similarity = _step_similarity(distinct.points)
     sim = step_similarity.astype(np.float32).astype(float)  # the clusters' figures, as before
     clusters = _clusters(distinct, weights, sim, radius)
     out = [Proposal(c.medoid_member, c.members, c.support, False, c.centrality) for c in clusters]

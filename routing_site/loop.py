@@ -44,4 +44,4 @@ def off_the_loop(work: Callable[[], None], name: str) -> None:
         finally:
             connections.close_all()  # this thread's own connection ends with it
 
-    threading.Thread(target=run, name=name, daemon=True).start()
+    threading.Thread(target=run, name=name).start()  # not a daemon: a started write ends

@@ -153,6 +153,19 @@ def test_the_products_answers_through_the_inline_server(api, active_model):
     assert (status, answer["error"]) == (401, "not_authenticated")
 
 
+def record_threads(monkeypatch, owner, name: str) -> list[str]:
+    """The names of the threads that call ``owner.name`` from now on (the call goes on)."""
+    threads: list[str] = []
+    real = getattr(owner, name)
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recording)
+    return threads
+
+
 @pytest.mark.slow
 def test_a_due_prediction_log_write_leaves_the_loop_thread(api, active_model, monkeypatch):
     """A predict answered by the loop thread does not write the prediction log there: the
@@ -162,14 +175,7 @@ def test_a_due_prediction_log_write_leaves_the_loop_thread(api, active_model, mo
     from tests.test_api_fastpath import hot_bodies
 
     prediction_log.buffer.discard()
-    writers: list[str] = []
-    real = prediction_log._write
-
-    def recording(entries):
-        writers.append(threading.current_thread().name)
-        return real(entries)
-
-    monkeypatch.setattr(prediction_log, "_write", recording)
+    writers = record_threads(monkeypatch, prediction_log, "_write")
     monkeypatch.setattr(prediction_log, "BATCH", 2)
     body = hot_bodies()["/api/v1/predict"]
     for _ in range(2):
@@ -187,14 +193,7 @@ def test_a_service_tokens_use_is_recorded_off_the_loop_thread(api, active_model,
     from accounts_app.models import ServiceToken
     from tests.test_api_fastpath import hot_bodies
 
-    writers: list[str] = []
-    real = ServiceToken.touch
-
-    def recording(self):
-        writers.append(threading.current_thread().name)
-        return real(self)
-
-    monkeypatch.setattr(ServiceToken, "touch", recording)
+    writers = record_threads(monkeypatch, ServiceToken, "touch")
     ServiceToken.objects.update(last_used_at=None)
     assert api.post("/api/v1/similar", hot_bodies()["/api/v1/similar"])[0] == 200
     deadline = time.monotonic() + 10

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 INDEX_FILE = "index.hnsw"
-DEFAULTS = {"M": 16, "ef_construction": 120, "ef_search": 96}
 # The repair's own search: cheap (ef 10), three results to link from (the first with room in
 # its list), then the items still not found checked again, at most three times.
 ISLAND_EF, ISLAND_CANDIDATES, ISLAND_ROUNDS = 10, 3, 3
