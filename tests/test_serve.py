@@ -154,6 +154,31 @@ def test_a_port_in_use_is_refused_with_the_fix(tmp_path):
     assert "choose another port with --port" in result.stderr
 
 
+def test_serve_caches_the_bytecode_of_its_modules_other_commands_follow_the_environment(
+    tmp_path,
+):
+    """A start compiles the project's modules once, not at every start, even when the
+    environment says not to write bytecode; the other commands keep to the environment."""
+    env = env_for(tmp_path)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    cached = {}
+    for name, command in (("serve", ["serve", "--port"]), ("versions", ["versions"])):
+        env["PYTHONPYCACHEPREFIX"] = str(tmp_path / f"pyc-{name}")
+        with socket.socket() as busy:  # serve stops at the port, after its imports
+            busy.bind(("127.0.0.1", 0))
+            busy.listen(1)
+            port = str(busy.getsockname()[1])
+            result = subprocess.run(
+                [sys.executable, "manage.py", *command, *([port] if name == "serve" else [])],
+                cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+        assert ("Cannot listen on" in result.stderr) == (name == "serve"), result.stderr
+        cached[name] = {p.name for p in (tmp_path / f"pyc-{name}").rglob("*.pyc")}
+    tag = sys.implementation.cache_tag
+    assert {f"settings.{tag}.pyc", f"serve.{tag}.pyc", f"filehash.{tag}.pyc"} <= cached["serve"]
+    assert cached["versions"] == set()
+
+
 def test_a_bad_switch_interval_is_reported_by_the_settings_not_a_traceback_of_the_start(tmp_path):
     env = env_for(tmp_path)
     env["ROUTING_SWITCH_INTERVAL_US"] = "fast"

@@ -173,11 +173,15 @@ class Command(BaseCommand):
         try:
             if checks:
                 self.run_checks()
-            # before the fork, not in each worker: the middleware and views, waitress, and
-            # numpy.ma (np.unique on the memory-mapped tables imports it at the first prediction)
+            # before the fork, not in each worker: the middleware and views, waitress and its
+            # server, numpy.ma (np.unique on the memory-mapped tables imports it at the first
+            # prediction) and the IDNA codec (waitress resolves its listen address with it)
+            import encodings.idna  # noqa: F401
+
             import numpy.ma  # noqa: F401
             import waitress  # noqa: F401
 
+            import inference_app.inline  # noqa: F401
             import routing_site.wsgi  # noqa: F401
         finally:
             times["checked"] = time.time()
