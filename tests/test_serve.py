@@ -81,6 +81,9 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         assert health(port) == (503, {"status": "unavailable"})  # anonymous: the status only
         pids = {health(port, token)[1]["pid"] for _ in range(40)}
         assert pids <= {w.pid for w in workers}
+        # the supervisor's system checks at a lower CPU priority than the workers' answers
+        nice = {w.nice() for w in workers}
+        assert len(nice) == 1 and psutil.Process(server.pid).nice() == min(19, nice.pop() + 10)
     finally:
         server.terminate()
         server.wait(timeout=20)

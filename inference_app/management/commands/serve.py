@@ -24,6 +24,10 @@ WAITRESS_OPTIONS = {"ident": "routing-ml", "channel_timeout": 60, "connection_li
 # this many bytes gather; the product streams none. Deprecated by waitress 3: passed only while
 # waitress still knows it.
 SEND_BYTES = 18_000
+# With several workers the supervising process runs Django's system checks while the workers
+# give their first answers; at this lower CPU priority (Unix niceness, added to its own) the
+# checks use a core only when the workers leave one. The supervisor does nothing else after.
+SUPERVISOR_NICENESS = 10
 
 
 def waitress_options() -> dict:
@@ -241,6 +245,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        os.nice(SUPERVISOR_NICENESS)  # its checks take no core from the first answers
         self.checks_beside_workers(children)
         pid, status = os.wait()  # any worker ending ends the service (its manager restarts it)
         self.stderr.write(f"Serving process {pid} ended (status {status}); stopping the others.")
