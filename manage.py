@@ -40,8 +40,7 @@ def prepare_serving() -> None:
         folder = models_dir()
     except ImproperlyConfigured:
         return
-    start_early(folder)
-    preload.start(folder)
+    preload.start(folder, start_early(folder))
 
 
 if __name__ == "__main__":

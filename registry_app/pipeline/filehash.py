@@ -27,6 +27,10 @@ from pathlib import Path
 POINTER = "active.json"  # the runtime's record of the version served last
 ACTIVATED = "activated.json"  # the registry's record of the version activated last (a hint)
 MANIFEST = "manifest.json"
+# hashed last: the early read of the index (``preload``) holds the interpreter lock for its
+# whole read, so it begins when the hashing reaches this file and the two run side by side (the
+# hashing needs the lock between two files, not within one)
+HASHED_LAST = "index.hnsw"
 
 
 def sha256_of(path: Path) -> str:
@@ -86,12 +90,22 @@ class EarlyHashes(EarlyWork):
     def __init__(self, folder: Path):
         super().__init__(folder)
         self.found: dict[Path, tuple[str, tuple[int, int, int]]] = {}
+        # set when every file but ``HASHED_LAST`` is hashed (or the hashing ended early)
+        self.last_file_begun = threading.Event()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self.last_file_begun.set()
 
     def work(self) -> None:
         try:
             manifest = json.loads((self.folder / MANIFEST).read_text(encoding="utf-8"))
             paths = [MANIFEST, *(str(e["path"]) for e in manifest.get("artifacts", []))]
-            for rel in paths:
+            for rel in sorted(paths, key=lambda rel: rel == HASHED_LAST):  # stable: last only
+                if rel == HASHED_LAST:
+                    self.last_file_begun.set()
                 path = (self.folder / rel).resolve()
                 if not self.holds(path):
                     continue  # never outside the version folder
