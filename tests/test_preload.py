@@ -135,6 +135,9 @@ def test_the_read_begins_when_the_hashing_reaches_the_index_file_hashed_last(
     index = preload.take(folder, DIM)
     assert index.knn_query(vectors[:3], k=1)[0][:, 0].tolist() == [0, 1, 2]
     assert filehash.digest(folder / "index.hnsw") == sha256_of(folder / "index.hnsw")
+    # the read's own seconds, without the wait for the hashing
+    assert preload.early_wait_seconds() == early.waited > 0
+    assert preload.early_seconds() == pytest.approx(early.seconds - early.waited)
 
 
 def test_the_read_is_not_held_back_by_hashes_that_ended_early_or_hash_another_folder(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 from registry_app.pipeline.filehash import (
@@ -43,6 +44,7 @@ class EarlyIndex(EarlyWork):
     def __init__(self, folder: Path, after: threading.Event | None = None):
         super().__init__(folder)
         self.after = after  # the read begins once it is set (the hashing reached the index)
+        self.waited = 0.0  # seconds spent waiting for it: no part of the read
         self.index = None
         self.dim = 0
         self.identity: tuple[int, int, int] | None = None
@@ -54,7 +56,9 @@ class EarlyIndex(EarlyWork):
             path = self.folder / INDEX_FILE
             dim = int(json.loads((self.folder / ENCODER_FILE).read_text(encoding="utf-8"))["dim"])
             if self.after is not None:
+                began = time.perf_counter()
                 self.after.wait()
+                self.waited = time.perf_counter() - began
             before = file_identity(path)
             index = hnswlib.Index(space="cosine", dim=dim)
             index.load_index(str(path))
@@ -107,5 +111,12 @@ def discard() -> None:
 
 
 def early_seconds() -> float | None:
-    """How long the early read took (None: it did not run or has not finished)."""
-    return _early.finished_seconds() if _early is not None else None
+    """How long the early read took, its imports included and the wait for the hashing left
+    out (None: it did not run or has not finished)."""
+    seconds = _early.finished_seconds() if _early is not None else None
+    return None if seconds is None else seconds - _early.waited
+
+
+def early_wait_seconds() -> float:
+    """How long the early read waited for the hashing to reach the index file."""
+    return _early.waited if _early is not None and _early.done.is_set() else 0.0

@@ -46,7 +46,8 @@ def startup_stages(set_up_at: float, load: dict, model) -> dict:
     registry read and the model's load stages, then what the main thread's work beside the load
     still took after it (``load["beside"]`` names that work); ``beside``: the hash check run
     during the loads, the hashes and the index read begun at process start (beside Django's
-    set-up), and the main thread's work during the load."""
+    set-up; the read's own seconds, then how long it waited for the hashing to reach the index
+    file), and the main thread's work during the load."""
     stages = {
         "imports": process_age() - (time.time() - settings.SETTINGS_READ_AT),
         "Django setup": set_up_at - settings.SETTINGS_READ_AT,
@@ -59,6 +60,7 @@ def startup_stages(set_up_at: float, load: dict, model) -> dict:
         "manifest verification": getattr(model, "verify_seconds", 0.0),
         "hashing from the process start": early_seconds() or 0.0,
         "index read from the process start": preload.early_seconds() or 0.0,
+        "index read held for the hashing": preload.early_wait_seconds(),
         load["beside"]: load["checked"] - set_up_at,
     }
     return {
