@@ -112,11 +112,13 @@ def test_the_read_begins_when_the_hashing_reaches_the_index_file_hashed_last(
 ):
     folder, vectors = index_version(tmp_path)
     names = with_manifest(folder)
-    events, sha256_of = [], filehash.sha256_of
+    events, held, sha256_of = [], [], filehash.sha256_of
 
-    def hashing(path):
+    def hashing(path, begun=None):
         events.append(f"hash {path.name}")
-        return sha256_of(path)
+        if path.name == "index.hnsw":  # the read still held back when its hashing is called
+            held.append(begun is not None and not begun.__self__.is_set())  # Event.set
+        return sha256_of(path, begun)
 
     def reading(self, path, *args):
         events.append("read")
@@ -132,6 +134,7 @@ def test_the_read_begins_when_the_hashing_reaches_the_index_file_hashed_last(
     hashed = [e.removeprefix("hash ") for e in events if e != "read"]
     assert hashed == ["manifest.json", *[n for n in names if n != "index.hnsw"], "index.hnsw"]
     assert events.index("read") > events.index("hash z.npy")  # every other file hashed first
+    assert held == [True]
     index = preload.take(folder, DIM)
     assert index.knn_query(vectors[:3], k=1)[0][:, 0].tolist() == [0, 1, 2]
     assert filehash.digest(folder / "index.hnsw") == sha256_of(folder / "index.hnsw")
