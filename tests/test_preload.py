@@ -95,3 +95,63 @@ def test_a_version_opens_with_the_early_index_and_still_checks_every_hash(
     os.utime(folder / "index.hnsw", ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same identity
     with pytest.raises(ManifestError, match="index.hnsw: SHA-256 differs"):
         LoadedModel.open(folder, expected_sha256=version.manifest_sha256)
+
+
+def with_manifest(folder) -> list[str]:
+    """A manifest naming the version's files, the index among them (not last); their names."""
+    for name in ("a.npy", "z.npy"):
+        (folder / name).write_bytes(name.encode() * 10_000)
+    names = ["a.npy", "encoder.json", "index.hnsw", "z.npy"]
+    artifacts = [{"path": p, "size": 0, "sha256": ""} for p in names]
+    (folder / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    return names
+
+
+def test_the_read_begins_when_the_hashing_reaches_the_index_file_hashed_last(
+    tmp_path, early_reset, monkeypatch
+):
+    folder, vectors = index_version(tmp_path)
+    names = with_manifest(folder)
+    events, held, sha256_of = [], [], filehash.sha256_of
+
+    def hashing(path, begun=None):
+        events.append(f"hash {path.name}")
+        if path.name == "index.hnsw":  # the read still held back when its hashing is called
+            held.append(begun is not None and not begun.__self__.is_set())  # Event.set
+        return sha256_of(path, begun)
+
+    def reading(self, path, *args):
+        events.append("read")
+        return load_index(self, path, *args)
+
+    load_index = hnswlib.Index.load_index
+    monkeypatch.setattr(filehash, "sha256_of", hashing)
+    monkeypatch.setattr(hnswlib.Index, "load_index", reading)
+    hashes = filehash.start_early(tmp_path)
+    early = preload.start(tmp_path, hashes)
+    assert early.after is hashes.last_file_begun
+    assert hashes.done.wait(10) and early.done.wait(10)
+    hashed = [e.removeprefix("hash ") for e in events if e != "read"]
+    assert hashed == ["manifest.json", *[n for n in names if n != "index.hnsw"], "index.hnsw"]
+    assert events.index("read") > events.index("hash z.npy")  # every other file hashed first
+    assert held == [True]
+    index = preload.take(folder, DIM)
+    assert index.knn_query(vectors[:3], k=1)[0][:, 0].tolist() == [0, 1, 2]
+    assert filehash.digest(folder / "index.hnsw") == sha256_of(folder / "index.hnsw")
+    # the read's own seconds, without the wait for the hashing
+    assert preload.early_wait_seconds() == early.waited > 0
+    assert preload.early_seconds() == pytest.approx(early.seconds - early.waited)
+
+
+def test_the_read_is_not_held_back_by_hashes_that_ended_early_or_hash_another_folder(
+    tmp_path, early_reset
+):
+    folder, _ = index_version(tmp_path)
+    (folder / "manifest.json").write_text("{not json")  # the early hashing gives up at once
+    hashes = filehash.start_early(tmp_path)
+    assert hashes.done.wait(10) and hashes.last_file_begun.is_set()
+    assert preload.start(tmp_path, hashes).done.wait(10)
+    assert preload.take(folder, DIM) is not None
+    other = filehash.EarlyHashes(tmp_path / "v0009")  # never started: its event never set
+    early = preload.start(tmp_path, other)
+    assert early.after is None and early.done.wait(10)

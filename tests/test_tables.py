@@ -245,3 +245,27 @@ def test_results_of_unknown_items_or_far_apart_seqs_match_exactly_their_step(tmp
     assert report.problems["work_results"] == {
         "work result for no current (item, routing, seq): not attached": 2
     }
+
+
+def test_item_codes_are_found_and_longer_codes_are_not_looked_up(tmp_path, monkeypatch):
+    codes = [f"IT{i:04d}" for i in range(50)]
+    ops = operations([{"item_code": c, "seq": 10, "op_code": "LTH"} for c in codes])
+    arrays, strings = build_tables(items(*codes), ops, None, ["PART_TYPE"])
+    tables = open_tables(tmp_path, arrays, strings)
+    assert tables.codes.dtype == np.dtype("<U6")
+    searched, original = [], np.searchsorted
+
+    def searchsorted(column, value, *args, **kwargs):
+        searched.append(np.asarray(value).dtype)
+        return original(column, value, *args, **kwargs)
+
+    monkeypatch.setattr("registry_app.pipeline.tables.np.searchsorted", searchsorted)
+    assert [tables.row_of(c) for c in ("IT0000", "IT0031", "IT0049")] == [0, 31, 49]
+    assert [tables.row_of(c) for c in ("IT0050", "IT003", "", "A")] == [None] * 4
+    assert all(dtype.itemsize <= tables.codes.dtype.itemsize for dtype in searched)
+    # longer than every stored code: not searched (numpy would copy the whole column into the
+    # wider string type first, at every such request)
+    searched.clear()
+    assert tables.row_of("IT0031-REV-B") is None
+    assert tables.row_of("IT0031" + "\u00e9" * 40) is None
+    assert searched == []

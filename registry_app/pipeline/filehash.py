@@ -22,22 +22,30 @@ import mmap
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 POINTER = "active.json"  # the runtime's record of the version served last
 ACTIVATED = "activated.json"  # the registry's record of the version activated last (a hint)
 MANIFEST = "manifest.json"
+# hashed last: the early read of the index (``preload``) holds the interpreter lock for its
+# whole read, so it begins when the hashing reaches this file and the two run side by side (the
+# hashing needs the lock between two files, not within one)
+HASHED_LAST = "index.hnsw"
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: Path, hashing: Callable[[], object] | None = None) -> str:
     """SHA-256 of a file, hashed from a memory map in one call: hashlib releases the
     interpreter lock for the whole file, so a hash thread does not wait for the lock once per
-    block while another thread imports (the serving process hashes beside its imports)."""
+    block while another thread imports (the serving process hashes beside its imports).
+    ``hashing`` is called once the file is open and mapped, right before that call."""
     digest_ = hashlib.sha256()
     with open(path, "rb") as fh:
         if os.fstat(fh.fileno()).st_size == 0:  # an empty file cannot be mapped
             return digest_.hexdigest()
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            if hashing is not None:
+                hashing()
             digest_.update(mapped)
     return digest_.hexdigest()
 
@@ -86,17 +94,29 @@ class EarlyHashes(EarlyWork):
     def __init__(self, folder: Path):
         super().__init__(folder)
         self.found: dict[Path, tuple[str, tuple[int, int, int]]] = {}
+        # set when every file but ``HASHED_LAST`` is hashed and that one's hashing call begins
+        # (or the hashing ended early)
+        self.last_file_begun = threading.Event()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self.last_file_begun.set()
 
     def work(self) -> None:
         try:
             manifest = json.loads((self.folder / MANIFEST).read_text(encoding="utf-8"))
             paths = [MANIFEST, *(str(e["path"]) for e in manifest.get("artifacts", []))]
-            for rel in paths:
+            for rel in sorted(paths, key=lambda rel: rel == HASHED_LAST):  # stable: last only
                 path = (self.folder / rel).resolve()
                 if not self.holds(path):
                     continue  # never outside the version folder
                 before = file_identity(path)
-                sha = sha256_of(path)
+                # the read may begin once this thread is inside the hashing call, not before: a
+                # read that took the lock at this file's opening would hold the hashing back
+                begun = self.last_file_begun.set if rel == HASHED_LAST else None
+                sha = sha256_of(path, begun)
                 if file_identity(path) == before:
                     self.found[path] = (sha, before)
         except (OSError, ValueError, KeyError, TypeError):

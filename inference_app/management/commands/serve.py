@@ -24,6 +24,10 @@ WAITRESS_OPTIONS = {"ident": "routing-ml", "channel_timeout": 60, "connection_li
 # this many bytes gather; the product streams none. Deprecated by waitress 3: passed only while
 # waitress still knows it.
 SEND_BYTES = 18_000
+# With several workers the supervising process runs Django's system checks while the workers
+# give their first answers; at this lower CPU priority (Unix niceness, added to its own) the
+# checks use a core only when the workers leave one. The supervisor does nothing else after.
+SUPERVISOR_NICENESS = 10
 
 
 def waitress_options() -> dict:
@@ -42,7 +46,8 @@ def startup_stages(set_up_at: float, load: dict, model) -> dict:
     registry read and the model's load stages, then what the main thread's work beside the load
     still took after it (``load["beside"]`` names that work); ``beside``: the hash check run
     during the loads, the hashes and the index read begun at process start (beside Django's
-    set-up), and the main thread's work during the load."""
+    set-up; the read's own seconds, then how long it waited for the hashing to reach the index
+    file), and the main thread's work during the load."""
     stages = {
         "imports": process_age() - (time.time() - settings.SETTINGS_READ_AT),
         "Django setup": set_up_at - settings.SETTINGS_READ_AT,
@@ -55,6 +60,7 @@ def startup_stages(set_up_at: float, load: dict, model) -> dict:
         "manifest verification": getattr(model, "verify_seconds", 0.0),
         "hashing from the process start": early_seconds() or 0.0,
         "index read from the process start": preload.early_seconds() or 0.0,
+        "index read held for the hashing": preload.early_wait_seconds(),
         load["beside"]: load["checked"] - set_up_at,
     }
     return {
@@ -173,11 +179,15 @@ class Command(BaseCommand):
         try:
             if checks:
                 self.run_checks()
-            # before the fork, not in each worker: the middleware and views, waitress, and
-            # numpy.ma (np.unique on the memory-mapped tables imports it at the first prediction)
+            # before the fork, not in each worker: the middleware and views, waitress and its
+            # server, numpy.ma (np.unique on the memory-mapped tables imports it at the first
+            # prediction) and the IDNA codec (waitress resolves its listen address with it)
+            import encodings.idna  # noqa: F401
+
             import numpy.ma  # noqa: F401
             import waitress  # noqa: F401
 
+            import inference_app.inline  # noqa: F401
             import routing_site.wsgi  # noqa: F401
         finally:
             times["checked"] = time.time()
@@ -237,6 +247,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        os.nice(SUPERVISOR_NICENESS)  # its checks take no core from the first answers
         self.checks_beside_workers(children)
         pid, status = os.wait()  # any worker ending ends the service (its manager restarts it)
         self.stderr.write(f"Serving process {pid} ended (status {status}); stopping the others.")
