@@ -13,6 +13,10 @@ Anything else — no bearer header, a cookie login, a bad or missing token, too 
 body that is too large, chunked, not JSON or nested too deep, an unexpected error — is handed to
 the full stack untouched (the body, once read, stays readable), which answers it exactly as
 before. ``API_FAST_PATH=false`` turns the lean handler off.
+
+Under ``manage.py serve`` (``inference_app.inline.make_server``) the same calls are answered one
+step earlier, by :class:`LeanApplication` in front of Django's WSGI handler: the same checks and
+answers without the handler's signals, exception wrapping and response object.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError, connections
 from django.db.backends.signals import connection_created
 from django.http import HttpResponse
+from django.utils.log import log_response
 from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
 
@@ -144,6 +149,11 @@ class LeanApplication:
         if version:
             headers.append(("X-Model-Version", version))
         record(request, route[0], status, version, seconds)
+        if status >= 400:  # as Django's handler logs it ("Bad Request: /api/v1/similar")
+            problem = HttpResponse(status=status)
+            log_response(
+                "%s: %s", problem.reason_phrase, request.path, response=problem, request=request
+            )
         start_response(f"{status} {responses[status]}", headers)
         return _Answer(content)
 
