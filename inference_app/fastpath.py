@@ -109,7 +109,7 @@ class LeanApplication:
     """The WSGI application with the hot calls answered before Django's request handler.
 
     Django's handler wraps every request in its signals, its exception handling and a response
-    object whose headers it converts back into a list: 40–90 µs per call, more than a time
+    object whose headers it converts back into a list: 60–100 µs per call, more than a time
     summary's own work. This answers the same calls as :class:`ApiFastPathMiddleware` (the
     same checks, answer, headers, log line and metrics) straight to the server; whatever it
     does not answer — including a call whose body it read and then left to the full parser —
