@@ -110,10 +110,16 @@ def create_inline_server(application, listener: socket.socket, **kw) -> InlineSe
 
 def make_server(application, listener: socket.socket, **kw):
     """The server ``manage.py serve`` runs on ``listener``: the inline one, or waitress's own
-    when ``ROUTING_INLINE`` is false (``kw``: waitress's adjustments, threads included)."""
+    when ``ROUTING_INLINE`` is false (``kw``: waitress's adjustments, threads included);
+    Django's application is served behind :class:`~inference_app.fastpath.LeanApplication`."""
     from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
     from waitress.server import create_server
 
+    from inference_app.fastpath import LeanApplication
+
+    if isinstance(application, WSGIHandler):  # the hot calls before Django's handler
+        application = LeanApplication(application)
     if settings.SERVE_INLINE:
         return create_inline_server(application, listener, **kw)
     return create_server(application, sockets=[listener], **kw)

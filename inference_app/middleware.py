@@ -39,24 +39,36 @@ def finish(request, response, started: float, endpoint: str | None = None) -> No
     (``endpoint``: the name when the caller knows it without the URL resolver)."""
     seconds = time.perf_counter() - started
     response["X-Request-ID"] = request.request_id
-    model = runtime.model
-    version = getattr(request, "model_version", None) or (model.label if model else None)
+    version = served_version(request)
     if version:
         response["X-Model-Version"] = version
     path = request.path
     if endpoint is None and not (path.startswith(_API_PREFIX) or path.startswith("/admin/")):
         return
-    endpoint = endpoint or endpoint_name(request)
-    metrics.observe(endpoint, response.status_code, version, seconds, time.time())
+    record(request, endpoint or endpoint_name(request), response.status_code, version, seconds)
+
+
+def served_version(request) -> str | None:
+    """The version that answered the request (or the one serving now)."""
+    version = getattr(request, "model_version", None)
+    if version:
+        return version
+    model = runtime.model
+    return model.label if model else None
+
+
+def record(request, endpoint: str, status: int, version: str | None, seconds: float) -> None:
+    """The metrics and the request log line of an answered request."""
+    metrics.observe(endpoint, status, version, seconds, time.time())
     if not log.isEnabledFor(logging.INFO):
         return
     user = getattr(request, "user", None)
     line = {
         "request_id": request.request_id,
         "method": request.method,
-        "path": path,
+        "path": request.path,
         "endpoint": endpoint,
-        "status": response.status_code,
+        "status": status,
         "latency_ms": round(seconds * 1000, 2),
         "active_version": version,
         "cache_hit": request.cache_hit,
@@ -64,8 +76,8 @@ def finish(request, response, started: float, endpoint: str | None = None) -> No
     }
     # log.info without its search of the stack for the caller (a few µs per request: the
     # request log's lines name no source line)
-    record = log.makeRecord(log.name, logging.INFO, __file__, 0, "request", None, None, extra=line)
-    log.handle(record)
+    entry = log.makeRecord(log.name, logging.INFO, __file__, 0, "request", None, None, extra=line)
+    log.handle(entry)
 
 
 class RequestLogMiddleware:

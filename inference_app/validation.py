@@ -142,6 +142,19 @@ def _object(data, fields: dict, path: str, errors: Errors) -> dict:
         if spec is None:
             errors.add(f"{prefix}{key}", f"unknown field; allowed: {', '.join(sorted(fields))}")
         elif value is not None:
+            # the common case first, without the field's path: a JSON number in range of a
+            # number field (NaN fails the range; a bool is not an int here: type(), not
+            # isinstance)
+            kind = type(value)
+            if spec.__class__ is Num and (kind is int or kind is float and spec.kind is float):
+                if spec.low <= value <= spec.high:
+                    out[key] = float(value) if spec.kind is float else value
+                    continue
+            elif spec.__class__ is Text and kind is str:
+                text = value.strip()
+                if len(text) <= spec.max_length:
+                    out[key] = text
+                    continue
             out[key] = _value(value, spec, f"{prefix}{key}", errors)
     return out
 

@@ -20,7 +20,7 @@ from itertools import compress
 
 import numpy as np
 
-from routing_core.features import FeatureEncoder, norm_texts
+from routing_core.features import FeatureEncoder, norm_category, norm_texts
 from routing_core.features import _normalise as memoised_normalise
 
 _NO_KEY = -1
@@ -99,12 +99,12 @@ class NeighbourMatcher:
                 keys.append(self.keys[j].get(value, _UNSEEN))
         return np.array(numbers, dtype=np.float64), np.array(keys, dtype=np.int64)
 
-    def _key_of(self, j: int, value) -> int:
-        found = self.keys[j].get(value)
-        if found is None:
-            with self._lock:  # keys are handed out under the lock: never two for one value
-                found = self.keys[j].setdefault(value, len(self.keys[j]))
-        return found
+    def _keys_of(self, j: int, values: list) -> list[int]:
+        """The keys of codec ``j``'s normalised ``values`` (``_NO_KEY`` for a missing one),
+        new ones handed out under the lock (once per batch): never two for one value."""
+        keys = self.keys[j]
+        with self._lock:
+            return [_NO_KEY if v is None else keys.setdefault(v, len(keys)) for v in values]
 
     def _fill(self, flat: np.ndarray) -> None:
         """Normalise the stored values not seen before (each string id once per process)."""
@@ -123,15 +123,15 @@ class NeighbourMatcher:
         its memo (each id comes here once); a text attribute's in one batch."""
         codec = self.codecs[j]
         column = self.tables.strings["attributes"][codec.name]
-        raws = [column[i] for i in (positions - int(self.offset[j])).tolist()]
-        if codec.kind == "text":
-            values = norm_texts(raws)
-        else:
-            values = [normalise(codec.kind, codec.zero_is_missing, r, codec.locale) for r in raws]
+        value_of = column.__getitem__
+        raws = [value_of(i) for i in (positions - int(self.offset[j])).tolist()]
         if codec.kind == "numeric":
+            values = [normalise(codec.kind, codec.zero_is_missing, r, codec.locale) for r in raws]
             self.number[positions] = [math.nan if v is None else v for v in values]
-        else:
-            self.key[positions] = [_NO_KEY if v is None else self._key_of(j, v) for v in values]
+        elif codec.kind == "categorical":
+            self.key[positions] = self._keys_of(j, [norm_category(r) for r in raws])
+        else:  # text
+            self.key[positions] = self._keys_of(j, norm_texts(raws))
 
 
 def matcher_of(encoder: FeatureEncoder, tables) -> NeighbourMatcher:

@@ -28,6 +28,7 @@ def _num(op: dict, key: str, default: float = 0.0) -> float:
 
 
 _isfinite = math.isfinite
+_FLOAT = {float}
 
 
 def operation_minutes(op: dict, quantity: float, figures: dict | None = None) -> dict:
@@ -44,6 +45,14 @@ def _run_qty(op: dict) -> float:
 
 def _parts(op: dict, quantity: float, run_qty: float) -> tuple[float, ...]:
     """setup, run (for ``quantity``), queue, wait, move minutes of one operation."""
+    get = op.get
+    setup, run = get("setup_min", 0.0), get("run_min", 0.0)
+    queue, wait, move = get("queue_min", 0.0), get("wait_min", 0.0), get("move_min", 0.0)
+    # the common case at once: five floats whose sum is finite (so each is: an infinity or a
+    # NaN among them makes the sum one), which _num would return as they are
+    kinds = {setup.__class__, run.__class__, queue.__class__, wait.__class__, move.__class__}
+    if kinds == _FLOAT and _isfinite(setup + run + queue + wait + move):
+        return setup, run * quantity / run_qty, queue, wait, move
     return (
         _num(op, "setup_min"),
         _num(op, "run_min") * quantity / run_qty,

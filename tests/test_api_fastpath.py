@@ -148,3 +148,113 @@ def test_a_viewer_without_an_approved_account_is_refused(api, active_model):
         "authentication_failed",
         "permission_denied",
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/time-summary", {"operations": [{"seq": 10, "setup_min": True}]},
+         "operations.0.setup_min"),
+        ("/api/v1/time-summary", {"operations": [{"seq": 10.5}]}, "operations.0.seq"),
+        ("/api/v1/time-summary", {"operations": [{"op_code": " " + "x" * 65}]},
+         "operations.0.op_code"),
+        ("/api/v1/time-summary", {"operations": [{"seq": 10}], "quantity": 1e8}, "quantity"),
+        ("/api/v1/time-summary", {"operations": [{"seq": 10}], "quantity": "many"}, "quantity"),
+        ("/api/v1/similar", {"item_code": 12345}, "item_code"),
+        ("/api/v1/similar", {"item_code": "X", "top_k": 0}, "top_k"),
+        ("/api/v1/similar", {"item_code": "X", "top_k": True}, "top_k"),
+        ("/api/v1/predict", {"items": [{"item_code": "X"}], "quantity": -1}, "quantity"),
+    ],
+)  # fmt: skip
+def test_bad_input_of_a_lean_call_is_400_naming_the_field(api, active_model, path, body, field):
+    from inference_app import prediction_log
+
+    prediction_log.buffer.discard()
+    status, answer, _ = api.post(path, body)
+    assert (status, answer["error"]) == (400, "invalid"), answer
+    assert list(answer["fields"]) == [field]
+    assert prediction_log.buffer.pending() == 0  # nothing logged for a refused call
+    # a padded text within its limit once stripped: accepted, stripped
+    status, answer, _ = api.post(
+        "/api/v1/time-summary", {"operations": [{"op_code": f"  {'x' * 64}  ", "seq": 10}]}
+    )
+    assert status == 200 and answer["operations"][0]["op_code"] == "x" * 64
+
+
+def test_an_unexpected_error_of_a_lean_call_is_a_500_and_the_server_goes_on(
+    api, active_model, monkeypatch
+):
+    from inference_app import fastpath
+
+    def broken(request, body):
+        raise RuntimeError("broken")
+
+    path, body = "/api/v1/time-summary", hot_bodies()["/api/v1/time-summary"]
+    monkeypatch.setitem(fastpath.HOT, path, ("time-summary", broken))
+    status, answer, _ = api.post(path, body)
+    assert (status, answer["error"]) == (500, "server_error")
+    monkeypatch.undo()
+    assert api.post(path, body)[0] == 200
+
+
+def lean_call(token: str, path: str, body: dict) -> tuple[list, object]:
+    """One call through LeanApplication in this thread: (start_response's arguments, answer)."""
+    import io
+    import sys
+
+    from inference_app.fastpath import LeanApplication
+    from routing_site.wsgi import application
+
+    raw = json.dumps(body).encode()
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1", "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.input": io.BytesIO(raw), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+    }  # fmt: skip
+    started = []
+    answer = LeanApplication(application)(environ, lambda *args: started.append(args))
+    return started, answer
+
+
+def test_a_lean_call_closes_the_database_connection_its_token_lookup_opened(api, active_model):
+    """Django's request_finished closes a connection the request opened (CONN_MAX_AGE 0); a
+    lean call does the same when the server closes its answer."""
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    from accounts_app import cache
+
+    connection.close()
+    cache.clear_auth_cache()  # the token is read from the registry again
+    opened = []
+    connection_created.connect(lambda **kw: opened.append(1), weak=False, dispatch_uid="t")
+    try:
+        started, answer = lean_call(api.token, "/api/v1/time-summary", hot_bodies()[
+            "/api/v1/time-summary"])  # fmt: skip
+        assert started[0][0] == "200 OK" and json.loads(b"".join(answer))["lead_min"] > 0
+        assert opened and connection.connection is not None  # the lookup's, still open
+        answer.close()
+        assert connection.connection is None
+    finally:
+        connection_created.disconnect(dispatch_uid="t")
+
+
+def test_a_lean_4xx_is_logged_as_djangos_handler_logs_it(api, active_model):
+    import logging
+
+    seen = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = seen.append
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        started, answer = lean_call(api.token, "/api/v1/similar", {"item_code": "NO-SUCH-ITEM"})
+        answer.close()
+    finally:
+        logger.removeHandler(handler)
+    assert started[0][0] == "404 Not Found"
+    assert [(r.levelname, r.getMessage(), r.status_code) for r in seen] == [
+        ("WARNING", "Not Found: /api/v1/similar", 404)
+    ]
