@@ -1,6 +1,7 @@
 """Training's stages: the tables built in a thread beside the features, then the index in a
 thread beside the evaluation's preparation; the indexed rows; failures on either side."""
 
+import json
 import threading
 from io import StringIO
 
@@ -31,7 +32,7 @@ def _log_order(run: TrainingRun) -> list[str]:
 def test_the_tables_are_built_in_a_thread_while_the_features_are_built(quick_training, monkeypatch):
     tables_started, seen = threading.Event(), {}
     real_features, real_tables = training._features, training.build_tables
-    real_build = hnsw.build_index
+    real_build = hnsw.build_repaired
 
     def features(*args, **kwargs):
         seen["features"] = threading.current_thread()
@@ -49,7 +50,7 @@ def test_the_tables_are_built_in_a_thread_while_the_features_are_built(quick_tra
 
     monkeypatch.setattr(training, "_features", features)
     monkeypatch.setattr(training, "build_tables", tables)
-    monkeypatch.setattr(hnsw, "build_index", build)
+    monkeypatch.setattr(hnsw, "build_repaired", build)
     version = quick_training()
     assert seen["tables began meanwhile"]  # the features waited for the tables and they came
     assert seen["features"] is threading.main_thread()
@@ -84,6 +85,31 @@ def test_train_says_which_stage_ran_beside_which(quick_training):
     ]
     assert stages[2].endswith("s (beside features)")
     assert "beside" not in stages[1] and "beside" not in stages[3]
+
+
+def test_the_items_the_island_repair_linked_are_reported_everywhere(
+    quick_training, monkeypatch, settings
+):
+    real_build = hnsw.build_repaired
+
+    def build(*args, **kwargs):
+        index, linked = real_build(*args, **kwargs)
+        seen.append(linked)
+        return index, 17  # a count no small graph gives by chance
+
+    seen = []
+    monkeypatch.setattr(hnsw, "build_repaired", build)
+    out = StringIO()
+    call_command("train", "--wait", stdout=out)
+    assert len(seen) == 1 and isinstance(seen[0], int)
+    version = ModelVersion.objects.get()
+    assert version.metrics["index_islands_linked"] == 17
+    manifest = json.loads((settings.MODELS_DIR / version.label / "manifest.json").read_text())
+    assert manifest["metrics"]["index_islands_linked"] == 17
+    run = TrainingRun.objects.get(version=version)
+    assert "items indexed, 17 islands linked, recall@10" in run.log
+    trained = next(ln for ln in out.getvalue().splitlines() if ln.startswith("Trained "))
+    assert trained.endswith("; index: 17 islands linked")
 
 
 def test_the_indexed_rows_are_the_items_with_operations():
@@ -126,7 +152,7 @@ def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
     quick_training, monkeypatch, settings
 ):
     threads, builds = [], []
-    real_build = hnsw.build_index
+    real_build = hnsw.build_repaired
 
     def build(*args, **kwargs):
         builds.append(threading.current_thread())
@@ -136,7 +162,7 @@ def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
         threads.append(threading.current_thread())
         raise ValueError("broken operations table")
 
-    monkeypatch.setattr(hnsw, "build_index", build)
+    monkeypatch.setattr(hnsw, "build_repaired", build)
     monkeypatch.setattr(training, "build_tables", broken)
     with pytest.raises(ValueError, match="broken operations table"):
         quick_training()
@@ -194,7 +220,7 @@ def test_the_stored_evaluation_equals_one_prepared_after_the_index(quick_trainin
     evaluation = prepare_built(folder, encoder, arrays, names, items, config, profile["attributes"])
     index = hnsw.load_index(folder, encoder.dim, config["hnsw_ef_search"])
     again = evaluation.run(index)
-    stored = {k: v for k, v in version.metrics.items() if k != "index_recall_at_10"}
+    stored = {k: v for k, v in version.metrics.items() if not k.startswith("index_")}
     assert again == stored
 
 
