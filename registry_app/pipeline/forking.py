@@ -1,0 +1,46 @@
+"""Work beside the training's main thread in a forked process, where a thread would not help.
+
+The training's Python-bound work (text features, the tables' pandas steps, the evaluation's
+predictions) holds the interpreter lock: two such parts in two threads take turns on one core.
+A process forked at the right moment inherits everything the work reads (the extracted
+frames, the index, the tables) without copying or pickling it, and only the work's result is
+pickled back. Where there is no fork (Windows) or a single core, the work runs in a thread.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+
+# the work a forked process runs: set before the fork, so inherited, never pickled
+_WORK: list[Callable[[], object]] = []
+
+
+def can_fork() -> bool:
+    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+@contextmanager
+def beside(work: Callable[[], object], name: str = "beside") -> Iterator[Future]:
+    """A future of ``work()``, run in a process forked now (a thread where there is no fork).
+    Leaving the block waits for it, also when the block raises. ``work`` must not touch the
+    database or the run's progress: in a process, what it changes is not seen here; its
+    result (or exception) is."""
+    if not can_fork():
+        with ThreadPoolExecutor(1, thread_name_prefix=name) as threads:
+            yield threads.submit(work)
+        return
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        _WORK[:] = [work]
+        try:
+            future = pool.submit(_run)  # the process is forked here and inherits _WORK
+        finally:
+            _WORK.clear()
+        yield future
+
+
+def _run() -> object:
+    return _WORK[0]()
