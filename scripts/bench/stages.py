@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench/stages.py extract var/bench-325000 var/frames-325000.pkl
     .venv/bin/python scripts/bench/stages.py features var/frames-325000.pkl [--out DIR] [--profile]
     .venv/bin/python scripts/bench/stages.py tables var/frames-325000.pkl [--out DIR] [--profile]
-    .venv/bin/python scripts/bench/stages.py evaluate var/frames-325000.pkl --version DIR [--out DIR]
+    .venv/bin/python scripts/bench/stages.py evaluate var/frames-325000.pkl --version DIR [--out D]
 
 ``extract`` reads the plant database of a bench folder (registry.sqlite3, plant.sqlite) with
 the input profile (``--input NAME``, default the active one), merges the saved routings as
