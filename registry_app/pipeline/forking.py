@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
 # the work a forked process runs: set before the fork, so inherited, never pickled
 _WORK: list[Callable[[], object]] = []
 
@@ -33,7 +36,9 @@ def beside(work: Callable[[], object], name: str = "beside") -> Iterator[Future]
         with ThreadPoolExecutor(1, thread_name_prefix=name) as threads:
             yield threads.submit(work)
         return
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+    context = multiprocessing.get_context("fork")
+    parent = os.getpid()
+    with ProcessPoolExecutor(1, context, _die_with_parent, (parent,)) as pool:
         _WORK[:] = [work]
         try:
             future = pool.submit(_run)  # the process is forked here and inherits _WORK
@@ -44,3 +49,14 @@ def beside(work: Callable[[], object], name: str = "beside") -> Iterator[Future]
 
 def _run() -> object:
     return _WORK[0]()
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the forked process, first: it ends when this process ends (Linux), so a killed
+    training leaves nothing running that holds its lock or writes into its folder."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
