@@ -1,6 +1,7 @@
 """Work beside the main thread: in a forked process where there is fork, else in a thread; the
 evaluation's predictions split in two halves, in order."""
 
+import multiprocessing
 import os
 import threading
 
@@ -62,3 +63,21 @@ def test_without_fork_the_work_runs_in_a_thread(monkeypatch):
     assert pid == os.getpid() and name.startswith("tables")
     rows = list(range(evaluation.FORK_MIN_ROWS + 5))
     assert {p for _, p, _ in evaluation.in_two_processes(where, rows)} == {os.getpid()}
+
+
+def _in_a_daemon(queue) -> None:
+    with forking.beside(lambda: (os.getpid(), threading.current_thread().name), "tables") as f:
+        queue.put((os.getpid(), forking.can_fork(), *f.result()))
+
+
+def test_inside_a_daemonic_process_the_work_runs_in_a_thread():
+    """multiprocessing gives a daemonic process (a task cluster worker) no children."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    worker = context.Process(target=_in_a_daemon, args=(queue,), daemon=True)
+    worker.start()
+    pid, could_fork, work_pid, thread = queue.get(timeout=60)
+    worker.join(timeout=60)
+    assert worker.exitcode == 0
+    assert pid == worker.pid and not could_fork
+    assert work_pid == pid and thread.startswith("tables")

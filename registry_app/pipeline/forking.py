@@ -4,7 +4,9 @@ The training's Python-bound work (text features, the tables' pandas steps, the e
 predictions) holds the interpreter lock: two such parts in two threads take turns on one core.
 A process forked at the right moment inherits everything the work reads (the extracted
 frames, the index, the tables) without copying or pickling it, and only the work's result is
-pickled back. Where there is no fork (Windows) or a single core, the work runs in a thread.
+pickled back. Where there is no fork (Windows), a single core, or inside a daemonic process
+(a task cluster worker with django-q's default ``daemonize_workers``), the work runs in a
+thread.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ _WORK: list[Callable[[], object]] = []
 
 
 def can_fork() -> bool:
-    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+    """Whether :func:`beside` forks: on more than one core where the platform forks, and not
+    inside a daemonic process (the task cluster's workers, by default), which multiprocessing
+    refuses to give children."""
+    return (
+        (os.cpu_count() or 1) > 1
+        and "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+    )
 
 
 @contextmanager
