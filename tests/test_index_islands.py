@@ -59,6 +59,20 @@ def test_it_links_a_group_no_search_reaches(vectors, tmp_path):
     assert (served.knn_query(vectors[group], k=1)[1][:, 0] < hnsw.FOUND).all()
 
 
+def test_the_repair_says_how_many_items_it_linked(vectors, tmp_path):
+    labels = np.arange(len(vectors), dtype=np.int64)
+    raw = hnsw._graph(vectors, labels, PARAMS, threads=1)
+    rows = np.arange(len(vectors))
+    missed, _ = hnsw._missed(raw, vectors, rows, threads=1)
+    index, linked = hnsw.build_repaired(vectors, labels, PARAMS, threads=1)
+    assert isinstance(linked, int)
+    assert 50 <= linked <= len(missed)  # the whole group, each item counted once
+    assert (index.knn_query(vectors[GROUP], k=1)[1][:, 0] < hnsw.FOUND).all()
+    calm = np.random.default_rng(3).normal(size=(200, 8)).astype(np.float32)
+    params = {"M": 16, "ef_construction": 100, "ef_search": 100}
+    assert hnsw.build_repaired(calm, np.arange(200), params, threads=1)[1] == 0
+
+
 def test_the_groups_neighbours_are_those_of_the_exact_search(vectors):
     labels = np.arange(len(vectors), dtype=np.int64)
     repaired = hnsw.build_index(vectors, labels, PARAMS, threads=1)

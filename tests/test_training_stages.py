@@ -1,7 +1,10 @@
-"""Training's stages: the tables built in a thread beside the features, then the index in a
-thread beside the evaluation's preparation; the indexed rows; failures on either side."""
+"""Training's stages: the tables built in a process forked beside the features, then the index
+in a thread beside the evaluation's preparation; the indexed rows; failures on either side."""
 
+import json
+import os
 import threading
+import time
 from io import StringIO
 
 import numpy as np
@@ -28,19 +31,35 @@ def _log_order(run: TrainingRun) -> list[str]:
     return out
 
 
-def test_the_tables_are_built_in_a_thread_while_the_features_are_built(quick_training, monkeypatch):
-    tables_started, seen = threading.Event(), {}
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _recorded(path) -> list[int]:
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def test_the_tables_are_built_in_a_forked_process_while_the_features_are_built(
+    quick_training, monkeypatch, tmp_path, settings
+):
+    tables_file, seen = tmp_path / "tables-pid", {}
     real_features, real_tables = training._features, training.build_tables
-    real_build = hnsw.build_index
+    real_build = hnsw.build_repaired
 
     def features(*args, **kwargs):
-        seen["features"] = threading.current_thread()
-        seen["tables began meanwhile"] = tables_started.wait(timeout=60)
+        seen["features"] = (os.getpid(), threading.current_thread())
+        deadline = time.monotonic() + 60
+        while not tables_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen["tables began meanwhile"] = tables_file.exists()
         return real_features(*args, **kwargs)
 
     def tables(*args, **kwargs):
-        seen["tables"] = threading.current_thread()
-        tables_started.set()
+        tables_file.write_text(f"{os.getpid()}\n")  # in the forked process: seen only on disk
         return real_tables(*args, **kwargs)
 
     def build(*args, **kwargs):
@@ -49,12 +68,13 @@ def test_the_tables_are_built_in_a_thread_while_the_features_are_built(quick_tra
 
     monkeypatch.setattr(training, "_features", features)
     monkeypatch.setattr(training, "build_tables", tables)
-    monkeypatch.setattr(hnsw, "build_index", build)
+    monkeypatch.setattr(hnsw, "build_repaired", build)
     version = quick_training()
     assert seen["tables began meanwhile"]  # the features waited for the tables and they came
-    assert seen["features"] is threading.main_thread()
-    assert seen["tables"] is not seen["features"] and seen["index"] is not seen["features"]
-    assert not seen["tables"].is_alive() and not seen["index"].is_alive()  # none outlives it
+    assert seen["features"] == (os.getpid(), threading.main_thread())
+    [tables_pid] = _recorded(tables_file)
+    assert tables_pid != os.getpid() and _gone(tables_pid)  # no process outlives the run
+    assert seen["index"] is not threading.main_thread() and not seen["index"].is_alive()
     run = TrainingRun.objects.get(version=version)
     assert set(run.timings) == STAGES
     assert 0 < run.timings["tables"]
@@ -67,6 +87,25 @@ def test_the_tables_are_built_in_a_thread_while_the_features_are_built(quick_tra
     assert order.index("index done") < order.index("evaluate started")
     assert "evaluation prepared; waiting for the index" in run.log
     assert version.metrics["index_recall_at_10"] > 0.9
+
+
+def test_what_the_forked_tables_counted_is_in_the_versions_extract_report(
+    quick_training, monkeypatch, settings
+):
+    real_tables = training.build_tables
+
+    def tables(*args, report=None, **kwargs):
+        built = real_tables(*args, report=report, **kwargs)
+        report.count("work_results", "no such step (counted by the tables)", 3, "order 7")
+        return built
+
+    monkeypatch.setattr(training, "build_tables", tables)
+    version = quick_training()
+    manifest = json.loads((settings.MODELS_DIR / version.label / "manifest.json").read_text())
+    report = manifest["extract_report"]
+    assert report["problems"]["work_results"] == {"no such step (counted by the tables)": 3}
+    assert report["examples"]["work_results"] == ["order 7"]
+    assert report["rows_read"]["items"] == version.data_counts["items"]  # extraction's own kept
 
 
 def test_train_says_which_stage_ran_beside_which(quick_training):
@@ -84,6 +123,31 @@ def test_train_says_which_stage_ran_beside_which(quick_training):
     ]
     assert stages[2].endswith("s (beside features)")
     assert "beside" not in stages[1] and "beside" not in stages[3]
+
+
+def test_the_items_the_island_repair_linked_are_reported_everywhere(
+    quick_training, monkeypatch, settings
+):
+    real_build = hnsw.build_repaired
+
+    def build(*args, **kwargs):
+        index, linked = real_build(*args, **kwargs)
+        seen.append(linked)
+        return index, 17  # a count no small graph gives by chance
+
+    seen = []
+    monkeypatch.setattr(hnsw, "build_repaired", build)
+    out = StringIO()
+    call_command("train", "--wait", stdout=out)
+    assert len(seen) == 1 and isinstance(seen[0], int)
+    version = ModelVersion.objects.get()
+    assert version.metrics["index_islands_linked"] == 17
+    manifest = json.loads((settings.MODELS_DIR / version.label / "manifest.json").read_text())
+    assert manifest["metrics"]["index_islands_linked"] == 17
+    run = TrainingRun.objects.get(version=version)
+    assert "items indexed, 17 islands linked, recall@10" in run.log
+    trained = next(ln for ln in out.getvalue().splitlines() if ln.startswith("Trained "))
+    assert trained.endswith("; index: 17 islands linked")
 
 
 def test_the_indexed_rows_are_the_items_with_operations():
@@ -123,24 +187,25 @@ def test_rows_the_tables_disagree_with_fail_the_run_and_keep_nothing(
 
 
 def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
-    quick_training, monkeypatch, settings
+    quick_training, monkeypatch, settings, tmp_path
 ):
-    threads, builds = [], []
-    real_build = hnsw.build_index
+    tables_file, builds = tmp_path / "tables-pid", []
+    real_build = hnsw.build_repaired
 
     def build(*args, **kwargs):
         builds.append(threading.current_thread())
         return real_build(*args, **kwargs)
 
     def broken(*args, **kwargs):
-        threads.append(threading.current_thread())
+        tables_file.write_text(f"{os.getpid()}\n")
         raise ValueError("broken operations table")
 
-    monkeypatch.setattr(hnsw, "build_index", build)
+    monkeypatch.setattr(hnsw, "build_repaired", build)
     monkeypatch.setattr(training, "build_tables", broken)
     with pytest.raises(ValueError, match="broken operations table"):
         quick_training()
-    assert threads and not threads[0].is_alive()
+    [tables_pid] = _recorded(tables_file)
+    assert tables_pid != os.getpid() and _gone(tables_pid)
     assert builds and not builds[0].is_alive()  # no thread outlives the training
     run = TrainingRun.objects.get()
     assert run.state == RunState.FAILED and "broken operations table" in run.error
@@ -151,14 +216,15 @@ def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
     assert not list(settings.MODELS_DIR.glob("v*"))
 
 
-def test_a_failing_features_stage_waits_for_the_tables_thread_and_keeps_nothing(
-    quick_training, monkeypatch, settings
+def test_a_failing_features_stage_waits_for_the_tables_process_and_keeps_nothing(
+    quick_training, monkeypatch, settings, tmp_path
 ):
-    threads = []
+    tables_file = tmp_path / "tables-pid"
     real_tables = training.build_tables
 
     def tables(*args, **kwargs):
-        threads.append(threading.current_thread())
+        tables_file.write_text(f"{os.getpid()}\n")
+        time.sleep(0.5)  # still busy when the features fail
         return real_tables(*args, **kwargs)
 
     def broken(*args, **kwargs):
@@ -168,7 +234,8 @@ def test_a_failing_features_stage_waits_for_the_tables_thread_and_keeps_nothing(
     monkeypatch.setattr(training, "_features", broken)
     with pytest.raises(ValueError, match="broken attribute column"):
         quick_training()
-    assert threads and not threads[0].is_alive()  # the tables thread ended with the run
+    [tables_pid] = _recorded(tables_file)
+    assert tables_pid != os.getpid() and _gone(tables_pid)  # it ended with the run
     run = TrainingRun.objects.get()
     assert run.state == RunState.FAILED and "broken attribute column" in run.error
     assert ModelVersion.objects.get().state == VersionState.FAILED
@@ -194,7 +261,7 @@ def test_the_stored_evaluation_equals_one_prepared_after_the_index(quick_trainin
     evaluation = prepare_built(folder, encoder, arrays, names, items, config, profile["attributes"])
     index = hnsw.load_index(folder, encoder.dim, config["hnsw_ef_search"])
     again = evaluation.run(index)
-    stored = {k: v for k, v in version.metrics.items() if k != "index_recall_at_10"}
+    stored = {k: v for k, v in version.metrics.items() if not k.startswith("index_")}
     assert again == stored
 
 

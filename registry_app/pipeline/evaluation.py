@@ -26,6 +26,7 @@ import pandas as pd
 from rapidfuzz.distance import Levenshtein
 
 from registry_app.pipeline.families import family_attributes, family_keys
+from registry_app.pipeline.forking import beside, can_fork
 from registry_app.pipeline.tables import RoutingTables
 from routing_core.candidates import medoid_of
 
@@ -158,38 +159,69 @@ def evaluate_model(
     keys = value_keys if value_keys is not None else _value_keys(model.encoder, tables)
     lookup = _AttributeLookup(model, visible, routings, keys)
     group_of = groups.tolist()  # the filter runs per visited node: plain ints are cheaper
-    results = {name: [] for name in ("model", *BASELINES)}
-    answers = []  # the live-answer reference the drift check compares with
-    for n, row in enumerate(holdout_rows):
-        actual = routing_of(tables, int(row))
+    quantity = opts["quantity"]
+
+    def score(row: int) -> tuple[dict, dict] | None:
+        """(each proposal's scores, the model's answer) for one held-out row."""
+        actual = routing_of(tables, row)
         if actual is None:
-            continue
+            return None
         actual_ops = own_routing(model, actual["rt"], opts["prefer_actuals"], [])
-        quantity = opts["quantity"]
         actual_lead = lead_time(actual_ops, quantity)
 
         def hide(label, g=group_of[row]):
             return group_of[label] == g
 
-        item = {"attributes": tables.attributes(int(row))}
-        answer = predict_one(model, item, opts, exclude=hide)
-        answers.append(answer)
+        answer = predict_one(model, {"attributes": tables.attributes(row)}, opts, exclude=hide)
         nearest, medoid = _knn_baselines(model, answer, routings)
         proposals = {
             "model": [_as_candidate(c) for c in answer["candidates"]],
             "most_frequent": lookup.frequent,
-            "same_attributes": lookup.same_values(int(row)),
+            "same_attributes": lookup.same_values(row),
             "nearest": nearest,
             "knn_medoid": medoid,
         }
-        for name, candidates in proposals.items():
-            results[name].append(score_item(actual, candidates, actual_lead, quantity))
-        if progress and n % 100 == 0:
-            progress("evaluate", n / max(1, len(holdout_rows)), "")
+        scores = {
+            name: score_item(actual, candidates, actual_lead, quantity)
+            for name, candidates in proposals.items()
+        }
+        return scores, answer
+
+    results = {name: [] for name in ("model", *BASELINES)}
+    answers = []  # the live-answer reference the drift check compares with
+    for scored in in_two_processes(score, [int(r) for r in holdout_rows], progress):
+        if scored is not None:
+            for name, scores in scored[0].items():
+                results[name].append(scores)
+            answers.append(scored[1])
     out = {name: summarise(rows) for name, rows in results.items()}
     out["baselines"] = {name: out[name] for name in BASELINES}
     out["reference"] = reference_distribution(answers)
     return out
+
+
+FORK_MIN_ROWS = 200  # fewer rows are done faster than a process is forked
+
+
+def in_two_processes(work: Callable[[int], object], rows: list[int], progress=None) -> list:
+    """``[work(row) for row in rows]``, the second half in a forked process beside this one
+    (``work`` is Python-bound and holds the interpreter lock: a thread would not help; see
+    :mod:`registry_app.pipeline.forking`). Where there is no fork, or for few rows, all rows
+    are done here. ``progress`` is called from this process only."""
+
+    def here(part: list[int]) -> list:
+        out = []
+        for n, row in enumerate(part):
+            out.append(work(row))
+            if progress and n % 100 == 0:
+                progress("evaluate", n / max(1, len(part)), "")
+        return out
+
+    if len(rows) < FORK_MIN_ROWS or not can_fork():
+        return here(rows)
+    half = (len(rows) + 1) // 2
+    with beside(lambda: [work(row) for row in rows[half:]], "evaluate") as later:
+        return here(rows[:half]) + later.result()
 
 
 def reference_distribution(answers: list[dict]) -> dict:
@@ -371,12 +403,15 @@ def prepare_built(
     config: dict,
     attributes=None,
     never_held=None,
+    holdout: tuple | None = None,
 ) -> BuiltEvaluation:
     """The evaluation stored with every trained version: a sample of grouped held-out items.
 
-    ``never_held``: rows that are never evaluated (routings saved by engineers)."""
+    ``never_held``: rows that are never evaluated (routings saved by engineers); ``holdout``:
+    :func:`stored_holdout` of these items when already computed."""
     tables = RoutingTables(folder, names)
-    groups, held = stored_holdout(items, attributes or names)
+    groups, held = holdout if holdout is not None else stored_holdout(items, attributes or names)
+    held = held.copy()
     has_routing = np.asarray(arrays["item_rt_end"]) > np.asarray(arrays["item_rt_start"])
     held &= has_routing
     if never_held is not None:

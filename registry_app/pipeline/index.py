@@ -51,17 +51,29 @@ def build_index(
     """The index of ``vectors`` (row i under ``labels[i]``), its islands repaired
     (:func:`repair_islands`), saved at ``path`` when given (else in a temporary file), ready to
     search with ``threads``."""
+    return build_repaired(vectors, labels, params, threads, path)[0]
+
+
+def build_repaired(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    params: dict,
+    threads: int = 2,
+    path: Path | None = None,
+) -> tuple:
+    """(:func:`build_index`'s index, how many items its island repair linked)."""
     with _saved_at(path) as file:
         index = _graph(vectors, labels, params, threads)
         index.save_index(str(file))
         # a zero vector (an item with no known attribute) has no direction: no search finds it
         rows = np.flatnonzero(np.any(vectors != 0, axis=1))
         missed, found = _missed(index, vectors, rows, threads)
+        linked = 0
         if len(missed):
             del index  # the repaired graph is read from the file: never two copies at once
-            index = repair_islands(file, vectors, labels, rows[missed], found, threads)
+            index, linked = repair_islands(file, vectors, labels, rows[missed], found, threads)
         index.set_ef(int(params["ef_search"]))
-        return index
+        return index, linked
 
 
 @contextmanager
@@ -109,22 +121,23 @@ def repair_islands(
     rows: np.ndarray,
     found: np.ndarray,
     threads: int = 2,
-):
-    """The index saved at ``path`` read again once each item of ``rows`` (rows of ``vectors``
-    and ``labels``) that a search for its own vector missed has a link from the first of that
-    search's results (``found``, one row of labels per item) with room in its level-0 list;
-    the items linked are searched again and linked again, at most ``ISLAND_ROUNDS`` rounds."""
-    dim = int(vectors.shape[1])
+) -> tuple:
+    """(the index saved at ``path`` read again, how many distinct items were linked) once each
+    item of ``rows`` (rows of ``vectors`` and ``labels``) that a search for its own vector
+    missed has a link from the first of that search's results (``found``, one row of labels
+    per item) with room in its level-0 list; the items linked are searched again and linked
+    again, at most ``ISLAND_ROUNDS`` rounds."""
+    dim, linked = int(vectors.shape[1]), np.empty(0, np.int64)
     for _ in range(ISLAND_ROUNDS - 1):
-        link_from(path, labels[rows], found)
+        linked = np.union1d(linked, _link(path, labels[rows], found))
         index = _read(path, dim, threads)
         missed, found = _missed(index, vectors, rows, threads)
         if not len(missed):
-            return index
+            return index, len(linked)
         rows = rows[missed]
         del index  # the file is linked again and read again
-    link_from(path, labels[rows], found)
-    return _read(path, dim, threads)
+    linked = np.union1d(linked, _link(path, labels[rows], found))
+    return _read(path, dim, threads), len(linked)
 
 
 def _read(path: Path, dim: int, threads: int):
@@ -140,6 +153,12 @@ def link_from(path: Path, targets: np.ndarray, sources: np.ndarray) -> int:
     """Links added in the saved index ``path``: to each label of ``targets`` from the first
     label of its row of ``sources`` whose level-0 list has room (and does not hold it yet).
     Returns how many were added."""
+    return len(_link(path, targets, sources))
+
+
+def _link(path: Path, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """:func:`link_from`, returning the internal ids of the targets given a link (the same
+    for a file linked again: its elements are never reordered)."""
     level0, header = _level0(path)
     width = header["maxM0"]
     internal = _internal_ids(level0, header)
@@ -147,7 +166,7 @@ def link_from(path: Path, targets: np.ndarray, sources: np.ndarray) -> int:
     links = level0[:, 4 : 4 + 4 * width].view(np.uint32)
     counts = counts_view.astype(np.int64)
     target, source = internal(targets), internal(sources)
-    pending, added = np.arange(len(target)), 0
+    pending, linked = np.arange(len(target)), []
     for column in range(source.shape[1]):
         if not len(pending):
             break
@@ -162,12 +181,12 @@ def link_from(path: Path, targets: np.ndarray, sources: np.ndarray) -> int:
         ok = slot < width
         links[src[ok], slot[ok]] = dst[ok]
         np.add.at(counts, src[ok], 1)
-        added += int(ok.sum())
+        linked.append(dst[ok])
         pending = np.sort(pending[order][~ok])
     changed = np.flatnonzero(counts != counts_view)
     counts_view[changed] = counts[changed]
     level0.flush()
-    return added
+    return np.concatenate(linked) if linked else np.empty(0, np.int64)
 
 
 def _level0(path: Path) -> tuple[np.ndarray, dict]:

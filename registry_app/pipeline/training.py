@@ -17,7 +17,9 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from django.utils import timezone
 from filelock import FileLock, Timeout
 
 from registry_app.models import AuditEntry, ModelVersion, RunState, TrainingRun, VersionState
+from registry_app.pipeline import forking
 from registry_app.pipeline import index as hnsw
 from registry_app.pipeline import manifest as mf
 from registry_app.pipeline.feedback import merge_feedback, never_held_out
@@ -51,9 +54,9 @@ STAGES = {
     "evaluate": (0.85, 0.98),
     "package": (0.98, 1.00),
 }
-# stages whose seconds overlap: the tables are built in a thread while the features are built
-# in the main thread, so their seconds add up to more than wall. (The index is built in a
-# thread from the end of the features on, beside whatever of the tables' thread is left and
+# stages whose seconds overlap: the tables are built in a forked process while the features are
+# built in the main thread, so their seconds add up to more than wall. (The index is built in a
+# thread from the end of the features on, beside whatever of the tables' process is left and
 # the evaluation's preparation, which is no stage of its own.)
 BESIDE = {"tables": "features"}
 
@@ -299,12 +302,14 @@ def build_artifacts(
 ) -> dict:
     """Everything the runtime loads, written into ``folder``; returns files, params, metrics.
 
-    The tables are built in a thread beside the features: they need only the extracted
-    frames and the routed rows. The index is built in another thread, on both cores, as soon
-    as the vectors are there, beside the rest of the tables' thread and the evaluation's
-    preparation (families, held-out sample, attribute-value keys; see :data:`BESIDE`). numpy,
-    pandas' sorts and hnswlib's ``add_items`` release the interpreter lock, so both cores
-    stay busy. Only the main thread reports progress (it writes the run row).
+    The tables, then the stored evaluation's families, are built in a process forked beside
+    the features (:mod:`~registry_app.pipeline.forking`; a thread where there is no fork):
+    they need only the extracted frames and the routed rows, and in a process their Python
+    loops do not take turns with the features' own. The index is built in a thread, on both
+    cores, as soon as the vectors are there, beside the rest of the tables' process and the
+    evaluation's preparation (held-out sample, attribute-value keys; see :data:`BESIDE`);
+    hnswlib's ``add_items`` releases the interpreter lock. Only the main thread reports
+    progress (it writes the run row).
     ``feedback_items``: codes of items whose routing came from a saved routing; the stored
     evaluation never holds them out."""
     attributes = profile["attributes"]
@@ -314,32 +319,44 @@ def build_artifacts(
     weights, search = training_weights(items, data, profile, config, progress)
     labels = routed_rows(items, data.operations)
     params = hnsw.parameters(config)
-    with ThreadPoolExecutor(2, thread_name_prefix="beside") as pool:
+    planned = _evaluated(config, labels)
+    # the families in the tables' process; in a thread they would hold up the features
+    families = attributes if planned and forking.can_fork() else None
+    tables_work = partial(_tables_stage, folder, items, data, names, labels, families)
+    with ThreadPoolExecutor(1, thread_name_prefix="index") as pool:
         progress.stage("features")
         progress.stage("tables")
-        tabling = pool.submit(_tables_stage, folder, items, data, names, labels)
-        encoder, vectors, files = _features(folder, items, attributes, weights, profile, config)
-        progress.done("features", f"{vectors.shape[0]} vectors of dimension {encoder.dim}")
-        progress.stage("index")
-        building = pool.submit(_index_stage, folder, vectors[labels], labels, params)
-        del vectors  # the thread holds the routed items' vectors; the rest is not needed
-        arrays, table_files, seconds = tabling.result()
-        files += table_files
+        with forking.beside(tables_work, "tables") as tabling:
+            encoder, vectors, files = _features(folder, items, attributes, weights, profile, config)
+            progress.done("features", f"{vectors.shape[0]} vectors of dimension {encoder.dim}")
+            progress.stage("index")
+            building = pool.submit(_index_stage, folder, vectors[labels], labels, params)
+            del vectors  # the thread holds the routed items' vectors; the rest is not needed
+            tabled = tabling.result()
+        files += tabled.files
+        vars(data.report).update(vars(tabled.report))  # what the tables counted, if forked
         progress.done(
             "tables",
-            f"{len(labels)} items with routings, {len(arrays['rt_no'])} routings",
-            seconds=seconds,
+            f"{len(labels)} items with routings, {tabled.routings} routings",
+            seconds=tabled.seconds,
         )
-        evaluation = _evaluation_plan(
-            folder, encoder, arrays, names, items, config, attributes, feedback_items
+        evaluation = (
+            _evaluation_plan(
+                folder, encoder, tabled, names, items, config, attributes, feedback_items
+            )
+            if planned
+            else None
         )
         progress.note("index", "evaluation prepared; waiting for the index")
-        index, recall = building.result()
+        index, recall, linked = building.result()
     files.append(hnsw.INDEX_FILE)
-    progress.done("index", f"{len(labels)} items indexed, recall@10 {recall:.4f}")
+    progress.done(
+        "index",
+        f"{len(labels)} items indexed, {linked} islands linked, recall@10 {recall:.4f}",
+    )
 
     progress.stage("evaluate")
-    metrics = {"index_recall_at_10": round(recall, 4)}
+    metrics = {"index_recall_at_10": round(recall, 4), "index_islands_linked": linked}
     if evaluation is not None:
         metrics.update(evaluation.run(index, progress.callback("evaluate")))
     if search:
@@ -353,7 +370,7 @@ def build_artifacts(
             {"name": c.name, "kind": c.kind, "weight": c.weight} for c in encoder.codecs
         ],
     }
-    counts = {"indexed_items": int(len(labels)), "routings": int(len(arrays["rt_no"]))}
+    counts = {"indexed_items": int(len(labels)), "routings": tabled.routings}
     return {"files": files, "parameters": parameters, "metrics": metrics, "counts": counts}
 
 
@@ -409,18 +426,33 @@ def routed_rows(items, operations) -> np.ndarray:
 
 
 def _index_stage(folder: Path, vectors: np.ndarray, labels: np.ndarray, params: dict):
-    """(index, recall@10): built on all cores, its islands repaired in the saved file, its
-    recall sampled. Runs in a thread: it touches neither the database nor the progress."""
+    """(index, recall@10, items the island repair linked): built on all cores, its islands
+    repaired in the saved file, its recall sampled. Runs in a thread: it touches neither the
+    database nor the progress."""
     path = folder / hnsw.INDEX_FILE
-    index = hnsw.build_index(vectors, labels, params, threads=os.cpu_count() or 2, path=path)
-    return index, hnsw.recall_at_k(index, vectors, labels, k=10, sample=300)
+    threads = os.cpu_count() or 2
+    index, linked = hnsw.build_repaired(vectors, labels, params, threads=threads, path=path)
+    return index, hnsw.recall_at_k(index, vectors, labels, k=10, sample=300), int(linked)
 
 
-def _tables_stage(folder: Path, items, data, names, labels: np.ndarray):
-    """(arrays, their files, seconds): built and saved. Runs in a thread beside the features
-    (it needs only the extracted frames): it touches neither the database nor the progress.
-    The evaluation's families are not computed here: their Python loops would hold the
-    interpreter lock against the features' own."""
+@dataclass
+class Tabled:
+    """What the tables stage hands back: its files, what the evaluation needs of its arrays,
+    the extract report with its counts, and the stored evaluation's families when planned."""
+
+    files: list[str]
+    arrays: dict  # item_rt_start, item_rt_end
+    routings: int
+    report: object
+    seconds: float
+    holdout: tuple | None = None  # evaluation.stored_holdout's (families, held-out mask)
+
+
+def _tables_stage(folder: Path, items, data, names, labels: np.ndarray, attributes) -> Tabled:
+    """The tables built and saved, then (``attributes`` given) the stored evaluation's
+    families. Runs in a process forked beside the features (:func:`forking.beside`; it needs
+    only the extracted frames): it touches neither the database nor the progress, and its
+    Python loops do not take turns with the features' own for the interpreter lock."""
     started = time.monotonic()
     arrays, strings = build_tables(
         items, data.operations, data.work_results, names, report=data.report
@@ -432,26 +464,35 @@ def _tables_stage(folder: Path, items, data, names, labels: np.ndarray):
             "The items with routings in the tables differ from the items given to the index "
             f"({int(has_routing.sum())} against {len(labels)}): item codes that are not text?"
         )
-    return arrays, files, time.monotonic() - started
+    kept = {k: arrays[k] for k in ("item_rt_start", "item_rt_end")}
+    tabled = Tabled(files, kept, int(len(arrays["rt_no"])), data.report, time.monotonic() - started)
+    if attributes:
+        from registry_app.pipeline.evaluation import stored_holdout
+
+        tabled.holdout = stored_holdout(items, attributes)
+    return tabled
 
 
-def _evaluation_plan(folder, encoder, arrays, names, items, config, attributes, feedback_items):
-    """The stored evaluation up to the predictions (which need the index); None when
-    ``eval_sample`` is 0 or too few items have routings."""
-    has_routing = arrays["item_rt_end"] > arrays["item_rt_start"]
-    if not config.get("eval_sample", 0) or int(has_routing.sum()) <= 20:
-        return None
+def _evaluated(config: dict, labels: np.ndarray) -> bool:
+    """Whether the stored evaluation runs: ``eval_sample`` above 0 and more than 20 items with
+    routings."""
+    return bool(config.get("eval_sample", 0)) and len(labels) > 20
+
+
+def _evaluation_plan(folder, encoder, tabled, names, items, config, attributes, feedback_items):
+    """The stored evaluation up to the predictions (which need the index)."""
     from registry_app.pipeline.evaluation import prepare_built
 
     return prepare_built(
         folder,
         encoder,
-        arrays,
+        tabled.arrays,
         names,
         items,
         config,
         attributes=attributes,
         never_held=never_held_out(items, list(feedback_items)),
+        holdout=tabled.holdout,
     )
 
 

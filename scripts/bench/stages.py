@@ -3,12 +3,15 @@
     .venv/bin/python scripts/bench/stages.py extract var/bench-325000 var/frames-325000.pkl
     .venv/bin/python scripts/bench/stages.py features var/frames-325000.pkl [--out DIR] [--profile]
     .venv/bin/python scripts/bench/stages.py tables var/frames-325000.pkl [--out DIR] [--profile]
+    .venv/bin/python scripts/bench/stages.py evaluate var/frames-325000.pkl --version DIR [--out D]
 
 ``extract`` reads the plant database of a bench folder (registry.sqlite3, plant.sqlite) with
 the input profile (``--input NAME``, default the active one), merges the saved routings as
 training does and pickles the frames, the profile and the workflow settings. ``features``
 runs ``FeatureEncoder.fit_transform`` on them as training does; ``tables`` runs
-``build_tables`` (``--today`` fixes the date the primary routings are chosen on). Each prints
+``build_tables`` (``--today`` fixes the date the primary routings are chosen on); ``evaluate``
+runs the stored evaluation (``prepare_built``, then its predictions) on a trained version
+folder's encoder, index and tables, and writes its figures as ``metrics.json``. Each prints
 wall seconds, CPU seconds of the process (every thread) and the process's peak RSS; ``--out``
 writes the stage's files (encoder.json, svd_components.npy and vectors.npy; tables/* and the
 extract report with the tables' counts) for a byte-for-byte comparison of two versions of the
@@ -106,14 +109,40 @@ def run_tables(frames: dict, out: Path | None, today: str | None) -> None:
         (out / "extract_report.json").write_text(report)
 
 
+def run_evaluate(frames: dict, version: Path, out: Path | None) -> None:
+    import numpy as np
+
+    _setup(version.resolve().parents[1])
+    from registry_app.pipeline import index as hnsw
+    from registry_app.pipeline.evaluation import prepare_built
+    from routing_core.features import FeatureEncoder
+
+    profile, config = frames["profile"], frames["config"]
+    encoder = FeatureEncoder.load(version)
+    arrays = {k: np.load(version / "tables" / f"{k}.npy") for k in ("item_rt_start", "item_rt_end")}
+    names = [a["name"] for a in profile["attributes"]]
+    index = hnsw.load_index(version, encoder.dim, config["hnsw_ef_search"])
+    prepared = time.perf_counter()
+    evaluation = prepare_built(
+        version, encoder, arrays, names, frames["items"], config, profile["attributes"]
+    )
+    ran = time.perf_counter()
+    metrics = evaluation.run(index)
+    done = time.perf_counter()
+    print(f"evaluate: preparation {ran - prepared:.2f} s, predictions {done - ran:.2f} s")
+    if out is not None:
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("stage", choices=("extract", "features", "tables"))
+    parser.add_argument("stage", choices=("extract", "features", "tables", "evaluate"))
     parser.add_argument("source", type=Path, help="bench folder (extract) or frames pickle")
     parser.add_argument("target", type=Path, nargs="?", help="extract: the pickle to write")
     parser.add_argument("--out", type=Path, help="write the stage's files into this folder")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     parser.add_argument("--input", help="extract: the input profile's name (default: active)")
+    parser.add_argument("--version", type=Path, help="evaluate: a trained version's folder")
     parser.add_argument("--today", default="2026-11-30", help="tables: the primary routings' day")
     args = parser.parse_args()
     if args.stage == "extract":
@@ -129,6 +158,8 @@ def main() -> None:
         profiler.enable()
     if args.stage == "features":
         run_features(frames, args.out)
+    elif args.stage == "evaluate":
+        run_evaluate(frames, args.version, args.out)
     else:
         run_tables(frames, args.out, args.today)
     if profiler:

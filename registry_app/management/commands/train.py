@@ -47,7 +47,10 @@ class Command(BaseCommand):
         except Exception as exc:
             raise CommandError(f"Training failed: {type(exc).__name__}: {exc}") from None
         timings = run.__class__.objects.get(pk=run.pk).timings
-        self.stdout.write(f"Trained {version.label} (pending approval) — {stage_line(timings)}")
+        self.stdout.write(
+            f"Trained {version.label} (pending approval) — {stage_line(timings)}"
+            f"{index_note(version.metrics)}"
+        )
         self.stdout.write(version.label)
 
 
@@ -59,3 +62,9 @@ def stage_line(timings: dict) -> str:
         f"{k} {v:.1f}s" + (f" (beside {BESIDE[k]})" if BESIDE.get(k) in timings else "")
         for k, v in timings.items()
     )
+
+
+def index_note(metrics: dict) -> str:
+    """The index's own figures for the summary line: the items its island repair linked."""
+    linked = metrics.get("index_islands_linked")
+    return "" if linked is None else f"; index: {linked} islands linked"
