@@ -21,6 +21,7 @@ answers without the handler's signals, exception wrapping and response object.
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import time
@@ -135,7 +136,8 @@ class LeanApplication:
         except Exception as exc:  # Django's answer to an unexpected error (500, logged)
             return _django_answer(response_for_exception(request, exc), start_response)
         if answered is None:  # the full stack answers (and logs) it, from the body as sent
-            environ["wsgi.input"] = io.BytesIO(request.body)
+            if hasattr(request, "_body"):  # read here; else the stream is still untouched
+                environ["wsgi.input"] = io.BytesIO(request._body)
             return self.application(environ, start_response)
         status, content = answered
         seconds = time.perf_counter() - started
@@ -175,11 +177,20 @@ class _Answer(list):
 def _connections_open() -> bool:
     """Whether this thread may hold an open database connection: one was opened in it since
     the last check (an authentication cache refresh opens one every few seconds; nothing else
-    of a lean call does)."""
-    if not getattr(_opened, "flag", False):
+    of a lean call does), or connections persist (``CONN_MAX_AGE``), whose age and health
+    Django checks at every request's end."""
+    opened = getattr(_opened, "flag", False)
+    if not (opened or _persistent()):
         return False
     _opened.flag = False
     return any(c.connection is not None for c in connections.all(initialized_only=True))
+
+
+@functools.cache
+def _persistent() -> bool:
+    """Whether a database keeps its connections between requests (``CONN_MAX_AGE`` not 0;
+    ``None``: without limit)."""
+    return any(db.get("CONN_MAX_AGE", 0) != 0 for db in settings.DATABASES.values())
 
 
 _opened = threading.local()

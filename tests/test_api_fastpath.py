@@ -258,3 +258,44 @@ def test_a_lean_4xx_is_logged_as_djangos_handler_logs_it(api, active_model):
     assert [(r.levelname, r.getMessage(), r.status_code) for r in seen] == [
         ("WARNING", "Not Found: /api/v1/similar", 404)
     ]
+
+
+def test_a_large_body_with_a_bad_token_is_refused_as_the_full_stack_refuses_it(
+    api, active_model, settings
+):
+    """A body above Django's in-memory limit, with a token the lean handler does not accept:
+    the full stack gets the body's stream untouched and answers 401 (reading the body first
+    raised RequestDataTooBig outside any handler: a bare 500)."""
+    settings.API_MAX_BODY_BYTES = 4 * 1024 * 1024
+    body = {**hot_bodies()["/api/v1/time-summary"], "note": "x" * (3 * 1024 * 1024)}
+    started, answer = lean_call("not-a-token", "/api/v1/time-summary", body)
+    answer.close()
+    assert started[0][0] == "401 Unauthorized"
+    assert json.loads(b"".join(answer))["error"]
+
+
+def test_a_lean_call_ends_a_persistent_connection_past_its_age(api, active_model, settings):
+    """With CONN_MAX_AGE, Django checks a kept connection's age at every request's end; so does
+    a lean call, also when it opened no connection itself."""
+    import time
+
+    from django.db import connection
+
+    from inference_app import fastpath
+
+    lean_call(api.token, "/api/v1/time-summary", hot_bodies()["/api/v1/time-summary"])[1].close()
+    kept = settings.DATABASES["default"].get("CONN_MAX_AGE", 0)
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
+    fastpath._persistent.cache_clear()
+    try:
+        connection.ensure_connection()
+        fastpath._opened.flag = False  # opened before the call, as a kept connection is
+        connection.close_at = time.monotonic() - 1  # kept past its age
+        started, answer = lean_call(api.token, "/api/v1/time-summary", hot_bodies()[
+            "/api/v1/time-summary"])  # fmt: skip
+        assert started[0][0] == "200 OK" and connection.connection is not None
+        answer.close()
+        assert connection.connection is None
+    finally:
+        settings.DATABASES["default"]["CONN_MAX_AGE"] = kept
+        fastpath._persistent.cache_clear()

@@ -149,7 +149,7 @@ def test_the_read_is_not_held_back_by_hashes_that_ended_early_or_hash_another_fo
     folder, _ = index_version(tmp_path)
     (folder / "manifest.json").write_text("{not json")  # the early hashing gives up at once
     hashes = filehash.start_early(tmp_path)
-    assert hashes.done.wait(10) and hashes.last_file_begun.is_set()
+    assert hashes.last_file_begun.wait(10) and hashes.done.wait(10)
     assert preload.start(tmp_path, hashes).done.wait(10)
     assert preload.take(folder, DIM) is not None
     other = filehash.EarlyHashes(tmp_path / "v0009")  # never started: its event never set

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from registry_app.pipeline import preload
@@ -247,7 +247,6 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        os.nice(SUPERVISOR_NICENESS)  # its checks take no core from the first answers
         self.checks_beside_workers(children)
         pid, status = os.wait()  # any worker ending ends the service (its manager restarts it)
         self.stderr.write(f"Serving process {pid} ended (status {status}); stopping the others.")
@@ -259,8 +258,9 @@ class Command(BaseCommand):
         need neither the checks nor the URL modules they import). An error stops the workers
         and the service, with the checks' message, as it would have before they started."""
         try:
+            os.nice(SUPERVISOR_NICENESS)  # its checks take no core from the first answers
             seconds = self.run_checks()
-        except SystemCheckError:
+        except BaseException:  # a failed check, or an import error of a URL module
             end_all(children, wait=True)
             raise
         self.stdout.write(f"System checks passed in {seconds:.3f} s, beside the workers.")
