@@ -268,6 +268,10 @@ Q_CLUSTER = {
     "ack_failures": True,
     "poll": 1,
     "sync": envbool("Q_SYNC", "false"),
+    # a training forks its tables and half its evaluation beside the main thread
+    # (registry_app.pipeline.forking); multiprocessing gives a daemonic worker no children.
+    # Those children end with their worker (PR_SET_PDEATHSIG), so none is left orphaned.
+    "daemonize_workers": False,
 }
 # The generation of ended sessions (accounts_app.cache) must be seen by every process of every
 # host: the file cache on one host, Redis when the scale-out topology has it.

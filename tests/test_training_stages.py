@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 
 from registry_app.models import ModelVersion, RunState, TrainingRun, VersionState
+from registry_app.pipeline import forking, training
 from registry_app.pipeline import index as hnsw
-from registry_app.pipeline import training
 from registry_app.pipeline.tables import build_tables
 
 STAGES = {"extract", "features", "tables", "index", "evaluate", "package"}
@@ -37,6 +37,12 @@ def _gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def _ended_beside(pid: int) -> bool:
+    """The tables ran in a process that has ended (a thread of this one where there is no
+    fork)."""
+    return pid != os.getpid() and _gone(pid) if forking.can_fork() else pid == os.getpid()
 
 
 def _recorded(path) -> list[int]:
@@ -73,7 +79,7 @@ def test_the_tables_are_built_in_a_forked_process_while_the_features_are_built(
     assert seen["tables began meanwhile"]  # the features waited for the tables and they came
     assert seen["features"] == (os.getpid(), threading.main_thread())
     [tables_pid] = _recorded(tables_file)
-    assert tables_pid != os.getpid() and _gone(tables_pid)  # no process outlives the run
+    assert _ended_beside(tables_pid)  # no process outlives the run
     assert seen["index"] is not threading.main_thread() and not seen["index"].is_alive()
     run = TrainingRun.objects.get(version=version)
     assert set(run.timings) == STAGES
@@ -145,9 +151,9 @@ def test_the_items_the_island_repair_linked_are_reported_everywhere(
     manifest = json.loads((settings.MODELS_DIR / version.label / "manifest.json").read_text())
     assert manifest["metrics"]["index_islands_linked"] == 17
     run = TrainingRun.objects.get(version=version)
-    assert "items indexed, 17 islands linked, recall@10" in run.log
+    assert "items indexed, 17 linked by the island repair, recall@10" in run.log
     trained = next(ln for ln in out.getvalue().splitlines() if ln.startswith("Trained "))
-    assert trained.endswith("; index: 17 islands linked")
+    assert trained.endswith("; index: 17 items linked by the island repair")
 
 
 def test_the_indexed_rows_are_the_items_with_operations():
@@ -205,7 +211,7 @@ def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
     with pytest.raises(ValueError, match="broken operations table"):
         quick_training()
     [tables_pid] = _recorded(tables_file)
-    assert tables_pid != os.getpid() and _gone(tables_pid)
+    assert _ended_beside(tables_pid)
     assert builds and not builds[0].is_alive()  # no thread outlives the training
     run = TrainingRun.objects.get()
     assert run.state == RunState.FAILED and "broken operations table" in run.error
@@ -216,7 +222,7 @@ def test_a_failing_tables_stage_waits_for_the_index_thread_and_keeps_nothing(
     assert not list(settings.MODELS_DIR.glob("v*"))
 
 
-def test_a_failing_features_stage_waits_for_the_tables_process_and_keeps_nothing(
+def test_a_failing_features_stage_ends_the_tables_process_and_keeps_nothing(
     quick_training, monkeypatch, settings, tmp_path
 ):
     tables_file = tmp_path / "tables-pid"
@@ -228,6 +234,9 @@ def test_a_failing_features_stage_waits_for_the_tables_process_and_keeps_nothing
         return real_tables(*args, **kwargs)
 
     def broken(*args, **kwargs):
+        deadline = time.monotonic() + 30
+        while not tables_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the tables have begun
         raise ValueError("broken attribute column")
 
     monkeypatch.setattr(training, "build_tables", tables)
@@ -235,7 +244,7 @@ def test_a_failing_features_stage_waits_for_the_tables_process_and_keeps_nothing
     with pytest.raises(ValueError, match="broken attribute column"):
         quick_training()
     [tables_pid] = _recorded(tables_file)
-    assert tables_pid != os.getpid() and _gone(tables_pid)  # it ended with the run
+    assert _ended_beside(tables_pid)  # it ended with the run
     run = TrainingRun.objects.get()
     assert run.state == RunState.FAILED and "broken attribute column" in run.error
     assert ModelVersion.objects.get().state == VersionState.FAILED
@@ -243,9 +252,8 @@ def test_a_failing_features_stage_waits_for_the_tables_process_and_keeps_nothing
     assert not list(settings.MODELS_DIR.glob("v*"))
 
 
-def test_the_stored_evaluation_equals_one_prepared_after_the_index(quick_training, settings):
-    """The evaluation prepared while the index is built (families, sample, attribute-value
-    keys) gives the figures of one prepared afresh on the stored version."""
+def _prepared_afresh(quick_training, settings) -> tuple:
+    """A trained version, its stored evaluation prepared afresh on its files, and its index."""
     from registry_app.pipeline.evaluation import prepare_built
     from registry_app.pipeline.extract import extract
     from routing_core.features import FeatureEncoder
@@ -258,11 +266,43 @@ def test_the_stored_evaluation_equals_one_prepared_after_the_index(quick_trainin
     arrays = {k: np.load(folder / "tables" / f"{k}.npy") for k in ("item_rt_start", "item_rt_end")}
     names = [a["name"] for a in profile["attributes"]]
     items = training.sorted_items(extract(profile).items)
-    evaluation = prepare_built(folder, encoder, arrays, names, items, config, profile["attributes"])
-    index = hnsw.load_index(folder, encoder.dim, config["hnsw_ef_search"])
-    again = evaluation.run(index)
-    stored = {k: v for k, v in version.metrics.items() if not k.startswith("index_")}
-    assert again == stored
+    built = prepare_built(folder, encoder, arrays, names, items, config, profile["attributes"])
+    return version, built, hnsw.load_index(folder, encoder.dim, config["hnsw_ef_search"])
+
+
+def _stored_figures(version) -> dict:
+    return {k: v for k, v in version.metrics.items() if not k.startswith("index_")}
+
+
+def test_the_stored_evaluation_equals_one_prepared_after_the_index(quick_training, settings):
+    """The evaluation prepared while the index is built (families, sample, attribute-value
+    keys) gives the figures of one prepared afresh on the stored version."""
+    version, built, index = _prepared_afresh(quick_training, settings)
+    assert built.run(index) == _stored_figures(version)
+
+
+@pytest.mark.skipif(not forking.can_fork(), reason="forks on Linux with two cores or more")
+def test_the_evaluation_split_over_two_processes_gives_the_figures_of_one(
+    quick_training, settings, monkeypatch
+):
+    """With the held-out items split between this process and a forked one, the stored
+    evaluation is the same as with all of them here."""
+    from registry_app.pipeline import evaluation as ev
+
+    version, built, index = _prepared_afresh(quick_training, settings)
+    forks = []
+
+    def counted(work, name):
+        forks.append(name)
+        return forking.beside(work, name)
+
+    monkeypatch.setattr(ev, "beside", counted)
+    monkeypatch.setattr(ev, "FORK_MIN_ROWS", 10)
+    split = built.run(index)
+    assert forks == ["evaluate"] and len(built.rows) >= 10
+    monkeypatch.setattr(ev, "can_fork", lambda: False)
+    assert built.run(index) == split and forks == ["evaluate"]  # all rows here, the same
+    assert split == _stored_figures(version)
 
 
 def test_items_sorted_by_code_are_used_as_they_are_and_others_are_sorted():

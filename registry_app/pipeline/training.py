@@ -352,7 +352,8 @@ def build_artifacts(
     files.append(hnsw.INDEX_FILE)
     progress.done(
         "index",
-        f"{len(labels)} items indexed, {linked} islands linked, recall@10 {recall:.4f}",
+        f"{len(labels)} items indexed, {linked} linked by the island repair, "
+        f"recall@10 {recall:.4f}",
     )
 
     progress.stage("evaluate")

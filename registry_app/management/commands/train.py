@@ -67,4 +67,4 @@ def stage_line(timings: dict) -> str:
 def index_note(metrics: dict) -> str:
     """The index's own figures for the summary line: the items its island repair linked."""
     linked = metrics.get("index_islands_linked")
-    return "" if linked is None else f"; index: {linked} islands linked"
+    return "" if linked is None else f"; index: {linked} items linked by the island repair"
