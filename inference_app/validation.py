@@ -78,10 +78,28 @@ class Errors(dict):
             raise BadInput(f"{path}: {messages[0]}", fields=dict(self))
 
 
+_CHECK = object()  # :func:`_at_once`: the value needs the full check
+
+
+def _at_once(value, spec):
+    """The common case, accepted without a field path: a JSON number in range of a number
+    field (NaN fails the range; a bool is not an int here: type(), not isinstance), a string
+    within a text field's length (stripped); anything else is :data:`_CHECK`."""
+    kind = type(value)
+    if spec.__class__ is Num:
+        if (kind is float and spec.kind is float or kind is int) and spec.low <= value <= spec.high:
+            return float(value) if spec.kind is float else value
+    elif spec.__class__ is Text and kind is str:
+        text = value.strip()
+        if len(text) <= spec.max_length:
+            return text
+    return _CHECK
+
+
 def _number(value, spec: Num, path: str, errors: Errors):
-    kind = type(value)  # the common case first: a JSON number in range (NaN fails the range)
-    if (kind is float and spec.kind is float or kind is int) and spec.low <= value <= spec.high:
-        return float(value) if spec.kind is float else value
+    accepted = _at_once(value, spec)
+    if accepted is not _CHECK:
+        return accepted
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, str):
             try:
@@ -142,20 +160,10 @@ def _object(data, fields: dict, path: str, errors: Errors) -> dict:
         if spec is None:
             errors.add(f"{prefix}{key}", f"unknown field; allowed: {', '.join(sorted(fields))}")
         elif value is not None:
-            # the common case first, without the field's path: a JSON number in range of a
-            # number field (NaN fails the range; a bool is not an int here: type(), not
-            # isinstance)
-            kind = type(value)
-            if spec.__class__ is Num and (kind is int or kind is float and spec.kind is float):
-                if spec.low <= value <= spec.high:
-                    out[key] = float(value) if spec.kind is float else value
-                    continue
-            elif spec.__class__ is Text and kind is str:
-                text = value.strip()
-                if len(text) <= spec.max_length:
-                    out[key] = text
-                    continue
-            out[key] = _value(value, spec, f"{prefix}{key}", errors)
+            accepted = _at_once(value, spec)  # the common case, without the field's path
+            if accepted is _CHECK:
+                accepted = _value(value, spec, f"{prefix}{key}", errors)
+            out[key] = accepted
     return out
 
 

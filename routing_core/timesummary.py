@@ -53,6 +53,11 @@ def _parts(op: dict, quantity: float, run_qty: float) -> tuple[float, ...]:
     kinds = {setup.__class__, run.__class__, queue.__class__, wait.__class__, move.__class__}
     if kinds == _FLOAT and _isfinite(setup + run + queue + wait + move):
         return setup, run * quantity / run_qty, queue, wait, move
+    return parts_one_by_one(op, quantity, run_qty)
+
+
+def parts_one_by_one(op: dict, quantity: float, run_qty: float) -> tuple[float, ...]:
+    """:func:`_parts` with each figure read by :func:`_num` (any JSON value)."""
     return (
         _num(op, "setup_min"),
         _num(op, "run_min") * quantity / run_qty,

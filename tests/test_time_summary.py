@@ -7,19 +7,9 @@ import json
 import random
 
 from routing_core import timesummary
-from routing_core.timesummary import _num, summarize
+from routing_core.timesummary import parts_one_by_one, summarize
 
 ODD = [None, 0, 7, 2.5, "12.5", float("inf"), float("-inf"), float("nan"), 1e308, -3.0, True]
-
-
-def one_by_one(op: dict, quantity: float, run_qty: float) -> tuple[float, ...]:
-    return (
-        _num(op, "setup_min"),
-        _num(op, "run_min") * quantity / run_qty,
-        _num(op, "queue_min"),
-        _num(op, "wait_min"),
-        _num(op, "move_min"),
-    )
 
 
 def random_routing(rng: random.Random) -> list[dict]:
@@ -39,7 +29,7 @@ def test_the_summaries_equal_those_of_the_figures_read_one_by_one(monkeypatch):
     rng = random.Random(15)
     cases = [(random_routing(rng), rng.choice([1, 3.5, 250.0])) for _ in range(3000)]
     fast = [json.dumps(summarize(ops, q, ("p90",))) for ops, q in cases]
-    monkeypatch.setattr(timesummary, "_parts", one_by_one)
+    monkeypatch.setattr(timesummary, "_parts", parts_one_by_one)
     assert fast == [json.dumps(summarize(ops, q, ("p90",))) for ops, q in cases]
 
 
