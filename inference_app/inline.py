@@ -12,12 +12,22 @@ the main thread right after reading them, and sends the answer at once; everythi
 being sent) goes to the pool as before. The application, its middleware and the answers are
 the same; only the thread differs. The prediction log's batched write, due after some answers,
 is not done by the main thread (``routing_site.loop``; ``prediction_log``).
+
+With several serving processes on one listening socket (``manage.py serve --workers N``) the
+kernel gives a new connection to whichever process accepts first, so a few keep-alive clients
+(an ERP's connections, held for hours) could all land on one process while the others idle.
+:class:`WorkerLoads` keeps each process's number of open connections in memory shared across
+the fork, and a process polls the listening socket only while it holds no more connections
+than the least loaded one (:meth:`BalancedServer.readable`): the connections are spread evenly
+(within one), and the least loaded process always polls, so no connection waits.
 """
 
 from __future__ import annotations
 
+import mmap
 import socket
 import threading
+import time
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
@@ -32,6 +42,50 @@ INLINE_PATHS = {
     "/api/v1/time-summary": 1 << 16,
     "/api/v1/predict": 4096,
 }
+
+
+class WorkerLoads:
+    """Open connections per serving process, in anonymous shared memory made before the fork:
+    each process writes its own slots (8-byte words, no lock needed) and reads the others'.
+    Besides its count a process writes the time of its loop's last turn: a process whose loop
+    has not turned for ``STALE_SECONDS`` (stopped, or stuck in one long call) is left out of
+    the comparison, so it cannot keep the others from accepting."""
+
+    STALE_SECONDS = 5.0  # a live loop turns at least every second (waitress's select timeout)
+
+    def __init__(self, workers: int):
+        self._memory = mmap.mmap(-1, 16 * workers)  # MAP_SHARED | MAP_ANONYMOUS: kept by fork
+        words = memoryview(self._memory).cast("q")
+        self.counts, self.turns = words[:workers], words[workers:]
+        self.slot = 0  # this process's; set in each worker after the fork
+
+    def may_accept(self, open_connections: int) -> bool:
+        """Record this process's open connections; whether no live process holds fewer."""
+        now = time.monotonic_ns() // 1_000_000
+        self.counts[self.slot] = open_connections
+        self.turns[self.slot] = now
+        alive_since = now - int(self.STALE_SECONDS * 1000)
+        return all(
+            count >= open_connections or turn < alive_since
+            for count, turn in zip(self.counts, self.turns, strict=True)
+        )
+
+
+class BalancedServer(TcpWSGIServer):
+    """Waitress's server that, given :class:`WorkerLoads`, accepts only as the least loaded
+    of the processes sharing its listening socket; without them, waitress's own behaviour."""
+
+    loads: WorkerLoads | None = None
+
+    def readable(self) -> bool:
+        """Called at every turn of the loop before it waits: publishes this process's open
+        connections, polls the listening socket only as the least loaded. A process's count
+        is behind by at most the one connection it accepted in the current turn, so the least
+        loaded process always polls (a tie polls in both; the loser's accept finds nothing)."""
+        polls = super().readable()  # waitress's clean-up and connection limit
+        if self.loads is None:
+            return polls
+        return self.loads.may_accept(len(self.active_channels)) and polls
 
 
 class InlineChannel(HTTPChannel):
@@ -57,7 +111,7 @@ class InlineChannel(HTTPChannel):
         return None
 
 
-class InlineServer(TcpWSGIServer):
+class InlineServer(BalancedServer):
     channel_class = InlineChannel
 
     def __init__(self, *args, **kw):
@@ -99,27 +153,32 @@ def _short(channel: HTTPChannel) -> bool:
     )
 
 
-def create_inline_server(application, listener: socket.socket, **kw) -> InlineServer:
+def create_inline_server(
+    application, listener: socket.socket, loads: WorkerLoads | None = None, **kw
+) -> InlineServer:
     """A waitress server on an open listening socket, with ``kw`` as waitress's adjustments."""
+    return _server_on(InlineServer, application, listener, loads, kw)
+
+
+def _server_on(cls, application, listener: socket.socket, loads: WorkerLoads | None, kw: dict):
     adj = Adjustments(**kw)
     sockinfo = (listener.family, listener.type, listener.proto, listener.getsockname())
-    return InlineServer(
-        application, {}, True, listener, adj=adj, bind_socket=False, sockinfo=sockinfo
-    )
+    server = cls(application, {}, True, listener, adj=adj, bind_socket=False, sockinfo=sockinfo)
+    server.loads = loads
+    return server
 
 
-def make_server(application, listener: socket.socket, **kw):
+def make_server(application, listener: socket.socket, loads: WorkerLoads | None = None, **kw):
     """The server ``manage.py serve`` runs on ``listener``: the inline one, or waitress's own
     when ``ROUTING_INLINE`` is false (``kw``: waitress's adjustments, threads included);
-    Django's application is served behind :class:`~inference_app.fastpath.LeanApplication`."""
+    Django's application is served behind :class:`~inference_app.fastpath.LeanApplication`.
+    ``loads``: the shared connection counts when several processes share ``listener``."""
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
-    from waitress.server import create_server
 
     from inference_app.fastpath import LeanApplication
 
     if isinstance(application, WSGIHandler):  # the hot calls before Django's handler
         application = LeanApplication(application)
-    if settings.SERVE_INLINE:
-        return create_inline_server(application, listener, **kw)
-    return create_server(application, sockets=[listener], **kw)
+    cls = InlineServer if settings.SERVE_INLINE else BalancedServer
+    return _server_on(cls, application, listener, loads, kw)

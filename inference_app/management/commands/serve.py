@@ -216,27 +216,37 @@ class Command(BaseCommand):
         listener.listen(1024)
         return listener
 
-    def serve(self, listener: socket.socket, threads: int) -> None:
+    def serve(self, listener: socket.socket, threads: int, loads=None) -> None:
+        """Serve on ``listener`` in this process; ``loads``: the workers' shared connection
+        counts (``inference_app.inline.WorkerLoads``, its slot set) when several share it."""
         from inference_app.inline import make_server
         from inference_app.runtime import runtime
         from routing_site.wsgi import application
 
         runtime.start(refresh=False)  # loaded before the fork (handle)
-        server = make_server(application, listener, threads=threads, **waitress_options())
+        options = waitress_options()
+        server = make_server(application, listener, loads=loads, threads=threads, **options)
         server.print_listen("Serving on http://{}:{}")  # waitress's own line, to the app log
         server.run()
 
     def supervise(self, listener: socket.socket, threads: int, workers: int) -> None:
-        """Fork the workers; stop them all when one dies or when we are told to stop."""
+        """Fork the workers; stop them all when one dies or when we are told to stop. The
+        workers share the listening socket and spread its connections evenly: each accepts
+        only while it holds no more open connections than the least loaded
+        (``inference_app.inline.WorkerLoads``, shared memory made here before the fork)."""
+        from inference_app.inline import WorkerLoads
+
         connections.close_all()  # no database connection may be shared across a fork
+        loads = WorkerLoads(workers)
         children = []
-        for _ in range(workers):
+        for slot in range(workers):
             pid = os.fork()
             if pid == 0:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                loads.slot = slot
                 try:
-                    self.serve(listener, threads)
+                    self.serve(listener, threads, loads)
                 finally:
                     os._exit(0)
             children.append(pid)
