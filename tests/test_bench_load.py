@@ -1,5 +1,6 @@
 """The bench's Python load clients: a refused or cut-off answer is a failed request, and a
-client that dies ends the load with an error instead of a wait forever."""
+client that dies ends the load with an error instead of a wait forever; the per-worker split
+of a load counts each process's connections on the port and its CPU."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import socket
 import threading
 import time
 
+import psutil
 import pytest
 from django.core.management import CommandError
 
-from inference_app.management.commands.bench import _collect, run_load
+from inference_app.management.commands.bench import WorkerSplit, _collect, run_load
 
 
 def cutting_server() -> tuple[int, threading.Event]:
@@ -64,3 +66,22 @@ def test_a_client_that_dies_ends_the_load_with_an_error():
     with pytest.raises(CommandError, match=r"1 load client\(s\) died \(exit codes \[3\]\)"):
         _collect(results, procs)
     assert time.monotonic() - started < 10
+
+
+def test_the_per_worker_split_counts_the_ports_connections_and_the_cpu_of_the_load():
+    listener = socket.create_server(("127.0.0.1", 0))
+    other = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    clients.append(socket.create_connection(other.getsockname()))  # another port: not counted
+    accepted = [listener.accept()[0] for _ in range(3)] + [other.accept()[0]]
+    split = WorkerSplit([psutil.Process()], port, seconds=0.2)
+    busy_until = time.process_time() + 0.3
+    while time.process_time() < busy_until:
+        pass
+    found = split.done()
+    # this process holds both ends; only the accepted ends have the port as their own
+    assert found["connections"] == [3]
+    assert found["cpu_s"][0] >= 0.25
+    for sock in [*clients, *accepted, listener, other]:
+        sock.close()

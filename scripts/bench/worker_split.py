@@ -15,7 +15,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -26,34 +25,16 @@ sys.path.insert(0, str(REPO / "scripts" / "bench"))
 from cold_start import PROBE, bench_env, token_for  # noqa: E402
 
 
-def connections_of(proc, port: int) -> int:
-    """Established TCP connections of ``proc`` on the local ``port``."""
-    return sum(
-        1
-        for c in proc.net_connections("tcp")
-        if c.laddr and c.laddr.port == port and c.status == "ESTABLISHED"
-    )
-
-
-def cpu_of(proc) -> float:
-    times = proc.cpu_times()
-    return times.user + times.system
-
-
 def one_run(workers, port: int, args, bodies: str, token: str) -> str:
     from profile_server import load
 
-    cpu = [cpu_of(w) for w in workers]
-    split: list[int] = []
-    sampler = threading.Timer(
-        args.seconds / 2, lambda: split.extend(connections_of(w, port) for w in workers)
-    )
-    sampler.start()
+    from inference_app.management.commands.bench import WorkerSplit
+
+    split = WorkerSplit(workers, port, args.seconds)
     found = load(port, f"/api/v1/{args.endpoint}", token, bodies, args.seconds, args.clients)
-    sampler.join()
-    used = [cpu_of(w) - c for w, c in zip(workers, cpu, strict=True)]
+    per_worker = split.done()
     return (
-        f"connections {split}  CPU s {[round(u, 2) for u in used]}  "
+        f"connections {per_worker['connections']}  CPU s {per_worker['cpu_s']}  "
         f"{found['requests'] / found['seconds']:.0f} req/s  p95 {found['p95_us'] / 1000:.1f} ms"
     )
 

@@ -186,7 +186,7 @@ class Command(BaseCommand):
             serving = parent.children() or [parent]  # the workers when --workers > 1
             sample = self.sample_items(client)
             self.raw_query(sample)
-            self.load_tests(o, token, sample, [parent, *parent.children()])
+            self.load_tests(o, token, sample, [parent, *parent.children()], serving)
             infos = [p.memory_full_info() for p in serving]
             rss, uss = max(i.rss for i in infos) / 1e6, max(i.uss for i in infos) / 1e6
             self.report(
@@ -258,13 +258,14 @@ class Command(BaseCommand):
                 "p95_ms": round(pct(lat, 0.95), 4),
             }
 
-    def load_tests(self, o, token, sample, server_procs) -> None:
+    def load_tests(self, o, token, sample, server_procs, serving) -> None:
         bodies = request_bodies(sample)
         self.report("load generator", LOADERS[o["load"]])
         self.figures["load_generator"] = o["load"]
         raw_p95 = self.figures["raw_query_k20"]["p95_ms"]
         for endpoint, make in bodies.items():
             cpu_before = cpu_seconds(server_procs)
+            split = WorkerSplit(serving, o["port"], o["seconds"])
             if o["load"] == "wrk":
                 f = wrk_load(o, token, f"/api/v1/{endpoint}", [make(i) for i in range(3000)])
             else:
@@ -280,6 +281,7 @@ class Command(BaseCommand):
                 }
             cpu_ms = 1000 * (cpu_seconds(server_procs) - cpu_before) / max(1, f["requests"])
             f = {k: round(v, 2) for k, v in f.items()}
+            f["per_worker"] = split.done()
             f |= {
                 "rps": round(f["requests"] / o["seconds"]),
                 "cpu_ms_per_request": round(cpu_ms, 3),
@@ -290,6 +292,10 @@ class Command(BaseCommand):
                 f"p50 {f['p50_ms']:.1f} ms  p95 {f['p95_ms']:.1f} ms ({f['p95_x_raw_query']:.0f} × "
                 f"raw query)  p99 {f['p99_ms']:.1f} ms  {f['rps']} req/s  "
                 f"server CPU {cpu_ms:.2f} ms/request  errors {f['errors']}",
+            )
+            self.report(
+                "  per worker: connections halfway, CPU s",
+                f"{f['per_worker']['connections']}, {f['per_worker']['cpu_s']}",
             )
             self.figures[endpoint] = f
 
@@ -417,6 +423,34 @@ def cpu_seconds(procs) -> float:
         times = p.cpu_times()
         total += times.user + times.system
     return total
+
+
+def connections_of(proc, port: int) -> int:
+    """Established TCP connections of ``proc`` on its local ``port``."""
+    return sum(
+        1
+        for c in proc.net_connections("tcp")
+        if c.laddr and c.laddr.port == port and c.status == "ESTABLISHED"
+    )
+
+
+class WorkerSplit:
+    """How one load fell on the serving workers: each one's open connections on the port,
+    sampled halfway through the load, and its CPU seconds during the load."""
+
+    def __init__(self, workers: list, port: int, seconds: float):
+        self.workers, self.port, self.connections = workers, port, []
+        self.cpu = [cpu_seconds([w]) for w in workers]
+        self.timer = threading.Timer(seconds / 2, self.sample)
+        self.timer.start()
+
+    def sample(self) -> None:
+        self.connections = [connections_of(w, self.port) for w in self.workers]
+
+    def done(self) -> dict:
+        self.timer.join()
+        used = [cpu_seconds([w]) - c for w, c in zip(self.workers, self.cpu, strict=True)]
+        return {"connections": self.connections, "cpu_s": [round(u, 2) for u in used]}
 
 
 def wrk_load(o: dict, token: str, path: str, bodies: list[dict]) -> dict:
