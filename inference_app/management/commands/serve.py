@@ -110,8 +110,8 @@ class Command(BaseCommand):
         "Serve the console and the API with waitress (static files included). Loads the active "
         "model version before accepting requests and follows the registry from then on. "
         "--workers N (Linux) forks N serving processes that share the listening socket and the "
-        "model's memory pages, so a 2-core server uses both cores; each process hot-swaps on "
-        "its own."
+        "model's memory pages, so a 2-core server uses both cores; they take its connections "
+        "in turn (evenly, within one); each process hot-swaps on its own."
     )
 
     def add_arguments(self, parser):
