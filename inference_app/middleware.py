@@ -9,6 +9,7 @@ import uuid
 
 from inference_app.metrics import metrics
 from inference_app.runtime import runtime
+from routing_site.logging import quick_record
 
 log = logging.getLogger("routing.requests")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -74,10 +75,9 @@ def record(request, endpoint: str, status: int, version: str | None, seconds: fl
         "cache_hit": request.cache_hit,
         "user": user.get_username() if user is not None and user.is_authenticated else None,
     }
-    # log.info without its search of the stack for the caller (a few µs per request: the
-    # request log's lines name no source line)
-    entry = log.makeRecord(log.name, logging.INFO, __file__, 0, "request", None, None, extra=line)
-    log.handle(entry)
+    # log.info without its search of the stack for the caller and with the record's fixed
+    # fields made once (a few µs per request each: the request log's lines name no source line)
+    log.handle(quick_record(log, logging.INFO, __file__, "request", line))
 
 
 class RequestLogMiddleware:

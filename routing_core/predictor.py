@@ -596,12 +596,8 @@ def _neighbours(
     rows = [row for row, _ in found]
     matched = matcher_of(model.encoder, model.tables).matched(attrs, rows, own)
     return [
-        {
-            "item_code": model.tables.code_of(row),
-            "similarity": round(sim, 4),
-            "matched_attributes": names,
-        }
-        for (row, sim), names in zip(found, matched, strict=True)
+        {"item_code": code, "similarity": round(sim, 4), "matched_attributes": names}
+        for code, (_, sim), names in zip(model.tables.codes_of(rows), found, matched, strict=True)
     ]
 
 

@@ -383,11 +383,12 @@ class StoredValues(Sequence):
     asked: opening a version creates none of them (hundreds of thousands of strings at a large
     plant: a tenth of a second at start and tens of megabytes in every serving process)."""
 
-    __slots__ = ("_text", "_offsets", "_first", "_n")
+    __slots__ = ("_text", "_offsets", "_cuts", "_first", "_n")
 
     def __init__(self, text: np.ndarray, offsets: np.ndarray, first: int, n: int):
         self._text = memoryview(text)
         self._offsets = memoryview(offsets)  # plain ints on indexing, no numpy scalars
+        self._cuts = offsets  # gathered at once by take()
         self._first, self._n = first, n
 
     def __len__(self) -> int:
@@ -407,6 +408,24 @@ class StoredValues(Sequence):
     def __iter__(self):
         return iter(self.tolist())
 
+    def take(self, ids) -> list[str | None]:
+        """The values at the stored ids ``ids`` (-1 or any negative id: a missing value, None),
+        in one pass: the offsets of all of them gathered at once, each value cut from the text
+        and decoded — the values ``self[i]`` gives, without its checks and conversions per value
+        (the neighbours of an answer bring a few dozen values seen for the first time)."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        if ids.size and int(ids.max()) >= self._n:
+            raise IndexError(f"value {int(ids.max())} of {self._n}")
+        missing = ids < 0
+        at = np.where(missing, 0, ids) + self._first
+        text, cuts = self._text, self._cuts
+        return [
+            None if gone else str(text[a:b], "utf-8")
+            for gone, a, b in zip(
+                missing.tolist(), cuts[at].tolist(), cuts[at + 1].tolist(), strict=True
+            )
+        ]
+
     def tolist(self) -> list[str]:
         """All values at once (one slice of the text, cut in Python)."""
         if not self._n:
@@ -416,6 +435,14 @@ class StoredValues(Sequence):
         return [
             data[a - base : b - base].decode("utf-8") for a, b in zip(cuts, cuts[1:], strict=False)
         ]
+
+
+def take_values(column: Sequence[str], ids) -> list[str | None]:
+    """The values of one attribute's ``column`` at the stored ids ``ids`` (negative: missing,
+    None): :meth:`StoredValues.take`, or one by one for an older version's list of values."""
+    if isinstance(column, StoredValues):
+        return column.take(ids)
+    return [None if i < 0 else column[i] for i in np.asarray(ids, dtype=np.int64).tolist()]
 
 
 def _stored_values(a: dict[str, np.ndarray], counts: list) -> dict[str, StoredValues]:
@@ -473,6 +500,10 @@ class RoutingTables:
     def code_of(self, row: int) -> str:
         return str(self.codes[row])
 
+    def codes_of(self, rows: list[int]) -> list[str]:
+        """The item codes of ``rows``, gathered at once."""
+        return self.codes[rows].tolist() if rows else []
+
     def attributes(self, row: int) -> dict:
         ids = self.a["item_attrs"][row]
         table = self.strings["attributes"]
@@ -480,6 +511,11 @@ class RoutingTables:
             name: (table[name][i] if i >= 0 else None)
             for name, i in zip(self.attribute_names, ids.tolist(), strict=False)
         }
+
+    def attribute_values(self, name: str, ids) -> list[str | None]:
+        """The stored values of attribute ``name`` at the ids ``ids`` (negative: missing,
+        None), read in one batch."""
+        return take_values(self.strings["attributes"][name], ids)
 
     def routings_of(self, row: int) -> list[int]:
         """Routing rows of an item, the primary one first."""
