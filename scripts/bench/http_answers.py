@@ -1,6 +1,6 @@
 """The full HTTP answers (status line, headers, body) of the bench's similar and time-summary
-bodies and a few bad ones, through the WSGI application as ``manage.py serve`` runs it, to
-compare two codes byte for byte.
+bodies, similar bodies by attributes and a few bad ones, through the WSGI application as
+``manage.py serve`` runs it, to compare two codes byte for byte.
 
     PYTHONHASHSEED=0 .venv/bin/python scripts/bench/http_answers.py TOKEN OLD.jsonl
     PYTHONHASHSEED=0 .venv/bin/python scripts/bench/http_answers.py TOKEN NEW.jsonl \
@@ -57,6 +57,30 @@ def answer(application, path: str, authorization: str, raw: bytes) -> dict:
     return {"path": path, "status": status, "headers": kept, "body": body.decode()}
 
 
+def edited(model, count: int) -> list[dict]:
+    """Similar bodies by attributes: every 7th of ``count`` items' stored attributes, sent as a
+    new item (one text value in lower case, every other one a number 1 % off) or beside its
+    code (an edited known item)."""
+    tables, out = model.tables, []
+    numeric = [c.name for c in model.encoder.codecs if c.kind == "numeric"]
+    for i in range(0, count, 7):
+        row = (i * 7919) % tables.n_items
+        attrs = {k: v for k, v in tables.attributes(row).items() if v not in (None, "")}
+        text = next((k for k, v in attrs.items() if k not in numeric), None)
+        if text:
+            attrs[text] = str(attrs[text]).lower()
+        for name in numeric[: i % 2]:
+            try:
+                attrs[name] = float(str(attrs.get(name, "")).replace(",", ".")) * 1.01
+            except ValueError:
+                pass
+        body = {"attributes": attrs, "top_k": 10, "unknown_attributes": "ignore"}
+        if i % 14 == 7:
+            body["item_code"] = tables.code_of(row)
+        out.append(body)
+    return out
+
+
 def main(args: argparse.Namespace) -> None:
     import django
 
@@ -74,6 +98,9 @@ def main(args: argparse.Namespace) -> None:
         (f"/api/v1/{name}", json.dumps(make[name](i)).encode())
         for name in ("similar", "time-summary")
         for i in range(args.count)
+    ]
+    calls += [
+        ("/api/v1/similar", json.dumps(b).encode()) for b in edited(runtime.model, args.count)
     ]
     token = f"Bearer {args.token}"
     calls = [(p, b, token) for p, b in calls + BAD]
