@@ -524,6 +524,10 @@ class RoutingTables:
         rows.sort(key=lambda r: not bool(self.a["rt_primary"][r]))
         return rows
 
+    def has_routing(self, row: int) -> bool:
+        """Whether the item has a routing (``routings_of(row)`` is not empty)."""
+        return bool(self.a["item_rt_end"][row] > self.a["item_rt_start"][row])
+
     def primary_routing(self, row: int) -> int | None:
         rows = self.routings_of(row)
         return rows[0] if rows else None
