@@ -88,3 +88,18 @@ def test_the_line_timestamp_is_datetimes_to_the_millisecond():
     stamps += [int(rng.uniform(0, 4e9)) + e for e in edges for _ in range(200)]
     for t in stamps + [1e9 + 0.5, 1_796_104_293.2464297]:
         assert timestamp(t) == datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+
+
+def test_a_request_id_is_a_random_uuid4_in_hex():
+    import uuid
+
+    from inference_app.middleware import new_request_id
+
+    ids = [new_request_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert parsed.hex == value and len(value) == 32
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+    assert {value[12] for value in ids} == {"4"} and {value[16] for value in ids} == set("89ab")
+    assert len({value[0] for value in ids}) == 16  # every digit of the rest turns up
