@@ -91,20 +91,21 @@ class NeighbourMatcher:
         return self._names(same)
 
     def _names(self, same: np.ndarray) -> list[list[str]]:
-        """The names of each row's matching attributes, by the row's pattern of matches (a
-        few hundred patterns recur across a version's items; up to ``PATTERNS`` are kept)."""
+        """The names of each row's matching attributes, by the row's pattern of matches
+        (patterns recur across a version's items; up to ``PATTERNS`` are kept)."""
         packed = np.packbits(same, axis=1)
         width, raw = packed.shape[1], packed.tobytes()
-        patterns, out = self.patterns, []
-        for i in range(0, len(raw), width):
-            pattern = raw[i : i + width]
-            names = patterns.get(pattern)
-            if names is None:
-                names = list(compress(self.names, same[i // width].tolist()))
-                if len(patterns) < PATTERNS:
-                    patterns[pattern] = names
-            out.append(list(names))
-        return out
+        keys = [raw[i : i + width] for i in range(0, len(raw), width)]
+        patterns = self.patterns
+        found = [patterns.get(k) for k in keys]
+        if None in found:
+            lines = same.tolist()
+            for i, names in enumerate(found):
+                if names is None:
+                    found[i] = list(compress(self.names, lines[i]))
+                    if len(patterns) < PATTERNS:
+                        patterns[keys[i]] = found[i]
+        return [list(names) for names in found]
 
     def _slots(self, rows: list[int]) -> np.ndarray:
         """The memo slots of the rows' stored values (missing: the codec's missing slot)."""
@@ -131,35 +132,36 @@ class NeighbourMatcher:
                 out.append(self.keys[j].get(value, _UNSEEN))
         return np.array(out, dtype=np.float64)
 
-    def _keys_of(self, j: int, values: list) -> list[float]:
-        """The keys of codec ``j``'s normalised ``values`` (NaN for a missing one), new ones
-        handed out under the lock (once per batch): never two for one value."""
-        keys = self.keys[j]
-        with self._lock:
-            return [math.nan if v is None else keys.setdefault(v, len(keys)) for v in values]
-
     def _fill(self, slots: np.ndarray) -> None:
-        """Normalise the stored values not seen before (each string id once per process)."""
+        """Normalise the stored values not seen before (each string id once per process), all
+        of them read in one batch; new keys are handed out under the lock (never two for one
+        value)."""
         positions = np.unique(slots)
         owners = np.searchsorted(self.base, positions, side="right") - 1
         ids = (positions - self.base[owners] - 1).tolist()
         cuts = [0, *(np.flatnonzero(np.diff(owners)) + 1).tolist(), len(ids)]
-        found = owners.tolist()
-        for a, b in zip(cuts, cuts[1:], strict=False):
-            self.value[positions[a:b]] = self._normalised(found[a], ids[a:b])
+        firsts = owners[cuts[:-1]].tolist()
+        parts = [(self.names[j], ids[a:b]) for j, a, b in zip(firsts, cuts, cuts[1:], strict=False)]
+        values: list[float] = []
+        with self._lock:
+            for j, raws in zip(firsts, self.tables.attribute_values_many(parts), strict=True):
+                values += self._normalised(j, raws)
+        self.value[positions] = values
         self.filled[positions] = True
 
-    def _normalised(self, j: int, ids: list[int]) -> list[float]:
-        """The values of codec ``j`` at stored ``ids``, read in one batch: the encoder's own
-        normalisation without its memo (each id comes here once); a number, else a key."""
+    def _normalised(self, j: int, raws: list) -> list[float]:
+        """Codec ``j``'s stored values ``raws`` as the memo holds them: the encoder's own
+        normalisation without its memo (each id comes here once); a number, else a key (NaN:
+        nothing). Call under the lock."""
         codec = self.codecs[j]
-        raws = self.tables.attribute_values(codec.name, ids)
         if codec.kind == "numeric":
             values = [normalise(codec.kind, codec.zero_is_missing, r, codec.locale) for r in raws]
             return [math.nan if v is None else v for v in values]
-        if codec.kind == "categorical":
-            return self._keys_of(j, [norm_category(r) for r in raws])
-        return self._keys_of(j, norm_texts(raws))
+        normal = (
+            [norm_category(r) for r in raws] if codec.kind == "categorical" else norm_texts(raws)
+        )
+        keys = self.keys[j]
+        return [math.nan if v is None else keys.setdefault(v, len(keys)) for v in normal]
 
 
 def matcher_of(encoder: FeatureEncoder, tables) -> NeighbourMatcher:

@@ -293,6 +293,14 @@ def test_the_batch_reader_gives_the_one_by_one_readers_values(tmp_path):
             column.take([0, len(column)])  # beyond the attribute's values
     assert columns["NAME"].take([4]) == [long_code]
     assert columns["CODE"].take([2, 0]) == ["x" * 5000, "007"]
+    # several attributes at once: one pass over the shared text, each part's own values
+    parts = [("CODE", [2, -1, 0]), ("EMPTY", [-1]), ("NAME", [4, 1, -1, 0]), ("CODE", [])]
+    assert tables.attribute_values_many(parts) == [
+        [columns[name][i] if i >= 0 else None for i in ids] for name, ids in parts
+    ]
+    assert tables.attribute_values_many([]) == []
+    with pytest.raises(IndexError):  # an id beyond its own attribute's values
+        tables.attribute_values_many([("NAME", [0]), ("CODE", [3])])
 
 
 def test_the_batch_reader_reads_an_older_versions_value_lists(tmp_path):
@@ -304,6 +312,8 @@ def test_the_batch_reader_reads_an_older_versions_value_lists(tmp_path):
     (folder / "strings.json").write_text(json.dumps({"attributes": {"PART_TYPE": ["SL", "SH"]}}))
     tables = RoutingTables(tmp_path, ["PART_TYPE"])
     assert tables.attribute_values("PART_TYPE", [1, -1, 0]) == ["SH", None, "SL"]
+    parts = [("PART_TYPE", [0]), ("PART_TYPE", [-1, 1])]
+    assert tables.attribute_values_many(parts) == [["SL"], [None, "SH"]]
 
 
 def test_item_codes_and_routings_read_at_once_equal_the_one_by_one_reads(tmp_path):

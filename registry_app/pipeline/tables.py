@@ -30,6 +30,7 @@ the step was revised since, or never existed — is counted in the extract repor
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -437,6 +438,32 @@ class StoredValues(Sequence):
         ]
 
 
+def take_many(columns: list, id_lists: list[list[int]]) -> list[list[str | None]]:
+    """``take_values(columns[k], id_lists[k])`` for every k: when all columns cut the same
+    stored text (a version's attributes do), all values at once — one gather of the offsets
+    and one pass over the text for the neighbours' new values of every attribute."""
+    cuts = getattr(columns[0], "_cuts", None) if columns else None
+    if cuts is None or any(getattr(c, "_cuts", None) is not cuts for c in columns):
+        return [take_values(c, ids) for c, ids in zip(columns, id_lists, strict=True)]
+    lengths = [len(ids) for ids in id_lists]
+    ids = np.fromiter(itertools.chain.from_iterable(id_lists), np.int64, sum(lengths))
+    counts = np.repeat([c._n for c in columns], lengths)
+    if ids.size and bool((ids >= counts).any()):
+        at = int(np.flatnonzero(ids >= counts)[0])
+        raise IndexError(f"value {int(ids[at])} of {int(counts[at])}")
+    missing = ids < 0
+    at = np.where(missing, 0, ids) + np.repeat([c._first for c in columns], lengths)
+    text = columns[0]._text
+    flat = [
+        None if gone else str(text[a:b], "utf-8")
+        for gone, a, b in zip(
+            missing.tolist(), cuts[at].tolist(), cuts[at + 1].tolist(), strict=True
+        )
+    ]
+    ends = list(itertools.accumulate(lengths))
+    return [flat[end - n : end] for n, end in zip(lengths, ends, strict=True)]
+
+
 def take_values(column: Sequence[str], ids) -> list[str | None]:
     """The values of one attribute's ``column`` at the stored ids ``ids`` (negative: missing,
     None): :meth:`StoredValues.take`, or one by one for an older version's list of values."""
@@ -516,6 +543,12 @@ class RoutingTables:
         """The stored values of attribute ``name`` at the ids ``ids`` (negative: missing,
         None), read in one batch."""
         return take_values(self.strings["attributes"][name], ids)
+
+    def attribute_values_many(self, parts: list[tuple[str, list[int]]]) -> list[list]:
+        """:meth:`attribute_values` of each (attribute name, ids) of ``parts``, all read in
+        one batch."""
+        table = self.strings["attributes"]
+        return take_many([table[name] for name, _ in parts], [ids for _, ids in parts])
 
     def routings_of(self, row: int) -> list[int]:
         """Routing rows of an item, the primary one first."""
