@@ -293,7 +293,7 @@ def test_the_batch_reader_gives_the_one_by_one_readers_values(tmp_path):
             column.take([0, len(column)])  # beyond the attribute's values
     assert columns["NAME"].take([4]) == [long_code]
     assert columns["CODE"].take([2, 0]) == ["x" * 5000, "007"]
-    # several attributes at once: one pass over the shared text, each part's own values
+    # several attributes in one call: each part its own values
     parts = [("CODE", [2, -1, 0]), ("EMPTY", [-1]), ("NAME", [4, 1, -1, 0]), ("CODE", [])]
     assert tables.attribute_values_many(parts) == [
         [columns[name][i] if i >= 0 else None for i in ids] for name, ids in parts

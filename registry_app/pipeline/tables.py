@@ -30,7 +30,6 @@ the step was revised since, or never existed — is counted in the extract repor
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -384,12 +383,11 @@ class StoredValues(Sequence):
     asked: opening a version creates none of them (hundreds of thousands of strings at a large
     plant: a tenth of a second at start and tens of megabytes in every serving process)."""
 
-    __slots__ = ("_text", "_offsets", "_cuts", "_first", "_n")
+    __slots__ = ("_text", "_offsets", "_first", "_n")
 
     def __init__(self, text: np.ndarray, offsets: np.ndarray, first: int, n: int):
         self._text = memoryview(text)
         self._offsets = memoryview(offsets)  # plain ints on indexing, no numpy scalars
-        self._cuts = offsets  # gathered at once by take()
         self._first, self._n = first, n
 
     def __len__(self) -> int:
@@ -410,22 +408,23 @@ class StoredValues(Sequence):
         return iter(self.tolist())
 
     def take(self, ids) -> list[str | None]:
-        """The values at the stored ids ``ids`` (-1 or any negative id: a missing value, None),
-        in one pass: the offsets of all of them gathered at once, each value cut from the text
-        and decoded — the values ``self[i]`` gives, without its checks and conversions per value
-        (the neighbours of an answer bring a few dozen values seen for the first time)."""
-        ids = np.asarray(ids, dtype=np.int64).ravel()
-        if ids.size and int(ids.max()) >= self._n:
-            raise IndexError(f"value {int(ids.max())} of {self._n}")
-        missing = ids < 0
-        at = np.where(missing, 0, ids) + self._first
-        text, cuts = self._text, self._cuts
-        return [
-            None if gone else str(text[a:b], "utf-8")
-            for gone, a, b in zip(
-                missing.tolist(), cuts[at].tolist(), cuts[at + 1].tolist(), strict=True
-            )
-        ]
+        """The values at the stored ids ``ids`` (any negative id: a missing value, None) in one
+        pass: the values ``self[i]`` gives, without its checks and conversions per value (the
+        neighbours of an answer bring a few dozen values seen for the first time; for so few,
+        plain integers from the offsets' memory view beat a numpy gather)."""
+        text, cuts, first, n = self._text, self._offsets, self._first, self._n
+        if not isinstance(ids, list):  # an array of ids: plain integers
+            ids = np.asarray(ids, dtype=np.int64).ravel().tolist()
+        out: list[str | None] = []
+        for i in ids:
+            if i < 0:
+                out.append(None)
+            elif i < n:
+                k = first + i
+                out.append(str(text[cuts[k] : cuts[k + 1]], "utf-8"))
+            else:
+                raise IndexError(f"value {i} of {n}")
+        return out
 
     def tolist(self) -> list[str]:
         """All values at once (one slice of the text, cut in Python)."""
@@ -439,29 +438,8 @@ class StoredValues(Sequence):
 
 
 def take_many(columns: list, id_lists: list[list[int]]) -> list[list[str | None]]:
-    """``take_values(columns[k], id_lists[k])`` for every k: when all columns cut the same
-    stored text (a version's attributes do), all values at once — one gather of the offsets
-    and one pass over the text for the neighbours' new values of every attribute."""
-    cuts = getattr(columns[0], "_cuts", None) if columns else None
-    if cuts is None or any(getattr(c, "_cuts", None) is not cuts for c in columns):
-        return [take_values(c, ids) for c, ids in zip(columns, id_lists, strict=True)]
-    lengths = [len(ids) for ids in id_lists]
-    ids = np.fromiter(itertools.chain.from_iterable(id_lists), np.int64, sum(lengths))
-    counts = np.repeat([c._n for c in columns], lengths)
-    if ids.size and bool((ids >= counts).any()):
-        at = int(np.flatnonzero(ids >= counts)[0])
-        raise IndexError(f"value {int(ids[at])} of {int(counts[at])}")
-    missing = ids < 0
-    at = np.where(missing, 0, ids) + np.repeat([c._first for c in columns], lengths)
-    text = columns[0]._text
-    flat = [
-        None if gone else str(text[a:b], "utf-8")
-        for gone, a, b in zip(
-            missing.tolist(), cuts[at].tolist(), cuts[at + 1].tolist(), strict=True
-        )
-    ]
-    ends = list(itertools.accumulate(lengths))
-    return [flat[end - n : end] for n, end in zip(lengths, ends, strict=True)]
+    """``take_values(columns[k], id_lists[k])`` for every k."""
+    return [take_values(c, ids) for c, ids in zip(columns, id_lists, strict=True)]
 
 
 def take_values(column: Sequence[str], ids) -> list[str | None]:
