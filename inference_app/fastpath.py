@@ -243,10 +243,37 @@ def _eligible(request) -> bool:
         return False  # SecurityMiddleware redirects it
     try:
         length = int(meta.get("CONTENT_LENGTH") or -1)
-        request.get_host()
-    except (ValueError, DisallowedHost):
+    except ValueError:
         return False
-    return 0 <= length <= settings.API_MAX_BODY_BYTES
+    return 0 <= length <= settings.API_MAX_BODY_BYTES and _host_allowed(request)
+
+
+_hosts: dict[tuple, bool] = {}  # (Host header, ALLOWED_HOSTS, DEBUG) -> allowed
+HOSTS_KEPT = 64  # answers kept (a client may send any Host header: the rest are checked each time)
+
+
+def _host_allowed(request) -> bool:
+    """Whether ``request.get_host()`` accepts the request's host: its answer for a plain Host
+    header (no X-Forwarded-Host) kept by the header and the settings it reads (the host name's
+    parsing and the allowed-hosts patterns: 4-5 µs per call)."""
+    host = request.META.get("HTTP_HOST")
+    if host is None or "HTTP_X_FORWARDED_HOST" in request.META:
+        return _get_host_passes(request)
+    key = (host, tuple(settings.ALLOWED_HOSTS), settings.DEBUG)
+    allowed = _hosts.get(key)
+    if allowed is None:
+        allowed = _get_host_passes(request)
+        if len(_hosts) < HOSTS_KEPT:
+            _hosts[key] = allowed
+    return allowed
+
+
+def _get_host_passes(request) -> bool:
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return False
+    return True
 
 
 def _encoded(answer: dict) -> bytes:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from inference_app.metrics import metrics
 from inference_app.runtime import runtime
+from routing_site.logging import quick_record
 
 log = logging.getLogger("routing.requests")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -27,11 +28,19 @@ def begin(request, api: bool) -> float:
     started = time.perf_counter()
     request.started_at = started  # the prediction log's latency
     incoming = request.META.get("HTTP_X_REQUEST_ID", "")  # not request.headers: no copy
-    request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+    request.request_id = incoming if _SAFE_ID.match(incoming) else new_request_id()
     request.cache_hit = None
     if api:
         runtime.start()  # no-op once the poller runs
     return started
+
+
+def new_request_id() -> str:
+    """``uuid.uuid4().hex`` without the UUID object (its checks cost 2 µs a request): 16
+    random bytes with the version (4) and variant (RFC 4122) bits set, in 32 hex digits."""
+    n = int.from_bytes(os.urandom(16), "big")
+    n = (n & ~(0xC000 << 48) | 0x8000 << 48) & ~(0xF000 << 64) | 4 << 76
+    return f"{n:032x}"
 
 
 def finish(request, response, started: float, endpoint: str | None = None) -> None:
@@ -74,10 +83,9 @@ def record(request, endpoint: str, status: int, version: str | None, seconds: fl
         "cache_hit": request.cache_hit,
         "user": user.get_username() if user is not None and user.is_authenticated else None,
     }
-    # log.info without its search of the stack for the caller (a few µs per request: the
-    # request log's lines name no source line)
-    entry = log.makeRecord(log.name, logging.INFO, __file__, 0, "request", None, None, extra=line)
-    log.handle(entry)
+    # log.info without its search of the stack for the caller and with the record's fixed
+    # fields made once (a few µs per request each: the request log's lines name no source line)
+    log.handle(quick_record(log, logging.INFO, __file__, "request", line))
 
 
 class RequestLogMiddleware:

@@ -23,13 +23,18 @@ import numpy as np
 from routing_core.features import FeatureEncoder, norm_category, norm_texts
 from routing_core.features import _normalise as memoised_normalise
 
-_NO_KEY = -1
-_UNSEEN = -2  # a query value no stored value normalises to (so far): equal to no neighbour's
+_UNSEEN = -2.0  # a query value no stored value normalises to (so far): equal to no neighbour's
 normalise = memoised_normalise.__wrapped__
+PATTERNS = 20_000
 
 
 class NeighbourMatcher:
-    """Normalised stored values by string id, shared by the threads of one process."""
+    """Normalised stored values by string id, shared by the threads of one process.
+
+    One float per stored value: a numeric attribute's number, another attribute's key (a small
+    integer, exact as a float), NaN when the value normalises to nothing. Each attribute has a
+    slot before its values for a missing value (stored id -1: NaN, "seen" from the start), so a
+    row's ids plus the attributes' bases give the slots to read, missing values included."""
 
     def __init__(self, encoder: FeatureEncoder, tables):
         self.encoder = encoder
@@ -38,19 +43,27 @@ class NeighbourMatcher:
         self.names = [c.name for c in self.codecs]
         strings = tables.strings["attributes"]
         columns = {name: j for j, name in enumerate(tables.attribute_names)}
-        # per codec: its column in the tables (-1: the tables do not hold it) and the offset
-        # of its strings in the flat arrays below
+        # per codec: its column in the tables (-1: the tables do not hold it, always missing)
         column = np.array([columns.get(n, -1) for n in self.names], dtype=np.int64)
         self.held, self.columns = column >= 0, np.maximum(column, 0)
+        self.plain = bool(self.held.all()) and np.array_equal(
+            self.columns, np.arange(len(tables.attribute_names))
+        )  # the row's ids are the codecs' in order: no column gather
         sizes = [len(strings.get(n, [])) if columns.get(n) is not None else 0 for n in self.names]
-        self.offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self.numeric = np.array([c.kind == "numeric" for c in self.codecs])
-        self.kinds = list(zip(self.names, self.numeric.tolist(), strict=True))
-        total = max(1, int(sum(sizes)))
+        # the missing slot of codec j at base[j], its value i at base[j] + 1 + i
+        self.base = np.concatenate([[0], np.cumsum(np.add(sizes, 1))[:-1]]).astype(np.int64)
+        total = int(sum(sizes)) + len(sizes) if sizes else 1
         self.filled = np.zeros(total, dtype=bool)
-        self.number = np.zeros(total, dtype=np.float64)  # NaN: missing after normalisation
-        self.key = np.zeros(total, dtype=np.int64)  # _NO_KEY: missing after normalisation
+        self.filled[self.base] = True
+        self.value = np.zeros(total, dtype=np.float64)  # numbers and keys, NaN: nothing
+        self.value[self.base] = math.nan
+        numeric = np.array([c.kind == "numeric" for c in self.codecs], dtype=bool)
+        self.kinds = list(zip(self.names, numeric.tolist(), strict=True))
+        # the rule per attribute: |a - b| <= tolerance × max(|a|, |b|, 1e-9), numbers within
+        # 2 %, keys equal (a tolerance of 0; a key is never NaN, so never "equal" to nothing)
+        self.tolerance = np.where(numeric, 0.02, 0.0)
         self.keys: list[dict] = [{} for _ in self.codecs]  # normalised value -> key, per codec
+        self.patterns: dict[bytes, list[str]] = {}  # a row's packed matches -> their names
         self._lock = threading.Lock()
 
     def matched(self, query: dict, rows: list[int], own: int | None = None) -> list[list[str]]:
@@ -61,77 +74,94 @@ class NeighbourMatcher:
         ids, instead of normalising the query's values one by one."""
         if not rows:
             return []
-        picked = np.asarray(rows if own is None else [*rows, own])
-        ids = self.tables.a["item_attrs"][picked][:, self.columns]
-        present = (ids >= 0) & self.held
-        flat = self.offset + np.where(present, ids, 0)
-        self._fill(flat[present & ~self.filled[flat]])
-        number, key = self.number[flat], self.key[flat]
+        slots = self._slots(rows if own is None else [*rows, own])
+        seen = self.filled[slots]
+        if not seen.all():
+            self._fill(slots[~seen])
+        values = self.value[slots]
         if own is None:
-            q_number, q_key = self._query(query)
+            query_values = self._query(query)
         else:
-            mine, present = present[-1], present[:-1]
-            q_number, q_key = np.where(mine, number[-1], np.nan), np.where(mine, key[-1], _NO_KEY)
-            number, key = number[:-1], key[:-1]
-        with np.errstate(invalid="ignore"):
-            close = np.abs(number - q_number) <= 0.02 * np.maximum(
-                np.maximum(np.abs(number), np.abs(q_number)), 1e-9
+            query_values, values = values[-1], values[:-1]
+        scale = np.maximum(np.abs(query_values), 1e-9)
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, no match
+            same = np.abs(values - query_values) <= self.tolerance * np.maximum(
+                np.abs(values), scale
             )
-        equal = (key == q_key) & (q_key != _NO_KEY)
-        same = present & np.where(self.numeric, close, equal)
-        return [list(compress(self.names, line)) for line in same.tolist()]
+        return self._names(same)
 
-    def _query(self, query: dict) -> tuple[np.ndarray, np.ndarray]:
-        """The query's normalised numbers (NaN: none) and keys (``_NO_KEY``: none,
-        ``_UNSEEN``: a value no neighbour of this answer has); call after ``_fill``."""
+    def _names(self, same: np.ndarray) -> list[list[str]]:
+        """The names of each row's matching attributes, by the row's pattern of matches
+        (patterns recur across a version's items; up to ``PATTERNS`` are kept)."""
+        packed = np.packbits(same, axis=1)
+        width, raw = packed.shape[1], packed.tobytes()
+        keys = [raw[i : i + width] for i in range(0, len(raw), width)]
+        patterns = self.patterns
+        found = [patterns.get(k) for k in keys]
+        if None in found:
+            lines = same.tolist()
+            for i, names in enumerate(found):
+                if names is None:
+                    found[i] = list(compress(self.names, lines[i]))
+                    if len(patterns) < PATTERNS:
+                        patterns[keys[i]] = found[i]
+        return [list(names) for names in found]
+
+    def _slots(self, rows: list[int]) -> np.ndarray:
+        """The memo slots of the rows' stored values (missing: the codec's missing slot)."""
+        ids = self.tables.a["item_attrs"][np.asarray(rows)]
+        if not self.plain:
+            ids = np.where(self.held, ids[:, self.columns], -1)
+        return ids + (self.base + 1)
+
+    def _query(self, query: dict) -> np.ndarray:
+        """The query's normalised numbers and keys (NaN: none; ``_UNSEEN``: a value no
+        neighbour of this answer has); call after ``_fill``."""
         normalised = self.encoder.normalised(query)
-        numbers, keys = [], []
+        out = []
         for j, (name, numeric) in enumerate(self.kinds):
             value = normalised.get(name)
-            if value is None or numeric:
-                numbers.append(math.nan if value is None else value)
-                keys.append(_NO_KEY)
+            if value is None:
+                out.append(math.nan)
+            elif numeric:
+                out.append(value)
             else:
-                numbers.append(math.nan)
                 # the neighbours' values have their keys already (filled before this): a value
                 # without one equals none of them, and is not kept (queries bring new texts
                 # every day; the memo holds the version's own values only)
-                keys.append(self.keys[j].get(value, _UNSEEN))
-        return np.array(numbers, dtype=np.float64), np.array(keys, dtype=np.int64)
+                out.append(self.keys[j].get(value, _UNSEEN))
+        return np.array(out, dtype=np.float64)
 
-    def _keys_of(self, j: int, values: list) -> list[int]:
-        """The keys of codec ``j``'s normalised ``values`` (``_NO_KEY`` for a missing one),
-        new ones handed out under the lock (once per batch): never two for one value."""
-        keys = self.keys[j]
+    def _fill(self, slots: np.ndarray) -> None:
+        """Normalise the stored values not seen before (each string id once per process), all
+        of them read in one batch; new keys are handed out under the lock (never two for one
+        value)."""
+        positions = np.unique(slots)
+        owners = np.searchsorted(self.base, positions, side="right") - 1
+        ids = (positions - self.base[owners] - 1).tolist()
+        cuts = [0, *(np.flatnonzero(np.diff(owners)) + 1).tolist(), len(ids)]
+        firsts = owners[cuts[:-1]].tolist()
+        parts = [(self.names[j], ids[a:b]) for j, a, b in zip(firsts, cuts, cuts[1:], strict=False)]
+        values: list[float] = []
         with self._lock:
-            return [_NO_KEY if v is None else keys.setdefault(v, len(keys)) for v in values]
-
-    def _fill(self, flat: np.ndarray) -> None:
-        """Normalise the stored values not seen before (each string id once per process)."""
-        if not flat.size:
-            return
-        positions = np.unique(flat)
-        # a codec without strings shares the next one's offset: the last match is the owner
-        owners = np.searchsorted(self.offset, positions, side="right") - 1
-        cut = np.flatnonzero(np.diff(owners)) + 1
-        for part, j in zip(np.split(positions, cut), owners[np.r_[0, cut]].tolist(), strict=True):
-            self._fill_codec(j, part)
+            for j, raws in zip(firsts, self.tables.attribute_values_many(parts), strict=True):
+                values += self._normalised(j, raws)
+        self.value[positions] = values
         self.filled[positions] = True
 
-    def _fill_codec(self, j: int, positions: np.ndarray) -> None:
-        """The values of codec ``j`` at ``positions``: the encoder's own normalisation without
-        its memo (each id comes here once); a text attribute's in one batch."""
+    def _normalised(self, j: int, raws: list) -> list[float]:
+        """Codec ``j``'s stored values ``raws`` as the memo holds them: the encoder's own
+        normalisation without its memo (each id comes here once); a number, else a key (NaN:
+        nothing). Call under the lock."""
         codec = self.codecs[j]
-        column = self.tables.strings["attributes"][codec.name]
-        value_of = column.__getitem__
-        raws = [value_of(i) for i in (positions - int(self.offset[j])).tolist()]
         if codec.kind == "numeric":
             values = [normalise(codec.kind, codec.zero_is_missing, r, codec.locale) for r in raws]
-            self.number[positions] = [math.nan if v is None else v for v in values]
-        elif codec.kind == "categorical":
-            self.key[positions] = self._keys_of(j, [norm_category(r) for r in raws])
-        else:  # text
-            self.key[positions] = self._keys_of(j, norm_texts(raws))
+            return [math.nan if v is None else v for v in values]
+        normal = (
+            [norm_category(r) for r in raws] if codec.kind == "categorical" else norm_texts(raws)
+        )
+        keys = self.keys[j]
+        return [math.nan if v is None else keys.setdefault(v, len(keys)) for v in normal]
 
 
 def matcher_of(encoder: FeatureEncoder, tables) -> NeighbourMatcher:

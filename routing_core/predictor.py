@@ -596,12 +596,8 @@ def _neighbours(
     rows = [row for row, _ in found]
     matched = matcher_of(model.encoder, model.tables).matched(attrs, rows, own)
     return [
-        {
-            "item_code": model.tables.code_of(row),
-            "similarity": round(sim, 4),
-            "matched_attributes": names,
-        }
-        for (row, sim), names in zip(found, matched, strict=True)
+        {"item_code": code, "similarity": round(sim, 4), "matched_attributes": names}
+        for code, (_, sim), names in zip(model.tables.codes_of(rows), found, matched, strict=True)
     ]
 
 
@@ -633,7 +629,7 @@ def _attributes(model, row: int | None) -> dict:
 def _vector(model, row: int | None, attrs: dict, given: dict) -> np.ndarray:
     """An indexed item's stored vector when nothing overrides its attributes, else an encoding
     (of ``attrs``, or of the item's stored attributes when ``attrs`` is empty)."""
-    if row is not None and not given and model.tables.routings_of(row):
+    if row is not None and not given and model.tables.has_routing(row):
         return np.asarray(model.index.get_items([row]), dtype=np.float32)[0]
     return model.encoder.embed([attrs or _attributes(model, row)])[0]
 

@@ -299,3 +299,45 @@ def test_a_lean_call_ends_a_persistent_connection_past_its_age(api, active_model
     finally:
         settings.DATABASES["default"]["CONN_MAX_AGE"] = kept
         fastpath._persistent.cache_clear()
+
+
+def test_a_host_not_allowed_is_refused_and_a_change_of_the_allowed_hosts_is_seen(
+    active_model, settings
+):
+    import io
+    import sys
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from inference_app.fastpath import LeanApplication
+    from tests.conftest import issue_token
+
+    application = LeanApplication(WSGIHandler())
+    token = issue_token("erp-hosts", "viewer")
+    raw = json.dumps(hot_bodies()["/api/v1/time-summary"]).encode()
+
+    def status(host: str) -> int:
+        environ = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/time-summary", "SCRIPT_NAME": "",
+            "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": host,
+            "HTTP_AUTHORIZATION": f"Bearer {token}", "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw),
+            "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+        }  # fmt: skip
+        started = []
+        answer = application(environ, lambda s, h: started.append(s))
+        b"".join(answer)
+        answer.close()
+        return int(started[0].split()[0])
+
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    for _ in range(2):  # the second time from the kept answer
+        assert status("127.0.0.1") == 200
+        assert status("evil.example") == 400  # Django's answer to a host not allowed
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "evil.example"]
+    assert status("evil.example") == 200
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    assert status("evil.example") == 400
+    settings.ALLOWED_HOSTS, settings.DEBUG = [], True  # Django's local hosts under DEBUG
+    assert (status("localhost"), status("evil.example")) == (200, 400)

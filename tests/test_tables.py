@@ -269,3 +269,66 @@ def test_item_codes_are_found_and_longer_codes_are_not_looked_up(tmp_path, monke
     assert tables.row_of("IT0031-REV-B") is None
     assert tables.row_of("IT0031" + "\u00e9" * 40) is None
     assert searched == []
+
+
+def test_the_batch_reader_gives_the_one_by_one_readers_values(tmp_path):
+    long_code = "D" * 300 + "-Ø40×150-품목"  # longer than any other, multi-byte
+    values = {
+        "NAME": ["Welle Ø 40", "", "품목 A", "line\r\nbreak", long_code, "plain"],
+        "EMPTY": [],
+        "CODE": ["007", "D20x150", "x" * 5000],
+    }
+    arrays = {"item_codes": np.array(["A", "B"]), "item_attrs": np.array([[0, -1, 1], [2, -1, 0]])}
+    save_tables(tmp_path, arrays, {"attributes": values, "routing_no": ["01"]})
+    tables = RoutingTables(tmp_path, list(values))
+    columns = tables.strings["attributes"]
+    for name, column in columns.items():
+        ids = [*range(len(column)), -1, *reversed(range(len(column))), -1]  # repeats, missing
+        one_by_one = [column[i] if i >= 0 else None for i in ids]
+        assert column.take(ids) == one_by_one
+        assert column.take(np.array(ids, dtype=np.int32)) == one_by_one
+        assert tables.attribute_values(name, ids) == one_by_one
+        assert column.take([]) == [] and column.take([-1, -1]) == [None, None]
+        with pytest.raises(IndexError):
+            column.take([0, len(column)])  # beyond the attribute's values
+    assert columns["NAME"].take([4]) == [long_code]
+    assert columns["CODE"].take([2, 0]) == ["x" * 5000, "007"]
+    # several attributes in one call: each part its own values
+    parts = [("CODE", [2, -1, 0]), ("EMPTY", [-1]), ("NAME", [4, 1, -1, 0]), ("CODE", [])]
+    assert tables.attribute_values_many(parts) == [
+        [columns[name][i] if i >= 0 else None for i in ids] for name, ids in parts
+    ]
+    assert tables.attribute_values_many([]) == []
+    with pytest.raises(IndexError):  # an id beyond its own attribute's values
+        tables.attribute_values_many([("NAME", [0]), ("CODE", [3])])
+
+
+def test_the_batch_reader_reads_an_older_versions_value_lists(tmp_path):
+    arrays = {"item_codes": np.array(["A"]), "item_attrs": np.array([[1]])}
+    save_tables(tmp_path, arrays, {"attributes": {"PART_TYPE": ["SL", "SH"]}})
+    folder = tmp_path / "tables"
+    for name in ("attr_text", "attr_offsets"):  # the layout before the packed values
+        (folder / f"{name}.npy").unlink()
+    (folder / "strings.json").write_text(json.dumps({"attributes": {"PART_TYPE": ["SL", "SH"]}}))
+    tables = RoutingTables(tmp_path, ["PART_TYPE"])
+    assert tables.attribute_values("PART_TYPE", [1, -1, 0]) == ["SH", None, "SL"]
+    parts = [("PART_TYPE", [0]), ("PART_TYPE", [-1, 1])]
+    assert tables.attribute_values_many(parts) == [["SL"], [None, "SH"]]
+
+
+def test_item_codes_and_routings_read_at_once_equal_the_one_by_one_reads(tmp_path):
+    arrays = {
+        "item_codes": np.array(["A", "B-" + "9" * 80, "C"]),
+        "item_attrs": np.array([[0], [0], [0]]),
+        "item_rt_start": np.array([0, 1, 1], dtype=np.int32),
+        "item_rt_end": np.array([1, 1, 3], dtype=np.int32),
+        "rt_primary": np.array([True, False, True]),
+    }
+    save_tables(tmp_path, arrays, {"attributes": {"PART_TYPE": ["SL"]}})
+    tables = RoutingTables(tmp_path, ["PART_TYPE"])
+    rows = [2, 0, 1, 1]
+    assert tables.codes_of(rows) == [tables.code_of(r) for r in rows] and tables.codes_of([]) == []
+    assert all(type(c) is str for c in tables.codes_of(rows))
+    assert [tables.has_routing(r) for r in range(3)] == [
+        bool(tables.routings_of(r)) for r in range(3)
+    ]

@@ -407,6 +407,25 @@ class StoredValues(Sequence):
     def __iter__(self):
         return iter(self.tolist())
 
+    def take(self, ids) -> list[str | None]:
+        """The values at the stored ids ``ids`` (any negative id: a missing value, None) in one
+        pass: the values ``self[i]`` gives, without its checks and conversions per value (the
+        neighbours of an answer bring a few dozen values seen for the first time; for so few,
+        plain integers from the offsets' memory view beat a numpy gather)."""
+        text, cuts, first, n = self._text, self._offsets, self._first, self._n
+        if not isinstance(ids, list):  # an array of ids: plain integers
+            ids = np.asarray(ids, dtype=np.int64).ravel().tolist()
+        out: list[str | None] = []
+        for i in ids:
+            if i < 0:
+                out.append(None)
+            elif i < n:
+                k = first + i
+                out.append(str(text[cuts[k] : cuts[k + 1]], "utf-8"))
+            else:
+                raise IndexError(f"value {i} of {n}")
+        return out
+
     def tolist(self) -> list[str]:
         """All values at once (one slice of the text, cut in Python)."""
         if not self._n:
@@ -416,6 +435,19 @@ class StoredValues(Sequence):
         return [
             data[a - base : b - base].decode("utf-8") for a, b in zip(cuts, cuts[1:], strict=False)
         ]
+
+
+def take_many(columns: list, id_lists: list[list[int]]) -> list[list[str | None]]:
+    """``take_values(columns[k], id_lists[k])`` for every k."""
+    return [take_values(c, ids) for c, ids in zip(columns, id_lists, strict=True)]
+
+
+def take_values(column: Sequence[str], ids) -> list[str | None]:
+    """The values of one attribute's ``column`` at the stored ids ``ids`` (negative: missing,
+    None): :meth:`StoredValues.take`, or one by one for an older version's list of values."""
+    if isinstance(column, StoredValues):
+        return column.take(ids)
+    return [None if i < 0 else column[i] for i in np.asarray(ids, dtype=np.int64).tolist()]
 
 
 def _stored_values(a: dict[str, np.ndarray], counts: list) -> dict[str, StoredValues]:
@@ -473,6 +505,10 @@ class RoutingTables:
     def code_of(self, row: int) -> str:
         return str(self.codes[row])
 
+    def codes_of(self, rows: list[int]) -> list[str]:
+        """The item codes of ``rows``, gathered at once."""
+        return self.codes[rows].tolist() if rows else []
+
     def attributes(self, row: int) -> dict:
         ids = self.a["item_attrs"][row]
         table = self.strings["attributes"]
@@ -481,12 +517,27 @@ class RoutingTables:
             for name, i in zip(self.attribute_names, ids.tolist(), strict=False)
         }
 
+    def attribute_values(self, name: str, ids) -> list[str | None]:
+        """The stored values of attribute ``name`` at the ids ``ids`` (negative: missing,
+        None), read in one batch."""
+        return take_values(self.strings["attributes"][name], ids)
+
+    def attribute_values_many(self, parts: list[tuple[str, list[int]]]) -> list[list]:
+        """:meth:`attribute_values` of each (attribute name, ids) of ``parts``, all read in
+        one batch."""
+        table = self.strings["attributes"]
+        return take_many([table[name] for name, _ in parts], [ids for _, ids in parts])
+
     def routings_of(self, row: int) -> list[int]:
         """Routing rows of an item, the primary one first."""
         start, end = int(self.a["item_rt_start"][row]), int(self.a["item_rt_end"][row])
         rows = list(range(start, end))
         rows.sort(key=lambda r: not bool(self.a["rt_primary"][r]))
         return rows
+
+    def has_routing(self, row: int) -> bool:
+        """Whether the item has a routing (``routings_of(row)`` is not empty)."""
+        return bool(self.a["item_rt_end"][row] > self.a["item_rt_start"][row])
 
     def primary_routing(self, row: int) -> int | None:
         rows = self.routings_of(row)

@@ -1,5 +1,6 @@
 """cProfile of the request path in one process: N POSTs through the WSGI application, as
-waitress calls it (Django's handler, middleware, authentication, view, renderer, request log).
+waitress calls it under ``manage.py serve`` (the lean handler in front of Django's; ``--django``:
+Django's handler, middleware, authentication, view, renderer, request log, as before).
 
     .venv/bin/python scripts/bench/profile_requests.py /api/v1/similar BODIES TOKEN 3000
 
@@ -73,6 +74,10 @@ def main(args: argparse.Namespace) -> None:
     from routing_site.wsgi import application
 
     runtime.refresh()
+    if not args.django:  # as inference_app.inline.make_server serves it
+        from inference_app.fastpath import LeanApplication
+
+        application = LeanApplication(application)
     if args.bodies == "bench":
         bodies = bench_bodies(args.path)
     else:
@@ -102,6 +107,7 @@ if __name__ == "__main__":
     parser.add_argument("count", type=int, nargs="?", default=3000)
     parser.add_argument("--sort", default="cumulative", help="pstats key, e.g. tottime")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--django", action="store_true", help="without the lean handler")
     parser.add_argument(
         "--warm", action="store_true", help="send every body once before measuring (no first "
         "sight of a value left: the steady state of the bench's 15 s of load)",

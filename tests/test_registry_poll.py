@@ -1,0 +1,93 @@
+"""The runtime poller reads an unchanged SQLite registry only every few seconds (the files'
+status is checked on every poll), and a commit is still read at the next poll."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from inference_app import runtime as runtime_module
+from inference_app.runtime import registry_files, runtime
+
+
+def wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How many polls read the registry and how many checked the version's files."""
+    counts = {"reads": 0, "files": 0}
+    read, files = runtime._refresh, runtime.check_files
+
+    def counted_read():
+        counts["reads"] += 1
+        read()
+
+    def counted_files():
+        counts["files"] += 1
+        files()
+
+    monkeypatch.setattr(runtime, "_refresh", counted_read)
+    monkeypatch.setattr(runtime, "check_files", counted_files)
+    yield counts
+    runtime.stop()
+
+
+@pytest.mark.parametrize("poll", [0.05])
+def test_an_unchanged_registry_is_read_every_few_seconds_and_a_commit_at_the_next_poll(
+    transactional_db, active_model, settings, monkeypatch, counted, poll
+):
+    from workflow_app.models import WorkflowConfig
+
+    settings.RUNTIME_POLL_SECONDS = poll
+    monkeypatch.setattr(runtime_module, "FULL_POLL_SECONDS", 0.5)
+    assert registry_files() is not None  # the tests' registry is an SQLite file
+    runtime.start()
+    time.sleep(1.2)  # about 24 polls
+    assert counted["files"] >= 15  # the version's files on every poll
+    assert 2 <= counted["reads"] <= 5  # the start, then one read per 0.5 s at most
+
+    reads = counted["reads"]
+    WorkflowConfig.apply({"top_k": 9})  # a commit: the next poll reads it
+    assert wait_for(lambda: runtime.settings["top_k"] == 9, 4 * poll)
+    assert counted["reads"] > reads
+
+
+@pytest.mark.parametrize("poll", [0.05])
+def test_an_activation_is_swapped_in_at_the_next_poll(
+    transactional_db, quick_training, settings, monkeypatch, counted, poll
+):
+    from registry_app.models import ModelVersion
+
+    first, second = quick_training(), quick_training()
+    for version in (first, second):
+        version.approve()
+    first.activate()
+    settings.RUNTIME_POLL_SECONDS = poll
+    monkeypatch.setattr(runtime_module, "FULL_POLL_SECONDS", 60.0)  # files only, unless changed
+    runtime.start()
+    assert wait_for(lambda: runtime.model and runtime.model.label == first.label, 5.0)
+    time.sleep(0.3)
+    assert runtime._polled is not None  # settled: the polls check the files' status only
+    ModelVersion.objects.get(pk=second.pk).activate(comment="next")
+    assert wait_for(lambda: runtime.model.label == second.label, 5.0)
+
+
+def test_a_poll_that_leaves_work_for_the_next_reads_the_registry_again(
+    transactional_db, active_model
+):
+    runtime.refresh()
+    assert runtime._polled is not None
+    runtime.failed["v9999"] = "refused"  # a refused version is retried by a later read
+    runtime.refresh()
+    assert runtime._polled is None and not runtime._registry_unchanged()
+    runtime.failed.clear()
+    runtime.refresh()
+    assert runtime._registry_unchanged()
