@@ -1,8 +1,12 @@
-"""Process start: what every process of the product imports before its first request."""
+"""Process start: what every process of the product imports before its first request, and what
+the serving process leaves until it is used.
+
+Django-free: ``manage.py`` imports it for ``serve`` before the settings."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 # rest_framework.compat imports these when they are installed, for features this product does
@@ -30,3 +34,32 @@ def import_drf_without_unused_extras() -> None:
         for name in hidden:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
+
+
+# Imported during Django's set-up by an installed app for work a serving process does not do
+# before its first answer: django-q's configuration imports psutil (about 0.01 s) to count the
+# task cluster's CPUs when none is configured and to watch its workers (Q_CLUSTER names its
+# workers; the cluster runs in its own process). Only modules bound by a plain ``import name``
+# qualify: ``from name import x`` reads the module at once.
+SERVING_DEFERRED = ("psutil",)
+
+
+def defer_imports(names: tuple[str, ...] = SERVING_DEFERRED) -> list[str]:
+    """Make each of ``names`` that is installed and not yet imported a lazy module
+    (``importlib.util.LazyLoader``): importing it binds the module, which runs at the first
+    attribute read. For the serving process, before Django's set-up; the modules named are read
+    from its main thread only (Python 3.11's lazy module is not safe for a first read from two
+    threads at once). Returns the names made lazy."""
+    deferred = []
+    for name in names:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            continue  # not installed: its import fails as before
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        deferred.append(name)
+    return deferred
