@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -98,14 +97,15 @@ def main(args: argparse.Namespace) -> None:
             if kind == "floor":
                 reads.append(read)
             line.append(f"{kind} {seconds:.3f}")
-        print(f"run {number}: " + ", ".join(line) + f" s (index read with its imports {reads[-1]:.3f} s)")
+        read = f"index read with its imports {reads[-1]:.3f} s"
+        print(f"run {number}: " + ", ".join(line) + f" s ({read})")
     medians = {kind: statistics.median(values) for kind, values in found.items()}
-    read = statistics.median(reads)
+    read, floor = statistics.median(reads), medians["floor"]
     print(
         f"medians ({args.runs} runs, {folder.name}): "
         + ", ".join(f"{kind} {medians[kind]:.3f} s" for kind in KINDS)
-        + f"; the read with its imports {read:.3f} s is {100 * read / medians['floor']:.0f} % of the floor, "
-        f"{100 * (1 - read / medians['floor']):.0f} % outside it"
+        + f"; the read with its imports {read:.3f} s is {100 * read / floor:.0f} % of the floor, "
+        f"{100 * (1 - read / floor):.0f} % outside it"
     )
 
 
