@@ -70,3 +70,9 @@ class ConsoleAdminConfig(SimpleAdminConfig):
     """``django.contrib.admin`` whose default site discovers the admin modules when used."""
 
     default_site = "routing_site.apps.ConsoleAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        # The site is made now (its first read makes it), as AdminConfig's discovery makes it:
+        # the admin's check looks only at the sites that exist, ours discovers when checked.
+        self.site_name = self.module.site.name

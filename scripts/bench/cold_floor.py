@@ -97,8 +97,8 @@ def main(args: argparse.Namespace) -> None:
             if kind == "floor":
                 reads.append(read)
             line.append(f"{kind} {seconds:.3f}")
-        read = f"index read with its imports {reads[-1]:.3f} s"
-        print(f"run {number}: " + ", ".join(line) + f" s ({read})")
+        note = f"index read with its imports {reads[-1]:.3f} s"
+        print(f"run {number}: " + ", ".join(line) + f" s ({note})")
     medians = {kind: statistics.median(values) for kind, values in found.items()}
     read, floor = statistics.median(reads), medians["floor"]
     print(
