@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import types
 
 # rest_framework.compat imports these when they are installed, for features this product does
 # not use: Django's PostgreSQL model fields for ModelSerializer's field map (no model has one;
@@ -44,6 +45,18 @@ def import_drf_without_unused_extras() -> None:
 SERVING_DEFERRED = ("psutil",)
 
 
+class DeferredModule(importlib.util._LazyModule):
+    """``importlib.util.LazyLoader``'s module that an ``import`` statement leaves unread: the
+    statement reads the module's ``__spec__`` (to see whether it is still being initialised),
+    and the standard lazy module runs itself at any read, so a package's own ``import name``
+    would run it at once. Every other read runs it, as with the standard one."""
+
+    def __getattribute__(self, attr: str):
+        if attr == "__spec__":
+            return types.ModuleType.__getattribute__(self, attr)
+        return super().__getattribute__(attr)
+
+
 def defer_imports(names: tuple[str, ...] = SERVING_DEFERRED) -> list[str]:
     """Make each of ``names`` that is installed and not yet imported a lazy module
     (``importlib.util.LazyLoader``): importing it binds the module, which runs at the first
@@ -61,5 +74,6 @@ def defer_imports(names: tuple[str, ...] = SERVING_DEFERRED) -> list[str]:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
+        module.__class__ = DeferredModule
         deferred.append(name)
     return deferred
