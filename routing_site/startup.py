@@ -45,24 +45,26 @@ def import_drf_without_unused_extras() -> None:
 SERVING_DEFERRED = ("psutil",)
 
 
-class DeferredModule(importlib.util._LazyModule):
-    """``importlib.util.LazyLoader``'s module that an ``import`` statement leaves unread: the
-    statement reads the module's ``__spec__`` (to see whether it is still being initialised),
-    and the standard lazy module runs itself at any read, so a package's own ``import name``
-    would run it at once. Every other read runs it, as with the standard one."""
+class DeferredModule(types.ModuleType):
+    """A lazy module (``importlib.util.LazyLoader``'s) that an ``import`` statement leaves
+    unread: the statement reads the module's ``__spec__`` (to see whether it is still being
+    initialised), and the standard lazy module runs itself at any read, so a package's own
+    ``import name`` would run it at once. Any other read hands the module back to the standard
+    lazy module's class, which runs it (with its own locking where the Python version has it)."""
 
     def __getattribute__(self, attr: str):
         if attr == "__spec__":
             return types.ModuleType.__getattribute__(self, attr)
-        return super().__getattribute__(attr)
+        self.__class__ = importlib.util._LazyModule  # the class LazyLoader gave it
+        return getattr(self, attr)
 
 
 def defer_imports(names: tuple[str, ...] = SERVING_DEFERRED) -> list[str]:
     """Make each of ``names`` that is installed and not yet imported a lazy module
     (``importlib.util.LazyLoader``): importing it binds the module, which runs at the first
-    attribute read. For the serving process, before Django's set-up; the modules named are read
-    from its main thread only (Python 3.11's lazy module is not safe for a first read from two
-    threads at once). Returns the names made lazy."""
+    attribute read. For the serving process, before Django's set-up; nothing there reads the
+    modules named from two threads at once (Python 3.11's lazy module is not safe for that).
+    Returns the names made lazy."""
     deferred = []
     for name in names:
         if name in sys.modules:
@@ -73,7 +75,7 @@ def defer_imports(names: tuple[str, ...] = SERVING_DEFERRED) -> list[str]:
         spec.loader = importlib.util.LazyLoader(spec.loader)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        spec.loader.exec_module(module)  # makes it LazyLoader's lazy module
         module.__class__ = DeferredModule
         deferred.append(name)
     return deferred
