@@ -96,3 +96,40 @@ print(json.dumps({"before": before, "drf uses them": [compat.requests is not Non
 """
     found = run_python(code)
     assert found == {"before": [], "drf uses them": [False, False, False, False]}
+
+
+DEFERRED = """
+import json, sys, types
+from routing_site.startup import defer_imports
+import json as already
+made = defer_imports(("psutil", "json", "no_such_module_here"))
+lazy = type(sys.modules["psutil"]) is not types.ModuleType
+import django.conf, django_q  # django-q's configuration imports psutil during the set-up
+import django
+django.setup()
+still_lazy = type(sys.modules["psutil"]) is not types.ModuleType
+import psutil, os
+pid = psutil.Process().pid  # the first read runs the module
+try:
+    import no_such_module_here
+    missing = "imported"
+except ImportError:
+    missing = "ImportError"
+print(json.dumps({
+    "made": made, "lazy": lazy, "still_lazy": still_lazy, "pid": pid == os.getpid(),
+    "real": type(sys.modules["psutil"]) is types.ModuleType, "missing": missing,
+    "json_same": sys.modules["json"] is already,
+}))
+"""
+
+
+def test_a_deferred_module_runs_at_its_first_use_and_a_missing_one_still_fails():
+    """``defer_imports`` (what ``manage.py serve`` calls before Django's set-up): psutil,
+    imported by django-q's configuration at set-up, runs only when first read, then is the real
+    module; a module already imported is left alone; a missing one fails to import as before."""
+    found = run_python(DEFERRED)
+    assert found["made"] == ["psutil"]
+    assert found["lazy"] and found["still_lazy"]
+    assert found["pid"] and found["real"]
+    assert found["missing"] == "ImportError"
+    assert found["json_same"]
