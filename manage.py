@@ -21,9 +21,7 @@ def prepare_serving() -> None:
     them (the server answers nothing before the check of the version it loads has passed). With
     Python's 5 ms interval those threads would wait for the interpreter lock while they import.
     The cyclic garbage collector is off until the version is loaded (``serve`` turns it on
-    again), and modules the installed apps import at set-up for work a server does not do are
-    read when first used (``routing_site.startup.defer_imports``). A bad environment value is
-    left for the settings to report.
+    again). A bad environment value is left for the settings to report.
 
     The bytecode of the modules it imports is cached even under ``PYTHONDONTWRITEBYTECODE``:
     without it every start compiles the project's modules again (about 0.1 s of the start,
@@ -36,9 +34,6 @@ def prepare_serving() -> None:
     from registry_app.pipeline import preload
     from registry_app.pipeline.filehash import start_early
     from routing_site.env import models_dir, switch_interval_us
-    from routing_site.startup import defer_imports
-
-    defer_imports()
 
     try:
         sys.setswitchinterval(switch_interval_us() / 1e6)

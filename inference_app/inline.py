@@ -25,6 +25,7 @@ than the least loaded one (:meth:`BalancedServer.readable`): the connections are
 from __future__ import annotations
 
 import mmap
+import select
 import socket
 import threading
 import time
@@ -32,6 +33,7 @@ import time
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
+from waitress.wasyncore import poll, poll2
 
 from routing_site.loop import enter_loop, leave_loop
 
@@ -52,11 +54,14 @@ class WorkerLoads:
     the comparison, so it cannot keep the others from accepting."""
 
     STALE_SECONDS = 5.0  # a live loop turns at least every second (waitress's select timeout)
+    NEVER = -(1 << 63)  # the turn of a process that has not run its loop yet
 
     def __init__(self, workers: int):
         self._memory = mmap.mmap(-1, 16 * workers)  # MAP_SHARED | MAP_ANONYMOUS: kept by fork
         words = memoryview(self._memory).cast("q")
         self.counts, self.turns = words[:workers], words[workers:]
+        for slot in range(workers):
+            self.turns[slot] = self.NEVER
         self.slot = 0  # this process's; set in each worker after the fork
 
     def may_accept(self, open_connections: int) -> bool:
@@ -73,19 +78,37 @@ class WorkerLoads:
 
 class BalancedServer(TcpWSGIServer):
     """Waitress's server that, given :class:`WorkerLoads`, accepts only as the least loaded
-    of the processes sharing its listening socket; without them, waitress's own behaviour."""
+    of the processes sharing its listening socket; without them, waitress's own behaviour.
+
+    A process decides at the start of each turn of its loop whether it polls the listening
+    socket, and waits on what it polls for up to waitress's loop timeout (1 s). Other processes'
+    counts change meanwhile, so one held back may become the least loaded while it waits: a
+    process held back therefore waits at most ``HELD_BACK_WAIT`` before it looks again, and a
+    new connection is taken within that time when every process polling has just taken more."""
 
     loads: WorkerLoads | None = None
+    HELD_BACK_WAIT = 0.02  # seconds; a held-back idle process looks 50 times a second
+    accepting = True  # this turn's decision (run() makes it before the loop's wait)
 
     def readable(self) -> bool:
-        """Called at every turn of the loop before it waits: publishes this process's open
-        connections, polls the listening socket only as the least loaded. A process's count
-        is behind by at most the one connection it accepted in the current turn, so the least
-        loaded process always polls (a tie polls in both; the loser's accept finds nothing)."""
-        polls = super().readable()  # waitress's clean-up and connection limit
+        """Called at every turn of the loop before it waits: polls the listening socket only
+        when this turn's decision says so (made by :meth:`run` just before)."""
+        return super().readable() and (self.loads is None or self.accepting)
+
+    def run(self):
         if self.loads is None:
-            return polls
-        return self.loads.may_accept(len(self.active_channels)) and polls
+            return super().run()
+        wait_for = poll2 if self.adj.asyncore_use_poll and hasattr(select, "poll") else poll
+        try:
+            while self._map:
+                # publish this process's open connections; accept only as the least loaded (a
+                # tie accepts in both; the loser's accept finds nothing)
+                self.accepting = self.loads.may_accept(len(self.active_channels))
+                timeout = self.adj.asyncore_loop_timeout if self.accepting else self.HELD_BACK_WAIT
+                wait_for(timeout, self._map)
+        except (SystemExit, KeyboardInterrupt):
+            self.task_dispatcher.shutdown()
+        return None
 
 
 class InlineChannel(HTTPChannel):

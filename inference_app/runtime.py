@@ -35,20 +35,25 @@ log = logging.getLogger("routing.runtime")
 POINTER = "active.json"
 RETRY_REFUSED_S = 30.0  # a refused active version is tried again after this pause
 FULL_POLL_SECONDS = 5.0  # the poller reads the registry at least this often, files unchanged
+# A file changed this recently may change again within the same tick of the file system's clock
+# (a jiffy here, up to 2 s on some file systems) without its status showing it, as git's
+# "racily clean" index entries: such a status is not trusted to skip a later read.
+RACY_NS = 2_000_000_000
 
 
 def registry_files() -> tuple | None:
     """The status of an SQLite registry's database file (inode, size, modification and change
     times) and write-ahead log (the same without the change time: SQLite running as root gives
     the log its database's owner again at every open) — None for a missing one; None when the
-    registry is not an SQLite file."""
+    registry is not an SQLite file, and on Windows (where a file's modification time may be
+    written only when its handle closes, so a commit need not change it)."""
     from django.db import connections
 
     from routing_site.sqlite.base import is_file_name
 
     db = connections["default"]
     name = str(db.settings_dict["NAME"])
-    if db.vendor != "sqlite" or not is_file_name(name):
+    if os.name == "nt" or db.vendor != "sqlite" or not is_file_name(name):
         return None
     found = []
     for path in (name, f"{name}-wal"):
@@ -61,6 +66,14 @@ def registry_files() -> tuple | None:
     if found[1] is not None:
         found[1] = found[1][:3]
     return tuple(found)
+
+
+def racy(files: tuple, taken_ns: int) -> bool:
+    """Whether a status taken at ``taken_ns`` (wall clock) is too recent to show the next
+    commit: a file modified within ``RACY_NS`` of it, or in the future of it (a clock set
+    back). A commit in the same tick as the last change would leave the status unchanged."""
+    newest = max((found[2] for found in files if found is not None), default=None)
+    return newest is not None and taken_ns - newest < RACY_NS  # a negative age too
 
 
 class ResultCache:
@@ -232,9 +245,10 @@ class Runtime:
     def refresh(self) -> None:
         """One poll: read the registry, load a new active version and settings if changed."""
         before = registry_files()  # taken first: a commit after it changes them
+        taken_ns = time.time_ns()
         self._polled = None
         self._refresh()
-        if before is not None and self._settled():
+        if before is not None and not racy(before, taken_ns) and self._settled():
             self._polled = (before, time.monotonic())
 
     def _settled(self) -> bool:

@@ -80,7 +80,7 @@ SERVE_SWITCH_INTERVAL_US = switch_interval_us()  # routing_site/env.py
 SERVE_INLINE = envbool("ROUTING_INLINE", "true")
 
 INSTALLED_APPS = [
-    "routing_site.apps.ConsoleAdminConfig",  # django.contrib.admin, discovered when used
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

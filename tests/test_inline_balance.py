@@ -86,6 +86,15 @@ def settled(workers: list[Worker], total: int) -> list[int]:
     return split
 
 
+def wait_until(predicate, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def test_the_least_loaded_live_process_may_accept_ties_included():
     loads = WorkerLoads(3)
     first, second, third = (slot_of(loads, slot) for slot in range(3))
@@ -134,6 +143,38 @@ def test_a_process_holding_idle_connections_takes_no_more_until_the_other_catche
         other.stop()
 
 
+def test_a_process_held_back_looks_again_soon_so_no_connection_waits_for_its_loop(listener):
+    """A holds an idle connection, B none: A is held back, waiting on its connection only. B
+    then takes two new connections and holds more than A: a third must not wait for A's loop
+    timeout (1 s) before A polls the socket again."""
+    loads = WorkerLoads(2)
+    first = Worker(listener, slot_of(loads, 0)).start()
+    port = listener.getsockname()[1]
+    held = connect_all(port, 1)  # the other process has not started: to the first
+    second = Worker(listener, slot_of(loads, 1)).start()
+    opened = []
+    try:
+        assert wait_until(lambda: first.server.accepting is False)  # held back: 1 against 0
+        turns_seen = set()
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # its loop keeps turning while held back
+            turns_seen.add(loads.turns[0])
+            time.sleep(0.005)
+        assert len(turns_seen) >= 5, turns_seen
+        for _ in range(3):
+            opened += connect_all(port, 2)
+            started = time.monotonic()
+            opened += connect_all(port, 1)
+            assert time.monotonic() - started < 0.5
+        split = settled([first, second], 1 + len(opened))
+        assert max(split) - min(split) <= 1, split
+        for conn in [*held, *opened]:
+            conn.close()
+    finally:
+        first.stop()
+        second.stop()
+
+
 def test_a_process_whose_loop_stopped_turning_does_not_hold_up_the_others(listener):
     loads = WorkerLoads(2)
     stuck = slot_of(loads, 1)
@@ -142,7 +183,8 @@ def test_a_process_whose_loop_stopped_turning_does_not_hold_up_the_others(listen
     port = listener.getsockname()[1]
     try:
         first = connect_all(port, 1)  # a tie at 0: accepted
-        assert worker.server.readable() is False  # now it defers to the least loaded one
+        assert wait_until(lambda: worker.server.accepting is False)  # defers to the least loaded
+        assert worker.server.readable() is False
         loads.turns[1] -= int(WorkerLoads.STALE_SECONDS * 1000)
         conns = connect_all(port, 3)  # answered: the stuck process is left out
         assert settled([worker], 4) == [4]
@@ -187,6 +229,14 @@ def test_serve_splits_keep_alive_connections_evenly_and_a_worker_ending_ends_it(
     try:
         wait_for_health(port, token)
         workers = psutil.Process(server.pid).children()
+        seen: set[int] = set()
+        deadline = time.monotonic() + 20
+        while len(seen) < 2 and time.monotonic() < deadline:  # both loops turning
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            seen.add(health_pid(conn, token))
+            conn.close()
+        assert seen == {w.pid for w in workers}
+        time.sleep(0.3)  # the closes are seen
         for n in (4, 7):  # opened at once, each answered, then a second request on each
             conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(n)]
             for conn in conns:

@@ -48,11 +48,15 @@ def test_an_unchanged_registry_is_read_every_few_seconds_and_a_commit_at_the_nex
 
     settings.RUNTIME_POLL_SECONDS = poll
     monkeypatch.setattr(runtime_module, "FULL_POLL_SECONDS", 0.5)
+    monkeypatch.setattr(runtime_module, "RACY_NS", 0)  # the fixtures wrote it just now
     assert registry_files() is not None  # the tests' registry is an SQLite file
+    started = time.monotonic()
     runtime.start()
-    time.sleep(1.2)  # about 24 polls
-    assert counted["files"] >= 15  # the version's files on every poll
-    assert 2 <= counted["reads"] <= 5  # the start, then one read per 0.5 s at most
+    assert wait_for(lambda: counted["files"] >= 15, 20.0)  # the version's files on every poll
+    assert wait_for(lambda: counted["reads"] >= 2, 5.0)  # the start, then every 0.5 s
+    elapsed = time.monotonic() - started
+    assert counted["reads"] <= 2 + elapsed / 0.5  # not at every poll
+    assert counted["reads"] < counted["files"]
 
     reads = counted["reads"]
     WorkflowConfig.apply({"top_k": 9})  # a commit: the next poll reads it
@@ -72,17 +76,19 @@ def test_an_activation_is_swapped_in_at_the_next_poll(
     first.activate()
     settings.RUNTIME_POLL_SECONDS = poll
     monkeypatch.setattr(runtime_module, "FULL_POLL_SECONDS", 60.0)  # files only, unless changed
+    monkeypatch.setattr(runtime_module, "RACY_NS", 0)  # the fixtures wrote it just now
     runtime.start()
     assert wait_for(lambda: runtime.model and runtime.model.label == first.label, 5.0)
-    time.sleep(0.3)
-    assert runtime._polled is not None  # settled: the polls check the files' status only
+    # settled: the polls check the files' status only
+    assert wait_for(lambda: runtime._polled is not None, 5.0)
     ModelVersion.objects.get(pk=second.pk).activate(comment="next")
     assert wait_for(lambda: runtime.model.label == second.label, 5.0)
 
 
 def test_a_poll_that_leaves_work_for_the_next_reads_the_registry_again(
-    transactional_db, active_model
+    transactional_db, active_model, monkeypatch
 ):
+    monkeypatch.setattr(runtime_module, "RACY_NS", 0)  # the fixtures wrote it just now
     runtime.refresh()
     assert runtime._polled is not None
     runtime.failed["v9999"] = "refused"  # a refused version is retried by a later read
@@ -91,3 +97,27 @@ def test_a_poll_that_leaves_work_for_the_next_reads_the_registry_again(
     runtime.failed.clear()
     runtime.refresh()
     assert runtime._registry_unchanged()
+
+
+def test_a_status_taken_within_the_clock_tick_margin_of_a_change_is_not_trusted(
+    transactional_db, active_model, settings, monkeypatch, counted
+):
+    """A commit in the same tick of the file system's clock as the change before it leaves the
+    files' status as it was; a status that recent never lets a poll skip the read."""
+    from inference_app.runtime import RACY_NS, racy
+
+    now = time.time_ns()
+    fresh = ((1, 10, now - RACY_NS // 4, now), None)
+    old = ((1, 10, now - 2 * RACY_NS, now - 2 * RACY_NS), (2, 0, now - 3 * RACY_NS))
+    future = ((1, 10, now + RACY_NS, now), None)  # a clock set back since
+    assert racy(fresh, now) and racy(future, now)
+    assert not racy(old, now) and not racy((None, None), now)
+
+    settings.RUNTIME_POLL_SECONDS = 60.0  # no poll of its own: refresh() called here
+    monkeypatch.setattr(runtime_module, "FULL_POLL_SECONDS", 60.0)
+    monkeypatch.setattr(runtime_module, "registry_files", lambda: fresh)
+    runtime.refresh()
+    assert runtime._polled is None and not runtime._registry_unchanged()
+    monkeypatch.setattr(runtime_module, "registry_files", lambda: old)
+    runtime.refresh()
+    assert runtime._polled is not None and runtime._registry_unchanged()

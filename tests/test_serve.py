@@ -79,8 +79,6 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         assert "No active model" in body["detail"]
         workers = psutil.Process(server.pid).children()
         assert len(workers) == 2
-        for worker in workers:  # psutil is left unread until used (routing_site/startup.py)
-            assert "_psutil_linux" not in Path(f"/proc/{worker.pid}/maps").read_text()
         assert health(port) == (503, {"status": "unavailable"})  # anonymous: the status only
         pids = {health(port, token)[1]["pid"] for _ in range(40)}
         assert pids <= {w.pid for w in workers}

@@ -7,7 +7,7 @@ machine disturbs less than a wall-clock start.
 
 Each run is a fresh interpreter that does what ``manage.py serve`` does before its first answer,
 in order, in one thread, the garbage collector off: the modules ``serve`` leaves unread until used
-(``routing_site.startup.defer_imports``, where the code has it), the settings and
+(``routing_site.startup.defer_imports``, in a checkout that has it), the settings and
 ``django.setup()``, the serve command, the WSGI application with waitress, numpy.ma and the
 inline server, and the model code (``time.thread_time`` around each part; numpy's BLAS held to
 one thread so its own thread's start is not counted). With ``--other`` the runs alternate
