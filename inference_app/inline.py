@@ -19,7 +19,8 @@ kernel gives a new connection to whichever process accepts first, so a few keep-
 :class:`WorkerLoads` keeps each process's number of open connections in memory shared across
 the fork, and a process polls the listening socket only while it holds no more connections
 than the least loaded one (:meth:`BalancedServer.readable`): the connections are spread evenly
-(within one), and the least loaded process always polls, so no connection waits.
+(within one); a process held back looks again within ``BalancedServer.HELD_BACK_WAIT``, so a
+new connection waits at most that long for a process to poll.
 """
 
 from __future__ import annotations
