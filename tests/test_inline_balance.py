@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from inference_app.inline import BalancedServer, InlineServer, WorkerLoads, make_server
+from tests.test_hot_swap import wait_for
 from tests.test_inline_server import recording_app
 from tests.test_serve import REPO, env_for, free_port, issue_token, wait_for_health
 
@@ -86,15 +87,6 @@ def settled(workers: list[Worker], total: int) -> list[int]:
     return split
 
 
-def wait_until(predicate, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
 def test_the_least_loaded_live_process_may_accept_ties_included():
     loads = WorkerLoads(3)
     first, second, third = (slot_of(loads, slot) for slot in range(3))
@@ -154,7 +146,7 @@ def test_a_process_held_back_looks_again_soon_so_no_connection_waits_for_its_loo
     second = Worker(listener, slot_of(loads, 1)).start()
     opened = []
     try:
-        assert wait_until(lambda: first.server.accepting is False)  # held back: 1 against 0
+        assert wait_for(lambda: first.server.accepting is False)  # held back: 1 against 0
         turns_seen = set()
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:  # its loop keeps turning while held back
@@ -183,7 +175,7 @@ def test_a_process_whose_loop_stopped_turning_does_not_hold_up_the_others(listen
     port = listener.getsockname()[1]
     try:
         first = connect_all(port, 1)  # a tie at 0: accepted
-        assert wait_until(lambda: worker.server.accepting is False)  # defers to the least loaded
+        assert wait_for(lambda: worker.server.accepting is False)  # defers to the least loaded
         assert worker.server.readable() is False
         loads.turns[1] -= int(WorkerLoads.STALE_SECONDS * 1000)
         conns = connect_all(port, 3)  # answered: the stuck process is left out

@@ -9,15 +9,7 @@ import pytest
 
 from inference_app import runtime as runtime_module
 from inference_app.runtime import registry_files, runtime
-
-
-def wait_for(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.test_hot_swap import wait_for
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -167,13 +168,19 @@ def test_stored_values_come_back_as_written_without_a_string_per_value_at_open(t
     assert tables.attributes(1) == {"NAME": "품목 A", "EMPTY": None, "CODE": "007"}
 
 
-def test_a_version_with_value_lists_in_strings_json_still_opens(tmp_path):
+def older_layout(folder: Path) -> None:
+    """Tables of one attribute saved as a version before the packed values stored them: the
+    value lists in strings.json."""
     arrays = {"item_codes": np.array(["A"]), "item_attrs": np.array([[1]])}
-    save_tables(tmp_path, arrays, {"attributes": {"PART_TYPE": ["SL", "SH"]}})
-    folder = tmp_path / "tables"
+    save_tables(folder, arrays, {"attributes": {"PART_TYPE": ["SL", "SH"]}})
+    tables = folder / "tables"
     for name in ("attr_text", "attr_offsets"):  # the layout before the packed values
-        (folder / f"{name}.npy").unlink()
-    (folder / "strings.json").write_text(json.dumps({"attributes": {"PART_TYPE": ["SL", "SH"]}}))
+        (tables / f"{name}.npy").unlink()
+    (tables / "strings.json").write_text(json.dumps({"attributes": {"PART_TYPE": ["SL", "SH"]}}))
+
+
+def test_a_version_with_value_lists_in_strings_json_still_opens(tmp_path):
+    older_layout(tmp_path)
     assert RoutingTables(tmp_path, ["PART_TYPE"]).attributes(0) == {"PART_TYPE": "SH"}
 
 
@@ -304,12 +311,7 @@ def test_the_batch_reader_gives_the_one_by_one_readers_values(tmp_path):
 
 
 def test_the_batch_reader_reads_an_older_versions_value_lists(tmp_path):
-    arrays = {"item_codes": np.array(["A"]), "item_attrs": np.array([[1]])}
-    save_tables(tmp_path, arrays, {"attributes": {"PART_TYPE": ["SL", "SH"]}})
-    folder = tmp_path / "tables"
-    for name in ("attr_text", "attr_offsets"):  # the layout before the packed values
-        (folder / f"{name}.npy").unlink()
-    (folder / "strings.json").write_text(json.dumps({"attributes": {"PART_TYPE": ["SL", "SH"]}}))
+    older_layout(tmp_path)
     tables = RoutingTables(tmp_path, ["PART_TYPE"])
     assert tables.attribute_values("PART_TYPE", [1, -1, 0]) == ["SH", None, "SL"]
     parts = [("PART_TYPE", [0]), ("PART_TYPE", [-1, 1])]
